@@ -1,0 +1,127 @@
+/**
+ * Metadata and array conventions of the well-known artifact kinds. These are the contracts
+ * between plugin packages: a data plugin writes `samples`, a model plugin reads them, a
+ * fairness plugin reads `predictions` and `embeddings`. Plugins never import each other.
+ */
+import type { JsonValue } from './artifact.js';
+
+export type AttributeValue = string | number | null;
+
+/** A signal stored as array `array` of shape [T] (one channel) or [T, C]. */
+export interface SignalRef {
+  readonly array: string;
+  /** Sampling rate in Hz. */
+  readonly fs: number;
+  readonly units?: string;
+  readonly channels?: readonly string[];
+}
+
+/**
+ * A label series stored as array `array` of shape [K]. Label k covers
+ * [offsetSeconds + k·shiftSeconds, … + windowSeconds) of the recording, unless `timesArray`
+ * gives explicit centre times in seconds.
+ */
+export interface LabelSeries {
+  readonly array: string;
+  readonly units?: string;
+  readonly windowSeconds?: number;
+  readonly shiftSeconds?: number;
+  readonly offsetSeconds?: number;
+  readonly timesArray?: string;
+}
+
+export interface RecordingRecord {
+  /** Unique recording id within the dataset (e.g. `S1`, `100001`). */
+  readonly id: string;
+  /** Subject the recording belongs to; splits are made by subject. */
+  readonly subject: string;
+  /** Demographics: `sex` ('male' | 'female'), `age` (years), `skinType`, … as the source provides them. */
+  readonly attributes: Readonly<Record<string, AttributeValue>>;
+  readonly signals: Readonly<Record<string, SignalRef>>;
+  /** e.g. `hr` (beats per minute), `activity`, `quality`. */
+  readonly labels: Readonly<Record<string, LabelSeries>>;
+  /** Files the recording was read from, with SHA-256 checksums. */
+  readonly files?: readonly { readonly path: string; readonly sha256: string }[];
+}
+
+/** Meta of a `dataset` artifact: raw recordings as a loader read them. */
+export interface DatasetMeta {
+  /** Dataset name: `dalia`, `but-ppg`, `mimic`, … */
+  readonly name: string;
+  /** True when the data came from a synthetic cohort generator. */
+  readonly synthetic: boolean;
+  readonly source: { readonly root: string; readonly note?: string };
+  readonly recordings: readonly RecordingRecord[];
+}
+
+export type TaskKind = 'regression' | 'classification';
+
+/**
+ * Meta of a `samples` artifact. Arrays:
+ * - `x` float32 [N, L] (one channel) or [N, L, C] for signals, [N, H, W, C] for images
+ * - `y` float32 [N] (regression target, or 0/1 for binary classification)
+ * - `subject` int32 [N]: index into `subjects`
+ * - `split` int8 [N] (optional): index into `splits`, −1 = unassigned
+ * - `group` int32 [N] (optional): index into `groups.names`, −1 = unknown attribute
+ */
+export interface SamplesMeta {
+  readonly name: string;
+  readonly synthetic: boolean;
+  readonly modality: string;
+  readonly task: TaskKind;
+  readonly target: { readonly name: string; readonly units?: string };
+  readonly signal?: {
+    readonly fs: number;
+    readonly length: number;
+    readonly channels: readonly string[];
+    readonly windowSeconds: number;
+    readonly shiftSeconds: number;
+    readonly normalisation?: string;
+  };
+  readonly subjects: readonly string[];
+  /** attribute name → value per subject index. */
+  readonly subjectAttributes: Readonly<Record<string, readonly AttributeValue[]>>;
+  readonly splits?: readonly string[];
+  readonly groups?: { readonly attributes: readonly string[]; readonly names: readonly string[] };
+}
+
+/** The input a model expects; `eval.predict` resamples and windows other datasets to it. */
+export interface InputSpec {
+  readonly modality: string;
+  readonly fs?: number;
+  readonly length: number;
+  readonly channels?: number;
+}
+
+/**
+ * Meta of `backbone` and `model` artifacts. Arrays: one float32 array per variable, named by
+ * its path (e.g. `blocks.0.attention.wqkv`).
+ */
+export interface ModelMeta {
+  readonly architecture: string;
+  readonly config: JsonValue;
+  readonly inputSpec: InputSpec;
+  readonly task?: TaskKind;
+  readonly parameterCount: number;
+  readonly trainableParameterCount?: number;
+}
+
+/**
+ * Meta of a `predictions` artifact. Arrays: `yTrue` float32 [N], `yPred` float32 [N]
+ * (regression value, or probability of the positive class), `subject` int32 [N], and when
+ * known `group` int32 [N] and `split` int8 [N].
+ */
+export interface PredictionsMeta {
+  readonly task: TaskKind;
+  readonly target: { readonly name: string; readonly units?: string };
+  readonly dataset: string;
+  readonly synthetic: boolean;
+  readonly subjects: readonly string[];
+  readonly splits?: readonly string[];
+  readonly groups?: { readonly attributes: readonly string[]; readonly names: readonly string[] };
+  /** Label of what produced the predictions (mitigation/method name), used by reports. */
+  readonly method?: string;
+}
+
+/** Meta of an `embeddings` artifact. Arrays: `z` float32 [N, D], `subject`, `group`, `split` as in predictions. */
+export type EmbeddingsMeta = PredictionsMeta;

@@ -1,0 +1,71 @@
+/**
+ * The contract every stage plugin implements. Plugins compute; the executor does the I/O
+ * (loading inputs from the cache, persisting outputs, writing run records).
+ */
+import type { Observable } from 'rxjs';
+import type { ServiceIdentifier } from 'inversify';
+import type { Artifact, JsonObject } from './artifact.js';
+
+/** A JSON Schema (draft-07 subset understood by ajv) for a plugin's params object. */
+export type JsonSchema = { [key: string]: unknown };
+
+export interface InputPort {
+  /** Accepted artifact kind(s). */
+  readonly kind: string | readonly string[];
+  readonly description?: string;
+  /** The pipeline may leave this input unconnected. */
+  readonly optional?: boolean;
+  /** The pipeline may connect a list of producers; the plugin then receives an array of artifacts. */
+  readonly multiple?: boolean;
+}
+
+export interface OutputPort {
+  readonly kind: string;
+  readonly description?: string;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type StageEvent =
+  /** Work done so far; `total` enables a bar and an ETA. `unit` names what is counted (steps, subjects, …). */
+  | { readonly type: 'progress'; readonly done: number; readonly total?: number; readonly unit?: string; readonly message?: string }
+  | { readonly type: 'log'; readonly level: LogLevel; readonly message: string }
+  /** A scalar measurement; `step`/`epoch` order series such as training curves. */
+  | { readonly type: 'metric'; readonly name: string; readonly value: number; readonly step?: number; readonly epoch?: number }
+  /** One output of the stage; every declared output port must be emitted exactly once. */
+  | { readonly type: 'artifact'; readonly port: string; readonly artifact: Artifact }
+  /** A fact about the environment the stage ran in (e.g. `tensorBackend`), recorded in the run record. */
+  | { readonly type: 'environment'; readonly key: string; readonly value: string };
+
+export interface StageContext<P = JsonObject> {
+  readonly pipelineName: string;
+  readonly stageId: string;
+  /** Params after environment substitution, `--set` overrides and schema defaults. */
+  readonly params: P;
+  /** Loaded input artifacts by port name (an array for `multiple` ports, absent for unconnected optional ports). */
+  readonly inputs: Readonly<Record<string, Artifact | readonly Artifact[]>>;
+  /** 32-bit seed for this stage, derived from the pipeline seed and the stage id. */
+  readonly seed: number;
+  /** Empty scratch directory owned by this execution. Files referenced by output artifacts must be written here. */
+  readonly workDir: string;
+  /** The run directory (`runs/<pipeline>/<run id>`); plugins must not rely on it for outputs (use artifacts). */
+  readonly runDir: string;
+  /** Aborted on Ctrl-C or when another stage fails; long loops should check it and stop. */
+  readonly signal: AbortSignal;
+}
+
+export interface StagePlugin<P = any> {
+  /** Namespaced id, e.g. `data.dalia`, `train.finetune`. */
+  readonly type: string;
+  /** Bump when the plugin's output for the same params and inputs changes; part of the cache key. */
+  readonly version: string;
+  readonly description: string;
+  /** JSON Schema of the params object; `default`s are applied before `run`. Write `errorMessage`s inline. */
+  readonly paramsSchema: JsonSchema;
+  readonly inputs: Readonly<Record<string, InputPort>>;
+  readonly outputs: Readonly<Record<string, OutputPort>>;
+  run(ctx: StageContext<P>): Observable<StageEvent>;
+}
+
+/** Multi-injection token every plugin package binds its stage plugins to. `Symbol.for` survives duplicate copies of core. */
+export const STAGE_PLUGIN: ServiceIdentifier<StagePlugin> = Symbol.for('@fairtune/core:StagePlugin');

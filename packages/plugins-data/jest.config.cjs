@@ -1,0 +1,1 @@
+module.exports = { displayName: 'plugins-data', preset: '../../jest.preset.cjs' };

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'plugins-fairness', preset: '../../jest.preset.cjs' };

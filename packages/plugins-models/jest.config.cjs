@@ -1,0 +1,1 @@
+module.exports = { displayName: 'plugins-models', preset: '../../jest.preset.cjs' };

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'plugins-search', preset: '../../jest.preset.cjs' };
