@@ -65,6 +65,11 @@ export interface StagePlugin<P = any> {
   readonly inputs: Readonly<Record<string, InputPort>>;
   readonly outputs: Readonly<Record<string, OutputPort>>;
   run(ctx: StageContext<P>): Observable<StageEvent>;
+  /**
+   * Optional notices shown before the run starts (e.g. "data root absent: using the synthetic
+   * cohort"), so they are the first thing a user reads. Must be cheap and side-effect free.
+   */
+  preflight?(params: P): readonly string[];
 }
 
 /** Multi-injection token every plugin package binds its stage plugins to. `Symbol.for` survives duplicate copies of core. */

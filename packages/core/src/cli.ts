@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/** The `fairtune` executable: wires Ctrl-C to an abort signal and maps the result to the exit code. */
+import { main } from './cli-main.js';
+
+const controller = new AbortController();
+let interrupts = 0;
+process.on('SIGINT', () => {
+  interrupts++;
+  if (interrupts === 1) {
+    process.stderr.write('\ninterrupting: stopping running stages and writing the run record (Ctrl-C again to quit at once)\n');
+    controller.abort(new Error('interrupted'));
+  } else {
+    process.exit(130);
+  }
+});
+
+main(process.argv.slice(2), { cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal })
+  .then((code) => {
+    process.exitCode = code;
+    // Plugins may leave worker threads or timers (e.g. tensor backends); a finished CLI exits.
+    setImmediate(() => process.exit(code));
+  })
+  .catch((err: unknown) => {
+    process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,253 @@
+/**
+ * The RxJS executor. Stages whose inputs are ready run concurrently up to a limit
+ * (`mergeMap` with a concurrency bound); each finished stage releases its dependents. A
+ * failing stage, or an abort (Ctrl-C), stops scheduling, cancels running stages and marks the
+ * rest skipped; every artifact finished so far stays in the cache.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Observable, Subject, mergeMap, type Subscription } from 'rxjs';
+import type { Artifact } from '../contracts/artifact.js';
+import type { StageEvent } from '../contracts/stage-plugin.js';
+import type { ArtifactCache } from '../cache/artifact-cache.js';
+import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
+import { computeStageKeys } from './stage-keys.js';
+
+export type StageStatus = 'executed' | 'cached' | 'failed' | 'skipped';
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+
+export type ExecutorEvent =
+  | { readonly type: 'stage-start'; readonly stageId: string; readonly pluginType: string; readonly key: string; readonly time: number }
+  | { readonly type: 'stage-event'; readonly stageId: string; readonly event: StageEvent; readonly time: number }
+  | {
+      readonly type: 'stage-end';
+      readonly stageId: string;
+      readonly status: StageStatus;
+      readonly key: string;
+      readonly seconds: number;
+      readonly metrics: Readonly<Record<string, number>>;
+      /** Why a stage failed or was skipped. */
+      readonly reason?: string;
+      readonly time: number;
+    }
+  | { readonly type: 'run-end'; readonly status: RunStatus; readonly failedStage?: string; readonly reason?: string; readonly time: number };
+
+export interface ExecuteOptions {
+  readonly cache: ArtifactCache;
+  readonly runDir: string;
+  /** Maximum number of stages executing at once (default 2). */
+  readonly concurrency?: number;
+  /** Recompute every stage (`true`) or the named ones, even when cached. */
+  readonly force?: boolean | ReadonlySet<string>;
+  readonly signal?: AbortSignal;
+}
+
+export class StageFailure extends Error {
+  override readonly name = 'StageFailure';
+}
+
+export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOptions): Observable<ExecutorEvent> {
+  return new Observable<ExecutorEvent>((outer) => {
+    const keys = computeStageKeys(pipeline);
+    const byId = new Map(pipeline.stages.map((s) => [s.id, s]));
+    const dependents = new Map<string, string[]>(pipeline.stages.map((s) => [s.id, []]));
+    const waitingOn = new Map<string, number>();
+    for (const s of pipeline.stages) {
+      waitingOn.set(s.id, s.dependsOn.length);
+      for (const d of s.dependsOn) dependents.get(d)!.push(s.id);
+    }
+    // Artifacts of this run kept in memory until their last consumer has run.
+    const memory = new Map<string, Artifact>();
+    const consumersLeft = new Map<string, number>();
+    for (const s of pipeline.stages) for (const b of s.inputs) for (const src of b.sources) {
+      const ref = `${src.stage}/${src.output}`;
+      consumersLeft.set(ref, (consumersLeft.get(ref) ?? 0) + 1);
+    }
+
+    const controller = new AbortController();
+    let abortReason: { status: RunStatus; stage?: string; reason: string } | undefined;
+    const onExternalAbort = () => {
+      abortReason ??= { status: 'cancelled', reason: 'interrupted' };
+      controller.abort(new Error('interrupted'));
+    };
+    if (options.signal?.aborted) onExternalAbort();
+    else options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+    const ended = new Set<string>();
+    let scheduled = 0;
+    const ready$ = new Subject<ResolvedStage>();
+    const schedule = (s: ResolvedStage) => {
+      scheduled++;
+      ready$.next(s);
+    };
+
+    const finish = () => {
+      const now = Date.now();
+      for (const s of pipeline.stages) {
+        if (ended.has(s.id)) continue;
+        outer.next({ type: 'stage-end', stageId: s.id, status: 'skipped', key: keys.get(s.id)!, seconds: 0, metrics: {}, reason: abortReason ? `not run: ${abortReason.reason}` : 'not run', time: now });
+      }
+      outer.next({ type: 'run-end', status: abortReason?.status ?? 'succeeded', failedStage: abortReason?.stage, reason: abortReason?.reason, time: now });
+      ready$.complete();
+      outer.complete();
+    };
+
+    const onStageEnd = (e: Extract<ExecutorEvent, { type: 'stage-end' }>) => {
+      ended.add(e.stageId);
+      for (const b of byId.get(e.stageId)!.inputs) for (const src of b.sources) {
+        const ref = `${src.stage}/${src.output}`;
+        const left = (consumersLeft.get(ref) ?? 1) - 1;
+        consumersLeft.set(ref, left);
+        if (left <= 0) memory.delete(ref);
+      }
+      if (e.status === 'failed' && !abortReason) {
+        abortReason = { status: 'failed', stage: e.stageId, reason: `stage "${e.stageId}" failed: ${e.reason ?? 'unknown error'}` };
+        controller.abort(new Error(abortReason.reason));
+      }
+      if (!controller.signal.aborted) {
+        for (const d of dependents.get(e.stageId)!) {
+          const left = waitingOn.get(d)! - 1;
+          waitingOn.set(d, left);
+          if (left === 0) schedule(byId.get(d)!);
+        }
+      }
+      if (ended.size === scheduled && (controller.signal.aborted || ended.size === pipeline.stages.length)) finish();
+    };
+
+    const runStage = (stage: ResolvedStage): Observable<ExecutorEvent> =>
+      new Observable<ExecutorEvent>((sub) => {
+        const key = keys.get(stage.id)!;
+        const started = Date.now();
+        let pluginSub: Subscription | undefined;
+        let workDir: string | undefined;
+        const metrics: Record<string, number> = {};
+        const end = (status: StageStatus, reason?: string) => {
+          if (sub.closed) return;
+          if (workDir) rmSync(workDir, { recursive: true, force: true });
+          sub.next({ type: 'stage-end', stageId: stage.id, status, key, seconds: (Date.now() - started) / 1000, metrics, reason, time: Date.now() });
+          sub.complete();
+        };
+        const log = (level: 'info' | 'warn', message: string) =>
+          sub.next({ type: 'stage-event', stageId: stage.id, event: { type: 'log', level, message }, time: Date.now() });
+        const onAbort = () => {
+          pluginSub?.unsubscribe();
+          end('skipped', `cancelled: ${abortReason?.reason ?? 'interrupted'}`);
+        };
+
+        void (async () => {
+          if (controller.signal.aborted) return end('skipped', `not run: ${abortReason?.reason ?? 'interrupted'}`);
+          const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.id));
+          if (!forced) {
+            const found = await options.cache.lookup(key);
+            if (found.status === 'hit') {
+              Object.assign(metrics, found.entry.metrics ?? {});
+              materialiseReports(stage, found.entry.outputs, (port) => options.cache.load(key, port), options.runDir);
+              return end('cached');
+            }
+            if (found.status === 'corrupt') log('warn', `cache entry ${key.slice(0, 12)} was damaged (${found.reason}); recomputing`);
+          }
+          if (controller.signal.aborted) return end('skipped', `not run: ${abortReason?.reason ?? 'interrupted'}`);
+          sub.next({ type: 'stage-start', stageId: stage.id, pluginType: stage.plugin.type, key, time: started });
+
+          const inputs: Record<string, Artifact | Artifact[]> = {};
+          for (const b of stage.inputs) {
+            const list = b.sources.map((src) => {
+              const ref = `${src.stage}/${src.output}`;
+              let a = memory.get(ref);
+              if (!a) {
+                a = options.cache.load(keys.get(src.stage)!, src.output);
+                memory.set(ref, a);
+              }
+              return a;
+            });
+            inputs[b.port] = b.multiple ? list : list[0]!;
+          }
+          workDir = join(options.cache.root, 'tmp', `work-${stage.id}-${randomBytes(4).toString('hex')}`);
+          mkdirSync(workDir, { recursive: true });
+          const outputs: Record<string, Artifact> = {};
+          controller.signal.addEventListener('abort', onAbort, { once: true });
+          await new Promise<void>((resolve, reject) => {
+            pluginSub = stage.plugin
+              .run({
+                pipelineName: pipeline.spec.name,
+                stageId: stage.id,
+                params: structuredClone(stage.params),
+                inputs,
+                seed: stage.seed,
+                workDir: workDir!,
+                runDir: options.runDir,
+                signal: controller.signal,
+              })
+              .subscribe({
+                next: (event) => {
+                  if (event.type === 'artifact') {
+                    const declared = stage.plugin.outputs[event.port];
+                    if (!declared) return reject(new StageFailure(`emitted an undeclared output "${event.port}" (outputs: ${Object.keys(stage.plugin.outputs).join(', ')})`));
+                    if (event.artifact.kind !== declared.kind) return reject(new StageFailure(`output "${event.port}" is a ${event.artifact.kind} artifact, declared ${declared.kind}`));
+                    if (outputs[event.port]) return reject(new StageFailure(`emitted output "${event.port}" twice`));
+                    outputs[event.port] = event.artifact;
+                    return;
+                  }
+                  if (event.type === 'metric') metrics[event.name] = event.value;
+                  sub.next({ type: 'stage-event', stageId: stage.id, event, time: Date.now() });
+                },
+                error: reject,
+                complete: resolve,
+              });
+          });
+          controller.signal.removeEventListener('abort', onAbort);
+          const missing = Object.keys(stage.plugin.outputs).filter((p) => !outputs[p]);
+          if (missing.length) throw new StageFailure(`finished without emitting output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
+          const stored = await options.cache.save(
+            { key, type: stage.plugin.type, version: stage.plugin.version, stageId: stage.id, pipeline: pipeline.spec.name, seconds: (Date.now() - started) / 1000, metrics },
+            outputs,
+          );
+          for (const [port, a] of Object.entries(stored)) if ((consumersLeft.get(`${stage.id}/${port}`) ?? 0) > 0) memory.set(`${stage.id}/${port}`, a);
+          materialiseReports(stage, Object.fromEntries(Object.entries(stored).map(([p, a]) => [p, a.kind])), (port) => stored[port]!, options.runDir);
+          end('executed');
+        })().catch((err: unknown) => {
+          controller.signal.removeEventListener('abort', onAbort);
+          if (sub.closed) return;
+          if (controller.signal.aborted && abortReason && abortReason.stage !== stage.id) return end('skipped', `cancelled: ${abortReason.reason}`);
+          end('failed', errorMessage(err));
+        });
+        return () => {
+          controller.signal.removeEventListener('abort', onAbort);
+          pluginSub?.unsubscribe();
+        };
+      });
+
+    const subscription = ready$.pipe(mergeMap((s) => runStage(s), Math.max(1, options.concurrency ?? 2))).subscribe({
+      next: (e) => {
+        outer.next(e);
+        if (e.type === 'stage-end') onStageEnd(e);
+      },
+      error: (err) => outer.error(err),
+    });
+    const roots = pipeline.stages.filter((s) => s.dependsOn.length === 0);
+    if (roots.length === 0) finish();
+    for (const s of roots) schedule(s);
+    return () => {
+      options.signal?.removeEventListener('abort', onExternalAbort);
+      controller.abort(new Error('unsubscribed'));
+      subscription.unsubscribe();
+    };
+  });
+}
+
+/** Copies the files of `report` outputs into `<runDir>/<stage id>/` so a run directory is self-contained. */
+function materialiseReports(stage: ResolvedStage, kinds: Readonly<Record<string, string>>, load: (port: string) => Artifact, runDir: string): void {
+  for (const [port, kind] of Object.entries(kinds)) {
+    if (kind !== 'report') continue;
+    const a = load(port);
+    const dir = join(runDir, stage.id);
+    mkdirSync(dir, { recursive: true });
+    for (const [name, path] of Object.entries(a.files)) copyFileSync(path, join(dir, name));
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

@@ -1,0 +1,136 @@
+/**
+ * Run records: `runs/<pipeline>/<run id>/` holds the resolved pipeline, the environment,
+ * `events.jsonl` (every executor event, appended synchronously so a crash loses nothing) and
+ * `summary.json` (rewritten atomically after every stage, so it is current even mid-run).
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JsonObject } from '../contracts/artifact.js';
+import type { ExecutorEvent, RunStatus, StageStatus } from '../executor/executor.js';
+
+export interface StageSummary {
+  type: string;
+  status: StageStatus | 'pending' | 'running';
+  seconds: number;
+  key: string;
+  metrics: Record<string, number>;
+  reason?: string;
+}
+
+export interface RunSummary {
+  pipeline: string;
+  runId: string;
+  status: RunStatus | 'running';
+  started: string;
+  finished?: string;
+  seconds?: number;
+  failedStage?: string;
+  reason?: string;
+  counts: Record<StageStatus, number>;
+  stages: Record<string, StageSummary>;
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export class RunRecorder {
+  readonly runDir: string;
+  readonly summary: RunSummary;
+  readonly #environment: JsonObject;
+  readonly #started = Date.now();
+
+  constructor(
+    runsRoot: string,
+    pipelineName: string,
+    resolvedPipeline: JsonObject,
+    environment: JsonObject,
+    stages: readonly { id: string; type: string; key: string }[],
+    runId = newRunId(),
+  ) {
+    this.runDir = join(runsRoot, pipelineName, runId);
+    mkdirSync(this.runDir, { recursive: true });
+    this.#environment = environment;
+    writeJson(join(this.runDir, 'pipeline.json'), resolvedPipeline);
+    this.#writeEnvironment();
+    this.summary = {
+      pipeline: pipelineName,
+      runId,
+      status: 'running',
+      started: new Date(this.#started).toISOString(),
+      counts: { executed: 0, cached: 0, failed: 0, skipped: 0 },
+      stages: Object.fromEntries(stages.map((s) => [s.id, { type: s.type, status: 'pending', seconds: 0, key: s.key, metrics: {} }])),
+    };
+    this.#writeSummary();
+    // `latest` points at the newest run; best effort (some filesystems have no symlinks).
+    const latest = join(runsRoot, pipelineName, 'latest');
+    try {
+      rmSync(latest, { force: true });
+      symlinkSync(runId, latest);
+    } catch {
+      /* the run directory itself is the record; `latest` is a convenience */
+    }
+  }
+
+  handle(e: ExecutorEvent): void {
+    appendFileSync(join(this.runDir, 'events.jsonl'), JSON.stringify(toRecord(e)) + '\n');
+    switch (e.type) {
+      case 'stage-start':
+        this.summary.stages[e.stageId]!.status = 'running';
+        this.#writeSummary();
+        break;
+      case 'stage-event':
+        if (e.event.type === 'environment') {
+          this.#environment[e.event.key] = e.event.value;
+          this.#writeEnvironment();
+        }
+        break;
+      case 'stage-end': {
+        const s = this.summary.stages[e.stageId]!;
+        Object.assign(s, { status: e.status, seconds: e.seconds, key: e.key, metrics: { ...e.metrics } });
+        if (e.reason) s.reason = e.reason;
+        this.summary.counts[e.status]++;
+        this.#writeSummary();
+        break;
+      }
+      case 'run-end':
+        Object.assign(this.summary, {
+          status: e.status,
+          finished: new Date(e.time).toISOString(),
+          seconds: (e.time - this.#started) / 1000,
+          ...(e.failedStage ? { failedStage: e.failedStage } : {}),
+          ...(e.reason ? { reason: e.reason } : {}),
+        });
+        this.#writeSummary();
+        break;
+    }
+  }
+
+  #writeSummary(): void {
+    writeJson(join(this.runDir, 'summary.json'), this.summary as unknown as JsonObject);
+  }
+
+  #writeEnvironment(): void {
+    writeJson(join(this.runDir, 'environment.json'), this.#environment);
+  }
+}
+
+/** Artifacts are not logged (they live in the cache); everything else is. */
+function toRecord(e: ExecutorEvent): object {
+  const time = new Date(e.time).toISOString();
+  if (e.type === 'stage-event') return { time, type: e.event.type, stage: e.stageId, ...omit(e.event, 'type') };
+  return { ...e, time };
+}
+
+function omit<T extends object>(o: T, key: string): object {
+  const { [key]: _drop, ...rest } = o as Record<string, unknown>;
+  return rest;
+}
+
+function writeJson(path: string, value: JsonObject): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, path);
+}

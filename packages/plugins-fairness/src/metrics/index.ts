@@ -1,0 +1,7 @@
+/** Pure metric functions (regression, classification, fairness, representation, uncertainty). */
+export * from './common.js';
+export * from './regression.js';
+export * from './classification.js';
+export * from './representation.js';
+export * from './bootstrap.js';
+export * from './summary.js';

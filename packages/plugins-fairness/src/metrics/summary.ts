@@ -1,0 +1,85 @@
+/**
+ * The metric summary shared by `fairtune metrics` and the `eval.metrics` stage: `overall`
+ * values and `groups` keyed by group name, in the shape documented in docs/fairness.md.
+ */
+import type { TaskKind } from '@fairtune/core';
+import { classificationMetrics } from './classification.js';
+import { regressionMetrics } from './regression.js';
+import type { NumArray } from './common.js';
+
+export interface TaskMetricsInput {
+  readonly task: TaskKind;
+  readonly yTrue: NumArray;
+  readonly yPred: NumArray;
+  /** Group id per sample (−1 = unknown). */
+  readonly group: NumArray;
+  /** Name of each group id. */
+  readonly groupNames: readonly string[];
+  readonly threshold?: number;
+  readonly eceBins?: number;
+}
+
+export interface TaskMetrics {
+  readonly overall: Record<string, number>;
+  readonly groups: Record<string, Record<string, number>>;
+  readonly warnings: string[];
+}
+
+function nameOf(names: readonly string[], g: number): string {
+  return names[g] ?? String(g);
+}
+
+export function computeTaskMetrics(input: TaskMetricsInput): TaskMetrics {
+  const { yTrue, yPred, group, groupNames } = input;
+  if (input.task === 'regression') {
+    const r = regressionMetrics(yTrue, yPred, group);
+    const groups: Record<string, Record<string, number>> = {};
+    for (const g of r.groups) groups[nameOf(groupNames, g.group)] = { n: g.n, mae: g.mae, rmse: g.rmse };
+    return { overall: { mae: r.mae, rmse: r.rmse, maeGap: r.maeGap, worstGroupMae: r.worstGroupMae }, groups, warnings: [] };
+  }
+  const c = classificationMetrics(yTrue, yPred, group, { threshold: input.threshold, eceBins: input.eceBins, groupNames });
+  const groups: Record<string, Record<string, number>> = {};
+  for (const g of c.groups) {
+    groups[nameOf(groupNames, g.group)] = {
+      n: g.n,
+      auc: g.auc,
+      accuracy: g.accuracy,
+      tpr: g.tpr,
+      fpr: g.fpr,
+      selectionRate: g.selectionRate,
+    };
+  }
+  return {
+    overall: {
+      auc: c.auc,
+      minAuc: c.minAuc,
+      aucGap: c.aucGap,
+      accuracy: c.accuracy,
+      equalizedOddsDifference: c.equalizedOddsDifference,
+      demographicParityDifference: c.demographicParityDifference,
+      ece: c.ece,
+    },
+    groups,
+    warnings: [...c.warnings],
+  };
+}
+
+/** Flat `overall.<metric>` / `groups.<name>.<metric>` scalars (sample counts left out), for bootstrap CIs. */
+export function flattenMetrics(m: Pick<TaskMetrics, 'overall' | 'groups'>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m.overall)) out[`overall.${k}`] = v;
+  for (const [g, values] of Object.entries(m.groups)) {
+    for (const [k, v] of Object.entries(values)) if (k !== 'n') out[`groups.${g}.${k}`] = v;
+  }
+  return out;
+}
+
+/** JSON cannot hold NaN/±Infinity: undefined metric values are written as null. */
+export function jsonNumber(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+/** Deep-copies a value, turning non-finite numbers into null. */
+export function toJsonSafe<T>(value: T): unknown {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+}

@@ -1,0 +1,69 @@
+/**
+ * Training-speed fixes for the wasm backend. tfjs-backend-wasm's BatchMatMul runs XNNPACK only
+ * for untransposed products; the stock gradient uses transposeA/transposeB, which takes a
+ * scalar triple loop (10–20x slower). Re-registering the gradient with explicit `transpose`
+ * calls keeps every gradient product on the fast path (tfjs-engine.md §1, §3).
+ *
+ * No cpu-kernel fallback is registered: the PPG-GPT model uses no kernel that wasm lacks
+ * (no conv, gather or einsum gradients); tests run the full forward/backward on wasm.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+let installed = false;
+
+/** Swaps the last two axes explicitly (a real Transpose kernel, so the next matmul is untransposed). */
+export function swapLastTwo(x: tf.Tensor): tf.Tensor {
+  const r = x.rank;
+  const perm = [...Array(r).keys()];
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return tf.transpose(x, perm);
+}
+
+function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
+}
+
+/** Sums a gradient over broadcast batch dims so it matches the input's shape. */
+function reduceToShape(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank - 2; i++) {
+    const want = i - lead < 0 ? 1 : shape[i - lead]!;
+    if (want === 1 && g.shape[i] !== 1) axes.push(i);
+  }
+  const summed = axes.length ? tf.sum(g, axes, true) : g;
+  return tf.reshape(summed, shape as number[]);
+}
+
+export function installWasmTrainingKernels(): void {
+  if (installed) return;
+  installed = true;
+  tf.registerGradient({
+    kernelName: tf.BatchMatMul,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved as [tf.Tensor, tf.Tensor];
+      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const g = dy as tf.Tensor;
+      // Mathematically the same cases as tfjs-core's BatchMatMul_grad, written without transposed products.
+      let da: () => tf.Tensor;
+      let db: () => tf.Tensor;
+      if (!transposeA && !transposeB) {
+        da = () => mm(g, swapLastTwo(b));
+        db = () => mm(swapLastTwo(a), g);
+      } else if (!transposeA && transposeB) {
+        da = () => mm(g, b);
+        db = () => mm(swapLastTwo(g), a);
+      } else if (transposeA && !transposeB) {
+        da = () => mm(b, swapLastTwo(g));
+        db = () => mm(a, g);
+      } else {
+        da = () => mm(swapLastTwo(b), swapLastTwo(g));
+        db = () => mm(swapLastTwo(g), swapLastTwo(a));
+      }
+      return { a: () => reduceToShape(da(), a.shape), b: () => reduceToShape(db(), b.shape) };
+    },
+  });
+}
