@@ -94,9 +94,10 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     .command('plugins')
     .description('list every stage type with its params and ports')
     .option('--plugin <package>', 'load an extra plugin package (repeatable)', collect, [])
+    .option('--no-builtins', 'do not load the built-in plugin packages')
     .option('--json', 'print an array of { type, version, package, params, inputs, outputs }')
-    .action(async (o: { plugin: string[]; json?: boolean }) => {
-      const registry = await createRegistry({ plugins: o.plugin, baseDir: io.cwd });
+    .action(async (o: { plugin: string[]; builtins: boolean; json?: boolean }) => {
+      const registry = await createRegistry({ plugins: o.plugin, baseDir: io.cwd, builtins: o.builtins });
       const all = registry.all();
       if (o.json) {
         out(JSON.stringify(all.map(({ plugin, packageName }) => ({ type: plugin.type, version: plugin.version, package: packageName, description: plugin.description, params: plugin.paramsSchema, inputs: plugin.inputs, outputs: plugin.outputs })), null, 2));

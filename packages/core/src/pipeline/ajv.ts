@@ -9,7 +9,7 @@ let shared: Ajv | undefined;
 
 export function sharedAjv(): Ajv {
   if (!shared) {
-    shared = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
+    shared = new Ajv({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true, verbose: true });
     addFormats(shared);
     // Plugin authors may annotate schemas with `errorMessage` (plain sentence) on a property.
     shared.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });

@@ -5,3 +5,4 @@ export * from './classification.js';
 export * from './representation.js';
 export * from './bootstrap.js';
 export * from './summary.js';
+export * from './evaluate.js';

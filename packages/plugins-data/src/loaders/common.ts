@@ -1,0 +1,143 @@
+/**
+ * What every loader stage shares: the params for data root, subject subset, bad-subject
+ * policy and synthetic fallback; root resolution (generating the synthetic cohort in the real
+ * format when the root is absent); file checksums; and the per-subject loop.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { StageEmitter } from '@fairtune/core';
+import { DEFAULT_GROUP_EFFECT, type GroupEffect } from '../synthetic/physiology.js';
+import { ensureCohort } from '../synthetic/cohort.js';
+
+export type SyntheticMode = 'auto' | 'never' | 'always';
+
+export interface LoaderParams {
+  root: string;
+  subjects?: string[];
+  skipBadSubjects: boolean;
+  synthetic: SyntheticMode;
+  syntheticSubjects: number;
+  syntheticMinutes: number;
+  syntheticSeed: number;
+  groupEffect: GroupEffect;
+}
+
+export function loaderSchema(defaults: { root: string; subjects: number; minutes: number }, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      root: { type: 'string', minLength: 1, default: defaults.root, description: 'Dataset root directory (environment variables are substituted by the core).' },
+      subjects: { type: 'array', items: { type: 'string' }, description: 'Subset of subject ids to load (default: all).' },
+      skipBadSubjects: { type: 'boolean', default: false, description: 'Skip an unreadable subject with a warning instead of failing.' },
+      synthetic: { enum: ['auto', 'never', 'always'], default: 'auto', description: "auto: generate a synthetic cohort in the real format when root does not exist." },
+      syntheticSubjects: { type: 'integer', minimum: 2, maximum: 200, default: defaults.subjects },
+      syntheticMinutes: { type: 'number', exclusiveMinimum: 0, maximum: 300, default: defaults.minutes },
+      syntheticSeed: { type: 'integer', default: 42 },
+      groupEffect: {
+        type: 'object',
+        additionalProperties: false,
+        default: { ...DEFAULT_GROUP_EFFECT },
+        properties: {
+          group: { enum: ['male', 'female'], default: DEFAULT_GROUP_EFFECT.group },
+          artefactScale: { type: 'number', minimum: 0, default: DEFAULT_GROUP_EFFECT.artefactScale },
+          noiseScale: { type: 'number', minimum: 0, default: DEFAULT_GROUP_EFFECT.noiseScale },
+          labelNoiseBpm: { type: 'number', minimum: 0, default: DEFAULT_GROUP_EFFECT.labelNoiseBpm },
+        },
+      },
+      ...extra,
+    },
+  };
+}
+
+export interface ResolvedRoot {
+  readonly root: string;
+  readonly synthetic: boolean;
+  readonly note?: string;
+}
+
+/**
+ * Real root if it exists (and synthetic ≠ 'always'); otherwise the synthetic cohort
+ * directory, generated (or reused) in the dataset's real on-disk format.
+ */
+export function resolveDataRoot(
+  dataset: string,
+  p: LoaderParams,
+  emit: StageEmitter,
+  generate: (dir: string) => string,
+  generatorParams: unknown,
+  subdir: string,
+): ResolvedRoot {
+  const root = resolve(p.root);
+  const exists = existsSync(root);
+  if (p.synthetic === 'never' || (p.synthetic === 'auto' && exists)) {
+    if (!exists) throw new Error(`${dataset}: data root ${root} does not exist (synthetic: 'never'). Point 'root' at the dataset or allow synthetic data.`);
+    return { root, synthetic: false };
+  }
+  const { dir, reused } = ensureCohort(dataset, generatorParams, (tmp) => {
+    generate(tmp);
+  });
+  const why = p.synthetic === 'always' ? "synthetic: 'always'" : `data root ${root} does not exist`;
+  const note = `SYNTHETIC DATA: ${why}; ${reused ? 'reusing' : 'generated'} the synthetic ${dataset} cohort (${JSON.stringify(generatorParams)}) in ${dir}`;
+  emit.log('warn', note);
+  return { root: resolve(dir, subdir), synthetic: true, note };
+}
+
+/** Streams a file through SHA-256 (1 MiB blocks; multi-GB pickles never sit in memory). */
+export function sha256File(path: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Runs `load` for each subject, emitting progress; a failing subject either fails the stage
+ * (error message names the subject and the file) or, with skipBadSubjects, is skipped with a
+ * warning.
+ */
+export async function forEachSubject<T>(
+  subjects: readonly string[],
+  p: LoaderParams,
+  emit: StageEmitter,
+  load: (subject: string) => T,
+): Promise<T[]> {
+  const out: T[] = [];
+  let done = 0;
+  emit.progress(0, subjects.length, 'loading subjects', 'subjects');
+  for (const s of subjects) {
+    await emit.checkpoint();
+    try {
+      out.push(load(s));
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (!p.skipBadSubjects) throw new Error(`subject ${s}: ${msg}`, { cause: err });
+      emit.log('warn', `skipping subject ${s}: ${msg}`);
+    }
+    done++;
+    emit.progress(done, subjects.length, `subject ${s}`, 'subjects');
+  }
+  if (out.length === 0) throw new Error(`no subject could be loaded (${subjects.length} tried)`);
+  return out;
+}
+
+export function selectSubjects(all: readonly string[], wanted: readonly string[] | undefined, where: string): string[] {
+  if (!wanted || wanted.length === 0) return [...all];
+  const missing = wanted.filter((w) => !all.includes(w));
+  if (missing.length) throw new Error(`${where}: subject(s) ${missing.join(', ')} not found (available: ${all.join(', ')})`);
+  return all.filter((s) => wanted.includes(s));
+}
+
+export function f32(x: ArrayLike<number>): Float32Array {
+  return Float32Array.from(x as ArrayLike<number>);
+}

@@ -1,0 +1,61 @@
+/** Small, strict CSV reading for the datasets' side tables (BOM, quotes, CRLF tolerated). */
+import { existsSync, readFileSync } from 'node:fs';
+
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (quoted) {
+      if (c === '"') {
+        if (s[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
+      } else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && s[i + 1] === '\n') i++;
+      row.push(field);
+      if (row.length > 1 || row[0] !== '') rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  if (field !== '' || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Header name → normalised key: lower case, without a `[unit]` suffix or surrounding spaces. */
+export function normaliseColumn(name: string): string {
+  return name.replace(/\[[^\]]*\]/g, '').trim().toLowerCase();
+}
+
+/** Reads a CSV with a header into objects keyed by normalised column names. */
+export function readCsvTable(path: string): { columns: string[]; rows: Record<string, string>[] } {
+  if (!existsSync(path)) throw new Error(`${path}: file not found`);
+  const rows = parseCsv(readFileSync(path, 'utf8'));
+  if (rows.length === 0) throw new Error(`${path}: empty CSV file`);
+  const columns = rows[0]!.map(normaliseColumn);
+  return {
+    columns,
+    rows: rows.slice(1).map((r, i) => {
+      if (r.length !== columns.length) throw new Error(`${path}: row ${i + 2} has ${r.length} fields, the header has ${columns.length}`);
+      return Object.fromEntries(columns.map((c, k) => [c, r[k]!.trim()]));
+    }),
+  };
+}
+
+export function requireColumns(path: string, columns: readonly string[], needed: readonly string[]): void {
+  const missing = needed.filter((n) => !columns.includes(n));
+  if (missing.length) throw new Error(`${path}: missing column(s) ${missing.join(', ')} (has ${columns.join(', ')})`);
+}

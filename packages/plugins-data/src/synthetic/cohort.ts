@@ -1,0 +1,84 @@
+/**
+ * Shared pieces of the synthetic cohorts: demographics, the deterministic output directory
+ * `.fairtune/synthetic/<dataset>-<hash of params>` and atomic completion (generate into a
+ * temporary directory, then rename), so a half-written cohort is never reused.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Rng } from '@fairtune/core';
+import { DEFAULT_GROUP_EFFECT, type GroupEffect } from './physiology.js';
+
+export interface CohortParams {
+  readonly subjects: number;
+  readonly minutes: number;
+  readonly seed: number;
+  readonly groupEffect: GroupEffect;
+}
+
+export interface Demographics {
+  readonly sex: 'male' | 'female';
+  readonly age: number;
+  readonly height: number;
+  readonly weight: number;
+  readonly skin: number;
+  readonly sport: number;
+}
+
+/** Balanced sexes (alternating, shuffled by seed) and ages spread over 20-75 so both age groups exist. */
+export function cohortDemographics(seed: number, n: number): Demographics[] {
+  const rng = Rng.derive(seed, 'demographics');
+  const sexes = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'male' : 'female') as 'male' | 'female');
+  rng.shuffle(sexes);
+  return sexes.map((sex, i) => {
+    const age = Math.round(20 + ((i * 53) % 56) + rng.uniform(0, 1));
+    const height = Math.round(sex === 'male' ? rng.normal(180, 7) : rng.normal(167, 6));
+    return { sex, age, height, weight: Math.round(height - 100 + rng.normal(0, 8)), skin: 2 + rng.int(4), sport: 1 + rng.int(6) };
+  });
+}
+
+export function withDefaults(p: Partial<CohortParams> & { subjects: number; minutes: number }): CohortParams {
+  return { subjects: p.subjects, minutes: p.minutes, seed: p.seed ?? 42, groupEffect: { ...DEFAULT_GROUP_EFFECT, ...(p.groupEffect ?? {}) } };
+}
+
+/** Version of the generators: bump when their output changes so old directories are not reused. */
+export const GENERATOR_VERSION = 1;
+
+export function cohortHash(dataset: string, params: unknown): string {
+  return createHash('sha256').update(JSON.stringify({ dataset, v: GENERATOR_VERSION, params })).digest('hex').slice(0, 12);
+}
+
+export function syntheticBaseDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env['FAIRTUNE_SYNTHETIC_DIR'] ?? join('.fairtune', 'synthetic'));
+}
+
+/**
+ * Returns the cohort directory, generating it with `write(tmpDir)` unless a complete copy
+ * exists. `reused` tells whether it was already there.
+ */
+export function ensureCohort(dataset: string, params: unknown, write: (dir: string) => void, baseDir = syntheticBaseDir()): { dir: string; reused: boolean } {
+  const dir = join(baseDir, `${dataset}-${cohortHash(dataset, params)}`);
+  const marker = join(dir, '.complete.json');
+  if (existsSync(marker)) return { dir, reused: true };
+  mkdirSync(baseDir, { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    write(tmp);
+    writeFileSync(join(tmp, '.complete.json'), JSON.stringify({ dataset, generatorVersion: GENERATOR_VERSION, params }, null, 1));
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    // Another process may have completed the same cohort concurrently.
+    if (existsSync(marker)) return { dir, reused: true };
+    throw err;
+  }
+  return { dir, reused: false };
+}
+
+export function readCompletion(dir: string): unknown {
+  const p = join(dir, '.complete.json');
+  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : undefined;
+}

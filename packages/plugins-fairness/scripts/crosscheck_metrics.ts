@@ -1,0 +1,119 @@
+/**
+ * Cross-check of every metric against scikit-learn / NumPy references (not part of `jest`).
+ *
+ *   npm run crosscheck:metrics -w packages/plugins-fairness
+ *
+ * Generates seeded random cases (with ties, unknown groups, one-class groups, > 2 groups),
+ * computes the metrics with this package, writes inputs and outputs to a temporary JSON file
+ * and runs scripts/crosscheck_metrics.py with /usr/bin/python3 (Debian python3-sklearn,
+ * python3-numpy), which recomputes everything and prints the largest absolute difference.
+ * Exit status: that of the Python side (non-zero if any difference exceeds its tolerance).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '@fairtune/core';
+import {
+  aggregateSeeds,
+  bootstrapBySubject,
+  classificationMetrics,
+  matrixFromRows,
+  mmd2Rbf,
+  RepresentationAnalysis,
+  regressionMetrics,
+  silhouetteScore,
+  SubjectResampler,
+  toJsonSafe,
+} from '../src/metrics/index.js';
+
+const rng = new Rng(20240917);
+const cases: Record<string, unknown[]> = { regression: [], classification: [], representation: [], bootstrap: [], seeds: [] };
+
+const ints = (n: number, k: number, unknownRate = 0) =>
+  Array.from({ length: n }, () => (rng.next() < unknownRate ? -1 : rng.int(k)));
+
+for (let c = 0; c < 6; c++) {
+  const n = 50 + rng.int(400);
+  const G = 2 + (c % 3);
+  const group = ints(n, G, c % 2 ? 0.05 : 0);
+  const yTrue = Array.from({ length: n }, () => 60 + 30 * rng.next());
+  const yPred = yTrue.map((y, i) => y + rng.normal(0, 3 + 2 * Math.max(group[i]!, 0)));
+  cases.regression!.push({ yTrue, yPred, group, result: regressionMetrics(yTrue, yPred, group) });
+}
+
+for (let c = 0; c < 8; c++) {
+  const n = 40 + rng.int(300);
+  const G = 2 + (c % 3);
+  const group = ints(n, G, c % 2 ? 0.05 : 0);
+  const yTrue = Array.from({ length: n }, (_, i) => (group[i] === 0 && c % 4 === 3 ? 1 : rng.next() < 0.4 ? 1 : 0));
+  // rounding to 1 or 2 decimals creates many ties; some cases hit the threshold exactly
+  const decimals = c % 2 ? 1 : 2;
+  const score = yTrue.map((y) => Math.round(Math.min(1, Math.max(0, 0.3 * y + 0.7 * rng.next())) * 10 ** decimals) / 10 ** decimals);
+  const threshold = [0.5, 0.3, 0.7, 0.5][c % 4]!;
+  const eceBins = [15, 10, 7, 15][c % 4]!;
+  cases.classification!.push({
+    yTrue, score, group, threshold, eceBins,
+    result: toJsonSafe(classificationMetrics(yTrue, score, group, { threshold, eceBins })),
+  });
+}
+
+for (let c = 0; c < 5; c++) {
+  const D = 2 + rng.int(16);
+  const n = 20 + rng.int(120);
+  const G = 2 + (c % 2);
+  const group = ints(n, G);
+  const z = group.map((g) => Array.from({ length: D }, (_, k) => rng.normal(k === 0 ? g * 0.7 : 0, 1)));
+  const analysis = new RepresentationAnalysis(matrixFromRows(z), group, { maxSamples: 100000 });
+  const x = matrixFromRows(z.filter((_, i) => group[i] === 0));
+  const y = matrixFromRows(z.filter((_, i) => group[i] === 1));
+  const fixedSigma = 0.5 + rng.next() * 3;
+  cases.representation!.push({
+    z, group,
+    full: toJsonSafe(analysis.compute()),
+    sigma: analysis.sigma,
+    pair01Median: mmd2Rbf(x, y),
+    pair01Fixed: { sigma: fixedSigma, mmd2: mmd2Rbf(x, y, fixedSigma).mmd2 },
+    silhouette: silhouetteScore(matrixFromRows(z), group),
+  });
+}
+
+for (let c = 0; c < 3; c++) {
+  const subjects = 8 + rng.int(10);
+  const subjectGroup = Array.from({ length: subjects }, (_, s) => s % 2);
+  const subject: number[] = [];
+  for (let s = 0; s < subjects; s++) for (let k = 0, m = 3 + rng.int(20); k < m; k++) subject.push(s);
+  const group = subject.map((s) => subjectGroup[s]!);
+  const yTrue = subject.map(() => 70 + 20 * rng.next());
+  const yPred = yTrue.map((y, i) => y + rng.normal(0, 2 + 3 * group[i]!));
+  const replicates: number[][] = [];
+  const values: number[] = [];
+  const ci = await bootstrapBySubject(
+    new SubjectResampler(subject, group),
+    (rep) => {
+      replicates.push(Array.from(rep.samples));
+      const r = regressionMetrics(Array.from(rep.samples, (i) => yTrue[i]!), Array.from(rep.samples, (i) => yPred[i]!), Array.from(rep.samples, (i) => group[i]!));
+      values.push(r.maeGap);
+      return { mae: r.mae, maeGap: r.maeGap };
+    },
+    { seed: 11 + c, replicates: 40, alpha: 0.1 },
+  );
+  cases.bootstrap!.push({ subject, group, yTrue, yPred, replicates, alpha: 0.1, ci });
+}
+
+for (let c = 0; c < 3; c++) {
+  const runs = Array.from({ length: 2 + c }, () => ({ mae: 5 + rng.next(), gap: rng.next() }));
+  cases.seeds!.push({ runs, result: aggregateSeeds(runs) });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'fairtune-crosscheck-'));
+const file = join(dir, 'cases.json');
+writeFileSync(file, JSON.stringify(cases));
+const py = join(dirname(fileURLToPath(import.meta.url)), 'crosscheck_metrics.py');
+const res = spawnSync('/usr/bin/python3', [py, file], { stdio: 'inherit' });
+if (res.error) {
+  console.error(`could not run /usr/bin/python3 (${res.error.message}); install python3-sklearn and python3-numpy`);
+  process.exit(1);
+}
+process.exit(res.status ?? 1);
