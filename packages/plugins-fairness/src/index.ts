@@ -2,9 +2,13 @@
 import { ContainerModule } from 'inversify';
 import { CLI_COMMAND, STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core';
 import { MetricsCommand } from './cli/metrics-command.js';
+import { evalMetricsStage } from './stages/eval-metrics.js';
+import { reportCompareStage } from './stages/report-compare.js';
 import { adversarialStrategy, ermStrategy, groupDroStrategy, groupReweightStrategy, inverseFrequencyStrategy } from './strategies/index.js';
 
 export const containerModule = new ContainerModule((options) => {
+  options.bind(STAGE_PLUGIN).toConstantValue(evalMetricsStage);
+  options.bind(STAGE_PLUGIN).toConstantValue(reportCompareStage);
   for (const strategy of [ermStrategy, inverseFrequencyStrategy, groupDroStrategy, groupReweightStrategy, adversarialStrategy]) {
     options.bind(TRAINING_STRATEGY).toConstantValue(strategy);
   }

@@ -1,0 +1,213 @@
+/**
+ * `eval.metrics`: every metric of a predictions artifact on one split — task metrics overall
+ * and per group, representation metrics (MMD², Silhouette) of the optional embeddings, and
+ * subject-level bootstrap CIs of all of them from the same replicates.
+ */
+import {
+  artifact,
+  deriveSeed,
+  requireArray,
+  runAsync,
+  type Artifact,
+  type EmbeddingsMeta,
+  type JsonObject,
+  type PredictionsMeta,
+  type StagePlugin,
+} from '@fairtune/core';
+import { bootstrapBySubject, SubjectResampler } from '../metrics/bootstrap.js';
+import { take } from '../metrics/common.js';
+import { RepresentationAnalysis, type RepresentationResult } from '../metrics/representation.js';
+import { computeTaskMetrics, flattenMetrics, toJsonSafe } from '../metrics/summary.js';
+
+export interface EvalMetricsParams {
+  split: string | null;
+  threshold: number;
+  eceBins: number;
+  bootstrap: { replicates: number; alpha: number };
+  representation: { maxSamples: number; sigma: number | null };
+}
+
+/** Row indices of `split` (all rows when split is null); errors name the artifact and split. */
+function selectSplit(a: Artifact, meta: PredictionsMeta, n: number, split: string | null, warnings: string[]): number[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (split === null) return all;
+  const splitArr = a.arrays['split'];
+  if (!splitArr) {
+    warnings.push(`${a.kind} artifact has no "split" array: using all ${n} rows for split "${split}"`);
+    return all;
+  }
+  const code = (meta.splits ?? []).indexOf(split);
+  if (code < 0) throw new Error(`${a.kind} artifact has no split "${split}" (splits: ${(meta.splits ?? []).join(', ') || 'none'})`);
+  const rows = all.filter((i) => splitArr.data[i] === code);
+  if (rows.length === 0) throw new Error(`${a.kind} artifact has no rows in split "${split}"`);
+  return rows;
+}
+
+function representationJson(r: RepresentationResult, names: readonly string[], analysis: RepresentationAnalysis): JsonObject {
+  return toJsonSafe({
+    kernel: 'rbf',
+    estimator: 'unbiased',
+    sigma: analysis.sigma,
+    bandwidth: 'see sigma; median heuristic unless representation.sigma was set',
+    mmd2: r.mmd2,
+    mmd2Mean: r.mmd2Mean,
+    pairs: r.pairs.map((p) => ({ a: names[p.a] ?? String(p.a), b: names[p.b] ?? String(p.b), mmd2: p.mmd2 })),
+    silhouette: r.silhouette,
+    n: r.n,
+    subsampled: analysis.subsampled,
+  }) as JsonObject;
+}
+
+export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
+  type: 'eval.metrics',
+  version: '1',
+  description: 'Regression or classification metrics overall and per group, MMD² and Silhouette of embeddings, subject-level bootstrap CIs.',
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      split: { type: ['string', 'null'], default: 'test', description: 'Split to evaluate (null = all rows).' },
+      threshold: { type: 'number', default: 0.5, description: 'Classification: ŷ = [p ≥ threshold].' },
+      eceBins: { type: 'integer', minimum: 1, default: 15 },
+      bootstrap: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          replicates: { type: 'integer', minimum: 0, default: 200, description: 'Bootstrap replicates resampling subjects (0 = no CIs).' },
+          alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.05 },
+        },
+      },
+      representation: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          maxSamples: { type: 'integer', minimum: 2, default: 2000, description: 'Seeded subsample of embeddings for the O(n²) metrics.' },
+          sigma: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'RBF bandwidth; null = median heuristic.' },
+        },
+      },
+    },
+  },
+  inputs: {
+    predictions: { kind: 'predictions', description: 'yTrue, yPred, subject, group, split arrays.' },
+    embeddings: { kind: 'embeddings', optional: true, description: 'z [N, D] with subject, group, split for MMD² and Silhouette.' },
+  },
+  outputs: { metrics: { kind: 'metrics' } },
+  run: (ctx) =>
+    runAsync(ctx.signal, async (emit) => {
+      const p = ctx.params;
+      const pred = ctx.inputs['predictions'] as Artifact;
+      const meta = pred.meta as unknown as PredictionsMeta;
+      const warnings: string[] = [];
+      const rows = selectSplit(pred, meta, requireArray(pred, 'yTrue').data.length, p.split, warnings);
+      const yTrue = take(requireArray(pred, 'yTrue').data, rows);
+      const yPred = take(requireArray(pred, 'yPred').data, rows);
+      const subject = take(requireArray(pred, 'subject').data, rows);
+      const groupNames = meta.groups?.names ?? [];
+      const groupArr = pred.arrays['group'];
+      if (!groupArr) warnings.push('predictions artifact has no "group" array: no per-group metrics');
+      const group = groupArr ? take(groupArr.data, rows) : new Float64Array(rows.length).fill(-1);
+      const task = { task: meta.task, yTrue, yPred, group, groupNames, threshold: p.threshold, eceBins: p.eceBins };
+      const point = computeTaskMetrics(task);
+      warnings.push(...point.warnings);
+
+      // Representation metrics on the embeddings of the same split; subjects are matched by name.
+      let analysis: RepresentationAnalysis | undefined;
+      let repPoint: RepresentationResult | undefined;
+      const positionsOf = new Map<number, number[]>();
+      const emb = ctx.inputs['embeddings'] as Artifact | undefined;
+      if (emb) {
+        const emeta = emb.meta as unknown as EmbeddingsMeta;
+        const z = requireArray(emb, 'z');
+        if (z.shape.length !== 2) throw new Error(`embeddings artifact array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
+        const erows = selectSplit(emb, emeta, z.shape[0]!, p.split, warnings);
+        const D = z.shape[1]!;
+        const zSel = new Float64Array(erows.length * D);
+        erows.forEach((r, k) => zSel.set(z.data.subarray(r * D, (r + 1) * D) as ArrayLike<number>, k * D));
+        const eg = take(requireArray(emb, 'group').data, erows);
+        const es = take(requireArray(emb, 'subject').data, erows);
+        analysis = new RepresentationAnalysis({ data: zSel, rows: erows.length, dim: D }, eg, {
+          maxSamples: p.representation.maxSamples,
+          sigma: p.representation.sigma ?? undefined,
+          seed: deriveSeed(ctx.seed, 'representation-subsample'),
+        });
+        repPoint = analysis.compute();
+        warnings.push(...repPoint.warnings);
+        const predSubject = new Map(meta.subjects.map((s, i) => [s, i]));
+        analysis.rows.forEach((row, pos) => {
+          const name = emeta.subjects[es[row]!];
+          const sid = name === undefined ? undefined : predSubject.get(name);
+          if (sid === undefined) return;
+          let list = positionsOf.get(sid);
+          if (!list) positionsOf.set(sid, (list = []));
+          list.push(pos);
+        });
+        if (positionsOf.size === 0 && analysis.rows.length > 0) warnings.push('no embedding subject matches a prediction subject: representation metrics get no bootstrap CIs');
+      }
+
+      let ci: JsonObject | undefined;
+      if (p.bootstrap.replicates > 0) {
+        const resampler = new SubjectResampler(subject, group);
+        const intervals = await bootstrapBySubject(
+          resampler,
+          (rep) => {
+            const m = flattenMetrics(
+              computeTaskMetrics({ ...task, yTrue: take(yTrue, rep.samples), yPred: take(yPred, rep.samples), group: take(group, rep.samples) }),
+            );
+            if (analysis && positionsOf.size > 0) {
+              const r = analysis.compute(Array.from(rep.subjects).flatMap((s) => positionsOf.get(s) ?? []));
+              m['representation.mmd2'] = r.mmd2;
+              m['representation.silhouette'] = r.silhouette;
+            }
+            return m;
+          },
+          {
+            replicates: p.bootstrap.replicates,
+            alpha: p.bootstrap.alpha,
+            seed: deriveSeed(ctx.seed, 'bootstrap'),
+            onReplicate: async (done, total) => {
+              if (done % 10 === 0 || done === total) {
+                emit.progress(done, total, 'bootstrap', 'replicates');
+                await emit.checkpoint();
+              }
+            },
+          },
+        );
+        ci = toJsonSafe({
+          level: 1 - p.bootstrap.alpha,
+          method: 'percentile',
+          unit: 'subject',
+          stratified: 'by group signature',
+          replicates: p.bootstrap.replicates,
+          subjects: resampler.subjectCount,
+          intervals,
+        }) as JsonObject;
+      }
+
+      for (const [k, v] of Object.entries(point.overall)) if (Number.isFinite(v)) emit.metric(k, v);
+      if (repPoint && Number.isFinite(repPoint.mmd2)) emit.metric('mmd2', repPoint.mmd2);
+      if (repPoint && Number.isFinite(repPoint.silhouette)) emit.metric('silhouette', repPoint.silhouette);
+      for (const w of warnings) emit.log('warn', w);
+
+      const out = toJsonSafe({
+        method: meta.method ?? null,
+        dataset: meta.dataset,
+        synthetic: meta.synthetic,
+        task: meta.task,
+        target: meta.target,
+        split: p.split,
+        n: rows.length,
+        subjects: new Set(subject).size,
+        groupAttributes: meta.groups?.attributes ?? [],
+        groupNames: [...groupNames],
+        ...(meta.task === 'classification' ? { threshold: p.threshold, eceBins: p.eceBins } : {}),
+        overall: point.overall,
+        groups: point.groups,
+        ...(repPoint && analysis ? { representation: representationJson(repPoint, groupNames, analysis) } : {}),
+        ...(ci ? { ci } : {}),
+        warnings,
+      }) as JsonObject;
+      emit.artifact('metrics', artifact('metrics', out));
+    }),
+};
