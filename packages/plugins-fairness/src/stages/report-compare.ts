@@ -77,7 +77,7 @@ function cellText(c: Cell | undefined): string {
 const LABELS: Record<string, string> = {
   'overall.mae': 'MAE',
   'overall.rmse': 'RMSE',
-  'overall.maeGap': 'Gap |ΔMAE|',
+  'overall.maeGap': 'Gap (max−min MAE)',
   'overall.worstGroupMae': 'Worst-group MAE',
   'overall.auc': 'AUC',
   'overall.minAuc': 'Worst-group AUC',

@@ -1,0 +1,66 @@
+/** Reading `samples` artifacts into the arrays the trainers use, with input checks that name the problem. */
+import { requireArray, type Artifact, type SamplesMeta } from '@fairtune/core';
+import type { PpgGptConfig } from '../ppg-gpt/config.js';
+import { preprocessWindows } from '../ppg-gpt/model.js';
+
+export interface SampleSet {
+  readonly meta: SamplesMeta;
+  readonly n: number;
+  /** Preprocessed windows (min–max + clamp), [n, windowLength]. */
+  readonly x: Float32Array;
+  readonly y: Float32Array;
+  readonly subject: Int32Array;
+  readonly split: Int8Array | undefined;
+  readonly group: Int32Array | undefined;
+}
+
+/**
+ * Checks the samples against the model's input (window length and rate) and preprocesses them.
+ * `port` names the input in error messages.
+ */
+export function readSamples(a: Artifact, config: PpgGptConfig, port = 'samples'): SampleSet {
+  if (a.kind !== 'samples') throw new Error(`input "${port}" is a ${a.kind} artifact, expected samples`);
+  const meta = a.meta as unknown as SamplesMeta;
+  const x = requireArray(a, 'x', 'float32');
+  const n = x.shape[0] ?? 0;
+  const length = x.shape[1] ?? 0;
+  const channels = x.shape.length === 3 ? x.shape[2]! : 1;
+  if (x.shape.length < 2 || x.shape.length > 3 || channels !== 1) {
+    throw new Error(`samples "${meta.name}": x has shape [${x.shape.join(', ')}]; PPG-GPT needs one-channel windows [N, L] or [N, L, 1]`);
+  }
+  const fs = meta.signal?.fs;
+  if (length !== config.windowLength || (fs !== undefined && Math.abs(fs - config.fs) > 1e-9)) {
+    throw new Error(
+      `samples "${meta.name}" have windows of ${length} samples at ${fs ?? 'unknown'} Hz but the model expects ${config.windowLength} samples at ${config.fs} Hz; ` +
+        `re-window/resample the dataset to the model's inputSpec`,
+    );
+  }
+  if (n === 0) throw new Error(`samples "${meta.name}" contain no samples`);
+  const y = requireArray(a, 'y', 'float32').data as Float32Array;
+  const subject = requireArray(a, 'subject', 'int32').data as Int32Array;
+  if (y.length !== n || subject.length !== n) throw new Error(`samples "${meta.name}": y (${y.length}) and subject (${subject.length}) must have one entry per window (${n})`);
+  const split = a.arrays['split'] ? (requireArray(a, 'split', 'int8').data as Int8Array) : undefined;
+  const group = a.arrays['group'] ? (requireArray(a, 'group', 'int32').data as Int32Array) : undefined;
+  if (split && split.length !== n) throw new Error(`samples "${meta.name}": split has ${split.length} entries, expected ${n}`);
+  if (group && group.length !== n) throw new Error(`samples "${meta.name}": group has ${group.length} entries, expected ${n}`);
+  if (meta.task === 'classification') {
+    for (let i = 0; i < n; i++) if (y[i] !== 0 && y[i] !== 1) throw new Error(`samples "${meta.name}": classification target y[${i}] = ${y[i]}, expected 0 or 1`);
+  }
+  return { meta, n, x: preprocessWindows(x.data as Float32Array, n, length), y, subject, split, group };
+}
+
+/** Indices of the samples whose split is named `name` (empty when the split does not exist). */
+export function splitIndices(s: SampleSet, name: string): Int32Array {
+  const k = s.meta.splits?.indexOf(name) ?? -1;
+  if (k < 0 || !s.split) return new Int32Array(0);
+  const out: number[] = [];
+  for (let i = 0; i < s.n; i++) if (s.split[i] === k) out.push(i);
+  return Int32Array.from(out);
+}
+
+/** Gathers rows of a row-major [n, width] array. */
+export function gatherRows(data: Float32Array, width: number, idx: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(idx.length * width);
+  for (let r = 0; r < idx.length; r++) out.set(data.subarray(idx[r]! * width, (idx[r]! + 1) * width), r * width);
+  return out;
+}
