@@ -10,6 +10,14 @@ describe('Rng', () => {
     for (const x of a) expect(x >= 0 && x < 1).toBe(true);
   });
 
+  it('mixes small seeds: first draws of seeds 0..99 look uniform', () => {
+    const firsts = Array.from({ length: 100 }, (_, s) => new Rng(s).next());
+    const mean = firsts.reduce((x, y) => x + y, 0) / firsts.length;
+    expect(mean).toBeGreaterThan(0.35);
+    expect(mean).toBeLessThan(0.65);
+    expect(Math.max(...firsts)).toBeLessThan(0.9999);
+  });
+
   it('draws normals with the right moments and integers in range', () => {
     const r = new Rng(3);
     let s = 0;

@@ -12,7 +12,10 @@ export class Rng {
 
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
-    this.#gen = xoroshiro128plus(seed | 0);
+    // pure-rand's xoroshiro128+(seed) returns −1−seed as its first draw; fill the whole
+    // 128-bit state from SHA-256 of the seed instead, so nearby seeds give unrelated streams.
+    const digest = createHash('sha256').update(`fairtune-rng:${seed | 0}`).digest();
+    this.#gen = xoroshiro128plus.fromState([digest.readInt32LE(0), digest.readInt32LE(4), digest.readInt32LE(8), digest.readInt32LE(12)]);
   }
 
   /** Uniform float in [0, 1) with 53 random bits. */

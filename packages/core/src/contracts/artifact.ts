@@ -59,7 +59,7 @@ export const ArtifactKinds = {
 export type WellKnownArtifactKind = (typeof ArtifactKinds)[keyof typeof ArtifactKinds];
 
 /** `meta` must be JSON-serialisable (it is stored as JSON). */
-export interface Artifact<M = JsonValue> {
+export interface Artifact<M = unknown> {
   readonly kind: string;
   readonly meta: M;
   readonly arrays: Readonly<Record<string, NdArray>>;
