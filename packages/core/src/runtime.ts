@@ -11,7 +11,7 @@ import type { JsonObject, JsonValue } from './contracts/artifact.js';
 import { ArtifactCache } from './cache/artifact-cache.js';
 import { demoStagesModule } from './builtin/demo-stages.js';
 import { executePipeline, type ExecutorEvent, type RunStatus } from './executor/executor.js';
-import { computeStageKeys } from './executor/stage-keys.js';
+import { computeFingerprints, computeStageKeys } from './executor/stage-keys.js';
 import { PipelineError, type PipelineIssue } from './pipeline/issues.js';
 import { applyOverrides, readPipelineJson, substituteEnv } from './pipeline/load.js';
 import { validatePipeline, type ResolvedPipeline } from './pipeline/validate.js';
@@ -113,7 +113,8 @@ export async function runPipeline(opened: OpenedPipeline, options: RunOptions = 
   const env = options.env ?? process.env;
   const cache = new ArtifactCache(options.cacheDir ?? defaultCacheDir(cwd, env));
   const { pipeline } = opened;
-  const keys = computeStageKeys(pipeline);
+  const fingerprints = await computeFingerprints(pipeline);
+  const keys = computeStageKeys(pipeline, fingerprints);
   const recorder = new RunRecorder(
     options.runsDir ?? defaultRunsDir(cwd, env),
     pipeline.spec.name,
@@ -123,7 +124,7 @@ export async function runPipeline(opened: OpenedPipeline, options: RunOptions = 
     options.runId,
   );
   await lastValueFrom(
-    executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: options.force, signal: options.signal }).pipe(
+    executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: options.force, signal: options.signal, fingerprints }).pipe(
       tap((e) => {
         recorder.handle(e);
         options.onEvent?.(e);

@@ -1,6 +1,23 @@
 /** Public surface of this plugin package: its inversify ContainerModule. */
 import { ContainerModule } from 'inversify';
+import { CLI_COMMAND, STAGE_PLUGIN } from '@fairtune/core';
+import { DaliaLoader } from './loaders/dalia.js';
+import { ButPpgLoader } from './loaders/but-ppg.js';
+import { MimicLoader } from './loaders/mimic.js';
+import { BandpassStage, ResampleStage } from './stages/signal-stages.js';
+import { WindowStage } from './stages/window-stage.js';
+import { GroupAttributesStage, QualityStage, SplitSubjectsStage } from './stages/sample-stages.js';
+import { DataCommand } from './cli/inspect.js';
 
-export const containerModule = new ContainerModule(() => {
-  // Stage plugins are bound here as they are implemented.
+export const containerModule = new ContainerModule((options) => {
+  options.bind(STAGE_PLUGIN).to(DaliaLoader).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(ButPpgLoader).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(MimicLoader).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(ResampleStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(BandpassStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(WindowStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(QualityStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(SplitSubjectsStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(GroupAttributesStage).inSingletonScope();
+  options.bind(CLI_COMMAND).to(DataCommand).inSingletonScope();
 });

@@ -70,6 +70,12 @@ export interface StagePlugin<P = any> {
    * cohort"), so they are the first thing a user reads. Must be cheap and side-effect free.
    */
   preflight?(params: P): readonly string[];
+  /**
+   * Optional fingerprint of what the stage reads from outside the pipeline (e.g. a dataset
+   * folder: file names, sizes and modification times). It joins the cache key, so replacing
+   * the data on disk re-runs the stage. Must be cheap (stat, not read).
+   */
+  fingerprint?(params: P): string | Promise<string>;
 }
 
 /** Multi-injection token every plugin package binds its stage plugins to. `Symbol.for` survives duplicate copies of core. */

@@ -91,6 +91,19 @@ describe('executor and cache', () => {
     expect(readdirSync(join(dir, 'cache', 'entries', key.slice(0, 2)))).toContain(key);
   });
 
+  it('re-runs a stage whose external input (fingerprint) changed', async () => {
+    const dir = tempDir();
+    const data = join(dir, 'data.bin');
+    writeFileSync(data, Buffer.from([1, 2, 3]));
+    const file = writePipeline(dir, { name: 'ext', stages: { read: { type: 'test.file', params: { path: data } }, stats: { type: 'demo.stats', inputs: { series: 'read' } }, r: { type: 'demo.report', inputs: { metrics: ['stats'] } } } });
+    expect((await run(file, dir)).statuses).toEqual({ read: 'executed', stats: 'executed', r: 'executed' });
+    expect((await run(file, dir)).statuses).toEqual({ read: 'cached', stats: 'cached', r: 'cached' });
+    writeFileSync(data, Buffer.from([1, 2, 3, 4]));
+    const changed = await run(file, dir);
+    expect(changed.statuses).toEqual({ read: 'executed', stats: 'executed', r: 'executed' });
+    expect(changed.summary.stages['stats']!.metrics['n']).toBe(4);
+  });
+
   it('--force recomputes all stages or only the named ones', async () => {
     const dir = tempDir();
     const file = writePipeline(dir, demoLike());

@@ -41,6 +41,8 @@ export interface ExecuteOptions {
   /** Recompute every stage (`true`) or the named ones, even when cached. */
   readonly force?: boolean | ReadonlySet<string>;
   readonly signal?: AbortSignal;
+  /** Fingerprints of external inputs by stage id (see `StagePlugin.fingerprint`). */
+  readonly fingerprints?: ReadonlyMap<string, string>;
 }
 
 export class StageFailure extends Error {
@@ -49,7 +51,7 @@ export class StageFailure extends Error {
 
 export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOptions): Observable<ExecutorEvent> {
   return new Observable<ExecutorEvent>((outer) => {
-    const keys = computeStageKeys(pipeline);
+    const keys = computeStageKeys(pipeline, options.fingerprints);
     const byId = new Map(pipeline.stages.map((s) => [s.id, s]));
     const dependents = new Map<string, string[]>(pipeline.stages.map((s) => [s.id, []]));
     const waitingOn = new Map<string, number>();

@@ -1,13 +1,13 @@
 /**
  * Cache keys. A stage's key hashes its plugin type and version, its canonical params (after
  * defaults), its seed and the keys of the artifacts it reads; an output artifact's key is
- * `<stage key>/<port>`. Keys are known before anything runs, so a re-run with nothing
- * changed is a series of lookups.
+ * `<stage key>/<port>`. A stage that reads files outside the pipeline adds their fingerprint.
+ * Keys are known before anything runs, so a re-run with nothing changed is a series of lookups.
  */
 import type { ResolvedPipeline } from '../pipeline/validate.js';
 import { canonicalJson, sha256 } from '../cache/canonical.js';
 
-export function computeStageKeys(pipeline: ResolvedPipeline): Map<string, string> {
+export function computeStageKeys(pipeline: ResolvedPipeline, fingerprints: ReadonlyMap<string, string> = new Map()): Map<string, string> {
   const keys = new Map<string, string>();
   for (const stage of pipeline.stages) {
     const inputs: Record<string, string[]> = {};
@@ -18,8 +18,23 @@ export function computeStageKeys(pipeline: ResolvedPipeline): Map<string, string
       params: stage.params,
       seed: stage.seed,
       inputs,
+      ...(fingerprints.has(stage.id) ? { external: fingerprints.get(stage.id) } : {}),
     };
     keys.set(stage.id, sha256(canonicalJson(recipe)));
   }
   return keys;
+}
+
+/** Asks every stage that reads external files for its fingerprint. */
+export async function computeFingerprints(pipeline: ResolvedPipeline): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const stage of pipeline.stages) {
+    if (!stage.plugin.fingerprint) continue;
+    try {
+      out.set(stage.id, await stage.plugin.fingerprint(stage.params));
+    } catch (err) {
+      throw new Error(`stage "${stage.id}" (${stage.plugin.type}): fingerprint of its external inputs failed: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }

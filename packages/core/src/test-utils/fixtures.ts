@@ -1,5 +1,5 @@
 /** Helpers for core's tests: temp dirs, pipeline files and small inline plugins. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerModule } from 'inversify';
@@ -83,7 +83,25 @@ export function testModule(probe: Probe): ContainerModule {
         emit.artifact('right', artifact('demo-series', {}, { values: ndarray(Float64Array.from(v.subarray(h))) }));
       }),
   };
+  const file: StagePlugin<{ path: string }> = {
+    type: 'test.file',
+    version: '1',
+    description: 'Reads the bytes of a file outside the pipeline.',
+    paramsSchema: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } },
+    inputs: {},
+    outputs: { series: { kind: 'demo-series' } },
+    fingerprint: (p) => {
+      const st = statSync(p.path);
+      return `${st.size}:${st.mtimeMs}`;
+    },
+    run: (ctx) =>
+      runAsync(ctx.signal, async (emit) => {
+        probe.executed.push(ctx.stageId);
+        emit.artifact('series', artifact('demo-series', {}, { values: ndarray(Float64Array.from(readFileSync(ctx.params.path))) }));
+      }),
+  };
   return new ContainerModule((options) => {
+    options.bind(STAGE_PLUGIN).toConstantValue(file as StagePlugin);
     options.bind(STAGE_PLUGIN).toConstantValue(pair);
     options.bind(STAGE_PLUGIN).toConstantValue(sleep as StagePlugin);
     options.bind(STAGE_PLUGIN).toConstantValue(fail as StagePlugin);

@@ -12,7 +12,8 @@ import { readRecord, type WfdbRecord } from '../formats/wfdb/index.js';
 import { writeButPpgCohort } from '../synthetic/but-ppg.js';
 import { withDefaults } from '../synthetic/cohort.js';
 import { readCsvTable, requireColumns } from './csv.js';
-import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams } from './common.js';
+import { downloadButPpg } from '../download/datasets.js';
+import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
 
 const MOTION = ['rest', 'higher pressure', 'moving on lens', 'walking', 'coughing', 'laughing', 'ambient light change', 'talking'];
 
@@ -91,14 +92,22 @@ export class ButPpgLoader implements StagePlugin<ButPpgParams> {
   readonly inputs = {};
   readonly outputs = { dataset: { kind: 'dataset', description: 'BUT-PPG records' } };
 
+  preflight(p: ButPpgParams): string[] {
+    return loaderPreflight('but-ppg', p);
+  }
+
+  fingerprint(p: ButPpgParams): string {
+    return rootFingerprint(p);
+  }
+
   run(ctx: StageContext<ButPpgParams>) {
     return runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
       const gen = { ...withDefaults({ subjects: p.syntheticSubjects, minutes: p.syntheticMinutes, seed: p.syntheticSeed, groupEffect: p.groupEffect }), recordsPerSubject: p.recordsPerSubject };
-      const resolved = resolveDataRoot('but-ppg', p, emit, (dir) => {
+      const resolved = await resolveDataRoot('but-ppg', p, emit, (dir) => {
         writeButPpgCohort(join(dir, 'butppg'), gen);
         return dir;
-      }, gen, 'butppg');
+      }, gen, 'butppg', (root) => downloadButPpg(root, p, (done, total, file) => emit.progress(done, total, file, 'files')));
       const index = indexButPpg(resolved.root);
       const bySubject = new Map<string, string[]>();
       for (const r of index.records) bySubject.set(r.slice(0, 3), [...(bySubject.get(r.slice(0, 3)) ?? []), r]);

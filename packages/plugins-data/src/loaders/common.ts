@@ -4,8 +4,8 @@
  * format when the root is absent); file checksums; and the per-subject loop.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { StageEmitter } from '@fairtune/core';
 import { DEFAULT_GROUP_EFFECT, type GroupEffect } from '../synthetic/physiology.js';
 import { ensureCohort } from '../synthetic/cohort.js';
@@ -21,6 +21,9 @@ export interface LoaderParams {
   syntheticMinutes: number;
   syntheticSeed: number;
   groupEffect: GroupEffect;
+  download: boolean;
+  downloadUrl?: string;
+  downloadSha256?: string;
 }
 
 export function loaderSchema(defaults: { root: string; subjects: number; minutes: number }, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -46,6 +49,9 @@ export function loaderSchema(defaults: { root: string; subjects: number; minutes
           labelNoiseBpm: { type: 'number', minimum: 0, default: DEFAULT_GROUP_EFFECT.labelNoiseBpm },
         },
       },
+      download: { type: 'boolean', default: false, description: 'When root does not exist, download the openly licensed dataset into it first (progress, resume, SHA-256 check).' },
+      downloadUrl: { type: 'string', description: 'Override the download location.' },
+      downloadSha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'Expected SHA-256 of a single-archive download.' },
       ...extra,
     },
   };
@@ -61,15 +67,21 @@ export interface ResolvedRoot {
  * Real root if it exists (and synthetic ≠ 'always'); otherwise the synthetic cohort
  * directory, generated (or reused) in the dataset's real on-disk format.
  */
-export function resolveDataRoot(
+export async function resolveDataRoot(
   dataset: string,
   p: LoaderParams,
   emit: StageEmitter,
   generate: (dir: string) => string,
   generatorParams: unknown,
   subdir: string,
-): ResolvedRoot {
+  download?: (root: string) => Promise<void>,
+): Promise<ResolvedRoot> {
   const root = resolve(p.root);
+  if (p.download && !existsSync(root) && p.synthetic !== 'always') {
+    if (!download) throw new Error(`${dataset}: no download is available for this dataset`);
+    emit.log('info', `downloading ${dataset} into ${root}`);
+    await download(root);
+  }
   const exists = existsSync(root);
   if (p.synthetic === 'never' || (p.synthetic === 'auto' && exists)) {
     if (!exists) throw new Error(`${dataset}: data root ${root} does not exist (synthetic: 'never'). Point 'root' at the dataset or allow synthetic data.`);
@@ -140,4 +152,42 @@ export function selectSubjects(all: readonly string[], wanted: readonly string[]
 
 export function f32(x: ArrayLike<number>): Float32Array {
   return Float32Array.from(x as ArrayLike<number>);
+}
+
+/**
+ * Notice shown before the run starts (StagePlugin.preflight): whether this loader will read
+ * real data or fall back to the synthetic cohort.
+ */
+export function loaderPreflight(dataset: string, p: LoaderParams): string[] {
+  const root = resolve(p.root);
+  if (p.synthetic === 'always') return [`SYNTHETIC DATA: ${dataset} uses the synthetic cohort (synthetic: 'always'), not ${root}`];
+  if (existsSync(root)) return [];
+  if (p.download) return [`${dataset}: data root ${root} is absent; it will be downloaded first`];
+  if (p.synthetic === 'never') return [];
+  return [`SYNTHETIC DATA: ${dataset} data root ${root} is absent, so this run uses the synthetic ${dataset}-format cohort (set the root param or its environment variable to use real data)`];
+}
+
+/**
+ * Cache fingerprint (StagePlugin.fingerprint) of a data root: every file's relative path, size
+ * and modification time, so putting real data where the synthetic fallback ran, or changing a
+ * file, re-runs the loader. Stat only; capped to keep huge trees cheap.
+ */
+export function rootFingerprint(p: LoaderParams, limit = 200_000): string {
+  const root = resolve(p.root);
+  if (!existsSync(root)) return `absent:${root}`;
+  const hash = createHash('sha256');
+  let count = 0;
+  const walk = (dir: string, rel: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (++count > limit) throw new Error(`data root ${root} holds more than ${limit} entries; point 'root' at the dataset folder itself`);
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path, `${rel}${entry.name}/`);
+      else {
+        const st = statSync(path);
+        hash.update(`${rel}${entry.name}\u0000${st.size}\u0000${st.mtimeMs}\n`);
+      }
+    }
+  };
+  walk(root, '');
+  return `present:${root}:${hash.digest('hex')}`;
 }

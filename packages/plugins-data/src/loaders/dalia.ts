@@ -11,7 +11,8 @@ import { artifact, ndarray, runAsync, type AttributeValue, type DatasetMeta, typ
 import { isNdArray, openPickle, pyString, PickledNdArray } from '../formats/pickle/index.js';
 import { writeDaliaCohort } from '../synthetic/dalia.js';
 import { withDefaults } from '../synthetic/cohort.js';
-import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams } from './common.js';
+import { downloadDalia } from '../download/datasets.js';
+import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
 
 export interface DaliaSubject {
   readonly id: string;
@@ -133,14 +134,22 @@ export class DaliaLoader implements StagePlugin<DaliaParams> {
   readonly inputs = {};
   readonly outputs = { dataset: { kind: 'dataset', description: 'DaLiA recordings per subject' } };
 
+  preflight(p: DaliaParams): string[] {
+    return loaderPreflight('dalia', p);
+  }
+
+  fingerprint(p: DaliaParams): string {
+    return rootFingerprint(p);
+  }
+
   run(ctx: StageContext<DaliaParams>) {
     return runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
       const gen = { ...withDefaults({ subjects: p.syntheticSubjects, minutes: p.syntheticMinutes, seed: p.syntheticSeed, groupEffect: p.groupEffect }), chest: p.syntheticChest, protocol: 2 as const };
-      const resolved = resolveDataRoot('dalia', p, emit, (dir) => {
+      const resolved = await resolveDataRoot('dalia', p, emit, (dir) => {
         writeDaliaCohort(dir, gen);
         return dir;
-      }, gen, 'PPG_FieldStudy');
+      }, gen, 'PPG_FieldStudy', (root) => downloadDalia(root, p, (done, total) => emit.progress(done, total, 'downloading PPG-DaLiA', 'bytes')));
       const subjects = selectSubjects(listDaliaSubjects(resolved.root), p.subjects, resolved.root);
       const arrays: Record<string, NdArray> = {};
       const recordings: RecordingRecord[] = await forEachSubject(subjects, p, emit, (id) => {

@@ -13,7 +13,7 @@ import { writeMimicCohort } from '../synthetic/mimic.js';
 import { withDefaults } from '../synthetic/cohort.js';
 import { detectRPeaks } from '../dsp/rpeaks.js';
 import { readCsvTable, requireColumns } from './csv.js';
-import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams } from './common.js';
+import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
 
 export interface MimicParams extends LoaderParams {
   clinicalTable?: string;
@@ -83,14 +83,26 @@ export class MimicLoader implements StagePlugin<MimicParams> {
   readonly inputs = {};
   readonly outputs = { dataset: { kind: 'dataset', description: 'MIMIC PLETH recordings' } };
 
+  preflight(p: MimicParams): string[] {
+    return loaderPreflight('mimic', p);
+  }
+
+  fingerprint(p: MimicParams): string {
+    // The clinical table may live outside the waveform root; its change must re-run the loader too.
+    const table = p.clinicalTable && existsSync(p.clinicalTable) ? statSync(p.clinicalTable) : undefined;
+    return `${rootFingerprint(p)}|table:${p.clinicalTable ?? ''}:${table ? `${table.size}:${table.mtimeMs}` : 'absent'}`;
+  }
+
   run(ctx: StageContext<MimicParams>) {
     return runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
       const gen = withDefaults({ subjects: p.syntheticSubjects, minutes: p.syntheticMinutes, seed: p.syntheticSeed, groupEffect: p.groupEffect });
-      const resolved = resolveDataRoot('mimic', p, emit, (dir) => {
+      const resolved = await resolveDataRoot('mimic', p, emit, (dir) => {
         writeMimicCohort(join(dir, 'mimic3wdb-matched'), gen);
         return dir;
-      }, gen, 'mimic3wdb-matched');
+      }, gen, 'mimic3wdb-matched', async () => {
+        throw new Error(`MIMIC cannot be downloaded automatically. ${MIMIC_ACCESS_NOTE}`);
+      });
       const root = resolved.root;
       const tablePath = p.clinicalTable ?? (existsSync(join(root, 'PATIENTS.csv')) ? join(root, 'PATIENTS.csv') : undefined);
       const patients = new Map<string, { sex: AttributeValue; dobYear: number | null }>();

@@ -1,0 +1,81 @@
+import { describe, expect, it } from '@jest/globals';
+import { Writable } from 'node:stream';
+import { copyFileSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WFDB_FIXTURES, PICKLE_FIXTURES, tempDir } from '../test-utils/paths.js';
+import { DataCommand } from './inspect.js';
+import { writeButPpgCohort } from '../synthetic/but-ppg.js';
+import { withDefaults } from '../synthetic/cohort.js';
+
+function fakeIo(cwd: string) {
+  let out = '';
+  let err = '';
+  const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+  return { io: { cwd, env: {}, stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) }, out: () => out, err: () => err };
+}
+
+describe('fairtune data inspect', () => {
+  it('prints the exact JSON for a single-segment WFDB record given by name', async () => {
+    const f = fakeIo(WFDB_FIXTURES);
+    expect(await new DataCommand().run(['inspect', '100', '--json'], f.io)).toBe(0);
+    expect(JSON.parse(f.out())).toEqual({
+      kind: 'wfdb-record', name: '100', fs: 360, segments: 1,
+      signals: [
+        { name: 'MLII', fs: 360, samples: 650000, units: 'mV', checksumOk: true },
+        { name: 'V5', fs: 360, samples: 650000, units: 'mV', checksumOk: true },
+      ],
+    });
+  });
+
+  it('describes a multi-segment record by .hea path', async () => {
+    const f = fakeIo('/');
+    expect(await new DataCommand().run(['inspect', join(WFDB_FIXTURES, 's25047', 's25047-2704-05-04-10-44.hea'), '--json'], f.io)).toBe(0);
+    const j = JSON.parse(f.out());
+    expect(j).toMatchObject({ kind: 'wfdb-record', name: 's25047-2704-05-04-10-44', fs: 125, segments: 20 });
+    expect(j.signals.map((s: { name: string; samples: number; checksumOk: boolean }) => [s.name, s.samples, s.checksumOk])).toEqual([['II', 543240, true], ['V', 543240, true], ['ABP', 543240, true]]);
+  });
+
+  it('exits 1 naming the file for unsupported formats, short data and checksum mismatches; 2 for bad usage', async () => {
+    const dir = tempDir('inspect');
+    writeFileSync(join(dir, 'flac.hea'), 'flac 1 62.5 100\nflac.dat 516 200 16 0 0 0 0 Pleth\n');
+    let f = fakeIo(dir);
+    expect(await new DataCommand().run(['inspect', 'flac'], f.io)).toBe(1);
+    expect(f.err()).toMatch(/flac\.hea: signal 0 \(Pleth\) uses unsupported WFDB format 516/);
+    copyFileSync(join(WFDB_FIXTURES, '3000003_0003.hea'), join(dir, '3000003_0003.hea'));
+    writeFileSync(join(dir, '3000003_0003.dat'), readFileSync(join(WFDB_FIXTURES, '3000003_0003.dat')).subarray(0, 100));
+    f = fakeIo(dir);
+    expect(await new DataCommand().run(['inspect', '3000003_0003.hea'], f.io)).toBe(1);
+    expect(f.err()).toMatch(/3000003_0003\.dat: data file is short/);
+    const dat = readFileSync(join(WFDB_FIXTURES, '3000003_0003.dat'));
+    dat[10] = dat[10]! ^ 0xff;
+    writeFileSync(join(dir, '3000003_0003.dat'), dat);
+    f = fakeIo(dir);
+    expect(await new DataCommand().run(['inspect', '3000003_0003', '--json'], f.io)).toBe(1);
+    expect(JSON.parse(f.out()).signals.some((s: { checksumOk: boolean }) => !s.checksumOk)).toBe(true);
+    expect(f.err()).toMatch(/checksum mismatch/);
+    f = fakeIo(dir);
+    expect(await new DataCommand().run(['inspect', 'missing-record'], f.io)).toBe(1);
+    expect(f.err()).toMatch(/missing-record\.hea/);
+    f = fakeIo(dir);
+    expect(await new DataCommand().run(['frobnicate'], f.io)).toBe(2);
+    expect(f.err()).toMatch(/Usage: fairtune data inspect/);
+  });
+
+  it('describes a pickle and a BUT-PPG root', async () => {
+    let f = fakeIo(PICKLE_FIXTURES);
+    expect(await new DataCommand().run(['inspect', 'py3-protocol4.pkl', '--json'], f.io)).toBe(0);
+    const p = JSON.parse(f.out());
+    expect(p.content.signal.wrist.BVP).toEqual({ ndarray: { dtype: 'f8', shape: [640, 1] } });
+    expect(p.content.questionnaire.Gender).toBe(' m');
+    const root = join(tempDir('inspect-but'), 'butppg');
+    writeButPpgCohort(root, { ...withDefaults({ subjects: 2, minutes: 1 }), recordsPerSubject: 2 });
+    f = fakeIo('/');
+    expect(await new DataCommand().run(['inspect', root, '--json'], f.io)).toBe(0);
+    const b = JSON.parse(f.out());
+    expect(b).toMatchObject({ kind: 'dataset', dataset: 'but-ppg', records: 4, checksumsOk: true });
+    expect(b.subjects.map((s: { id: string }) => s.id)).toEqual(['100', '112']);
+    f = fakeIo('/');
+    expect(await new DataCommand().run(['inspect', root], f.io)).toBe(0);
+    expect(f.out()).toMatch(/dataset: but-ppg/);
+  });
+});

@@ -1,0 +1,193 @@
+import { describe, expect, it, beforeAll } from '@jest/globals';
+import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { runStandalone, type JsonObject, type Artifact, type DatasetMeta, type SamplesMeta, type StageEvent } from '@fairtune/core';
+import { tempDir } from '../test-utils/paths.js';
+import { DaliaLoader } from './dalia.js';
+import { ButPpgLoader } from './but-ppg.js';
+import { MimicLoader } from './mimic.js';
+import { BandpassStage, ResampleStage } from '../stages/signal-stages.js';
+import { WindowStage } from '../stages/window-stage.js';
+import { GroupAttributesStage, QualityStage, SplitSubjectsStage } from '../stages/sample-stages.js';
+
+const logs = (events: StageEvent[], level: string) => events.filter((e) => e.type === 'log' && e.level === level).map((e) => (e as { message: string }).message);
+const SMALL = { syntheticSubjects: 4, syntheticMinutes: 1, syntheticChest: false };
+
+let base: string;
+beforeAll(() => {
+  base = tempDir('synth');
+  process.env['FAIRTUNE_SYNTHETIC_DIR'] = base;
+});
+
+describe('data.dalia', () => {
+  it('generates the synthetic cohort in DaLiA format when the root is absent, loads it through the real reader and reuses it', async () => {
+    const root = join(base, 'no-such-root');
+    const { outputs, events } = await runStandalone(new DaliaLoader(), { params: { root, ...SMALL } });
+    const ds = outputs['dataset']!;
+    const meta = ds.meta as unknown as DatasetMeta;
+    expect(meta.synthetic).toBe(true);
+    expect(logs(events, 'warn')[0]).toMatch(/^SYNTHETIC DATA: data root .*no-such-root does not exist; generated/);
+    expect(meta.recordings.map((r) => r.id)).toEqual(['S1', 'S2', 'S3', 'S4']);
+    const s1 = meta.recordings[0]!;
+    const t64 = ds.arrays['S1/ppg']!.shape[0]!;
+    expect(t64).toBe(64 * 60);
+    expect(ds.arrays['S1/acc']!.shape).toEqual([t64 / 2, 3]);
+    expect(ds.arrays['S1/activity']!.shape[0]! * 16).toBe(t64);
+    expect(ds.arrays['S1/hr']!.shape[0]).toBe(Math.floor((t64 - 512) / 128) + 1);
+    expect(['male', 'female']).toContain(s1.attributes['sex']);
+    expect(typeof s1.attributes['age']).toBe('number');
+    expect(s1.files![0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const hr = ds.arrays['S1/hr']!.data;
+    expect(Math.min(...hr)).toBeGreaterThan(40);
+    expect(Math.max(...hr)).toBeLessThan(200);
+    // Progress per subject.
+    expect(events.filter((e) => e.type === 'progress' && e.unit === 'subjects').length).toBe(5);
+    const again = await runStandalone(new DaliaLoader(), { params: { root, ...SMALL } });
+    expect(logs(again.events, 'warn')[0]).toMatch(/reusing the synthetic dalia cohort/);
+    expect(Array.from(again.outputs['dataset']!.arrays['S2/ppg']!.data.slice(0, 50))).toEqual(Array.from(ds.arrays['S2/ppg']!.data.slice(0, 50)));
+  });
+
+  it('announces the synthetic fallback before the run and fingerprints the root so real data invalidates the cache', async () => {
+    const loader = new DaliaLoader();
+    const root = join(base, 'later-real');
+    const params = { root, synthetic: 'auto', skipBadSubjects: false, download: false } as never;
+    expect(loader.preflight(params)[0]).toMatch(/^SYNTHETIC DATA: dalia data root .*later-real is absent, so this run uses the synthetic dalia-format cohort/);
+    const absent = loader.fingerprint(params);
+    expect(absent).toBe(`absent:${root}`);
+    (await import('node:fs')).mkdirSync(join(root, 'S1'), { recursive: true });
+    writeFileSync(join(root, 'S1', 'S1.pkl'), 'x');
+    expect(loader.preflight(params)).toEqual([]);
+    const present = loader.fingerprint(params);
+    expect(present).toMatch(/^present:/);
+    writeFileSync(join(root, 'S1', 'S1.pkl'), 'xy');
+    expect(loader.fingerprint(params)).not.toBe(present);
+  });
+
+  it("fails with synthetic 'never' and a missing root, and names a bad subject file unless skipBadSubjects", async () => {
+    await expect(runStandalone(new DaliaLoader(), { params: { root: join(base, 'nope'), synthetic: 'never' } })).rejects.toThrow(/nope does not exist/);
+    const { outputs } = await runStandalone(new DaliaLoader(), { params: { root: join(base, 'x'), ...SMALL } });
+    const realRoot = (outputs['dataset']!.meta as unknown as DatasetMeta).source.root;
+    const copy = tempDir('dalia-copy');
+    for (const s of readdirSync(realRoot).filter((d) => d.startsWith('S'))) {
+      const { mkdirSync, copyFileSync } = await import('node:fs');
+      mkdirSync(join(copy, s));
+      for (const f of readdirSync(join(realRoot, s))) copyFileSync(join(realRoot, s, f), join(copy, s, f));
+    }
+    const pkl = join(copy, 'S3', 'S3.pkl');
+    writeFileSync(pkl, readFileSync(pkl).subarray(0, 5000));
+    await expect(runStandalone(new DaliaLoader(), { params: { root: copy } })).rejects.toThrow(/subject S3: .*S3\.pkl: truncated pickle/);
+    const skipped = await runStandalone(new DaliaLoader(), { params: { root: copy, skipBadSubjects: true, subjects: ['S1', 'S3'] } });
+    expect((skipped.outputs['dataset']!.meta as unknown as DatasetMeta).recordings.map((r) => r.id)).toEqual(['S1']);
+    expect(logs(skipped.events, 'warn').join('\n')).toMatch(/skipping subject S3: .*S3\.pkl/);
+    expect((skipped.outputs['dataset']!.meta as unknown as DatasetMeta).synthetic).toBe(false);
+  });
+});
+
+async function chain(ds: Artifact, windowParams: JsonObject, splitParams: JsonObject = {}) {
+  const rs = (await runStandalone(new ResampleStage(), { params: { fs: 32, signals: ['ppg'] }, inputs: { dataset: ds } })).outputs['dataset']!;
+  const bp = (await runStandalone(new BandpassStage(), { params: { low: 0.5, high: 6, order: 2 }, inputs: { dataset: rs } })).outputs['dataset']!;
+  const win = await runStandalone(new WindowStage(), { params: windowParams, inputs: { dataset: bp } });
+  const q = (await runStandalone(new QualityStage(), { inputs: { samples: win.outputs['samples']! } })).outputs['samples']!;
+  const sp = (await runStandalone(new SplitSubjectsStage(), { params: splitParams, inputs: { samples: q }, seed: 3 })).outputs['samples']!;
+  const gr = (await runStandalone(new GroupAttributesStage(), { params: { attributes: ['sex', 'age'], ageThreshold: 40 }, inputs: { samples: sp } })).outputs['samples']!;
+  return { win, gr };
+}
+
+describe('preprocessing chain on synthetic DaLiA', () => {
+  it('resamples, filters, windows 8 s / 2 s with aligned labels, splits by subject and adds intersectional groups', async () => {
+    const ds = (await runStandalone(new DaliaLoader(), { params: { root: join(base, 'none'), ...SMALL } })).outputs['dataset']!;
+    const { gr } = await chain(ds, { windowSeconds: 8, shiftSeconds: 2, normalisation: 'zscore' }, { train: 2, validation: 1, test: 1 });
+    const meta = gr.meta as unknown as SamplesMeta;
+    const x = gr.arrays['x']!;
+    expect(x.shape[1]).toBe(256);
+    expect(meta.signal!.fs).toBe(32);
+    const n = x.shape[0]!;
+    expect(gr.arrays['y']!.shape[0]).toBe(n);
+    expect(gr.arrays['aux/activity']!.shape[0]).toBe(n);
+    // Window j of S1 takes label j exactly (same 8-s/2-s grid).
+    const hrS1 = ds.arrays['S1/hr']!.data;
+    expect(gr.arrays['y']!.data[0]).toBeCloseTo(hrS1[0]!, 5);
+    expect(meta.splits).toEqual(['train', 'validation', 'test']);
+    const split = gr.arrays['split']!.data;
+    const subj = gr.arrays['subject']!.data;
+    const subjSplit = new Map<number, number>();
+    for (let i = 0; i < n; i++) {
+      const prev = subjSplit.get(subj[i]!);
+      if (prev !== undefined) expect(split[i]).toBe(prev);
+      subjSplit.set(subj[i]!, split[i]!);
+    }
+    expect(new Set(subjSplit.values())).toEqual(new Set([0, 1, 2]));
+    expect(meta.groups!.attributes).toEqual(['sex', 'age']);
+    for (const g of meta.groups!.names) expect(g).toMatch(/^(female|male)\|(<=40|>40)$/);
+    expect(Math.min(...gr.arrays['group']!.data)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('leave-subjects-out folds cover every subject exactly once as test', async () => {
+    const ds = (await runStandalone(new DaliaLoader(), { params: { root: join(base, 'none'), ...SMALL } })).outputs['dataset']!;
+    const win = (await runStandalone(new WindowStage(), { params: { windowSeconds: 8, shiftSeconds: 4 }, inputs: { dataset: ds } })).outputs['samples']!;
+    const tested: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      const sp = (await runStandalone(new SplitSubjectsStage(), { params: { folds: 4, fold: k }, inputs: { samples: win } })).outputs['samples']!;
+      const split = sp.arrays['split']!.data;
+      const subj = sp.arrays['subject']!.data;
+      const test = new Set<number>();
+      const other = new Set<number>();
+      for (let i = 0; i < split.length; i++) (split[i] === 2 ? test : other).add(subj[i]!);
+      for (const s of test) expect(other.has(s)).toBe(false);
+      tested.push(...test);
+    }
+    expect(tested.sort()).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('data.but-ppg', () => {
+  it('loads the synthetic BUT-PPG release (both header forms) and windows short records with pad-edge', async () => {
+    const { outputs, events } = await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } });
+    const ds = outputs['dataset']!;
+    const meta = ds.meta as unknown as DatasetMeta;
+    expect(logs(events, 'warn')[0]).toMatch(/^SYNTHETIC DATA:/);
+    expect(meta.recordings).toHaveLength(9);
+    const r1 = meta.recordings.find((r) => r.id === '100001')!; // release-1 transposed header
+    expect(r1.subject).toBe('100');
+    expect(ds.arrays['100001/ppg']!.shape).toEqual([300]);
+    expect(new Set(Array.from(ds.arrays['100001/ppg']!.data)).size).toBeGreaterThan(50);
+    const r2 = meta.recordings.find((r) => r.id === '112001')!;
+    expect(r2.signals['ppg']!.channels).toEqual(['PPG_R']);
+    expect(r2.signals['acc']!.fs).toBe(100);
+    expect(ds.arrays['112001/hr']!.data[0]).toBeGreaterThan(40);
+    expect(['ear', 'finger']).toContain(r2.attributes['site']);
+    const root = meta.source.root;
+    expect(readFileSync(join(root, 'quality-hr-ann.csv'))[0]).toBe(0xef); // UTF-8 BOM kept
+    const dropped = await runStandalone(new WindowStage(), { params: { windowSeconds: 12, shiftSeconds: 12 }, inputs: { dataset: ds } }).catch((e: Error) => e);
+    expect(String(dropped)).toMatch(/no windows/);
+    const padded = await runStandalone(new WindowStage(), { params: { windowSeconds: 12, shiftSeconds: 12, short: 'pad-edge' }, inputs: { dataset: ds } });
+    expect(padded.outputs['samples']!.arrays['x']!.shape).toEqual([9, 360]);
+    expect(padded.outputs['samples']!.arrays['aux/quality']!.shape).toEqual([9]);
+    const exact = await runStandalone(new WindowStage(), { params: { windowSeconds: 8, shiftSeconds: 8 }, inputs: { dataset: ds } });
+    expect(exact.outputs['samples']!.arrays['y']!.data[0]).toBe(ds.arrays['100001/hr']!.data[0]);
+  });
+});
+
+describe('data.mimic', () => {
+  it('loads synthetic matched-subset records: PLETH with NaN gap, numerics HR per window, sex from PATIENTS.csv', async () => {
+    const { outputs } = await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } });
+    const ds = outputs['dataset']!;
+    const meta = ds.meta as unknown as DatasetMeta;
+    expect(meta.recordings).toHaveLength(2);
+    const r = meta.recordings[0]!;
+    expect(r.subject).toBe('20');
+    expect(r.signals['ppg']!.fs).toBe(125);
+    const ppg = ds.arrays[`${r.id}/ppg`]!.data;
+    expect(ppg.length).toBe(125 * 60);
+    expect(Array.from(ppg).some((v) => Number.isNaN(v))).toBe(true);
+    expect(['male', 'female']).toContain(r.attributes['sex']);
+    expect(r.attributes['hrSource']).toBe('numerics HR');
+    const hr = ds.arrays[`${r.id}/hr`]!.data;
+    expect(hr.length).toBe(Math.floor((60 - 8) / 2) + 1);
+    expect(hr[0]).toBeGreaterThan(40);
+    const win = await runStandalone(new WindowStage(), { params: {}, inputs: { dataset: ds } });
+    // Windows overlapping the 5-s gap are dropped.
+    expect(win.outputs['samples']!.arrays['y']!.shape[0]).toBeLessThan(2 * hr.length);
+    expect(existsSync(join(meta.source.root, 'RECORDS'))).toBe(true);
+  });
+});

@@ -1,0 +1,214 @@
+/** preprocess.quality, split.subjects and groups.attributes: samples → samples. */
+import { injectable } from 'inversify';
+import { Rng, artifact, ndarray, runAsync, type AttributeValue, type NdArray, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core';
+import { clippingFraction, flatFraction } from '../dsp/window.js';
+import { asSingle, filterSamples, samplesMeta } from './util.js';
+
+export interface QualityParams {
+  useQualityFlag: boolean;
+  maxFlatFraction: number;
+  maxClippingFraction: number;
+  targetRange: [number, number];
+}
+
+@injectable()
+export class QualityStage implements StagePlugin<QualityParams> {
+  readonly type = 'preprocess.quality';
+  readonly version = '1';
+  readonly description = 'Drops windows that fail quality checks: dataset quality flag (BUT-PPG Quality = 0), flat lines, clipping, implausible targets.';
+  readonly paramsSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      useQualityFlag: { type: 'boolean', default: true, description: "Drop windows whose 'aux/quality' label is 0 (when present)." },
+      maxFlatFraction: { type: 'number', minimum: 0, maximum: 1, default: 0.25 },
+      maxClippingFraction: { type: 'number', minimum: 0, maximum: 1, default: 0.2 },
+      targetRange: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2, default: [30, 220], description: 'Plausible target range (HR bpm).' },
+    },
+  };
+  readonly inputs = { samples: { kind: 'samples' } };
+  readonly outputs = { samples: { kind: 'samples' } };
+  run(ctx: StageContext<QualityParams>) {
+    return runAsync(ctx.signal, async (emit) => {
+      const p = ctx.params;
+      const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
+      const x = input.arrays['x'];
+      const y = input.arrays['y'];
+      if (!x || !y) throw new Error('samples artifact needs arrays x and y');
+      const n = y.shape[0]!;
+      const per = x.data.length / n;
+      const q = input.arrays['aux/quality'];
+      const keep = new Array<boolean>(n);
+      const reasons = { flag: 0, flat: 0, clipping: 0, target: 0 };
+      for (let i = 0; i < n; i++) {
+        const w = x.data.subarray(i * per, (i + 1) * per);
+        const yi = y.data[i]!;
+        if (p.useQualityFlag && q && q.data[i] === 0) reasons.flag++;
+        else if (flatFraction(w) > p.maxFlatFraction) reasons.flat++;
+        else if (clippingFraction(w) > p.maxClippingFraction) reasons.clipping++;
+        else if (!(yi >= p.targetRange[0] && yi <= p.targetRange[1])) reasons.target++;
+        else {
+          keep[i] = true;
+          continue;
+        }
+        keep[i] = false;
+      }
+      const kept = keep.filter(Boolean).length;
+      emit.log('info', `quality: kept ${kept}/${n} windows (dropped: flag ${reasons.flag}, flat ${reasons.flat}, clipping ${reasons.clipping}, target ${reasons.target})`);
+      emit.metric('quality.kept', kept);
+      emit.metric('quality.dropped', n - kept);
+      if (kept === 0) throw new Error(`preprocess.quality dropped all ${n} windows`);
+      emit.artifact('samples', artifact('samples', input.meta, filterSamples(input.arrays, keep)));
+    });
+  }
+}
+
+export interface SplitParams {
+  train: number;
+  validation: number;
+  test: number;
+  stratifyBy: string | null;
+  folds?: number;
+  fold?: number;
+  seed?: number;
+}
+
+/**
+ * Assigns subjects (not windows) to splits. Subjects are shuffled (seeded) within each stratum
+ * of the sensitive attribute and dealt in turn, so each split gets a share of every stratum.
+ * With `folds` = K: fold k's subjects are the test split, fold (k+1) mod K validation (when
+ * validation > 0), the rest train.
+ */
+export function assignSubjectSplits(attr: readonly AttributeValue[], p: SplitParams, seed: number): Int8Array {
+  const n = attr.length;
+  const rng = new Rng(p.seed ?? seed);
+  const strata = new Map<string, number[]>();
+  attr.forEach((a, i) => {
+    const key = p.stratifyBy === null ? '*' : String(a);
+    strata.set(key, [...(strata.get(key) ?? []), i]);
+  });
+  // One interleaved order: round-robin over shuffled strata keeps proportions in every prefix.
+  const lists = [...strata.keys()].sort().map((k) => rng.shuffle([...strata.get(k)!]));
+  const order: number[] = [];
+  for (let r = 0; order.length < n; r++) for (const l of lists) if (r < l.length) order.push(l[r]!);
+  const split = new Int8Array(n).fill(0);
+  if (p.folds !== undefined) {
+    const K = p.folds;
+    const k = p.fold ?? 0;
+    if (!(K >= 2 && K <= n)) throw new Error(`split.subjects: folds must be in 2..${n} (number of subjects), got ${K}`);
+    if (!(k >= 0 && k < K)) throw new Error(`split.subjects: fold must be in 0..${K - 1}, got ${k}`);
+    order.forEach((s, pos) => {
+      const f = pos % K;
+      split[s] = f === k ? 2 : p.validation > 0 && f === (k + 1) % K ? 1 : 0;
+    });
+    return split;
+  }
+  const total = p.train + p.validation + p.test;
+  if (!(total > 0)) throw new Error('split.subjects: fractions must sum to a positive number');
+  let nTest = Math.round((p.test / total) * n);
+  let nVal = Math.round((p.validation / total) * n);
+  if (p.test > 0) nTest = Math.max(1, nTest);
+  if (p.validation > 0) nVal = Math.max(1, nVal);
+  if (nTest + nVal >= n) throw new Error(`split.subjects: ${n} subjects are too few for validation ${nVal} + test ${nTest} subjects and a non-empty train split`);
+  // Deal from the interleaved order: test, validation, then train, each a stratified prefix.
+  order.forEach((s, pos) => {
+    split[s] = pos < nTest ? 2 : pos < nTest + nVal ? 1 : 0;
+  });
+  return split;
+}
+
+@injectable()
+export class SplitSubjectsStage implements StagePlugin<SplitParams> {
+  readonly type = 'split.subjects';
+  readonly version = '1';
+  readonly description = 'Subject-level train/validation/test split (stratified by a sensitive attribute, seeded) or leave-subjects-out fold k of K.';
+  readonly paramsSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      train: { type: 'number', minimum: 0, default: 0.7 },
+      validation: { type: 'number', minimum: 0, default: 0.15 },
+      test: { type: 'number', minimum: 0, default: 0.15 },
+      stratifyBy: { type: ['string', 'null'], default: 'sex' },
+      folds: { type: 'integer', minimum: 2 },
+      fold: { type: 'integer', minimum: 0 },
+      seed: { type: 'integer', description: 'Overrides the stage seed derived from the pipeline seed.' },
+    },
+  };
+  readonly inputs = { samples: { kind: 'samples' } };
+  readonly outputs = { samples: { kind: 'samples' } };
+  run(ctx: StageContext<SplitParams>) {
+    return runAsync(ctx.signal, async (emit) => {
+      const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
+      const meta = samplesMeta(input);
+      const by = ctx.params.stratifyBy;
+      const attr = by === null ? meta.subjects.map(() => null) : meta.subjectAttributes[by];
+      if (!attr) throw new Error(`split.subjects: stratifyBy "${by}" is not a subject attribute (have ${Object.keys(meta.subjectAttributes).join(', ')})`);
+      const subjSplit = assignSubjectSplits(attr, ctx.params, ctx.seed);
+      const subject = input.arrays['subject'];
+      if (!subject) throw new Error('samples artifact has no "subject" array');
+      const split = Int8Array.from(subject.data, (s) => subjSplit[s]!);
+      const names = ['train', 'validation', 'test'];
+      names.forEach((nm, i) => emit.log('info', `${nm}: ${[...subjSplit].filter((v) => v === i).length} subjects, ${split.filter((v) => v === i).length} windows`));
+      const out: SamplesMeta = { ...meta, splits: names };
+      emit.artifact('samples', artifact('samples', out as never, { ...input.arrays, split: ndarray(split) }));
+    });
+  }
+}
+
+export interface GroupParams {
+  attributes: string[];
+  ageThreshold: number;
+}
+
+/** Group value of one attribute: sex → 'female'/'male'; age → '<=T'/'>T'; others as strings. */
+export function groupValue(attr: string, v: AttributeValue, ageThreshold: number): string | null {
+  if (v === null || v === undefined) return null;
+  if (attr === 'age') return typeof v === 'number' ? (v <= ageThreshold ? `<=${ageThreshold}` : `>${ageThreshold}`) : null;
+  return String(v);
+}
+
+@injectable()
+export class GroupAttributesStage implements StagePlugin<GroupParams> {
+  readonly type = 'groups.attributes';
+  readonly version = '1';
+  readonly description = 'Adds group ids/names from subject attributes: binary sex, binarised age (threshold param), and intersections (e.g. ["sex","age"] → "female|>60").';
+  readonly paramsSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      attributes: { type: 'array', items: { type: 'string' }, minItems: 1, default: ['sex'] },
+      ageThreshold: { type: 'number', default: 60, description: 'age ≤ threshold vs > threshold.' },
+    },
+  };
+  readonly inputs = { samples: { kind: 'samples' } };
+  readonly outputs = { samples: { kind: 'samples' } };
+  run(ctx: StageContext<GroupParams>) {
+    return runAsync(ctx.signal, async (emit) => {
+      const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
+      const meta = samplesMeta(input);
+      const { attributes, ageThreshold } = ctx.params;
+      const perSubject = meta.subjects.map((_, s) => {
+        const parts = attributes.map((a) => {
+          const vals = meta.subjectAttributes[a];
+          if (!vals) throw new Error(`groups.attributes: "${a}" is not a subject attribute (have ${Object.keys(meta.subjectAttributes).join(', ')})`);
+          return groupValue(a, vals[s] ?? null, ageThreshold);
+        });
+        return parts.some((p) => p === null) ? null : parts.join('|');
+      });
+      const names = [...new Set(perSubject.filter((g): g is string => g !== null))].sort();
+      const subject = input.arrays['subject'];
+      if (!subject) throw new Error('samples artifact has no "subject" array');
+      const group = Int32Array.from(subject.data, (s) => {
+        const g = perSubject[s];
+        return g === null || g === undefined ? -1 : names.indexOf(g);
+      });
+      const unknown = perSubject.filter((g) => g === null).length;
+      if (unknown) emit.log('warn', `${unknown} subject(s) lack ${attributes.join('/')} and get group -1`);
+      names.forEach((nm, i) => emit.log('info', `group ${nm}: ${perSubject.filter((g) => g === nm).length} subjects, ${group.filter((g) => g === i).length} windows`));
+      const out: SamplesMeta = { ...meta, groups: { attributes, names } };
+      const arrays: Record<string, NdArray> = { ...input.arrays, group: ndarray(group) };
+      emit.artifact('samples', artifact('samples', out as never, arrays));
+    });
+  }
+}
