@@ -27,6 +27,16 @@ export interface EvalMetricsParams {
   representation: { maxSamples: number; sigma: number | null };
 }
 
+/** Throws unless every present array among `names` has `n` elements, naming the artifact and array. */
+function checkRows(a: Artifact, names: readonly string[], n: number): void {
+  for (const name of names) {
+    const arr = a.arrays[name];
+    if (arr && (arr.data?.length ?? -1) !== n) {
+      throw new Error(`${a.kind} artifact array "${name}" has ${arr.data?.length ?? 'no'} elements, expected ${n} (one per row)`);
+    }
+  }
+}
+
 /** Row indices of `split` (all rows when split is null); errors name the artifact and split. */
 function selectSplit(a: Artifact, meta: PredictionsMeta, n: number, split: string | null, warnings: string[]): number[] {
   const all = Array.from({ length: n }, (_, i) => i);
@@ -100,7 +110,9 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       const pred = ctx.inputs['predictions'] as Artifact;
       const meta = pred.meta as unknown as PredictionsMeta;
       const warnings: string[] = [];
-      const rows = selectSplit(pred, meta, requireArray(pred, 'yTrue').data.length, p.split, warnings);
+      const nPred = requireArray(pred, 'yTrue').data.length;
+      checkRows(pred, ['yPred', 'subject', 'group', 'split'], nPred);
+      const rows = selectSplit(pred, meta, nPred, p.split, warnings);
       const yTrue = take(requireArray(pred, 'yTrue').data, rows);
       const yPred = take(requireArray(pred, 'yPred').data, rows);
       const subject = take(requireArray(pred, 'subject').data, rows);
@@ -121,6 +133,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
         const emeta = emb.meta as unknown as EmbeddingsMeta;
         const z = requireArray(emb, 'z');
         if (z.shape.length !== 2) throw new Error(`embeddings artifact array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
+        checkRows(emb, ['subject', 'group', 'split'], z.shape[0]!);
         const erows = selectSplit(emb, emeta, z.shape[0]!, p.split, warnings);
         const D = z.shape[1]!;
         const zSel = new Float64Array(erows.length * D);

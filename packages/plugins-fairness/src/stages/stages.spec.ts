@@ -89,6 +89,12 @@ describe('eval.metrics', () => {
     await expect(runStandalone(evalMetricsStage, { params: { split: 'val' }, inputs: { predictions } })).rejects.toThrow(/no split "val" \(splits: train, test\)/);
   });
 
+  it('rejects arrays whose length does not match the rows', async () => {
+    const { predictions } = cohort('erm', 1, 2);
+    const bad = { ...predictions, arrays: { ...predictions.arrays, subject: ndarray(new Int32Array(3)) } };
+    await expect(runStandalone(evalMetricsStage, { inputs: { predictions: bad } })).rejects.toThrow(/predictions artifact array "subject" has 3 elements, expected 60/);
+  });
+
   it('applies schema defaults', () => {
     expect(resolveParams(evalMetricsStage, {})).toEqual({
       split: 'test',
