@@ -4,12 +4,13 @@ import { CLI_COMMAND, STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core';
 import { MetricsCommand } from './cli/metrics-command.js';
 import { evalMetricsStage } from './stages/eval-metrics.js';
 import { reportCompareStage } from './stages/report-compare.js';
-import { adversarialStrategy, ermStrategy, groupDroStrategy, groupReweightStrategy, inverseFrequencyStrategy } from './strategies/index.js';
+import { adversarialStrategy, groupDroStrategy, groupReweightStrategy, inverseFrequencyStrategy } from './strategies/index.js';
 
 export const containerModule = new ContainerModule((options) => {
   options.bind(STAGE_PLUGIN).toConstantValue(evalMetricsStage);
   options.bind(STAGE_PLUGIN).toConstantValue(reportCompareStage);
-  for (const strategy of [ermStrategy, inverseFrequencyStrategy, groupDroStrategy, groupReweightStrategy, adversarialStrategy]) {
+  // `erm` (no mitigation) ships with the trainer in @fairtune/plugins-models.
+  for (const strategy of [inverseFrequencyStrategy, groupDroStrategy, groupReweightStrategy, adversarialStrategy]) {
     options.bind(TRAINING_STRATEGY).toConstantValue(strategy);
   }
   options.bind(CLI_COMMAND).toConstantValue(new MetricsCommand());

@@ -151,11 +151,11 @@ describe('report.compare', () => {
 });
 
 describe('containerModule', () => {
-  it('binds the stages, the five strategies and the metrics command', async () => {
+  it('binds the stages, the four mitigation strategies and the metrics command', async () => {
     const c = new Container();
     await c.load(containerModule);
     expect(c.getAll(STAGE_PLUGIN).map((s) => s.type).sort()).toEqual(['eval.metrics', 'report.compare']);
-    expect(c.getAll(TRAINING_STRATEGY).map((s) => s.name).sort()).toEqual(['adversarial', 'erm', 'group-dro', 'group-reweight', 'inverse-frequency']);
+    expect(c.getAll(TRAINING_STRATEGY).map((s) => s.name).sort()).toEqual(['adversarial', 'group-dro', 'group-reweight', 'inverse-frequency']);
     expect(c.getAll(CLI_COMMAND).map((x) => x.name)).toEqual(['metrics']);
   });
 });

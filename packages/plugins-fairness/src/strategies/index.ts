@@ -1,4 +1,3 @@
-export { ermStrategy } from './erm.js';
 export { inverseFrequencyStrategy } from './inverse-frequency.js';
 export { groupDroStrategy } from './group-dro.js';
 export { groupReweightStrategy } from './group-reweight.js';

@@ -1,6 +1,5 @@
 import type { JsonObject, StrategyInit } from '@fairtune/core';
 import { adversarialStrategy, dannRamp } from './adversarial.js';
-import { ermStrategy } from './erm.js';
 import { GroupDro, groupDroStrategy } from './group-dro.js';
 import { groupReweightStrategy, reweightGroupWeights } from './group-reweight.js';
 import { inverseFrequencyStrategy, inverseFrequencyWeights } from './inverse-frequency.js';
@@ -23,15 +22,6 @@ function init(params: JsonObject, trainGroups: number[], groupNames = ['f', 'm']
 function batch(step: number, indices: number[], groups: number[], losses: number[]) {
   return { epoch: 0, step, totalSteps: 10, indices: Int32Array.from(indices), groups: Int32Array.from(groups), losses: Float32Array.from(losses) };
 }
-
-describe('erm', () => {
-  it('changes nothing and rejects params', () => {
-    const s = ermStrategy.create(init({}, [0, 1]));
-    expect(s.samplingWeights).toBeUndefined();
-    expect(s.lossWeights).toBeUndefined();
-    expect(() => ermStrategy.create(init({ eta: 1 }, [0, 1]))).toThrow(/unknown param "eta"/);
-  });
-});
 
 describe('inverse-frequency', () => {
   it('gives w = N/(G·n_g), mean 1 over known samples, weight 1 for unknown group', () => {
