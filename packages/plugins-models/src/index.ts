@@ -1,6 +1,16 @@
 /** Public surface of this plugin package: its inversify ContainerModule. */
 import { ContainerModule } from 'inversify';
+import { STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core';
+import { PpgGptModelStage } from './stages/model-ppg-gpt.js';
+import { PretrainStage } from './stages/pretrain.js';
+import { FinetuneStage } from './stages/finetune.js';
+import { PredictStage } from './stages/predict.js';
+import { ermStrategy } from './strategies/erm.js';
 
-export const containerModule = new ContainerModule(() => {
-  // Stage plugins are bound here as they are implemented.
+export const containerModule = new ContainerModule((options) => {
+  options.bind(STAGE_PLUGIN).to(PpgGptModelStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(PretrainStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(FinetuneStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(PredictStage).inSingletonScope();
+  options.bind(TRAINING_STRATEGY).toConstantValue(ermStrategy);
 });

@@ -170,7 +170,10 @@ export class PpgGpt {
   }
 
   #addVariable(s: VariableSpec, data: Float32Array): void {
-    this.vars.set(s.name, tf.variable(tf.tensor(data, s.shape as number[], 'float32'), true, this.#prefix + s.name));
+    // The variable shares the initial tensor's data; dispose the wrapper or it leaks one tensor per variable.
+    const init = tf.tensor(data, s.shape as number[], 'float32');
+    this.vars.set(s.name, tf.variable(init, true, this.#prefix + s.name));
+    init.dispose();
   }
 
   /** Adds (or replaces) the task head for fine-tuning. */

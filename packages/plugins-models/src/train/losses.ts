@@ -18,17 +18,17 @@ export function logitLaplacePerSample(x: tf.Tensor, mu: tf.Tensor, s: tf.Tensor)
   const density = tf.maximum(tf.div(tf.exp(tf.neg(tf.div(tf.abs(tf.sub(logit, mu)), b))), norm), 1e-10);
   const nll = tf.neg(tf.log(tf.add(density, 1e-5)));
   const batch = x.shape[0]!;
-  return tf.mean(tf.reshape(nll, [batch, -1]), 1);
+  return tf.mean(tf.reshape(nll, [batch, -1]), 1) as tf.Tensor1D;
 }
 
 /** |ŷ − y| per sample. */
 export function l1PerSample(pred: tf.Tensor1D, target: tf.Tensor1D): tf.Tensor1D {
-  return tf.abs(tf.sub(pred, target));
+  return tf.abs(tf.sub(pred, target)) as tf.Tensor1D;
 }
 
 /** Binary cross-entropy from logits, numerically stable: max(z,0) − z·y + log(1 + e^−|z|). */
 export function bceWithLogitsPerSample(logits: tf.Tensor1D, target: tf.Tensor1D): tf.Tensor1D {
-  return tf.add(tf.sub(tf.relu(logits), tf.mul(logits, target)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+  return tf.add(tf.sub(tf.relu(logits), tf.mul(logits, target)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))) as tf.Tensor1D;
 }
 
 /**

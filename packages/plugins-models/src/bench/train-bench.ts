@@ -1,0 +1,145 @@
+/**
+ * `npm run bench:train`: ms per training step and samples/s of PPG-GPT (`tiny`, `small`) at
+ * batch 64 on every available tfjs backend, and — when Debian's python3-torch is installed —
+ * the same architecture and shapes in PyTorch (bench/torch_bench.py), printed as a ratio.
+ * Step = forward (full attention, dropout 0.1) + mean-pool head + L1 loss + backward + Adam.
+ *
+ * Options: --presets tiny,small  --backends wasm,cpu,tensorflow  --batch 64  --steps 10
+ *          --warmup 2  --profile (per-kernel table for the first preset/backend)  --no-torch
+ */
+import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { initEngine } from '../engine/backend.js';
+import { PRESETS, type PresetName } from '../ppg-gpt/config.js';
+import { PpgGpt } from '../ppg-gpt/model.js';
+import { l1PerSample } from '../train/losses.js';
+import { Adam } from '../train/optimizer.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const presets = arg('presets', 'tiny,small').split(',') as PresetName[];
+const batch = Number(arg('batch', '64'));
+const steps = Number(arg('steps', '10'));
+const warmup = Number(arg('warmup', '2'));
+const profile = process.argv.includes('--profile');
+
+interface Row {
+  preset: string;
+  backend: string;
+  msPerStep: number;
+  samplesPerSecond: number;
+  params: number;
+}
+
+async function benchTfjs(preset: PresetName, backend: string): Promise<Row> {
+  await initEngine(backend);
+  const config = PRESETS[preset];
+  const model = PpgGpt.create(config, 1);
+  model.addTaskHead('mean', 2);
+  const vars = new Map(model.vars);
+  const byId = new Map([...vars].map(([k, v]) => [v.name, k]));
+  const opt = new Adam();
+  const x = tf.keep(tf.randomUniform([batch, config.windowLength], 0.1, 0.9, 'float32', 1) as tf.Tensor2D);
+  const y = tf.keep(tf.randomNormal([batch], 0, 1, 'float32', 2) as tf.Tensor1D);
+  const step = (i: number) => {
+    const { value, grads } = tf.variableGrads(() => {
+      const h = model.encode(x, { causal: false, training: true, seed: i });
+      return tf.mean(l1PerSample(model.taskHead(h, batch).output, y)) as tf.Scalar;
+    }, [...vars.values()]);
+    value.dataSync();
+    value.dispose();
+    const named: Record<string, tf.Tensor> = {};
+    for (const [id, g] of Object.entries(grads)) named[byId.get(id)!] = g;
+    opt.apply(vars, named, 1e-4);
+    tf.dispose(Object.values(named));
+  };
+  for (let i = 0; i < warmup; i++) step(i);
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step(warmup + i);
+    times.push(performance.now() - t0);
+  }
+  if (profile && preset === presets[0]) {
+    const p = await tf.profile(() => step(0));
+    const agg = new Map<string, number>();
+    for (const k of p.kernels) {
+      const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+      agg.set(key, (agg.get(key) ?? 0) + (k.kernelTimeMs as number));
+    }
+    const total = [...agg.values()].reduce((a, b) => a + b, 0);
+    console.log(`\nper-kernel profile (${preset}, ${backend}; ${total.toFixed(0)} ms of kernel time in one profiled step):`);
+    for (const [k, ms] of [...agg.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${k}`);
+  }
+  times.sort((a, b) => a - b);
+  const ms = times[Math.floor(times.length / 2)]!;
+  const row = { preset, backend: tf.getBackend(), msPerStep: ms, samplesPerSecond: (1000 * batch) / ms, params: model.parameterCount };
+  tf.dispose([x, y]);
+  opt.dispose();
+  model.dispose();
+  return row;
+}
+
+function benchTorch(preset: PresetName, threads: number): Row | string {
+  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/torch_bench.py');
+  if (!existsSync('/usr/bin/python3')) return 'no /usr/bin/python3';
+  const c = PRESETS[preset];
+  const r = spawnSync('/usr/bin/python3', [script, '--d', `${c.dModel}`, '--heads', `${c.nHeads}`, '--layers', `${c.nLayers}`, '--length', `${c.windowLength}`, '--patch', `${c.patchSize}`, '--batch', `${batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', `${threads}`], { encoding: 'utf8' });
+  if (r.status !== 0) return (r.stderr || r.stdout).trim().split('\n').pop() ?? 'python failed';
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; params: number };
+  return { preset, backend: `torch ${threads} thr`, msPerStep: out.ms, samplesPerSecond: (1000 * batch) / out.ms, params: out.params };
+}
+
+async function availableBackends(): Promise<string[]> {
+  const asked = arg('backends', '');
+  if (asked) return asked.split(',');
+  const list: string[] = [];
+  for (const b of ['tensorflow', 'wasm']) {
+    try {
+      await initEngine(b);
+      list.push(b);
+    } catch (err) {
+      console.log(`skipping ${b}: ${(err as Error).message}`);
+    }
+  }
+  // The pure-JS cpu backend is 20-40x slower; include it only for tiny unless asked.
+  return [...list, 'cpu'];
+}
+
+const backends = await availableBackends();
+const rows: Row[] = [];
+for (const preset of presets) {
+  for (const b of backends) {
+    if (b === 'cpu' && preset !== 'tiny' && !arg('backends', '')) continue;
+    rows.push(await benchTfjs(preset, b));
+    console.log(JSON.stringify(rows[rows.length - 1]));
+  }
+  if (!process.argv.includes('--no-torch')) {
+    for (const threads of [1, 2]) {
+      const r = benchTorch(preset, threads);
+      if (typeof r === 'string') {
+        console.log(`torch not measured: ${r}`);
+        break;
+      }
+      rows.push(r);
+      console.log(JSON.stringify(r));
+    }
+  }
+}
+
+console.log(`\nPPG-GPT training step, batch ${batch}, window ${PRESETS.tiny.windowLength} (median of ${steps} steps after ${warmup} warm-up)`);
+console.log('preset  backend         params     ms/step   samples/s   ratio vs best torch');
+for (const preset of presets) {
+  const torch = rows.filter((r) => r.preset === preset && r.backend.startsWith('torch'));
+  const bestTorch = torch.length ? Math.min(...torch.map((r) => r.msPerStep)) : NaN;
+  for (const r of rows.filter((x) => x.preset === preset)) {
+    const ratio = Number.isFinite(bestTorch) ? `${(r.msPerStep / bestTorch).toFixed(2)}x` : '-';
+    console.log(`${r.preset.padEnd(7)} ${r.backend.padEnd(14)} ${String(r.params).padStart(8)} ${r.msPerStep.toFixed(1).padStart(10)} ${r.samplesPerSecond.toFixed(1).padStart(11)}   ${ratio}`);
+  }
+}

@@ -1,0 +1,74 @@
+/** Helpers shared by the model stages: backend selection, model (de)serialisation, param schemas. */
+import type { Artifact, JsonObject, ModelMeta, StageEmitter, TaskKind } from '@fairtune/core';
+import { artifact, ArtifactKinds } from '@fairtune/core';
+import { initEngine, BACKEND_REQUESTS } from '../engine/backend.js';
+import { PRESETS, validateConfig, type Pooling, type PpgGptConfig, type PresetName } from '../ppg-gpt/config.js';
+import { PpgGpt } from '../ppg-gpt/model.js';
+
+export const backendParam = {
+  type: 'string',
+  enum: BACKEND_REQUESTS,
+  description: 'Tensor backend; default: FAIRTUNE_BACKEND, else auto (tfjs-node-gpu > tfjs-node > wasm > cpu).',
+};
+
+export const seedParam = { type: 'integer', description: 'Seed for initialisation, order and dropout; default: the stage seed.' };
+
+/** Initialises the engine and records the backend in the run record. */
+export async function startEngine(emit: StageEmitter, backend: string | undefined): Promise<void> {
+  const info = await initEngine(backend);
+  emit.environment('tensorBackend', info.backend);
+  emit.log('info', `tensor backend: ${info.detail}` + (info.skipped.length ? ` (skipped: ${info.skipped.join('; ')})` : ''));
+}
+
+/** Extra model info stored in ModelMeta.config next to the architecture sizes. */
+export interface StoredConfig extends PpgGptConfig {
+  readonly preset?: PresetName;
+  readonly pooling?: Pooling;
+  readonly targetMean?: number;
+  readonly targetStd?: number;
+  readonly mask?: string;
+}
+
+export function configFromParams(p: JsonObject, where: string): PpgGptConfig & { preset: PresetName } {
+  const preset = (p['preset'] as PresetName | undefined) ?? 'small';
+  const base = PRESETS[preset];
+  const pick = <K extends keyof PpgGptConfig>(k: K): PpgGptConfig[K] => (p[k] !== undefined ? (p[k] as PpgGptConfig[K]) : base[k]);
+  const c = {
+    preset,
+    windowLength: pick('windowLength'),
+    fs: pick('fs'),
+    patchSize: pick('patchSize'),
+    dModel: pick('dModel'),
+    nHeads: pick('nHeads'),
+    nLayers: pick('nLayers'),
+    ffnMultiplier: pick('ffnMultiplier'),
+    dropout: pick('dropout'),
+    attentionDropout: pick('attentionDropout'),
+    ropeTheta: pick('ropeTheta'),
+  };
+  validateConfig(c, where);
+  return c;
+}
+
+export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: Partial<StoredConfig>, task?: TaskKind, trainable?: number): Artifact {
+  const config = { ...model.config, ...extra } as unknown as JsonObject;
+  const meta: ModelMeta = {
+    architecture: 'ppg-gpt',
+    config,
+    inputSpec: { modality: 'ppg', fs: model.config.fs, length: model.config.windowLength, channels: 1 },
+    ...(task ? { task } : {}),
+    parameterCount: model.parameterCount,
+    ...(trainable !== undefined ? { trainableParameterCount: trainable } : {}),
+  };
+  return artifact(kind === 'backbone' ? ArtifactKinds.backbone : ArtifactKinds.model, meta as unknown as JsonObject, model.toArrays());
+}
+
+/** Rebuilds a model from a backbone/model artifact (task head included when the artifact has one). */
+export function loadModel(a: Artifact, port: string): { model: PpgGpt; stored: StoredConfig; meta: ModelMeta } {
+  const meta = a.meta as unknown as ModelMeta;
+  if (meta.architecture !== 'ppg-gpt') throw new Error(`input "${port}": architecture "${meta.architecture}" is not ppg-gpt`);
+  const stored = meta.config as unknown as StoredConfig;
+  validateConfig(stored, `input "${port}" config`);
+  const model = PpgGpt.fromArrays(stored, a.arrays, a.kind === 'model' ? stored.pooling : undefined, `input "${port}" (${a.kind})`);
+  return { model, stored, meta };
+}

@@ -1,0 +1,188 @@
+/** `train.finetune`: supervised fine-tuning of a PPG-GPT backbone with PEFT masks and pluggable training strategies. */
+import { injectable, multiInject, optional } from 'inversify';
+import {
+  TRAINING_STRATEGY,
+  artifact,
+  resolveParams,
+  runAsync,
+  type Artifact,
+  type JsonObject,
+  type PredictionsMeta,
+  type StageContext,
+  type StagePlugin,
+  type TaskKind,
+  type TrainingStrategyPlugin,
+} from '@fairtune/core';
+import { backendParam, loadModel, modelArtifact, seedParam, startEngine } from './common.js';
+import { optimiserParams, type OptimiserParams } from './train-params.js';
+import { readSamples, splitIndices, type SampleSet } from '../train/data.js';
+import { evaluate, finetune } from '../train/finetune.js';
+import { MASK_PRESETS } from '../train/peft.js';
+import { ermStrategy } from '../strategies/erm.js';
+import type { Pooling } from '../ppg-gpt/config.js';
+import type { PpgGpt } from '../ppg-gpt/model.js';
+
+interface Params extends OptimiserParams {
+  task: 'auto' | TaskKind;
+  pooling: Pooling;
+  mask: string;
+  patience: number;
+  selectionMetric: 'auto' | 'loss' | 'mae' | 'auc';
+  auxWeight?: number;
+  auxSchedule: 'anneal' | 'constant';
+  standardizeTarget: boolean;
+  trainSplit: string;
+  validationSplit: string;
+  evalBatchSize: number;
+  strategy: { name: string; params: JsonObject };
+  seed?: number;
+  backend?: string;
+}
+
+/** Builds the `predictions` and `embeddings` artifacts for every sample of `data`. */
+export function predictionArtifacts(model: PpgGpt, data: SampleSet, task: TaskKind, scaling: { mean: number; std: number }, batchSize: number, method: string): { predictions: Artifact; embeddings: Artifact } {
+  const all = Int32Array.from({ length: data.n }, (_, i) => i);
+  const ev = evaluate(model, { x: data.x }, all, task, scaling, batchSize, true);
+  const meta: PredictionsMeta = {
+    task,
+    target: data.meta.target,
+    dataset: data.meta.name,
+    synthetic: data.meta.synthetic,
+    subjects: data.meta.subjects,
+    ...(data.meta.splits ? { splits: data.meta.splits } : {}),
+    ...(data.meta.groups ? { groups: data.meta.groups } : {}),
+    method,
+  };
+  const common = {
+    subject: { dtype: 'int32' as const, shape: [data.n], data: data.subject.slice() },
+    ...(data.group ? { group: { dtype: 'int32' as const, shape: [data.n], data: data.group.slice() } } : {}),
+    ...(data.split ? { split: { dtype: 'int8' as const, shape: [data.n], data: data.split.slice() } } : {}),
+  };
+  return {
+    predictions: artifact('predictions', meta as unknown as JsonObject, {
+      yTrue: { dtype: 'float32', shape: [data.n], data: data.y.slice() },
+      yPred: { dtype: 'float32', shape: [data.n], data: ev.pred },
+      ...common,
+    }),
+    embeddings: artifact('embeddings', meta as unknown as JsonObject, {
+      z: { dtype: 'float32', shape: [data.n, ev.embeddingWidth], data: ev.embedding! },
+      ...common,
+    }),
+  };
+}
+
+@injectable()
+export class FinetuneStage implements StagePlugin<Params> {
+  readonly type = 'train.finetune';
+  readonly version = '1';
+  readonly description = 'Fine-tunes a PPG-GPT backbone (regression or binary classification) with a PEFT mask and a training strategy.';
+  readonly #strategies: readonly TrainingStrategyPlugin[];
+
+  constructor(@multiInject(TRAINING_STRATEGY) @optional() strategies?: TrainingStrategyPlugin[]) {
+    const list = strategies ?? [];
+    this.#strategies = list.some((s) => s.name === 'erm') ? list : [ermStrategy, ...list];
+  }
+
+  readonly paramsSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      task: { type: 'string', enum: ['auto', 'regression', 'classification'], default: 'auto', description: 'auto: the samples artifact task.' },
+      pooling: { type: 'string', enum: ['flatten', 'mean', 'last'], default: 'flatten', description: 'Token pooling before the head; flatten is the reference (GPT_with_linearOutput).' },
+      mask: {
+        type: 'string',
+        default: 'full',
+        pattern: `^(${MASK_PRESETS.join('|')}|[01]+)$`,
+        errorMessage: `must be a PEFT preset (${MASK_PRESETS.join(', ')}) or a bitstring of 3 bits per block (norm, attention, mlp)`,
+      },
+      ...optimiserParams,
+      patience: { type: 'integer', minimum: 0, default: 0, description: 'Early stopping after this many epochs without improvement; 0 = off.' },
+      selectionMetric: { type: 'string', enum: ['auto', 'loss', 'mae', 'auc'], default: 'auto', description: 'Validation metric for best-checkpoint selection (auto: MAE for regression, AUC for classification).' },
+      auxWeight: { type: 'number', minimum: 0, description: 'Weight of the Logit-Laplace term; default 10 for regression, 0 for classification.' },
+      auxSchedule: { type: 'string', enum: ['anneal', 'constant'], default: 'anneal', description: 'anneal: weight·(1 − (epoch+1)/epochs) (PPG-Distill).' },
+      standardizeTarget: { type: 'boolean', default: true, description: 'Regression: train on (y − mean)/std of the training split; predictions are in target units.' },
+      trainSplit: { type: 'string', default: 'train' },
+      validationSplit: { type: 'string', default: 'val' },
+      evalBatchSize: { type: 'integer', minimum: 1, default: 128 },
+      strategy: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: { name: { type: 'string' }, params: { type: 'object', default: {} } },
+        default: { name: 'erm', params: {} },
+      },
+      seed: seedParam,
+      backend: backendParam,
+    },
+  };
+  readonly inputs = {
+    backbone: { kind: ['backbone', 'model'], description: 'Pretrained backbone (a model artifact is fine-tuned again with a new head)' },
+    samples: { kind: 'samples', description: 'Windows with y, subject, split (train/val/test) and optionally group' },
+  };
+  readonly outputs = {
+    model: { kind: 'model', description: 'Fine-tuned model (best validation checkpoint)' },
+    predictions: { kind: 'predictions', description: 'Predictions on every sample, with split/group/subject' },
+    embeddings: { kind: 'embeddings', description: 'Penultimate-layer embeddings of every sample' },
+  };
+
+  run(ctx: StageContext<Params>) {
+    return runAsync(ctx.signal, async (emit) => {
+      const p = ctx.params;
+      const plugin = this.#strategies.find((s) => s.name === p.strategy.name);
+      if (!plugin) {
+        throw new Error(`params.strategy.name: unknown training strategy "${p.strategy.name}" (available: ${this.#strategies.map((s) => s.name).join(', ')})`);
+      }
+      // Validated with core's ajv setup (defaults applied, errors name the field).
+      const strategyParams = resolveParams({ type: `strategy "${plugin.name}"`, paramsSchema: plugin.paramsSchema } as StagePlugin, p.strategy.params ?? {});
+      await startEngine(emit, p.backend);
+      const { model } = loadModel(ctx.inputs['backbone'] as Artifact, 'backbone');
+      try {
+        const data = readSamples(ctx.inputs['samples'] as Artifact, model.config);
+        const task: TaskKind = p.task === 'auto' ? data.meta.task : p.task;
+        if (task !== 'regression' && task !== 'classification') throw new Error(`samples "${data.meta.name}" have task "${String(task)}"; expected regression or classification`);
+        const train = splitIndices(data, p.trainSplit);
+        if (train.length === 0) throw new Error(`samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none; add a split stage'})`);
+        const val = splitIndices(data, p.validationSplit);
+        if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);
+        const seed = p.seed ?? ctx.seed;
+        const groupNames = data.meta.groups?.names ?? [];
+        model.addTaskHead(p.pooling, seed);
+        const strategy = plugin.create({
+          params: strategyParams,
+          trainGroups: Int32Array.from(train, (i) => data.group?.[i] ?? -1),
+          groupNames,
+          epochs: p.epochs,
+          stepsPerEpoch: Math.ceil(train.length / p.batchSize),
+          batchSize: p.batchSize,
+          seed,
+          log: (m) => emit.log('info', `[${plugin.name}] ${m}`),
+        });
+        const result = await finetune(
+          model,
+          data,
+          {
+            ...p,
+            task,
+            auxWeight: p.auxWeight ?? (task === 'regression' ? 10 : 0),
+            seed,
+            trainIndices: train,
+            validationIndices: val,
+          },
+          strategy,
+          groupNames,
+          { progress: (d, t) => emit.progress(d, t, undefined, 'steps'), metric: (n, v, at) => emit.metric(n, v, at), log: (l, m) => emit.log(l, m), checkpoint: () => emit.checkpoint() },
+        );
+        if (result.strategyState) emit.log('info', `final strategy state: ${JSON.stringify(result.strategyState)}`);
+        emit.artifact(
+          'model',
+          modelArtifact('model', model, { pooling: p.pooling, targetMean: result.scaling.mean, targetStd: result.scaling.std, mask: p.mask }, task, result.mask.trainableCount),
+        );
+        const out = predictionArtifacts(model, data, task, result.scaling, p.evalBatchSize, plugin.name);
+        emit.artifact('predictions', out.predictions);
+        emit.artifact('embeddings', out.embeddings);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+}

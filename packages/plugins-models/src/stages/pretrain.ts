@@ -1,0 +1,61 @@
+/** `train.pretrain`: GPT next-patch pretraining of a PPG-GPT backbone with the Logit-Laplace likelihood. */
+import { injectable } from 'inversify';
+import { runAsync, type Artifact, type StageContext, type StagePlugin } from '@fairtune/core';
+import { backendParam, loadModel, modelArtifact, seedParam, startEngine } from './common.js';
+import { optimiserParams, type OptimiserParams } from './train-params.js';
+import { readSamples, splitIndices } from '../train/data.js';
+import { pretrain } from '../train/pretrain.js';
+
+interface Params extends OptimiserParams {
+  split?: string;
+  seed?: number;
+  backend?: string;
+}
+
+@injectable()
+export class PretrainStage implements StagePlugin<Params> {
+  readonly type = 'train.pretrain';
+  readonly version = '1';
+  readonly description = 'GPT-style next-patch pretraining (causal attention, Logit-Laplace likelihood) of a PPG-GPT backbone.';
+  readonly paramsSchema = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      ...optimiserParams,
+      split: { type: 'string', description: 'Train only on samples of this split (labels are not used); default: every sample.' },
+      seed: seedParam,
+      backend: backendParam,
+    },
+  };
+  readonly inputs = {
+    backbone: { kind: 'backbone', description: 'Backbone to start from (model.ppg-gpt)' },
+    samples: { kind: 'samples', description: 'PPG windows matching the backbone inputSpec' },
+  };
+  readonly outputs = { backbone: { kind: 'backbone', description: 'Pretrained backbone' } };
+
+  run(ctx: StageContext<Params>) {
+    return runAsync(ctx.signal, async (emit) => {
+      await startEngine(emit, ctx.params.backend);
+      const { model, stored } = loadModel(ctx.inputs['backbone'] as Artifact, 'backbone');
+      try {
+        const data = readSamples(ctx.inputs['samples'] as Artifact, model.config);
+        let idx: Int32Array = Int32Array.from({ length: data.n }, (_, i) => i);
+        if (ctx.params.split !== undefined) {
+          idx = splitIndices(data, ctx.params.split);
+          if (idx.length === 0) throw new Error(`samples "${data.meta.name}" have no samples in split "${ctx.params.split}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
+        }
+        const p = ctx.params;
+        const { finalLoss } = await pretrain(model, data.x, idx, { ...p, seed: p.seed ?? ctx.seed }, {
+          progress: (d, t) => emit.progress(d, t, undefined, 'steps'),
+          metric: (n, v, at) => emit.metric(n, v, at),
+          log: (l, m) => emit.log(l, m),
+          checkpoint: () => emit.checkpoint(),
+        });
+        emit.log('info', `pretraining done: final epoch NLL ${finalLoss.toFixed(4)} on ${idx.length} windows`);
+        emit.artifact('backbone', modelArtifact('backbone', model, { preset: stored.preset }));
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+}

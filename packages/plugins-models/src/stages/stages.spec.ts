@@ -1,0 +1,187 @@
+import * as tf from '@tensorflow/tfjs';
+import { runStandalone, type Artifact, type StageEvent, type TrainingStrategyPlugin, type BatchInfo, type EpochInfo, type ModelMeta } from '@fairtune/core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PpgGptModelStage } from './model-ppg-gpt.js';
+import { PretrainStage } from './pretrain.js';
+import { FinetuneStage } from './finetune.js';
+import { PredictStage } from './predict.js';
+import { TINY_PARAMS, makeSamples } from '../test-utils/fixtures.js';
+import { writeSafetensors } from '../ppg-gpt/weights.js';
+
+const metrics = (events: StageEvent[], name: string) => events.filter((e): e is Extract<StageEvent, { type: 'metric' }> => e.type === 'metric' && e.name === name);
+
+let backbone: Artifact;
+const samples = makeSamples({ n: 24 });
+
+beforeAll(async () => {
+  const r = await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } });
+  backbone = r.outputs['backbone']!;
+  expect(r.events).toContainEqual({ type: 'environment', key: 'tensorBackend', value: 'wasm' });
+});
+
+const FT = { epochs: 2, batchSize: 8, learningRate: 3e-3, pooling: 'mean', warmupSteps: 1 } as const;
+
+describe('model.ppg-gpt', () => {
+  it('stores one float32 array per variable and ModelMeta', () => {
+    const meta = backbone.meta as unknown as ModelMeta;
+    expect(meta.architecture).toBe('ppg-gpt');
+    expect(meta.inputSpec).toEqual({ modality: 'ppg', fs: 40, length: 80, channels: 1 });
+    const total = Object.values(backbone.arrays).reduce((n, a) => n + a.data.length, 0);
+    expect(meta.parameterCount).toBe(total);
+    expect(backbone.arrays['blocks.1.attention.wqkv']!.shape).toEqual([16, 48]);
+  });
+
+  it('loads a safetensors weights file, taking sizes from its metadata', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'w-')), 'w.safetensors');
+    const { preset: _preset, ...sizes } = TINY_PARAMS;
+    writeSafetensors(file, backbone.arrays, { config: JSON.stringify({ ...sizes, ffnMultiplier: 4, ropeTheta: 10000 }) });
+    const r = await runStandalone(new PpgGptModelStage(), { params: { weights: file } });
+    const loaded = r.outputs['backbone']!;
+    expect(Array.from(loaded.arrays['blocks.0.mlp.w1']!.data)).toEqual(Array.from(backbone.arrays['blocks.0.mlp.w1']!.data));
+    await expect(runStandalone(new PpgGptModelStage(), { params: { weights: join(tmpdir(), 'missing.safetensors') } })).rejects.toThrow(/missing.safetensors: cannot read/);
+  });
+});
+
+describe('train.pretrain', () => {
+  it('lowers the next-patch Logit-Laplace NLL', async () => {
+    const r = await runStandalone(new PretrainStage(), { inputs: { backbone, samples }, params: { epochs: 6, batchSize: 8, learningRate: 3e-3, weightDecay: 0, seed: 2 } });
+    const losses = metrics(r.events, 'train_loss').map((e) => e.value);
+    expect(losses).toHaveLength(6);
+    expect(losses[5]!).toBeLessThan(losses[0]!);
+    expect(r.outputs['backbone']!.kind).toBe('backbone');
+  });
+});
+
+describe('train.finetune', () => {
+  it('emits progress per step, metrics per epoch and all outputs with split/group/subject', async () => {
+    const r = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, mask: 'attention' } });
+    const progress = r.events.filter((e) => e.type === 'progress');
+    expect(progress).toHaveLength(2 * 2); // 15 train samples / batch 8 × 2 epochs
+    for (const name of ['train_loss', 'val_loss', 'val_mae']) expect(metrics(r.events, name).map((e) => e.epoch)).toEqual([0, 1]);
+    const model = r.outputs['model']!;
+    const meta = model.meta as unknown as ModelMeta;
+    expect(meta.task).toBe('regression');
+    expect(meta.trainableParameterCount).toBe(metrics(r.events, 'parameters_trainable')[0]!.value);
+    expect(meta.trainableParameterCount!).toBeLessThan(meta.parameterCount);
+    const pred = r.outputs['predictions']!;
+    expect(pred.arrays['yPred']!.shape).toEqual([24]);
+    expect(Array.from(pred.arrays['split']!.data)).toEqual(Array.from(samples.arrays['split']!.data));
+    expect(Array.from(pred.arrays['group']!.data)).toEqual(Array.from(samples.arrays['group']!.data));
+    expect(r.outputs['embeddings']!.arrays['z']!.shape).toEqual([24, 16]);
+    // Regression predictions come back in target units (bpm), not standardised.
+    const yp = Array.from(pred.arrays['yPred']!.data);
+    expect(yp.reduce((a, b) => a + b, 0) / yp.length).toBeGreaterThan(40);
+  });
+
+  it('overfits a tiny batch', async () => {
+    const tiny = makeSamples({ n: 8, seed: 4 });
+    (tiny.arrays['split']!.data as Int8Array).fill(0);
+    const r = await runStandalone(new FinetuneStage(), {
+      inputs: { backbone, samples: tiny },
+      params: { epochs: 60, batchSize: 8, learningRate: 1e-2, pooling: 'flatten', auxWeight: 0, weightDecay: 0, gradClipNorm: 0 },
+    });
+    const losses = metrics(r.events, 'train_loss').map((e) => e.value);
+    expect(losses[losses.length - 1]!).toBeLessThan(0.15 * losses[0]!);
+  });
+
+  it('is deterministic for a seed', async () => {
+    const run = async (seed: number) => (await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, seed } })).outputs['predictions']!.arrays['yPred']!.data;
+    expect(Array.from(await run(3))).toEqual(Array.from(await run(3)));
+    expect(Array.from(await run(3))).not.toEqual(Array.from(await run(4)));
+  });
+
+  it('classification with BCE, and eval.predict reproduces the predictions from the saved model', async () => {
+    const cls = makeSamples({ n: 24, task: 'classification', seed: 9 });
+    const r = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples: cls }, params: { ...FT, patience: 1 } });
+    expect(metrics(r.events, 'val_auc').length).toBeGreaterThan(0);
+    const p = await runStandalone(new PredictStage(), { inputs: { model: r.outputs['model']!, samples: cls } });
+    expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).toEqual(Array.from(r.outputs['predictions']!.arrays['yPred']!.data));
+    for (const v of p.outputs['predictions']!.arrays['yPred']!.data) expect(v >= 0 && v <= 1).toBe(true);
+    const wrong = makeSamples({ n: 4, length: 120, fs: 60 });
+    await expect(runStandalone(new PredictStage(), { inputs: { model: r.outputs['model']!, samples: wrong } })).rejects.toThrow(/120 samples at 60 Hz but the model expects 80 samples at 40 Hz/);
+  });
+
+  it('applies every strategy hook (sampling weights, loss weights, callbacks, state)', async () => {
+    const seen = { sampling: [] as number[], batches: [] as BatchInfo[], after: 0, epochs: [] as EpochInfo[] };
+    const probe: TrainingStrategyPlugin = {
+      name: 'probe',
+      version: '1',
+      description: 'test-only',
+      paramsSchema: { type: 'object', additionalProperties: false, properties: { only: { type: 'integer', default: 0 } } },
+      create: (init) => {
+        expect(init.trainGroups).toHaveLength(15);
+        expect(init.groupNames).toEqual(['female', 'male']);
+        const only = init.params['only'] as number;
+        return {
+          samplingWeights: (epoch) => {
+            seen.sampling.push(epoch);
+            // All weight on one training sample: every drawn index must be it.
+            return Float64Array.from({ length: 15 }, (_, i) => (i === only ? 1 : 0));
+          },
+          lossWeights: (b) => {
+            seen.batches.push(b);
+            return Float32Array.from(b.losses, () => 1 / b.losses.length);
+          },
+          afterStep: () => {
+            seen.after++;
+          },
+          afterEpoch: (e) => {
+            seen.epochs.push(e);
+          },
+          state: () => ({ calls: seen.after }),
+        };
+      },
+    };
+    const stage = new FinetuneStage([probe]);
+    const r = await runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'probe', params: { only: 5 } } } });
+    expect(seen.sampling).toEqual([0, 1]);
+    expect(seen.after).toBe(4);
+    for (const b of seen.batches) {
+      expect(Array.from(b.indices).every((i) => i === 5)).toBe(true);
+      expect(b.losses).toHaveLength(b.indices.length);
+    }
+    expect(seen.epochs).toHaveLength(2);
+    expect(seen.epochs[0]!.trainGroupLoss).toHaveLength(2);
+    expect(seen.epochs[0]!.validation!.groupLoss).toHaveLength(2);
+    expect(r.events.some((e) => e.type === 'log' && e.message.includes('strategy state: {"calls":2}'))).toBe(true);
+    expect(r.outputs['predictions']!.meta).toMatchObject({ method: 'probe' });
+    await expect(runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'probe', params: { only: 'x' } } } })).rejects.toThrow(/strategy "probe"[\s\S]*only/);
+    await expect(runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'nope', params: {} } } })).rejects.toThrow(/unknown training strategy "nope" \(available: erm, probe\)/);
+  });
+
+  it('trains an adversary in gradient-reversal and projection modes', async () => {
+    for (const mode of ['gradient-reversal', 'projection'] as const) {
+      const lambdas: number[] = [];
+      const adv: TrainingStrategyPlugin = {
+        name: 'adv',
+        version: '1',
+        description: 'test-only',
+        paramsSchema: { type: 'object' },
+        create: () => ({ adversary: { mode, hiddenUnits: 8, learningRate: 1e-2, lambda: (p) => (lambdas.push(p), 0.5) } }),
+      };
+      const r = await runStandalone(new FinetuneStage([adv]), { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'adv', params: {} } } });
+      expect(lambdas).toHaveLength(4);
+      expect(lambdas[0]).toBe(0);
+      expect(lambdas[3]).toBe(1);
+      for (const e of metrics(r.events, 'train_step_loss')) expect(Number.isFinite(e.value)).toBe(true);
+      // The adversary pushes the encoder differently than ERM does.
+      const erm = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: FT });
+      expect(Array.from(r.outputs['predictions']!.arrays['yPred']!.data)).not.toEqual(Array.from(erm.outputs['predictions']!.arrays['yPred']!.data));
+    }
+  });
+
+  it('keeps tf.memory().numTensors flat over many steps', async () => {
+    const before: number[] = [];
+    const r = await runStandalone(new FinetuneStage(), {
+      inputs: { backbone, samples },
+      params: { ...FT, epochs: 12, batchSize: 4, auxWeight: 1 },
+    });
+    // Sampled through the per-step metric stream: the trainer emits learning_rate after each update.
+    expect(metrics(r.events, 'learning_rate')).toHaveLength(48);
+    before.push(tf.memory().numTensors);
+    await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, epochs: 24, batchSize: 4, auxWeight: 1 } });
+    expect(tf.memory().numTensors).toBe(before[0]);
+  });
+});

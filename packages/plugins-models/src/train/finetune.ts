@@ -1,0 +1,420 @@
+/**
+ * The fine-tuning loop: PEFT-masked PPG-GPT with a regression or binary-classification head,
+ * Adam/AdamW with linear warmup + cosine decay, gradient clipping, early stopping and
+ * best-checkpoint selection, and every hook of the TrainingStrategy contract:
+ *  - samplingWeights(epoch): draw the epoch's samples with replacement, else seeded shuffle;
+ *  - lossWeights(batch): weights of the detached per-sample task losses, loss = Σ w_i ℓ_i;
+ *  - adversary: group classifier on the penultimate embedding with its own Adam, either through
+ *    a gradient-reversal layer or Zhang et al.'s projection update;
+ *  - afterStep / afterEpoch (with per-group losses) and state() (logged every epoch).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy, type BatchInfo, type LogLevel } from '@fairtune/core';
+import type { PpgGpt } from '../ppg-gpt/model.js';
+import type { Pooling } from '../ppg-gpt/config.js';
+import { pooledWidth, sequenceLength } from '../ppg-gpt/config.js';
+import { gatherRows, type SampleSet } from './data.js';
+import { bceWithLogitsPerSample, l1PerSample, logitLaplacePerSample, softmaxCrossEntropyPerSample } from './losses.js';
+import { Adam, clipByGlobalNorm, warmupCosine } from './optimizer.js';
+import { resolveMask, type ResolvedMask } from './peft.js';
+import { mae, rocAuc } from './metrics.js';
+import { linear } from '../engine/ops.js';
+
+export interface FinetuneConfig {
+  readonly task: TaskKind;
+  readonly pooling: Pooling;
+  readonly mask: string;
+  readonly optimizer: 'adam' | 'adamw';
+  readonly learningRate: number;
+  readonly minLearningRate: number;
+  readonly weightDecay: number;
+  readonly warmupSteps: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  /** Max global gradient norm; 0 disables clipping. */
+  readonly gradClipNorm: number;
+  /** Epochs without improvement before stopping; 0 disables early stopping. */
+  readonly patience: number;
+  readonly selectionMetric: 'auto' | 'loss' | 'mae' | 'auc';
+  /** Weight λ of the Logit-Laplace term; `anneal` multiplies by (1 − (epoch+1)/epochs). */
+  readonly auxWeight: number;
+  readonly auxSchedule: 'anneal' | 'constant';
+  readonly standardizeTarget: boolean;
+  readonly seed: number;
+  readonly trainIndices: Int32Array;
+  readonly validationIndices: Int32Array;
+  readonly evalBatchSize: number;
+}
+
+export interface TrainerEvents {
+  progress(done: number, total: number): void;
+  metric(name: string, value: number, at: { step?: number; epoch?: number }): void;
+  log(level: LogLevel, message: string): void;
+  /** Awaited once per step: yields to the event loop and throws when cancelled. */
+  checkpoint(): Promise<void>;
+}
+
+export interface TargetScaling {
+  readonly mean: number;
+  readonly std: number;
+}
+
+export interface FinetuneResult {
+  readonly mask: ResolvedMask;
+  readonly scaling: TargetScaling;
+  readonly bestEpoch: number;
+  readonly epochsRun: number;
+  readonly bestMetric: number;
+  readonly metricName: string;
+  readonly strategyState?: JsonObject;
+}
+
+/** Gradient reversal: identity forward, −λ·dy backward (Ganin & Lempitsky). */
+function gradientReversal(x: tf.Tensor, lambda: number): tf.Tensor {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const t = args[0] as tf.Tensor;
+    return { value: tf.clone(t), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.mul(dy as tf.Tensor, -lambda) };
+  });
+  return f(x);
+}
+
+let adversaryCounter = 0;
+
+class AdversaryHead {
+  readonly vars = new Map<string, tf.Variable>();
+  readonly optimizer = new Adam();
+  constructor(inputWidth: number, hidden: number, classes: number, seed: number) {
+    const make = (name: string, shape: number[], std: number) => {
+      const rng = Rng.derive(seed, name);
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(size);
+      if (std > 0) for (let i = 0; i < size; i++) data[i] = rng.normal(0, std);
+      const init = tf.tensor(data, shape);
+      this.vars.set(name, tf.variable(init, true, `adversary-${seed}-${name}-${++adversaryCounter}`));
+      init.dispose();
+    };
+    make('w1', [inputWidth, hidden], Math.sqrt(2 / inputWidth));
+    make('b1', [hidden], 0);
+    make('w2', [hidden, classes], Math.sqrt(1 / hidden));
+    make('b2', [classes], 0);
+  }
+  logits(z: tf.Tensor2D): tf.Tensor2D {
+    const v = (n: string) => this.vars.get(n)!;
+    const h = linear(z, v('w1') as tf.Variable<tf.Rank.R2>, v('b1') as tf.Variable<tf.Rank.R1>, 'relu');
+    return linear(h, v('w2') as tf.Variable<tf.Rank.R2>, v('b2') as tf.Variable<tf.Rank.R1>);
+  }
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.optimizer.dispose();
+  }
+}
+
+export interface Evaluation {
+  /** Prediction in target units (regression) or probability (classification). */
+  readonly pred: Float32Array;
+  /** Per-sample task loss (same units as training). */
+  readonly loss: Float32Array;
+  readonly embedding?: Float32Array;
+  readonly embeddingWidth: number;
+}
+
+/** Runs the model without dropout over the given rows of `data`. */
+export function evaluate(
+  model: PpgGpt,
+  data: { x: Float32Array; y?: Float32Array },
+  indices: ArrayLike<number>,
+  task: TaskKind,
+  scaling: TargetScaling,
+  batchSize: number,
+  withEmbeddings: boolean,
+): Evaluation {
+  const L = model.config.windowLength;
+  const n = indices.length;
+  const pred = new Float32Array(n);
+  const loss = new Float32Array(n);
+  let embedding: Float32Array | undefined;
+  let width = 0;
+  for (let s = 0; s < n; s += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => indices[s + k]!);
+    const B = idx.length;
+    tf.tidy(() => {
+      const xb = tf.tensor2d(gatherRows(data.x, L, idx), [B, L]);
+      const h = model.encode(xb, { causal: false, training: false });
+      const { output, embedding: z } = model.taskHead(h, B);
+      const out = output.dataSync();
+      for (let k = 0; k < B; k++) pred[s + k] = task === 'classification' ? 1 / (1 + Math.exp(-out[k]!)) : out[k]! * scaling.std + scaling.mean;
+      if (data.y) {
+        const yb = tf.tensor1d(idx.map((i) => (task === 'classification' ? data.y![i]! : (data.y![i]! - scaling.mean) / scaling.std)));
+        const l = (task === 'classification' ? bceWithLogitsPerSample(output, yb) : l1PerSample(output, yb)).dataSync();
+        loss.set(l, s);
+      }
+      if (withEmbeddings) {
+        width = z.shape[1];
+        embedding ??= new Float32Array(n * width);
+        embedding.set(z.dataSync(), s * width);
+      }
+    });
+  }
+  return { pred, loss, embedding, embeddingWidth: width };
+}
+
+function groupMeans(values: ArrayLike<number>, groups: ArrayLike<number> | undefined, nGroups: number): Float64Array {
+  const sum = new Float64Array(nGroups);
+  const cnt = new Float64Array(nGroups);
+  if (groups) {
+    for (let i = 0; i < values.length; i++) {
+      const g = groups[i]!;
+      if (g >= 0 && g < nGroups) {
+        sum[g] += values[i]!;
+        cnt[g]++;
+      }
+    }
+  }
+  return sum.map((s, g) => (cnt[g]! > 0 ? s / cnt[g]! : NaN));
+}
+
+export async function finetune(
+  model: PpgGpt,
+  data: SampleSet,
+  cfg: FinetuneConfig,
+  strategy: TrainingStrategy,
+  groupNames: readonly string[],
+  events: TrainerEvents,
+): Promise<FinetuneResult> {
+  const L = model.config.windowLength;
+  const P = model.config.patchSize;
+  const N = sequenceLength(model.config) - 1;
+  const train = cfg.trainIndices;
+  const val = cfg.validationIndices;
+  if (train.length === 0) throw new Error('the training split is empty');
+  const nGroups = groupNames.length;
+
+  // Target scaling from the training split only (no validation/test leakage).
+  let scaling: TargetScaling = { mean: 0, std: 1 };
+  if (cfg.task === 'regression' && cfg.standardizeTarget) {
+    let m = 0;
+    for (const i of train) m += data.y[i]!;
+    m /= train.length;
+    let v = 0;
+    for (const i of train) v += (data.y[i]! - m) ** 2;
+    const std = Math.sqrt(v / train.length);
+    scaling = { mean: m, std: std > 1e-8 ? std : 1 };
+  }
+  const target = (i: number) => (cfg.task === 'classification' ? data.y[i]! : (data.y[i]! - scaling.mean) / scaling.std);
+
+  const mask = resolveMask(cfg.mask, model.specs, model.config.nLayers);
+  const trainableVars = [...model.vars.entries()].filter(([k]) => mask.trainable.has(k));
+  const trainableMap = new Map(trainableVars);
+  events.metric('parameters_total', mask.totalCount, {});
+  events.metric('parameters_trainable', mask.trainableCount, {});
+  events.log('info', `PEFT mask "${mask.spec}": ${mask.trainableCount} of ${mask.totalCount} parameters trainable (${((100 * mask.trainableCount) / mask.totalCount).toFixed(2)}%)`);
+
+  const optimizer = new Adam({ weightDecay: cfg.weightDecay, decoupled: cfg.optimizer === 'adamw' });
+  const stepsPerEpoch = Math.ceil(train.length / cfg.batchSize);
+  const totalSteps = stepsPerEpoch * cfg.epochs;
+  const trainGroups = Int32Array.from(train, (i) => data.group?.[i] ?? -1);
+  const adversarySpec = strategy.adversary;
+  if (adversarySpec && nGroups < 2) throw new Error('the strategy needs an adversary but the samples define fewer than 2 groups');
+  let adversary: AdversaryHead | undefined;
+  const orderRng = Rng.derive(cfg.seed, 'order');
+  const dropoutBase = deriveSeed(cfg.seed, 'dropout') >>> 1;
+  const higherIsBetter = (metric: string) => metric === 'auc';
+  const metricName = cfg.selectionMetric === 'auto' ? (cfg.task === 'classification' ? 'auc' : 'mae') : cfg.selectionMetric;
+  if (metricName === 'auc' && cfg.task !== 'classification') throw new Error('selectionMetric "auc" needs a classification task');
+  if (metricName === 'mae' && cfg.task !== 'regression') throw new Error('selectionMetric "mae" needs a regression task');
+
+  let best = { epoch: -1, metric: NaN, weights: undefined as Map<string, Float32Array> | undefined };
+  let sinceBest = 0;
+  let step = 0;
+  let epochsRun = 0;
+  try {
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      const auxW = cfg.auxWeight * (cfg.auxSchedule === 'anneal' ? 1 - (epoch + 1) / cfg.epochs : 1);
+      const sw = strategy.samplingWeights?.(epoch);
+      let order: Int32Array;
+      if (sw) {
+        if (sw.length !== train.length) throw new Error(`strategy samplingWeights returned ${sw.length} weights for ${train.length} training samples`);
+        order = orderRng.weightedIndices(sw, train.length);
+      } else {
+        order = Int32Array.from(orderRng.shuffle(Array.from({ length: train.length }, (_, k) => k)));
+      }
+      const epochLoss = new Float64Array(train.length);
+      const epochGroup = new Int32Array(train.length);
+      let seen = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const local = order.subarray(s * cfg.batchSize, Math.min((s + 1) * cfg.batchSize, order.length));
+        const B = local.length;
+        const rows = Array.from(local, (k) => train[k]!);
+        const groups = Int32Array.from(local, (k) => trainGroups[k]!);
+        const lr = warmupCosine(step, totalSteps, cfg.learningRate, cfg.warmupSteps, cfg.minLearningRate);
+        const stepSeed = (dropoutBase + step * 104729) % 2147483647;
+        let losses: Float32Array = new Float32Array(B);
+        const xb = tf.tensor2d(gatherRows(data.x, L, rows), [B, L]);
+        const yb = tf.tensor1d(rows.map(target));
+        const lam = adversarySpec ? adversarySpec.lambda(step / Math.max(1, totalSteps - 1), epoch) : 0;
+        if (adversarySpec && !adversary) {
+          adversary = new AdversaryHead(pooledWidth(model.config, cfg.pooling), adversarySpec.hiddenUnits, nGroups, deriveSeed(cfg.seed, 'adversary'));
+        }
+        const forward = () => {
+          const h = model.encode(xb, { causal: false, training: true, seed: stepSeed });
+          const { output, embedding } = model.taskHead(h, B);
+          const task = cfg.task === 'classification' ? bceWithLogitsPerSample(output, yb) : l1PerSample(output, yb);
+          let aux: tf.Scalar | undefined;
+          if (auxW > 0) {
+            const { mu, logScale } = model.lmHead(h, B);
+            aux = tf.mean<tf.Scalar>(logitLaplacePerSample(tf.reshape(xb, [B, N, P]), mu, logScale));
+          }
+          return { task, embedding, aux };
+        };
+        const taskLoss = (task: tf.Tensor1D, aux: tf.Scalar | undefined): tf.Scalar => {
+          losses = task.dataSync() as Float32Array; // detached copy for the strategy
+          const info: BatchInfo = { epoch, step, totalSteps, indices: Int32Array.from(local), groups, losses };
+          const w = strategy.lossWeights?.(info);
+          if (w && w.length !== B) throw new Error(`strategy lossWeights returned ${w.length} weights for a batch of ${B}`);
+          let l = tf.sum(tf.mul(task, w ? tf.tensor1d(w) : tf.fill([B], 1 / B))) as tf.Scalar;
+          if (aux) l = tf.add(l, tf.mul(aux, auxW));
+          return l;
+        };
+        const advLoss = (embedding: tf.Tensor2D): tf.Scalar => {
+          const { loss, mask: m } = softmaxCrossEntropyPerSample(adversary!.logits(embedding), groups, nGroups);
+          return tf.div(tf.sum(loss), tf.maximum(tf.sum(m), 1)) as tf.Scalar;
+        };
+
+        let mainGrads: Record<string, tf.Tensor>;
+        let advGrads: Record<string, tf.Tensor> | undefined;
+        let lossValue: number;
+        if (!adversarySpec || adversarySpec.mode === 'gradient-reversal') {
+          const advVars = adversary ? [...adversary.vars.values()] : [];
+          const { value, grads } = tf.variableGrads(() => {
+            const { task, embedding, aux } = forward();
+            let l = taskLoss(task, aux);
+            if (adversary) l = tf.add(l, advLoss(gradientReversal(embedding, lam) as tf.Tensor2D));
+            return l;
+          }, [...trainableVars.map(([, v]) => v), ...advVars]);
+          lossValue = value.dataSync()[0]!;
+          value.dispose();
+          mainGrads = {};
+          advGrads = adversary ? {} : undefined;
+          const byId = new Map<string, string>(trainableVars.map(([k, v]) => [v.name, k]));
+          const advById = new Map<string, string>(adversary ? [...adversary.vars.entries()].map(([k, v]) => [v.name, k]) : []);
+          for (const [id, g] of Object.entries(grads)) {
+            if (byId.has(id)) mainGrads[byId.get(id)!] = g;
+            else if (advById.has(id)) advGrads![advById.get(id)!] = g;
+            else g.dispose();
+          }
+        } else {
+          // Zhang et al.: g = ∇L_P − proj_{∇L_A} ∇L_P − α ∇L_A per predictor variable; U ← U − η ∇_U L_A.
+          const p = tf.variableGrads(() => {
+            const { task, aux } = forward();
+            return taskLoss(task, aux);
+          }, trainableVars.map(([, v]) => v));
+          lossValue = p.value.dataSync()[0]!;
+          p.value.dispose();
+          const a = tf.variableGrads(() => advLoss(forward().embedding), [...trainableVars.map(([, v]) => v), ...adversary!.vars.values()]);
+          a.value.dispose();
+          const byId = new Map<string, string>(trainableVars.map(([k, v]) => [v.name, k]));
+          const advById = new Map<string, string>([...adversary!.vars.entries()].map(([k, v]) => [v.name, k]));
+          mainGrads = {};
+          advGrads = {};
+          for (const [id, gP] of Object.entries(p.grads)) {
+            const gA = a.grads[id];
+            mainGrads[byId.get(id)!] = gA
+              ? tf.tidy(() => {
+                  const nrm = tf.norm(gA);
+                  const unit = tf.div(gA, tf.add(nrm, 1e-12));
+                  const proj = tf.mul(tf.sum(tf.mul(gP, unit)), unit);
+                  return tf.sub(tf.sub(gP, proj), tf.mul(gA, lam));
+                })
+              : tf.clone(gP);
+            gP.dispose();
+          }
+          for (const [id, g] of Object.entries(a.grads)) {
+            if (advById.has(id)) advGrads[advById.get(id)!] = g;
+            else g.dispose();
+          }
+        }
+        xb.dispose();
+        yb.dispose();
+        if (!Number.isFinite(lossValue)) {
+          for (const g of [...Object.values(mainGrads), ...Object.values(advGrads ?? {})]) g.dispose();
+          throw new Error(`training diverged: loss is ${lossValue} at epoch ${epoch}, step ${step} (lower the learning rate or enable gradient clipping)`);
+        }
+        const gradNorm = clipByGlobalNorm(mainGrads, cfg.gradClipNorm);
+        optimizer.apply(trainableMap, mainGrads, lr);
+        if (step === 0) events.metric('optimizer_state_variables', optimizer.stateSize, { step });
+        for (const g of Object.values(mainGrads)) g.dispose();
+        if (adversary && advGrads) {
+          adversary.optimizer.apply(adversary.vars, advGrads, adversarySpec!.learningRate);
+          for (const g of Object.values(advGrads)) g.dispose();
+        }
+        for (let k = 0; k < B; k++) {
+          epochLoss[seen + k] = losses[k]!;
+          epochGroup[seen + k] = groups[k]!;
+        }
+        seen += B;
+        strategy.afterStep?.({ epoch, step, totalSteps, indices: Int32Array.from(local), groups, losses });
+        events.metric('train_step_loss', lossValue, { step });
+        events.metric('learning_rate', lr, { step });
+        events.metric('grad_norm', gradNorm, { step });
+        step++;
+        events.progress(step, totalSteps);
+        await events.checkpoint();
+      }
+      epochsRun = epoch + 1;
+      const trainLoss = epochLoss.reduce((a, b) => a + b, 0) / seen;
+      const trainGroupLoss = groupMeans(epochLoss, epochGroup, nGroups);
+      events.metric('train_loss', trainLoss, { epoch });
+      events.metric('aux_weight', auxW, { epoch });
+      let validation: { loss: number; metric: number; groupLoss: Float64Array } | undefined;
+      let selection: number;
+      if (val.length > 0) {
+        const ev = evaluate(model, data, val, cfg.task, scaling, cfg.evalBatchSize, false);
+        const vLoss = ev.loss.reduce((a, b) => a + b, 0) / val.length;
+        const yTrue = Array.from(val, (i) => data.y[i]!);
+        const metric = cfg.task === 'classification' ? rocAuc(ev.pred, yTrue) : mae(ev.pred, yTrue);
+        validation = { loss: vLoss, metric, groupLoss: groupMeans(ev.loss, Array.from(val, (i) => data.group?.[i] ?? -1), nGroups) };
+        events.metric('val_loss', vLoss, { epoch });
+        events.metric(`val_${cfg.task === 'classification' ? 'auc' : 'mae'}`, metric, { epoch });
+        selection = metricName === 'loss' ? vLoss : metric;
+      } else {
+        selection = trainLoss;
+      }
+      strategy.afterEpoch?.({ epoch, trainLoss, trainGroupLoss, validation });
+      const state = strategy.state?.();
+      if (state) events.log('info', `epoch ${epoch} strategy state: ${JSON.stringify(state)}`);
+      const improved =
+        best.epoch < 0 || (Number.isFinite(selection) && (!Number.isFinite(best.metric) || (higherIsBetter(metricName) ? selection > best.metric : selection < best.metric)));
+      if (improved) {
+        // Only trainable variables change, so only they need a snapshot.
+        best = { epoch, metric: selection, weights: new Map(trainableVars.map(([k, v]) => [k, (v.dataSync() as Float32Array).slice()])) };
+        sinceBest = 0;
+      } else sinceBest++;
+      events.log('info', `epoch ${epoch + 1}/${cfg.epochs}: train loss ${trainLoss.toFixed(4)}` + (validation ? `, val loss ${validation.loss.toFixed(4)}, val ${cfg.task === 'classification' ? 'AUC' : 'MAE'} ${validation.metric.toFixed(4)}` : '') + (improved ? ' (best)' : ''));
+      if (cfg.patience > 0 && sinceBest >= cfg.patience) {
+        events.log('info', `early stopping after epoch ${epoch + 1}: no improvement in ${val.length > 0 ? metricName : 'train loss'} for ${cfg.patience} epochs`);
+        break;
+      }
+    }
+    if (best.weights && best.epoch !== epochsRun - 1) {
+      for (const [k, w] of best.weights) {
+        const v = trainableMap.get(k)!;
+        const t = tf.tensor(w, v.shape);
+        v.assign(t);
+        t.dispose();
+      }
+      events.log('info', `restored the best checkpoint from epoch ${best.epoch + 1} (${val.length > 0 ? `validation ${metricName}` : 'train loss'} ${best.metric.toFixed(4)})`);
+    }
+  } finally {
+    optimizer.dispose();
+    adversary?.dispose();
+  }
+  return {
+    mask,
+    scaling,
+    bestEpoch: best.epoch,
+    epochsRun,
+    bestMetric: best.metric,
+    metricName: val.length > 0 ? metricName : 'train_loss',
+    strategyState: strategy.state?.(),
+  };
+}

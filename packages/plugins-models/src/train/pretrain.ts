@@ -1,0 +1,87 @@
+/**
+ * GPT-style pretraining: causal attention, next-patch prediction with the Logit-Laplace
+ * likelihood (head.lm predicts μ and log b for every sample of the next patch).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng, deriveSeed } from '@fairtune/core';
+import type { PpgGpt } from '../ppg-gpt/model.js';
+import { sequenceLength } from '../ppg-gpt/config.js';
+import { gatherRows } from './data.js';
+import { logitLaplacePerSample } from './losses.js';
+import { Adam, clipByGlobalNorm, warmupCosine } from './optimizer.js';
+import type { TrainerEvents } from './finetune.js';
+
+export interface PretrainConfig {
+  readonly optimizer: 'adam' | 'adamw';
+  readonly learningRate: number;
+  readonly minLearningRate: number;
+  readonly weightDecay: number;
+  readonly warmupSteps: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly gradClipNorm: number;
+  readonly seed: number;
+}
+
+/** Mean Logit-Laplace NLL of next-patch prediction, causal attention; `training` toggles dropout. */
+export function nextPatchLoss(model: PpgGpt, xb: tf.Tensor2D, training: boolean, seed: number): tf.Scalar {
+  const B = xb.shape[0];
+  const N = sequenceLength(model.config) - 1;
+  const h = model.encode(xb, { causal: true, training, seed });
+  const { mu, logScale } = model.lmHead(h, B);
+  return tf.mean(logitLaplacePerSample(tf.reshape(xb, [B, N, model.config.patchSize]), mu, logScale));
+}
+
+export async function pretrain(model: PpgGpt, x: Float32Array, indices: Int32Array, cfg: PretrainConfig, events: TrainerEvents): Promise<{ finalLoss: number }> {
+  const L = model.config.windowLength;
+  if (indices.length === 0) throw new Error('no samples to pretrain on');
+  const vars = [...model.vars.entries()].filter(([k]) => !k.startsWith('head.task'));
+  const byId = new Map(vars.map(([k, v]) => [v.name, k]));
+  const varMap = new Map(vars);
+  const optimizer = new Adam({ weightDecay: cfg.weightDecay, decoupled: cfg.optimizer === 'adamw' });
+  const stepsPerEpoch = Math.ceil(indices.length / cfg.batchSize);
+  const totalSteps = stepsPerEpoch * cfg.epochs;
+  const rng = Rng.derive(cfg.seed, 'order');
+  const dropoutBase = deriveSeed(cfg.seed, 'dropout') >>> 1;
+  let step = 0;
+  let finalLoss = NaN;
+  try {
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      const order = rng.shuffle(Array.from(indices));
+      let sum = 0;
+      let count = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const rows = order.slice(s * cfg.batchSize, (s + 1) * cfg.batchSize);
+        const lr = warmupCosine(step, totalSteps, cfg.learningRate, cfg.warmupSteps, cfg.minLearningRate);
+        const xb = tf.tensor2d(gatherRows(x, L, rows), [rows.length, L]);
+        const { value, grads } = tf.variableGrads(() => nextPatchLoss(model, xb, true, (dropoutBase + step * 104729) % 2147483647), vars.map(([, v]) => v));
+        xb.dispose();
+        const loss = value.dataSync()[0]!;
+        value.dispose();
+        const named: Record<string, tf.Tensor> = {};
+        for (const [id, g] of Object.entries(grads)) named[byId.get(id)!] = g;
+        if (!Number.isFinite(loss)) {
+          for (const g of Object.values(named)) g.dispose();
+          throw new Error(`pretraining diverged: loss is ${loss} at epoch ${epoch}, step ${step}`);
+        }
+        const norm = clipByGlobalNorm(named, cfg.gradClipNorm);
+        optimizer.apply(varMap, named, lr);
+        for (const g of Object.values(named)) g.dispose();
+        sum += loss * rows.length;
+        count += rows.length;
+        events.metric('train_step_loss', loss, { step });
+        events.metric('learning_rate', lr, { step });
+        events.metric('grad_norm', norm, { step });
+        step++;
+        events.progress(step, totalSteps);
+        await events.checkpoint();
+      }
+      finalLoss = sum / count;
+      events.metric('train_loss', finalLoss, { epoch });
+      events.log('info', `pretrain epoch ${epoch + 1}/${cfg.epochs}: Logit-Laplace NLL ${finalLoss.toFixed(4)}`);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { finalLoss };
+}
