@@ -104,6 +104,10 @@ export interface ModelMeta {
   readonly task?: TaskKind;
   readonly parameterCount: number;
   readonly trainableParameterCount?: number;
+  /** Training strategy (mitigation) a fine-tuned model was trained with; labels its predictions. */
+  readonly method?: string;
+  /** Per-epoch training curves, e.g. `{ epoch, trainLoss, valLoss, valMae }`; reports plot them. */
+  readonly history?: readonly Readonly<Record<string, number>>[];
 }
 
 /**

@@ -21,6 +21,7 @@ import { computeTaskMetrics, flattenMetrics, toJsonSafe } from '../metrics/summa
 
 export interface EvalMetricsParams {
   split: string | null;
+  label?: string;
   threshold: number;
   eceBins: number;
   bootstrap: { replicates: number; alpha: number };
@@ -77,6 +78,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
     additionalProperties: false,
     properties: {
       split: { type: ['string', 'null'], default: 'test', description: 'Split to evaluate (null = all rows).' },
+      label: { type: 'string', minLength: 1, description: 'Row label in reports (default: the method recorded in the predictions, i.e. the training strategy).' },
       threshold: { type: 'number', default: 0.5, description: 'Classification: ŷ = [p ≥ threshold].' },
       eceBins: { type: 'integer', minimum: 1, default: 15 },
       bootstrap: {
@@ -204,7 +206,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       for (const w of warnings) emit.log('warn', w);
 
       const out = toJsonSafe({
-        method: meta.method ?? null,
+        method: ctx.params.label ?? meta.method ?? null,
         dataset: meta.dataset,
         synthetic: meta.synthetic,
         task: meta.task,

@@ -50,7 +50,7 @@ export function configFromParams(p: JsonObject, where: string): PpgGptConfig & {
   return c;
 }
 
-export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: Partial<StoredConfig>, task?: TaskKind, trainable?: number): Artifact {
+export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: Partial<StoredConfig>, task?: TaskKind, trainable?: number, info: JsonObject = {}): Artifact {
   const config = { ...model.config, ...extra } as unknown as JsonObject;
   const meta: ModelMeta = {
     architecture: 'ppg-gpt',
@@ -59,6 +59,8 @@ export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: 
     ...(task ? { task } : {}),
     parameterCount: model.parameterCount,
     ...(trainable !== undefined ? { trainableParameterCount: trainable } : {}),
+    // e.g. `method` (training strategy) and `history` (per-epoch curves read by report.compare).
+    ...info,
   };
   return artifact(kind === 'backbone' ? ArtifactKinds.backbone : ArtifactKinds.model, meta as unknown as JsonObject, model.toArrays());
 }

@@ -102,7 +102,7 @@ export class FinetuneStage implements StagePlugin<Params> {
       auxSchedule: { type: 'string', enum: ['anneal', 'constant'], default: 'anneal', description: 'anneal: weight·(1 − (epoch+1)/epochs) (PPG-Distill).' },
       standardizeTarget: { type: 'boolean', default: true, description: 'Regression: train on (y − mean)/std of the training split; predictions are in target units.' },
       trainSplit: { type: 'string', default: 'train' },
-      validationSplit: { type: 'string', default: 'val' },
+      validationSplit: { type: 'string', default: 'validation', description: 'Split used for early stopping and best-checkpoint selection (split.subjects names it "validation").' },
       evalBatchSize: { type: 'integer', minimum: 1, default: 128 },
       strategy: {
         type: 'object',
@@ -175,7 +175,12 @@ export class FinetuneStage implements StagePlugin<Params> {
         if (result.strategyState) emit.log('info', `final strategy state: ${JSON.stringify(result.strategyState)}`);
         emit.artifact(
           'model',
-          modelArtifact('model', model, { pooling: p.pooling, targetMean: result.scaling.mean, targetStd: result.scaling.std, mask: p.mask }, task, result.mask.trainableCount),
+          modelArtifact('model', model, { pooling: p.pooling, targetMean: result.scaling.mean, targetStd: result.scaling.std, mask: p.mask }, task, result.mask.trainableCount, {
+            method: plugin.name,
+            history: result.history,
+            bestEpoch: result.bestEpoch,
+            ...(result.strategyState ? { strategyState: result.strategyState } : {}),
+          }),
         );
         const out = predictionArtifacts(model, data, task, result.scaling, p.evalBatchSize, plugin.name);
         emit.artifact('predictions', out.predictions);

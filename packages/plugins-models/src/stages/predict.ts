@@ -21,7 +21,7 @@ export class PredictStage implements StagePlugin<Params> {
     additionalProperties: false,
     properties: {
       batchSize: { type: 'integer', minimum: 1, default: 128 },
-      method: { type: 'string', description: 'Label stored in the predictions meta (default: "transfer").' },
+      method: { type: 'string', description: 'Label stored in the predictions meta (default: the training strategy recorded in the model, else "transfer").' },
       backend: backendParam,
     },
   };
@@ -42,7 +42,7 @@ export class PredictStage implements StagePlugin<Params> {
         if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
         const data = readSamples(ctx.inputs['samples'] as Artifact, model.config);
         if (data.meta.task !== meta.task) emit.log('warn', `samples task "${data.meta.task}" differs from the model task "${meta.task}"`);
-        const out = predictionArtifacts(model, data, meta.task, { mean: stored.targetMean ?? 0, std: stored.targetStd ?? 1 }, ctx.params.batchSize, ctx.params.method ?? 'transfer');
+        const out = predictionArtifacts(model, data, meta.task, { mean: stored.targetMean ?? 0, std: stored.targetStd ?? 1 }, ctx.params.batchSize, ctx.params.method ?? meta.method ?? 'transfer');
         emit.artifact('predictions', out.predictions);
         emit.artifact('embeddings', out.embeddings);
       } finally {

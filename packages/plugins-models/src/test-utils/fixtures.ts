@@ -41,7 +41,7 @@ export function makeSamples(opts: SamplesOptions = {}): Artifact {
     signal: { fs, length: L, channels: ['ppg'], windowSeconds: L / fs, shiftSeconds: L / fs },
     subjects: ['s0', 's1', 's2', 's3', 's4', 's5'],
     subjectAttributes: { sex: ['female', 'male', 'female', 'male', 'female', 'male'] },
-    splits: ['train', 'val', 'test'],
+    splits: ['train', 'validation', 'test'],
     groups: { attributes: ['sex'], names: ['female', 'male'] },
   };
   return artifact('samples', meta as unknown as JsonObject, {

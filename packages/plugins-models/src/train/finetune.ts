@@ -67,6 +67,8 @@ export interface FinetuneResult {
   readonly bestMetric: number;
   readonly metricName: string;
   readonly strategyState?: JsonObject;
+  /** Per-epoch training curves (train loss; validation loss and metric when there is a validation split). */
+  readonly history: JsonObject[];
 }
 
 /** Gradient reversal: identity forward, −λ·dy backward (Ganin & Lempitsky). */
@@ -227,6 +229,7 @@ export async function finetune(
   let sinceBest = 0;
   let step = 0;
   let epochsRun = 0;
+  const history: JsonObject[] = [];
   try {
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       const auxW = cfg.auxWeight * (cfg.auxSchedule === 'anneal' ? 1 - (epoch + 1) / cfg.epochs : 1);
@@ -379,6 +382,7 @@ export async function finetune(
       } else {
         selection = trainLoss;
       }
+      history.push({ epoch, trainLoss, ...(validation ? { valLoss: validation.loss, [`val${cfg.task === 'classification' ? 'Auc' : 'Mae'}`]: validation.metric } : {}) });
       strategy.afterEpoch?.({ epoch, trainLoss, trainGroupLoss, validation });
       const state = strategy.state?.();
       if (state) events.log('info', `epoch ${epoch} strategy state: ${JSON.stringify(state)}`);
@@ -416,5 +420,6 @@ export async function finetune(
     bestMetric: best.metric,
     metricName: val.length > 0 ? metricName : 'train_loss',
     strategyState: strategy.state?.(),
+    history,
   };
 }
