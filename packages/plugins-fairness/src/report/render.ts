@@ -4,8 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
 
 export interface RenderedFigure {
   /** Logical file names (flat, inside the output directory). */
@@ -14,7 +13,11 @@ export interface RenderedFigure {
 }
 
 export async function renderVegaLite(spec: vl.TopLevelSpec): Promise<string> {
-  const compiled = vl.compile(spec).spec;
+  // Loaded on first use: vega is heavy, and most CLI invocations never render a figure.
+  // One after the other: jest's ESM linker fails on two concurrent imports sharing modules.
+  const vega = await import('vega');
+  const vegaLite = await import('vega-lite');
+  const compiled = vegaLite.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     return await view.toSVG();

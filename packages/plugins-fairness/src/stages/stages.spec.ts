@@ -106,6 +106,16 @@ describe('eval.metrics', () => {
   });
 });
 
+describe('eval.metrics labels', () => {
+  it('labels its metrics with params.label, else with the predictions method', async () => {
+    const { predictions } = cohort('erm', 1, 2);
+    const labelled = await runStandalone(evalMetricsStage, { params: { label: 'erm · DaLiA test' }, inputs: { predictions } });
+    expect((labelled.outputs['metrics']!.meta as { method: string }).method).toBe('erm · DaLiA test');
+    const plain = await runStandalone(evalMetricsStage, { inputs: { predictions } });
+    expect((plain.outputs['metrics']!.meta as { method: string }).method).toBe('erm');
+  });
+});
+
 describe('report.compare', () => {
   it('writes a Markdown/JSON report with CIs, seed aggregation, relative change and SVG figures', async () => {
     const evaluate = async (method: string, bias: number, seed: number) => {
