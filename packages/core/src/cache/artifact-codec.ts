@@ -7,7 +7,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { type Artifact, type DType, type NdArray, bytesPerElement, type JsonValue } from '../contracts/artifact.js';
+import { type Artifact, type DType, type NdArray, bytesPerElement, typedArrayConstructor, type JsonValue } from '../contracts/artifact.js';
 
 export const ARTIFACT_FORMAT = 'fairtune-artifact/1';
 
@@ -75,7 +75,7 @@ export function readArtifact(dir: string): Artifact {
     const base = file.byteOffset % 8 === 0 ? file.byteOffset : 0;
     for (const name of names) {
       const e = manifest.arrays[name]!;
-      const Ctor = CTORS[e.dtype];
+      const Ctor = typedArrayConstructor(e.dtype) as unknown as new (b: ArrayBufferLike, offset: number, length: number) => NdArray['data'];
       const data = new Ctor(buffer, base + e.offset, e.byteLength / bytesPerElement(e.dtype));
       arrays[name] = { dtype: e.dtype, shape: e.shape, data } as NdArray;
     }
@@ -84,14 +84,3 @@ export function readArtifact(dir: string): Artifact {
   for (const [name, rel] of Object.entries(manifest.files)) files[name] = join(dir, rel);
   return { kind: manifest.kind, meta: manifest.meta, arrays, files };
 }
-
-const CTORS = {
-  float32: Float32Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-} as const satisfies Record<DType, unknown>;

@@ -78,6 +78,11 @@ const CONSTRUCTORS: { [D in DType]: { new (n: number): TypedArrayByDType[D]; BYT
   uint32: Uint32Array,
 };
 
+/** The typed-array constructor of a dtype (views over stored bytes are built with it). */
+export function typedArrayConstructor<D extends DType>(dtype: D): (typeof CONSTRUCTORS)[D] {
+  return CONSTRUCTORS[dtype];
+}
+
 export function bytesPerElement(dtype: DType): number {
   return CONSTRUCTORS[dtype].BYTES_PER_ELEMENT;
 }
