@@ -27,6 +27,14 @@ describe('fairtune data inspect', () => {
     });
   });
 
+  it('prints a record as a table of signals for people', async () => {
+    const f = fakeIo(WFDB_FIXTURES);
+    expect(await new DataCommand().run(['inspect', '100'], f.io)).toBe(0);
+    expect(f.out()).toBe(
+      ['WFDB record 100: 360 Hz, 1 segment(s)', 'signal  Hz   samples  units  checksum', '------  ---  -------  -----  --------', 'MLII    360  650000   mV     ok', 'V5      360  650000   mV     ok', ''].join('\n'),
+    );
+  });
+
   it('describes a multi-segment record by .hea path', async () => {
     const f = fakeIo('/');
     expect(await new DataCommand().run(['inspect', join(WFDB_FIXTURES, 's25047', 's25047-2704-05-04-10-44.hea'), '--json'], f.io)).toBe(0);
@@ -77,5 +85,7 @@ describe('fairtune data inspect', () => {
     f = fakeIo('/');
     expect(await new DataCommand().run(['inspect', root], f.io)).toBe(0);
     expect(f.out()).toMatch(/dataset: but-ppg/);
+    expect(f.out()).toMatch(/^2 subjects:$/m);
+    expect(f.out()).toMatch(/^subject +sex +age .*signals +labels \(count\)$/m);
   });
 });

@@ -134,11 +134,39 @@ function listSafe(f: () => string[]): string[] {
   }
 }
 
-function human(j: Json, indent = ''): string {
+/** Text for people: tables for records and dataset roots, an indented outline for the rest. */
+function human(j: Json): string {
+  const o = j as { kind?: string } & Record<string, Json>;
+  if (o && o.kind === 'wfdb-record') {
+    const sigs = o['signals'] as { name: string; fs: number; samples: number; units: string; checksumOk: boolean }[];
+    return [
+      `WFDB record ${String(o['name'])}: ${String(o['fs'])} Hz, ${String(o['segments'])} segment(s)`,
+      table(['signal', 'Hz', 'samples', 'units', 'checksum'], sigs.map((s) => [s.name, String(s.fs), String(s.samples), s.units, s.checksumOk ? 'ok' : 'MISMATCH'])),
+    ].join('\n');
+  }
+  if (o && o.kind === 'dataset' && Array.isArray(o['subjects'])) {
+    const subjects = o['subjects'] as Record<string, Json>[];
+    const attrs = [...new Set(subjects.flatMap((s) => Object.keys(s).filter((k) => !['id', 'signals', 'labels', 'records'].includes(k) && (s[k] === null || typeof s[k] !== 'object'))))];
+    const fmtSignals = (v: Json) => (Array.isArray(v) ? (v as { name: string; fs: number; samples: number }[]).map((x) => `${x.name} ${x.fs} Hz × ${x.samples}`).join(', ') : '');
+    const fmtLabels = (v: Json) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v).map(([k, n]) => `${k} ${String(n)}`).join(', ') : '');
+    const rows = subjects.map((s) => [String(s['id']), ...attrs.map((a) => String(s[a] ?? '')), fmtSignals(s['signals'] ?? null), fmtLabels(s['labels'] ?? null)]);
+    const rest = Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'subjects')) as Json;
+    return [outline(rest), `${subjects.length} subjects:`, table(['subject', ...attrs, 'signals', 'labels (count)'], rows)].join('\n');
+  }
+  return outline(j);
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function outline(j: Json, indent = ''): string {
   if (j === null || typeof j !== 'object') return String(j);
-  if (Array.isArray(j)) return j.map((x) => `${indent}- ${typeof x === 'object' && x !== null ? '\n' + human(x, indent + '    ') : String(x)}`).join('\n');
+  if (Array.isArray(j)) return j.map((x) => `${indent}- ${typeof x === 'object' && x !== null ? '\n' + outline(x, indent + '    ') : String(x)}`).join('\n');
   return Object.entries(j)
-    .map(([k, v]) => (v !== null && typeof v === 'object' ? `${indent}${k}:\n${human(v, indent + '  ')}` : `${indent}${k}: ${String(v)}`))
+    .map(([k, v]) => (v !== null && typeof v === 'object' ? `${indent}${k}:\n${outline(v, indent + '  ')}` : `${indent}${k}: ${String(v)}`))
     .join('\n');
 }
 
