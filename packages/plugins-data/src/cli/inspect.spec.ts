@@ -86,6 +86,7 @@ describe('fairtune data inspect', () => {
     expect(await new DataCommand().run(['inspect', root], f.io)).toBe(0);
     expect(f.out()).toMatch(/dataset: but-ppg/);
     expect(f.out()).toMatch(/^2 subjects:$/m);
-    expect(f.out()).toMatch(/^subject +sex +age .*signals +labels \(count\)$/m);
+    expect(f.out()).toMatch(/^subject +signals +labels \(count\)$/m);
+    expect(f.out()).toMatch(/^100 +ppg 30 Hz × 600/m);
   });
 });
