@@ -1,13 +1,17 @@
 /** Dataset-specific download recipes used by the loaders' `download` option. */
 import { existsSync, mkdirSync, renameSync, rmSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DATASET_SOURCES, downloadFile, downloadPhysionetProject } from './download.js';
 import { extractZip } from './unzip.js';
 
 /**
  * PPG-DaLiA: the UCI zip (verified against `downloadSha256` when given; UCI publishes no
- * checksum), extracted, then its nested `data.zip`, until `PPG_FieldStudy/` appears; that
- * folder becomes `root`.
+ * checksum), extracted; while no `PPG_FieldStudy/` folder has appeared, the zips it held
+ * (UCI nests `data.zip`; other mirrors ship `PPG_FieldStudy.zip`) are extracted in turn, up to
+ * three levels. The per-subject `S<n>_E4.zip` raw-device archives are left as shipped. Each
+ * nested zip is deleted once extracted and the work folder once `PPG_FieldStudy/` has become
+ * `root`, so the disk holds at most the archive plus its contents. On failure the downloaded
+ * archive stays in `<root>.download/` and a rerun with the same SHA-256 reuses it.
  */
 export async function downloadDalia(root: string, p: { downloadUrl?: string; downloadSha256?: string }, progress: (done: number, total?: number) => void): Promise<void> {
   const work = `${root}.download`;
@@ -15,6 +19,7 @@ export async function downloadDalia(root: string, p: { downloadUrl?: string; dow
   const zip = join(work, 'ppg_dalia.zip');
   await downloadFile(p.downloadUrl ?? DATASET_SOURCES.dalia.url, zip, { ...(p.downloadSha256 ? { sha256: p.downloadSha256 } : {}), onProgress: (_f, d, t) => progress(d, t) });
   const find = (dir: string, depth = 0): string | undefined => {
+    if (!existsSync(dir)) return undefined;
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory() && e.name === 'PPG_FieldStudy') return join(dir, e.name);
       if (e.isDirectory() && depth < 3) {
@@ -27,16 +32,21 @@ export async function downloadDalia(root: string, p: { downloadUrl?: string; dow
   const extracted = join(work, 'x');
   rmSync(extracted, { recursive: true, force: true });
   let zips = [zip];
-  for (let round = 0; round < 3 && !find(extracted, 0); round++) {
+  const seen: string[] = [];
+  for (let round = 0; round < 3 && zips.length > 0 && !find(extracted); round++) {
     const next: string[] = [];
-    for (const z of zips) for (const f of await extractZip(z, extracted)) if (f.endsWith('.zip') && !/_E4\.zip$/.test(f)) next.push(f);
+    for (const z of zips) {
+      seen.push(basename(z));
+      for (const f of await extractZip(z, extracted)) if (f.toLowerCase().endsWith('.zip') && !/_E4\.zip$/i.test(f)) next.push(f);
+      if (z !== zip) rmSync(z);
+    }
     zips = next;
-    if (zips.length === 0) break;
   }
-  const found = existsSync(extracted) ? find(extracted) : undefined;
-  if (!found) throw new Error(`${zip}: the archive does not contain a PPG_FieldStudy folder`);
+  const found = find(extracted);
+  if (!found) throw new Error(`${zip}: no PPG_FieldStudy folder in the archive (extracted ${seen.join(', ')}); is downloadUrl the PPG-DaLiA zip?`);
+  mkdirSync(dirname(root), { recursive: true });
   renameSync(found, root);
-  rmSync(extracted, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 }
 
 /** BUT-PPG: every file of the PhysioNet project, each verified against SHA256SUMS.txt. */
