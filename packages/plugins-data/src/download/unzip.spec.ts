@@ -91,7 +91,9 @@ describe('unzip', () => {
     expect(readFileSync(files[1]!).equals(pkl)).toBe(true);
   });
 
-  it('extracts archives written by Info-ZIP zip when it is installed', async () => {
+  // Reported as skipped (not silently passed) where Info-ZIP's `zip` is not installed.
+  const hasInfoZip = !spawnSync('zip', ['-v']).error;
+  (hasInfoZip ? it : it.skip)('extracts archives written by Info-ZIP zip', async () => {
     // Cross-check against an independent writer; the spec-built archives above cover the format otherwise.
     const dir = tempDir('infozip');
     const src = join(dir, 'src');
@@ -101,7 +103,6 @@ describe('unzip', () => {
     const zip = join(dir, 'a.zip');
     // `-fz` forces zip64 records; `-` stdin input would add data descriptors, so plain files are used.
     const r = spawnSync('zip', ['-r', '-q', '-fz', zip, 'PPG_FieldStudy'], { cwd: src });
-    if (r.error) return; // zip not installed: nothing to compare with
     expect(r.status).toBe(0);
     const files = await extractZip(zip, join(dir, 'out'));
     expect(files.map((f) => relative(join(dir, 'out'), f)).sort()).toEqual(['PPG_FieldStudy/S1/S1.pkl', 'PPG_FieldStudy/S1/S1_quest.csv']);
