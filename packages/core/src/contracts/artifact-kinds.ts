@@ -24,6 +24,8 @@ export interface SignalRef {
 export interface LabelSeries {
   readonly array: string;
   readonly units?: string;
+  /** Codes (e.g. activity ids), not measurements: aligned to a window by the mode, never averaged. */
+  readonly categorical?: boolean;
   readonly windowSeconds?: number;
   readonly shiftSeconds?: number;
   readonly offsetSeconds?: number;
