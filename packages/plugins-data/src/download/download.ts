@@ -6,8 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
-import { MIMIC_ACCESS_NOTE } from '../loaders/mimic.js';
+import { dirname, resolve, sep } from 'node:path';
 
 export interface DownloadProgress {
   (file: string, done: number, total: number | undefined): void;
@@ -102,10 +101,10 @@ export const DATASET_SOURCES = {
   'but-ppg': { url: 'https://physionet.org/files/butppg/2.0.0/', kind: 'physionet' as const },
 };
 
+/** Why MIMIC-III data cannot be fetched like the open datasets, and how users obtain it. */
+export const MIMIC_ACCESS_NOTE =
+  'MIMIC-III clinical tables (PATIENTS.csv with GENDER) require credentialed PhysioNet access: complete the CITI "Data or Specimens Only Research" training, sign the MIMIC-III data use agreement at https://physionet.org/content/mimiciii/ and download PATIENTS.csv yourself; the matched waveform subset is at https://physionet.org/content/mimic3wdb-matched/1.0/. FairTune cannot download credentialed data for you.';
+
 export function mimicDownloadError(): Error {
   return new Error(`MIMIC cannot be downloaded automatically. ${MIMIC_ACCESS_NOTE}`);
-}
-
-export function joinRoot(root: string, rel: string): string {
-  return join(root, rel);
 }

@@ -109,6 +109,22 @@ describe('windowing helpers', () => {
     expect(alignLabel(labels, timing, 40, 8)).toBeNaN();
   });
 
+  it('aligns categorical labels (activity codes) by the mode, ties to the earliest-starting value', () => {
+    // DaLiA activity: one code per 0.25 s; an 8-s window of 4 s sitting (1) then 4 s walking (7).
+    const timing = { windowSeconds: 0.25, shiftSeconds: 0.25, offsetSeconds: 0 };
+    const codes = [...new Array<number>(16).fill(1), ...new Array<number>(16).fill(7)];
+    expect(alignLabel(codes, timing, 0, 8)).toBe(4); // numeric alignment averages (= "cycling")
+    expect(alignLabel(codes, timing, 0, 8, { categorical: true })).toBe(1); // 16 vs 16: earliest wins
+    const later = [...new Array<number>(16).fill(7), ...new Array<number>(16).fill(1)];
+    expect(alignLabel(later, timing, 0, 8, { categorical: true })).toBe(7);
+    // majority, with undefined codes (NaN) ignored; window [2, 10) covers codes 8..39
+    const mixed = [...new Array<number>(12).fill(1), ...new Array<number>(20).fill(7), Number.NaN, Number.NaN, 1, 1, 1, 1, 1, 1];
+    expect(alignLabel(mixed, timing, 2, 8, { categorical: true })).toBe(7);
+    expect(alignLabel([Number.NaN, Number.NaN], timing, 0, 0.5, { categorical: true })).toBeNaN();
+    // a label window as long as the signal window picks the nearest label, never a mean, either way
+    expect(alignLabel([3, 5], { windowSeconds: 8, shiftSeconds: 8, offsetSeconds: 0 }, 8, 8, { categorical: true })).toBe(5);
+  });
+
   it('measures clipping and flat lines', () => {
     expect(clippingFraction([0, 1, 1, 1, 0.5, 0])).toBeCloseTo(5 / 6, 12);
     expect(flatFraction([1, 2, 2, 2, 2, 3])).toBeCloseTo(4 / 6, 12);

@@ -38,15 +38,26 @@ export interface LabelTiming {
   readonly offsetSeconds: number;
 }
 
+export interface AlignLabelOptions {
+  /**
+   * The label values are codes (e.g. DaLiA activity ids, BUT-PPG quality flags), not
+   * measurements: a window takes the most frequent code instead of the mean (the mean of
+   * sitting = 1 and walking = 7 would be 4 = cycling). Set it from `LabelSeries.categorical`.
+   */
+  readonly categorical?: boolean;
+}
+
 /**
  * Label for a signal window [t0, t0 + w) from a series whose k-th value covers
  * [offset + k·shift, … + labelWindow). Label windows at least half as long as w: the value
  * whose centre is nearest the window's centre (exact for matching windowing, e.g. DaLiA
  * 8 s / 2 s, or the one label of a 10-s BUT-PPG record), if that centre lies inside the
- * window. Shorter label windows: the mean of the labels lying wholly inside the window
- * (e.g. 8-s HR labels under a 30-s window). NaN when nothing qualifies.
+ * window. Shorter label windows, over the finite labels lying wholly inside the window: the
+ * mean (e.g. 8-s HR labels under a 30-s window), or with `categorical` the mode — on a tie
+ * the value that occurs first in time, so the result does not depend on the code numbers
+ * (e.g. 0.25-s activity codes under an 8-s window). NaN when nothing qualifies.
  */
-export function alignLabel(values: ArrayLike<number>, timing: LabelTiming, t0: number, w: number): number {
+export function alignLabel(values: ArrayLike<number>, timing: LabelTiming, t0: number, w: number, options: AlignLabelOptions = {}): number {
   const { windowSeconds: lw, shiftSeconds: ls, offsetSeconds: off } = timing;
   if (values.length === 0) return NaN;
   if (lw >= w / 2) {
@@ -59,14 +70,30 @@ export function alignLabel(values: ArrayLike<number>, timing: LabelTiming, t0: n
   const kFirst = Math.max(0, Math.ceil((t0 - off) / ls - 1e-9));
   let sum = 0;
   let cnt = 0;
+  // Categorical: counts per code; Map iteration follows insertion, i.e. first occurrence.
+  const counts = options.categorical ? new Map<number, number>() : undefined;
   for (let k = kFirst; k < values.length; k++) {
     const a = off + k * ls;
     if (a + lw > t0 + w + 1e-9) break;
     const v = values[k]!;
-    if (Number.isFinite(v)) {
+    if (!Number.isFinite(v)) continue;
+    if (counts) counts.set(v, (counts.get(v) ?? 0) + 1);
+    else {
       sum += v;
       cnt++;
     }
+  }
+  if (counts) {
+    let best = NaN;
+    let bestCount = 0;
+    // Strictly greater: among equally frequent codes the earliest-occurring one is kept.
+    for (const [v, c] of counts) {
+      if (c > bestCount) {
+        best = v;
+        bestCount = c;
+      }
+    }
+    return best;
   }
   return cnt ? sum / cnt : NaN;
 }

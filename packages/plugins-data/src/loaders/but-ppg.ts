@@ -13,15 +13,31 @@ import { writeButPpgCohort } from '../synthetic/but-ppg.js';
 import { withDefaults } from '../synthetic/cohort.js';
 import { readCsvTable, requireColumns } from './csv.js';
 import { downloadButPpg } from '../download/datasets.js';
-import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
+import { f32, forEachSubject, isPresent, loaderSchema, numOrNull, resolveDataRoot, selectSubjects, sexFrom, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
 
 const MOTION = ['rest', 'higher pressure', 'moving on lens', 'walking', 'coughing', 'laughing', 'ambient light change', 'talking'];
+
+/** Reference labels of one record from `quality-hr-ann.csv`. */
+export interface ButPpgLabels {
+  /** 0/1; NaN when the cell is empty or invalid (see `problem`). */
+  readonly quality: number;
+  /** bpm; NaN when the cell is empty or invalid (see `problem`). */
+  readonly hr: number;
+  /** 1-based line number in the CSV (the header is line 1). */
+  readonly row: number;
+  /** What is wrong with the row's Quality/HR cells, e.g. `column HR (record 100002) is empty`. */
+  readonly problem?: string;
+}
 
 export interface ButPpgIndex {
   readonly root: string;
   readonly records: string[];
-  readonly quality: Map<string, { quality: number; hr: number }>;
+  readonly quality: Map<string, ButPpgLabels>;
   readonly info: Map<string, Record<string, string>>;
+  /** 1-based line number of each record's row in `subject-info.csv`. */
+  readonly infoRow: Map<string, number>;
+  readonly qualityPath: string;
+  readonly infoPath: string;
   readonly files: { path: string; sha256: string }[];
 }
 
@@ -38,18 +54,32 @@ export function indexButPpg(root: string, withChecksums = true): ButPpgIndex {
   if (!iPath) throw new Error(`${join(root, 'subject-info.csv')}: file not found (BUT-PPG demographics)`);
   const q = readCsvTable(qPath);
   requireColumns(qPath, q.columns, ['id', 'quality', 'hr']);
-  const quality = new Map<string, { quality: number; hr: number }>();
+  const quality = new Map<string, ButPpgLabels>();
   q.rows.forEach((r, i) => {
-    const quality1 = Number(r['quality']);
-    const hr = Number(r['hr']);
-    if (!/^\d{6}$/.test(r['id']!) || !(quality1 === 0 || quality1 === 1) || !Number.isFinite(hr)) {
-      throw new Error(`${qPath}: row ${i + 2} (${Object.values(r).join(',')}) needs a 6-digit ID, Quality 0/1 and a numeric HR`);
-    }
-    quality.set(r['id']!, { quality: quality1, hr });
+    const row = i + 2;
+    const id = r['id']!;
+    if (!/^\d{6}$/.test(id)) throw new Error(`${qPath}: row ${row} (${Object.values(r).join(',')}) needs a 6-digit ID`);
+    // Number('') is 0: an empty HR cell must not become 0 bpm, so emptiness is checked first.
+    const problems: string[] = [];
+    const qCell = r['quality']!;
+    const hrCell = r['hr']!;
+    const qv = qCell === '' ? Number.NaN : Number(qCell);
+    const hr = numOrNull(hrCell) ?? Number.NaN;
+    if (qCell === '') problems.push(`column Quality (record ${id}) is empty`);
+    else if (qv !== 0 && qv !== 1) problems.push(`column Quality (record ${id}) is "${qCell}", expected 0 or 1`);
+    if (hrCell === '') problems.push(`column HR (record ${id}) is empty`);
+    else if (Number.isNaN(hr)) problems.push(`column HR (record ${id}) is "${hrCell}", not a number`);
+    quality.set(id, {
+      quality: qv === 0 || qv === 1 ? qv : Number.NaN,
+      hr,
+      row,
+      ...(problems.length ? { problem: problems.join('; ') } : {}),
+    });
   });
   const inf = readCsvTable(iPath);
   requireColumns(iPath, inf.columns, ['id', 'gender', 'age']);
   const info = new Map(inf.rows.map((r) => [r['id']!, r]));
+  const infoRow = new Map(inf.rows.map((r, i) => [r['id']!, i + 2]));
   let records: string[];
   const recPath = join(root, 'RECORDS');
   if (existsSync(recPath)) {
@@ -59,7 +89,7 @@ export function indexButPpg(root: string, withChecksums = true): ButPpgIndex {
   }
   records.sort();
   const files = [qPath, iPath, ...(existsSync(recPath) ? [recPath] : [])].map((p) => ({ path: p, sha256: withChecksums ? sha256File(p) : '' }));
-  return { root, records, quality, info, files };
+  return { root, records, quality, info, infoRow, qualityPath: qPath, infoPath: iPath, files };
 }
 
 /** PPG samples of a record; flattens the release-1 transposed header form. */
@@ -117,14 +147,21 @@ export class ButPpgLoader implements StagePlugin<ButPpgParams> {
         const recs: RecordingRecord[] = [];
         const local: Record<string, NdArray> = {};
         for (const id of bySubject.get(subject)!) {
+          const q = index.quality.get(id);
+          if (!q) throw new Error(`${index.qualityPath}: no row for record ${id}`);
+          if (q.problem) {
+            // A record without its reference label cannot be used; fail, or skip it on request.
+            const msg = `${index.qualityPath}: row ${q.row}, ${q.problem}`;
+            if (!p.skipBadSubjects) throw new Error(msg);
+            emit.log('warn', `${msg}; record skipped (skipBadSubjects)`);
+            continue;
+          }
+          const info = index.info.get(id);
+          if (!info) throw new Error(`${index.infoPath}: no row for record ${id}`);
           const ppgRec = readRecord(join(resolved.root, id, `${id}_PPG`));
           const bad = ppgRec.channels.find((c) => !c.checksumOk);
           if (bad) throw new Error(`${ppgRec.headerPath}: checksum mismatch in signal ${bad.name}`);
           const ppg = butPpgSignal(ppgRec, p.ppgChannel);
-          const q = index.quality.get(id);
-          if (!q) throw new Error(`${join(resolved.root, 'quality-hr-ann.csv')}: no row for record ${id}`);
-          const info = index.info.get(id);
-          if (!info) throw new Error(`${join(resolved.root, 'subject-info.csv')}: no row for record ${id}`);
           local[`${id}/ppg`] = ndarray(f32(ppg.values));
           local[`${id}/hr`] = ndarray(Float32Array.of(q.hr));
           local[`${id}/quality`] = ndarray(Float32Array.of(q.quality));
@@ -140,15 +177,26 @@ export class ButPpgLoader implements StagePlugin<ButPpgParams> {
             (signals as Record<string, unknown>)['acc'] = { array: `${id}/acc`, fs: accRec.fs, units: accRec.channels[0]!.units, channels: accRec.channels.slice(0, 3).map((c) => c.name) };
             files.push(...accRec.files.map((f) => ({ path: f, sha256: sha256File(f) })));
           }
-          const sex = (info['gender'] ?? '').toUpperCase();
-          const motion = info['motion'] !== undefined && info['motion'] !== '' ? Number(info['motion']) : null;
+          // A present but unreadable demographic cell becomes null (unknown), with a warning
+          // that says where, never a silent NaN.
+          const where = (column: string) => `${index.infoPath}: row ${index.infoRow.get(id)}, column ${column} (record ${id})`;
+          const numeric = (key: string, column: string): number | null => {
+            const v = numOrNull(info[key]);
+            if (v === null && isPresent(info[key])) emit.log('warn', `${where(column)}: "${info[key]}" is not a number; ${key} set to null`);
+            return v;
+          };
+          const sex = sexFrom(info['gender']);
+          if (sex === null && isPresent(info['gender'])) emit.log('warn', `${where('Gender')}: "${info['gender']}" is not M or F; sex set to null`);
+          const motionCode = numeric('motion', 'Motion');
+          const motion = motionCode !== null && Number.isInteger(motionCode) ? (MOTION[motionCode] ?? null) : null;
+          if (motionCode !== null && motion === null) emit.log('warn', `${where('Motion')}: ${motionCode} is not a motion code 0–${MOTION.length - 1}; motion set to null`);
           const attributes: Record<string, AttributeValue> = {
-            sex: sex === 'M' ? 'male' : sex === 'F' ? 'female' : null,
-            age: info['age'] ? Number(info['age']) : null,
-            height: info['height'] ? Number(info['height']) : null,
-            weight: info['weight'] ? Number(info['weight']) : null,
+            sex,
+            age: numeric('age', 'Age'),
+            height: numeric('height', 'Height'),
+            weight: numeric('weight', 'Weight'),
             site: info['ear/finger'] === '0' ? 'ear' : info['ear/finger'] === '1' ? 'finger' : null,
-            motion: motion !== null && MOTION[motion] ? MOTION[motion]! : null,
+            motion,
           };
           recs.push({
             id,
@@ -157,7 +205,8 @@ export class ButPpgLoader implements StagePlugin<ButPpgParams> {
             signals,
             labels: {
               hr: { array: `${id}/hr`, units: 'bpm', windowSeconds: ppg.values.length / ppg.fs, shiftSeconds: ppg.values.length / ppg.fs, offsetSeconds: 0 },
-              quality: { array: `${id}/quality`, windowSeconds: ppg.values.length / ppg.fs, shiftSeconds: ppg.values.length / ppg.fs, offsetSeconds: 0 },
+              // Quality is a 0/1 flag: a code, aligned by the mode if it is ever averaged over.
+              quality: { array: `${id}/quality`, categorical: true, windowSeconds: ppg.values.length / ppg.fs, shiftSeconds: ppg.values.length / ppg.fs, offsetSeconds: 0 },
             },
             files,
           });

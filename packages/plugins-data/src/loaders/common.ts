@@ -150,6 +150,41 @@ export function selectSubjects(all: readonly string[], wanted: readonly string[]
   return all.filter((s) => wanted.includes(s));
 }
 
+/**
+ * Heart rates outside [min, max] bpm are not physiological readings but artefacts (a monitor
+ * writes 0 with the lead off; R-peak detection on noise gives extreme values): loaders treat
+ * them as missing.
+ */
+export const PLAUSIBLE_HR_BPM = { min: 30, max: 220 } as const;
+
+export function isPlausibleHr(bpm: number): boolean {
+  return bpm >= PLAUSIBLE_HR_BPM.min && bpm <= PLAUSIBLE_HR_BPM.max;
+}
+
+/** A finite number from a numeric or numeric-string value; null when absent, empty or not a number. */
+export function numOrNull(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+/** True when `v` holds something (not undefined/null/blank). */
+export function isPresent(v: unknown): boolean {
+  return v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
+}
+
+/**
+ * Sex from the datasets' codings (`M`/`F` in BUT-PPG and MIMIC-III, `m`/`f` in DaLiA, or the
+ * words; case and surrounding spaces ignored); null otherwise.
+ */
+export function sexFrom(v: unknown): 'male' | 'female' | null {
+  if (typeof v !== 'string') return null;
+  const s = v.trim().toLowerCase();
+  if (s === 'm' || s === 'male') return 'male';
+  if (s === 'f' || s === 'female') return 'female';
+  return null;
+}
+
 export function f32(x: ArrayLike<number>): Float32Array {
   return Float32Array.from(x as ArrayLike<number>);
 }

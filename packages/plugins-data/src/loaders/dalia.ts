@@ -12,7 +12,7 @@ import { isNdArray, openPickle, pyString, PickledNdArray } from '../formats/pick
 import { writeDaliaCohort } from '../synthetic/dalia.js';
 import { withDefaults } from '../synthetic/cohort.js';
 import { downloadDalia } from '../download/datasets.js';
-import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
+import { f32, forEachSubject, loaderSchema, numOrNull, resolveDataRoot, selectSubjects, sexFrom, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
 
 export interface DaliaSubject {
   readonly id: string;
@@ -41,20 +41,6 @@ export function parseQuestCsv(text: string): Record<string, string> {
     if (m) out[m[1]!.trim().toUpperCase()] = m[2]!.trim();
   }
   return out;
-}
-
-function sexFrom(v: string | undefined): AttributeValue {
-  if (v === undefined) return null;
-  const s = v.trim().toLowerCase();
-  if (s === 'm' || s === 'male') return 'male';
-  if (s === 'f' || s === 'female') return 'female';
-  return null;
-}
-
-function numOrNull(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  return null;
 }
 
 function arrayAt(root: Record<string, unknown>, path: string[], file: string): PickledNdArray {
@@ -108,7 +94,7 @@ export function readDaliaSubject(root: string, id: string, withChecksums = true)
     files.push({ path: questPath, sha256: withChecksums ? sha256File(questPath) : '' });
   }
   const attributes: Record<string, AttributeValue> = {
-    sex: sexFrom(typeof q['GENDER'] === 'string' ? (q['GENDER'] as string) : undefined),
+    sex: sexFrom(q['GENDER']),
     age: numOrNull(q['AGE']),
     skinType: numOrNull(q['SKIN']),
     height: numOrNull(q['HEIGHT']),
@@ -165,7 +151,8 @@ export class DaliaLoader implements StagePlugin<DaliaParams> {
           signals: { ppg: { array: `${id}/ppg`, fs: 64, units: 'a.u.' }, acc: { array: `${id}/acc`, fs: 32, units: 'g', channels: ['x', 'y', 'z'] } },
           labels: {
             hr: { array: `${id}/hr`, units: 'bpm', windowSeconds: 8, shiftSeconds: 2, offsetSeconds: 0 },
-            activity: { array: `${id}/activity`, windowSeconds: 0.25, shiftSeconds: 0.25, offsetSeconds: 0 },
+            // Activity ids (0 transient … 8 working) are codes: windows take the mode, not the mean.
+            activity: { array: `${id}/activity`, categorical: true, windowSeconds: 0.25, shiftSeconds: 0.25, offsetSeconds: 0 },
           },
           files: s.files,
         };

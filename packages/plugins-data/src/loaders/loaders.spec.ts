@@ -191,3 +191,102 @@ describe('data.mimic', () => {
     expect(existsSync(join(meta.source.root, 'RECORDS'))).toBe(true);
   });
 });
+
+/** A writable copy of a (cached, shared) synthetic dataset root, so a test can damage files. */
+async function copyRoot(src: string, label: string): Promise<string> {
+  const { cpSync } = await import('node:fs');
+  const dest = join(tempDir(label), 'root');
+  cpSync(src, dest, { recursive: true });
+  return dest;
+}
+
+/** Rewrites one CSV cell (row = 1-based line number, header = line 1), keeping BOM and line ends. */
+function setCsvCell(path: string, row: number, column: number, value: string): void {
+  const text = readFileSync(path, 'utf8');
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const lines = text.split(eol);
+  const cells = lines[row - 1]!.split(',');
+  cells[column] = value;
+  lines[row - 1] = cells.join(',');
+  writeFileSync(path, lines.join(eol));
+}
+
+describe('categorical labels', () => {
+  it('marks DaLiA activity and BUT-PPG quality as categorical (aligned by the mode), HR as numeric', async () => {
+    const dalia = (await runStandalone(new DaliaLoader(), { params: { root: join(base, 'none'), ...SMALL } })).outputs['dataset']!;
+    const d = (dalia.meta as unknown as DatasetMeta).recordings[0]!;
+    expect(d.labels['activity']!.categorical).toBe(true);
+    expect(d.labels['hr']!.categorical).toBeUndefined();
+    const but = (await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } })).outputs['dataset']!;
+    const b = (but.meta as unknown as DatasetMeta).recordings[0]!;
+    expect(b.labels['quality']!.categorical).toBe(true);
+    expect(b.labels['hr']!.categorical).toBeUndefined();
+  });
+});
+
+describe('data.but-ppg cell validation', () => {
+  it('rejects an empty HR cell naming file, row and column; with skipBadSubjects skips that record with a warning', async () => {
+    const ds = (await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } })).outputs['dataset']!;
+    const root = await copyRoot((ds.meta as unknown as DatasetMeta).source.root, 'but-bad');
+    // quality-hr-ann.csv: ID,Quality,HR; line 3 = record 100002. subject-info.csv: column 2 = Age.
+    setCsvCell(join(root, 'quality-hr-ann.csv'), 3, 2, '');
+    setCsvCell(join(root, 'subject-info.csv'), 4, 2, 'n/a');
+    await expect(runStandalone(new ButPpgLoader(), { params: { root } })).rejects.toThrow(
+      /quality-hr-ann\.csv: row 3, column HR \(record 100002\) is empty/,
+    );
+    const { outputs, events } = await runStandalone(new ButPpgLoader(), { params: { root, skipBadSubjects: true } });
+    const recs = (outputs['dataset']!.meta as unknown as DatasetMeta).recordings;
+    expect(recs.map((r) => r.id)).not.toContain('100002');
+    expect(recs).toHaveLength(8);
+    const warns = logs(events, 'warn').join('\n');
+    expect(warns).toMatch(/quality-hr-ann\.csv: row 3, column HR \(record 100002\) is empty; record skipped \(skipBadSubjects\)/);
+    // Age "n/a" (record 100003): null and a warning, never NaN.
+    expect(recs.find((r) => r.id === '100003')!.attributes['age']).toBeNull();
+    expect(warns).toMatch(/subject-info\.csv: row 4, column Age \(record 100003\): "n\/a" is not a number; age set to null/);
+    for (const r of recs) for (const v of Object.values(r.attributes)) expect(Number.isNaN(v)).toBe(false);
+  });
+});
+
+describe('data.mimic validation', () => {
+  it('drops implausible monitor HR values (outside 30–220 bpm) before the window mean and counts them', async () => {
+    const { readRecord, writeRecord } = await import('../formats/wfdb/index.js');
+    const ds = (await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } })).outputs['dataset']!;
+    const meta = ds.meta as unknown as DatasetMeta;
+    const root = await copyRoot(meta.source.root, 'mimic-hr');
+    const rec = meta.recordings[0]!;
+    const dir = join(root, 'p00', `p${rec.subject.padStart(6, '0')}`);
+    const num = readRecord(join(dir, `${rec.id}n`));
+    const hr = Float64Array.from(num.channels.find((c) => c.name === 'HR')!.physical);
+    const pulse = num.channels.find((c) => c.name === 'PULSE')!.physical;
+    // The first 10 s read 0 bpm (lead off), as monitors write.
+    for (let t = 0; t < 10; t++) hr[t] = 0;
+    writeRecord(dir, `${rec.id}n`, [
+      { name: 'HR', units: 'bpm', gain: 10, physical: hr },
+      { name: 'PULSE', units: 'bpm', gain: 10, physical: pulse },
+    ], { fs: num.fs, format: 16, ...(num.baseTime ? { baseTime: num.baseTime } : {}), ...(num.baseDate ? { baseDate: num.baseDate } : {}) });
+    const { outputs, events } = await runStandalone(new MimicLoader(), { params: { root } });
+    const got = outputs['dataset']!.arrays[`${rec.id}/hr`]!.data;
+    const want = ds.arrays[`${rec.id}/hr`]!.data;
+    expect(got[0]).toBeNaN(); // window [0, 8) s holds only zeros
+    // window [8, 16) s: mean of the 6 plausible values only
+    const mean = hr.slice(10, 16).reduce((a, b) => a + b, 0) / 6;
+    expect(got[4]).toBeCloseTo(mean, 1);
+    for (let j = 5; j < want.length; j++) expect(got[j]).toBeCloseTo(want[j]!, 5);
+    expect(logs(events, 'info').join('\n')).toMatch(new RegExp(`${rec.id}n\\.hea: 10 of 60 HR samples outside 30–220 bpm dropped`));
+  });
+
+  it('warns, naming file, subject and value, when PATIENTS.csv has an unknown GENDER or an unparseable DOB', async () => {
+    const ds = (await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } })).outputs['dataset']!;
+    const root = await copyRoot((ds.meta as unknown as DatasetMeta).source.root, 'mimic-patients');
+    const table = join(root, 'PATIENTS.csv');
+    // ROW_ID,SUBJECT_ID,GENDER,DOB,…: line 2 = subject 20 (the first), line 3 = the second.
+    setCsvCell(table, 2, 2, '"U"');
+    setCsvCell(table, 3, 3, 'unknown');
+    const { outputs, events } = await runStandalone(new MimicLoader(), { params: { root } });
+    const warns = logs(events, 'warn').join('\n');
+    expect(warns).toMatch(/PATIENTS\.csv: row 2, subject 20: GENDER "U" is not M or F; sex unknown unless the record header gives it/);
+    expect(warns).toMatch(/PATIENTS\.csv: row 3, subject \d+: DOB "unknown" has no year; age taken from the record header when it has one/);
+    const recs = (outputs['dataset']!.meta as unknown as DatasetMeta).recordings;
+    expect(recs[0]!.attributes['sex']).toBeNull();
+  });
+});

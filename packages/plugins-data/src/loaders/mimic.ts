@@ -13,16 +13,14 @@ import { writeMimicCohort } from '../synthetic/mimic.js';
 import { withDefaults } from '../synthetic/cohort.js';
 import { detectRPeaks } from '../dsp/rpeaks.js';
 import { readCsvTable, requireColumns } from './csv.js';
-import { f32, forEachSubject, loaderSchema, resolveDataRoot, selectSubjects, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
+import { MIMIC_ACCESS_NOTE, mimicDownloadError } from '../download/download.js';
+import { f32, forEachSubject, isPlausibleHr, loaderSchema, PLAUSIBLE_HR_BPM, resolveDataRoot, selectSubjects, sexFrom, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';
 
 export interface MimicParams extends LoaderParams {
   clinicalTable?: string;
   windowSeconds: number;
   shiftSeconds: number;
 }
-
-export const MIMIC_ACCESS_NOTE =
-  'MIMIC-III clinical tables (PATIENTS.csv with GENDER) require credentialed PhysioNet access: complete the CITI "Data or Specimens Only Research" training, sign the MIMIC-III data use agreement at https://physionet.org/content/mimiciii/ and download PATIENTS.csv yourself; the matched waveform subset is at https://physionet.org/content/mimic3wdb-matched/1.0/. FairTune cannot download credentialed data for you.';
 
 /** Subject directories (relative, e.g. `p00/p000020/`) from the top RECORDS file or a scan. */
 export function listMimicSubjects(root: string): string[] {
@@ -47,7 +45,12 @@ function windowMean(values: Float64Array, fsV: number, nWin: number, win: number
     const e = Math.max(a + 1, Math.floor((j * shift + win) * fsV));
     let s = 0;
     let c = 0;
-    for (let i = a; i < Math.min(e, values.length); i++) if (Number.isFinite(values[i]!)) (s += values[i]!), c++;
+    for (let i = a; i < Math.min(e, values.length); i++) {
+      if (Number.isFinite(values[i]!)) {
+        s += values[i]!;
+        c++;
+      }
+    }
     out[j] = c ? s / c : NaN;
   }
   return out;
@@ -62,7 +65,7 @@ function hrFromEcg(ecg: Float64Array, fs: number, nWin: number, win: number, shi
     const inside = peaks.filter((p) => p >= a && p < e);
     // HR = 60·(k−1)/(t_k − t_1) over the beats inside the window.
     out[j] = inside.length >= 3 ? (60 * (inside.length - 1)) / ((inside[inside.length - 1]! - inside[0]!) / fs) : NaN;
-    if (out[j]! < 30 || out[j]! > 220) out[j] = NaN;
+    if (!isPlausibleHr(out[j]!)) out[j] = NaN;
   }
   return out;
 }
@@ -101,20 +104,33 @@ export class MimicLoader implements StagePlugin<MimicParams> {
         writeMimicCohort(join(dir, 'mimic3wdb-matched'), gen);
         return dir;
       }, gen, 'mimic3wdb-matched', async () => {
-        throw new Error(`MIMIC cannot be downloaded automatically. ${MIMIC_ACCESS_NOTE}`);
+        throw mimicDownloadError();
       });
       const root = resolved.root;
       const tablePath = p.clinicalTable ?? (existsSync(join(root, 'PATIENTS.csv')) ? join(root, 'PATIENTS.csv') : undefined);
-      const patients = new Map<string, { sex: AttributeValue; dobYear: number | null }>();
+      // `notes`: why a value became unknown; reported when the subject is loaded (the real
+      // table lists every MIMIC-III patient, most of whom have no waveforms here).
+      const patients = new Map<string, { sex: AttributeValue; dobYear: number | null; notes: string[] }>();
       const tableFiles: { path: string; sha256: string }[] = [];
       if (tablePath) {
         const t = readCsvTable(tablePath);
         requireColumns(tablePath, t.columns, ['subject_id', 'gender']);
-        for (const r of t.rows) {
-          const g = r['gender']!.toUpperCase();
-          const dob = r['dob'] ? Number(r['dob'].slice(0, 4)) : NaN;
-          patients.set(String(Number(r['subject_id'])), { sex: g === 'M' ? 'male' : g === 'F' ? 'female' : null, dobYear: Number.isFinite(dob) ? dob : null });
-        }
+        if (!t.columns.includes('dob')) emit.log('warn', `${tablePath}: no DOB column; ages come from the record headers where they have one`);
+        t.rows.forEach((r, i) => {
+          const sid = String(Number(r['subject_id']));
+          const where = `${tablePath}: row ${i + 2}, subject ${sid}`;
+          const notes: string[] = [];
+          const sex = sexFrom(r['gender']);
+          if (sex === null) notes.push(`${where}: GENDER "${r['gender']}" is not M or F; sex unknown unless the record header gives it`);
+          let dobYear: number | null = null;
+          if (r['dob'] !== undefined) {
+            // MIMIC-III writes `YYYY-MM-DD hh:mm:ss` (shifted dates).
+            const m = /^(\d{4})-/.exec(r['dob']);
+            if (m) dobYear = Number(m[1]);
+            else notes.push(`${where}: DOB "${r['dob']}" has no year; age taken from the record header when it has one`);
+          }
+          patients.set(sid, { sex, dobYear, notes });
+        });
         tableFiles.push({ path: tablePath, sha256: sha256File(tablePath) });
       } else {
         emit.log('warn', `no clinical table: sex is unknown for every MIMIC subject. ${MIMIC_ACCESS_NOTE}`);
@@ -129,6 +145,7 @@ export class MimicLoader implements StagePlugin<MimicParams> {
         const names = existsSync(recFile)
           ? readFileSync(recFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean)
           : readdirSync(dir).filter((f) => f.endsWith('.hea') && /^p\d{6}-/.test(f)).map((f) => f.slice(0, -4));
+        for (const note of patients.get(sid)?.notes ?? []) emit.log('warn', note);
         const masters = names.filter((n) => !n.endsWith('n'));
         const out: RecordingRecord[] = [];
         for (const name of masters) {
@@ -149,7 +166,20 @@ export class MimicLoader implements StagePlugin<MimicParams> {
           const numHr = existsSync(numPath) ? readRecord(numPath) : undefined;
           const hrCh = numHr?.channels.find((c) => c.name === 'HR');
           if (numHr && hrCh) {
-            hr = windowMean(hrCh.physical, hrCh.fs, nWin, p.windowSeconds, p.shiftSeconds);
+            // Same plausibility rule as the ECG path: a monitor writes 0 bpm with the lead off,
+            // which must not be averaged into the window's reference HR.
+            const values = Float64Array.from(hrCh.physical);
+            let dropped = 0;
+            for (let i = 0; i < values.length; i++) {
+              if (Number.isFinite(values[i]!) && !isPlausibleHr(values[i]!)) {
+                values[i] = NaN;
+                dropped++;
+              }
+            }
+            if (dropped > 0) {
+              emit.log('info', `${numPath}: ${dropped} of ${values.length} HR samples outside ${PLAUSIBLE_HR_BPM.min}–${PLAUSIBLE_HR_BPM.max} bpm dropped before the window means`);
+            }
+            hr = windowMean(values, hrCh.fs, nWin, p.windowSeconds, p.shiftSeconds);
             hrSource = 'numerics HR';
             files.push(...numHr.files);
           } else {

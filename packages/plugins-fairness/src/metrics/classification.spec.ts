@@ -95,4 +95,9 @@ describe('classificationMetrics', () => {
     expect(r.accuracy).toBe(1);
     expect(r.warnings.join()).toMatch(/ECE is undefined/);
   });
+  it('validates the full arrays, so errors name the index in the caller\'s arrays (not within a group)', () => {
+    // index 3 is in group 1, where it is the 2nd sample: a per-group check would say "yTrue[1]"
+    expect(() => classificationMetrics([0, 1, 0, 2], [0.1, 0.2, 0.3, 0.4], [0, 1, 0, 1])).toThrow(/yTrue\[3\] is 2, expected 0 or 1/);
+    expect(() => classificationMetrics([0, 1, 0, 1], [0.1, 0.2, 0.3, Number.NaN], [0, 1, 0, 1])).toThrow(/score\[3\] is NaN, expected a finite number/);
+  });
 });

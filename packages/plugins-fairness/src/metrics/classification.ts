@@ -191,6 +191,10 @@ export function classificationMetrics(
   options: ClassificationOptions = {},
 ): ClassificationMetrics {
   checkSameLength('classificationMetrics', { yTrue, score, groups });
+  // Validate the full arrays before splitting by group: the per-group calls below would report
+  // positions within a group's subset, not the caller's indices.
+  checkBinary('classificationMetrics', 'yTrue', yTrue);
+  checkFinite('classificationMetrics', 'score', score);
   const threshold = options.threshold ?? 0.5;
   const yHat = binarize(score, threshold);
   const warnings: string[] = [];

@@ -2,7 +2,7 @@
  * Metrics of one prediction set with optional subject-level bootstrap CIs: the computation
  * behind `fairtune metrics` and the `eval.metrics` stage.
  */
-import { bootstrapBySubject, SubjectResampler, type ConfidenceInterval } from './bootstrap.js';
+import { bootstrapBySubject, SubjectResampler, type ConfidenceInterval, type SubjectResample } from './bootstrap.js';
 import { take } from './common.js';
 import { computeTaskMetrics, flattenMetrics, type TaskMetrics, type TaskMetricsInput } from './summary.js';
 
@@ -15,6 +15,11 @@ export interface EvaluateOptions {
     readonly seed: number;
     readonly onReplicate?: (done: number, total: number) => void | Promise<void>;
   };
+  /**
+   * Extra flat metrics (e.g. representation metrics of embeddings) computed on each bootstrap
+   * replicate, so that their CIs come from the same subject draws as the task metrics.
+   */
+  readonly replicateMetrics?: (replicate: SubjectResample) => Record<string, number>;
 }
 
 export interface Evaluation extends TaskMetrics {
@@ -31,8 +36,8 @@ export async function evaluatePredictions(input: TaskMetricsInput, options: Eval
   const resampler = new SubjectResampler(options.subject, input.group);
   const ci = await bootstrapBySubject(
     resampler,
-    (rep) =>
-      flattenMetrics(
+    (rep) => ({
+      ...flattenMetrics(
         computeTaskMetrics({
           ...input,
           yTrue: take(input.yTrue, rep.samples),
@@ -40,6 +45,8 @@ export async function evaluatePredictions(input: TaskMetricsInput, options: Eval
           group: take(input.group, rep.samples),
         }),
       ),
+      ...options.replicateMetrics?.(rep),
+    }),
     options.bootstrap,
   );
   return { ...point, ci };

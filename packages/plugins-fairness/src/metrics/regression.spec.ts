@@ -42,4 +42,8 @@ describe('regression metrics', () => {
     expect(() => meanAbsoluteError([1, Number.NaN], [1, 1])).toThrow(/yTrue\[1\] is NaN/);
     expect(() => regressionMetrics([1], [1], [-2])).toThrow(/groups\[0\] is -2/);
   });
+  it('validates the full arrays, naming the index in the caller\'s arrays', () => {
+    expect(() => regressionMetrics([1, 2, 3, Number.NaN], [1, 2, 3, 4], [0, 1, 0, 1])).toThrow(/yTrue\[3\] is NaN/);
+    expect(() => regressionMetrics([1, 2, 3, 4], [1, 2, 3, Number.POSITIVE_INFINITY], [0, 1, 0, 1])).toThrow(/yPred\[3\] is Infinity/);
+  });
 });

@@ -54,6 +54,9 @@ export interface RegressionMetrics {
 
 /** Overall and per-group regression metrics; `groups` holds one id per sample (−1 = unknown). */
 export function regressionMetrics(yTrue: NumArray, yPred: NumArray, groups: NumArray): RegressionMetrics {
+  // Validate the full arrays first, so errors name the caller's indices and no per-group value
+  // is computed from non-finite input.
+  validate('regressionMetrics', yTrue, yPred);
   checkSameLength('regressionMetrics', { yTrue, yPred, groups });
   const perGroup: RegressionGroupMetrics[] = [];
   for (const [g, idx] of groupIndices(groups)) {

@@ -61,4 +61,8 @@ describe('RepresentationAnalysis', () => {
     expect(r.silhouette).toBeNaN();
     expect(r.warnings.join('\n')).toMatch(/two groups/);
   });
+  it('rejects a non-positive fixed bandwidth in mmd2Rbf and RepresentationAnalysis alike', () => {
+    expect(() => mmd2Rbf(col([0, 1]), col([3, 4]), 0)).toThrow(/bandwidth σ must be a positive number, got 0/);
+    expect(() => new RepresentationAnalysis(col([0, 1, 3, 4]), [0, 0, 1, 1], { sigma: 0 })).toThrow(/bandwidth σ must be a positive number, got 0/);
+  });
 });

@@ -95,17 +95,23 @@ export function mmd2UnbiasedFromKernel(kernel: Float64Array, m: number, xs: Arra
   return (2 * kxx) / (n * (n - 1)) + (2 * kyy) / (l * (l - 1)) - (2 * kxy) / (n * l);
 }
 
-/** Unbiased RBF MMD² between two point sets; σ by the median heuristic on the pooled sample unless given. */
+/**
+ * Unbiased RBF MMD² between two point sets; σ by the median heuristic on the pooled sample
+ * unless given. The same code path as `RepresentationAnalysis` (two groups, no subsample).
+ */
 export function mmd2Rbf(x: Matrix, y: Matrix, sigma?: number): { mmd2: number; sigma: number } {
   if (x.dim !== y.dim) throw new RangeError(`mmd2Rbf: dimensions differ (${x.dim} vs ${y.dim})`);
-  const pooled: Matrix = { data: [...Array.from(x.data), ...Array.from(y.data)], rows: x.rows + y.rows, dim: x.dim };
-  const m = pooled.rows;
-  const sq = squaredDistanceMatrix(pooled, Array.from({ length: m }, (_, i) => i));
-  const s = sigma ?? medianBandwidth(sq, m);
-  const k = rbfKernel(sq, s);
-  const xs = Array.from({ length: x.rows }, (_, i) => i);
-  const ys = Array.from({ length: y.rows }, (_, i) => x.rows + i);
-  return { mmd2: mmd2UnbiasedFromKernel(k, m, xs, ys), sigma: s };
+  const data = new Float64Array((x.rows + y.rows) * x.dim);
+  data.set(x.data, 0);
+  data.set(y.data, x.rows * x.dim);
+  const groups = new Int32Array(x.rows + y.rows).fill(1, x.rows);
+  const analysis = new RepresentationAnalysis({ data, rows: x.rows + y.rows, dim: x.dim }, groups, {
+    maxSamples: x.rows + y.rows,
+    ...(sigma === undefined ? {} : { sigma }),
+  });
+  // An empty set leaves a single group and no pair: MMD² is undefined.
+  const pair = analysis.mmd2Pairs().find((p) => p.a === 0 && p.b === 1);
+  return { mmd2: pair?.mmd2 ?? Number.NaN, sigma: analysis.sigma };
 }
 
 /**
@@ -203,13 +209,13 @@ export class RepresentationAnalysis {
     const sq = squaredDistanceMatrix(z, this.rows);
     this.sigma = options.sigma ?? (m >= 2 ? medianBandwidth(sq, m) : Number.NaN);
     this.#dist = sq.map(Math.sqrt);
-    this.#kernel = this.sigma > 0 ? rbfKernel(sq, this.sigma) : new Float64Array(sq.length).fill(Number.NaN);
+    // A given σ must be valid (rbfKernel throws); a median-heuristic σ of 0 (most points
+    // identical) or NaN (< 2 points) leaves the kernel, hence MMD², undefined.
+    this.#kernel =
+      options.sigma !== undefined || this.sigma > 0 ? rbfKernel(sq, this.sigma) : new Float64Array(sq.length).fill(Number.NaN);
   }
 
-  /** Metrics on the retained positions `positions` (default all; may repeat). */
-  compute(positions?: ArrayLike<number>): RepresentationResult {
-    const m = this.rows.length;
-    const pos = positions ?? Array.from({ length: m }, (_, i) => i);
+  #byGroup(pos: ArrayLike<number>): Map<number, number[]> {
     const byGroup = new Map<number, number[]>();
     for (let k = 0; k < pos.length; k++) {
       const g = this.#groups[pos[k]!]!;
@@ -217,16 +223,31 @@ export class RepresentationAnalysis {
       if (!list) byGroup.set(g, (list = []));
       list.push(pos[k]!);
     }
-    const ids = [...byGroup.keys()].sort((a, b) => a - b);
-    const warnings: string[] = [];
+    return new Map([...byGroup.entries()].sort((a, b) => a[0] - b[0]));
+  }
+
+  /** Unbiased MMD² of every pair of groups (ascending ids) on `positions` (default all; may repeat). */
+  mmd2Pairs(positions?: ArrayLike<number>): PairMmd[] {
+    const m = this.rows.length;
+    const byGroup = this.#byGroup(positions ?? Array.from({ length: m }, (_, i) => i));
+    const ids = [...byGroup.keys()];
     const pairs: PairMmd[] = [];
     for (let i = 0; i < ids.length; i++) {
       for (let j = i + 1; j < ids.length; j++) {
         pairs.push({ a: ids[i]!, b: ids[j]!, mmd2: mmd2UnbiasedFromKernel(this.#kernel, m, byGroup.get(ids[i]!)!, byGroup.get(ids[j]!)!) });
       }
     }
+    return pairs;
+  }
+
+  /** Metrics on the retained positions `positions` (default all; may repeat). */
+  compute(positions?: ArrayLike<number>): RepresentationResult {
+    const m = this.rows.length;
+    const pos = positions ?? Array.from({ length: m }, (_, i) => i);
+    const pairs = this.mmd2Pairs(pos);
+    const warnings: string[] = [];
     const defined = pairs.map((p) => p.mmd2).filter((v) => Number.isFinite(v));
-    if (pairs.length === 0) warnings.push(`MMD² needs two groups with embeddings; found ${ids.length}`);
+    if (pairs.length === 0) warnings.push(`MMD² needs two groups with embeddings; found ${new Set(Array.from(pos, (p) => this.#groups[p]!)).size}`);
     else if (defined.length < pairs.length) warnings.push('MMD² is undefined for group pairs with fewer than 2 embeddings in a group');
     let silhouette = Number.NaN;
     try {

@@ -64,13 +64,33 @@ export function computeTaskMetrics(input: TaskMetricsInput): TaskMetrics {
   };
 }
 
-/** Flat `overall.<metric>` / `groups.<name>.<metric>` scalars (sample counts left out), for bootstrap CIs. */
-export function flattenMetrics(m: Pick<TaskMetrics, 'overall' | 'groups'>): Record<string, number> {
+/** Metric values as computed (numbers) or as read back from a metrics artifact's JSON (null = undefined). */
+type MetricValue = number | null | undefined;
+
+const num = (v: MetricValue): number => (typeof v === 'number' ? v : Number.NaN);
+
+/** Flat keys of the representation metrics (the eval.metrics bootstrap and the report share them). */
+export function flattenRepresentation(r: { readonly mmd2?: MetricValue; readonly silhouette?: MetricValue }): Record<string, number> {
+  return { 'representation.mmd2': num(r.mmd2), 'representation.silhouette': num(r.silhouette) };
+}
+
+/**
+ * Flat `overall.<metric>` / `groups.<name>.<metric>` (sample counts left out) and, when present,
+ * `representation.<metric>` scalars: the keys of bootstrap CIs and of the comparison report.
+ * Accepts computed metrics or their JSON form, where an undefined value was written as null
+ * (read back as NaN).
+ */
+export function flattenMetrics(m: {
+  readonly overall: Readonly<Record<string, MetricValue>>;
+  readonly groups: Readonly<Record<string, Readonly<Record<string, MetricValue>>>>;
+  readonly representation?: { readonly mmd2?: MetricValue; readonly silhouette?: MetricValue };
+}): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m.overall)) out[`overall.${k}`] = v;
+  for (const [k, v] of Object.entries(m.overall)) out[`overall.${k}`] = num(v);
   for (const [g, values] of Object.entries(m.groups)) {
-    for (const [k, v] of Object.entries(values)) if (k !== 'n') out[`groups.${g}.${k}`] = v;
+    for (const [k, v] of Object.entries(values)) if (k !== 'n') out[`groups.${g}.${k}`] = num(v);
   }
+  if (m.representation) Object.assign(out, flattenRepresentation(m.representation));
   return out;
 }
 

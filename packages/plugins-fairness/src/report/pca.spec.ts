@@ -20,4 +20,14 @@ describe('pca', () => {
   it('rejects fewer than two points', () => {
     expect(() => pca(matrixFromRows([[1, 2]]))).toThrow(/at least 2 points/);
   });
+  it('handles very wide embeddings (no argument spreading over D values)', () => {
+    // D = 300 000 would overflow the stack of Math.hypot(...v); two points → one direction.
+    const d = 300_000;
+    const data = new Float64Array(2 * d);
+    for (let j = 0; j < d; j++) data[d + j] = j % 2 ? 1 : -1;
+    const r = pca({ data, rows: 2, dim: d }, 1, { seed: 1, iterations: 5 });
+    // the two points are ±½·x apart from their mean, ‖x‖² = D: variance = 2·(D/4)/(n − 1)
+    expect(r.explainedVariance[0]).toBeCloseTo(d / 2, 6);
+    expect(r.totalVariance).toBeCloseTo(d / 2, 6);
+  });
 });

@@ -60,7 +60,11 @@ export function pca(x: Matrix, k = 2, options: { iterations?: number; seed?: num
         for (let j = 0; j < d; j++) dot += next[j]! * components[p * d + j]!;
         for (let j = 0; j < d; j++) next[j]! -= dot * components[p * d + j]!;
       }
-      const norm = Math.hypot(...next);
+      // A plain loop: spreading D (up to ~16k, or more) values into Math.hypot's arguments
+      // can overflow the call stack.
+      let sumSq = 0;
+      for (let j = 0; j < d; j++) sumSq += next[j]! * next[j]!;
+      const norm = Math.sqrt(sumSq);
       if (norm === 0) break; // no variance left in the remaining directions
       const newLambda = norm / (n - 1);
       for (let j = 0; j < d; j++) next[j]! /= norm;
@@ -71,7 +75,12 @@ export function pca(x: Matrix, k = 2, options: { iterations?: number; seed?: num
     }
     let maxAbs = 0;
     let sign = 1;
-    for (let j = 0; j < d; j++) if (Math.abs(v[j]!) > maxAbs) ((maxAbs = Math.abs(v[j]!)), (sign = Math.sign(v[j]!) || 1));
+    for (let j = 0; j < d; j++) {
+      if (Math.abs(v[j]!) > maxAbs) {
+        maxAbs = Math.abs(v[j]!);
+        sign = Math.sign(v[j]!) || 1;
+      }
+    }
     for (let j = 0; j < d; j++) components[comp * d + j] = sign * v[j]!;
     explained[comp] = lambda;
   }

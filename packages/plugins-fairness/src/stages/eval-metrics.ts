@@ -14,10 +14,12 @@ import {
   type PredictionsMeta,
   type StagePlugin,
 } from '@fairtune/core';
-import { bootstrapBySubject, SubjectResampler } from '../metrics/bootstrap.js';
 import { take } from '../metrics/common.js';
+import type { SubjectResample } from '../metrics/bootstrap.js';
+import { evaluatePredictions } from '../metrics/evaluate.js';
 import { RepresentationAnalysis, type RepresentationResult } from '../metrics/representation.js';
-import { computeTaskMetrics, flattenMetrics, toJsonSafe } from '../metrics/summary.js';
+import { flattenRepresentation, toJsonSafe } from '../metrics/summary.js';
+import { selectSplitRows } from './split.js';
 
 export interface EvalMetricsParams {
   split: string | null;
@@ -36,22 +38,6 @@ function checkRows(a: Artifact, names: readonly string[], n: number): void {
       throw new Error(`${a.kind} artifact array "${name}" has ${arr.data?.length ?? 'no'} elements, expected ${n} (one per row)`);
     }
   }
-}
-
-/** Row indices of `split` (all rows when split is null); errors name the artifact and split. */
-function selectSplit(a: Artifact, meta: PredictionsMeta, n: number, split: string | null, warnings: string[]): number[] {
-  const all = Array.from({ length: n }, (_, i) => i);
-  if (split === null) return all;
-  const splitArr = a.arrays['split'];
-  if (!splitArr) {
-    warnings.push(`${a.kind} artifact has no "split" array: using all ${n} rows for split "${split}"`);
-    return all;
-  }
-  const code = (meta.splits ?? []).indexOf(split);
-  if (code < 0) throw new Error(`${a.kind} artifact has no split "${split}" (splits: ${(meta.splits ?? []).join(', ') || 'none'})`);
-  const rows = all.filter((i) => splitArr.data[i] === code);
-  if (rows.length === 0) throw new Error(`${a.kind} artifact has no rows in split "${split}"`);
-  return rows;
 }
 
 function representationJson(r: RepresentationResult, names: readonly string[], analysis: RepresentationAnalysis): JsonObject {
@@ -114,7 +100,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       const warnings: string[] = [];
       const nPred = requireArray(pred, 'yTrue').data.length;
       checkRows(pred, ['yPred', 'subject', 'group', 'split'], nPred);
-      const rows = selectSplit(pred, meta, nPred, p.split, warnings);
+      const rows = selectSplitRows(pred, meta.splits, nPred, p.split);
       const yTrue = take(requireArray(pred, 'yTrue').data, rows);
       const yPred = take(requireArray(pred, 'yPred').data, rows);
       const subject = take(requireArray(pred, 'subject').data, rows);
@@ -122,9 +108,8 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       const groupArr = pred.arrays['group'];
       if (!groupArr) warnings.push('predictions artifact has no "group" array: no per-group metrics');
       const group = groupArr ? take(groupArr.data, rows) : new Float64Array(rows.length).fill(-1);
+      const taskWarningsAt = warnings.length;
       const task = { task: meta.task, yTrue, yPred, group, groupNames, threshold: p.threshold, eceBins: p.eceBins };
-      const point = computeTaskMetrics(task);
-      warnings.push(...point.warnings);
 
       // Representation metrics on the embeddings of the same split; subjects are matched by name.
       let analysis: RepresentationAnalysis | undefined;
@@ -136,7 +121,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
         const z = requireArray(emb, 'z');
         if (z.shape.length !== 2) throw new Error(`embeddings artifact array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
         checkRows(emb, ['subject', 'group', 'split'], z.shape[0]!);
-        const erows = selectSplit(emb, emeta, z.shape[0]!, p.split, warnings);
+        const erows = selectSplitRows(emb, emeta.splits, z.shape[0]!, p.split);
         const D = z.shape[1]!;
         const zSel = new Float64Array(erows.length * D);
         erows.forEach((r, k) => zSel.set(z.data.subarray(r * D, (r + 1) * D) as ArrayLike<number>, k * D));
@@ -161,44 +146,45 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
         if (positionsOf.size === 0 && analysis.rows.length > 0) warnings.push('no embedding subject matches a prediction subject: representation metrics get no bootstrap CIs');
       }
 
-      let ci: JsonObject | undefined;
-      if (p.bootstrap.replicates > 0) {
-        const resampler = new SubjectResampler(subject, group);
-        const intervals = await bootstrapBySubject(
-          resampler,
-          (rep) => {
-            const m = flattenMetrics(
-              computeTaskMetrics({ ...task, yTrue: take(yTrue, rep.samples), yPred: take(yPred, rep.samples), group: take(group, rep.samples) }),
-            );
-            if (analysis && positionsOf.size > 0) {
-              const r = analysis.compute(Array.from(rep.subjects).flatMap((s) => positionsOf.get(s) ?? []));
-              m['representation.mmd2'] = r.mmd2;
-              m['representation.silhouette'] = r.silhouette;
+      const repAnalysis = analysis;
+      // Task metrics and their subject-level CIs; the representation metrics ride on the same
+      // bootstrap replicates through `replicateMetrics`.
+      const point = await evaluatePredictions(task, {
+        subject,
+        ...(p.bootstrap.replicates > 0
+          ? {
+              bootstrap: {
+                replicates: p.bootstrap.replicates,
+                alpha: p.bootstrap.alpha,
+                seed: deriveSeed(ctx.seed, 'bootstrap'),
+                onReplicate: async (done: number, total: number) => {
+                  if (done % 10 === 0 || done === total) {
+                    emit.progress(done, total, 'bootstrap', 'replicates');
+                    await emit.checkpoint();
+                  }
+                },
+              },
             }
-            return m;
-          },
-          {
+          : {}),
+        ...(repAnalysis && positionsOf.size > 0
+          ? {
+              replicateMetrics: (rep: SubjectResample) =>
+                flattenRepresentation(repAnalysis.compute(Array.from(rep.subjects).flatMap((s) => positionsOf.get(s) ?? []))),
+            }
+          : {}),
+      });
+      warnings.splice(taskWarningsAt, 0, ...point.warnings);
+      const ci: JsonObject | undefined = point.ci
+        ? (toJsonSafe({
+            level: 1 - p.bootstrap.alpha,
+            method: 'percentile',
+            unit: 'subject',
+            stratified: 'by group signature',
             replicates: p.bootstrap.replicates,
-            alpha: p.bootstrap.alpha,
-            seed: deriveSeed(ctx.seed, 'bootstrap'),
-            onReplicate: async (done, total) => {
-              if (done % 10 === 0 || done === total) {
-                emit.progress(done, total, 'bootstrap', 'replicates');
-                await emit.checkpoint();
-              }
-            },
-          },
-        );
-        ci = toJsonSafe({
-          level: 1 - p.bootstrap.alpha,
-          method: 'percentile',
-          unit: 'subject',
-          stratified: 'by group signature',
-          replicates: p.bootstrap.replicates,
-          subjects: resampler.subjectCount,
-          intervals,
-        }) as JsonObject;
-      }
+            subjects: new Set(subject).size,
+            intervals: point.ci,
+          }) as JsonObject)
+        : undefined;
 
       for (const [k, v] of Object.entries(point.overall)) if (Number.isFinite(v)) emit.metric(k, v);
       if (repPoint && Number.isFinite(repPoint.mmd2)) emit.metric('mmd2', repPoint.mmd2);

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { artifact, deriveSeed, requireArray, Rng, runAsync, type Artifact, type EmbeddingsMeta, type JsonObject, type StagePlugin } from '@fairtune/core';
 import { aggregateSeeds } from '../metrics/bootstrap.js';
-import { toJsonSafe } from '../metrics/summary.js';
+import { flattenMetrics, toJsonSafe } from '../metrics/summary.js';
 import { pca } from '../report/pca.js';
 import { writeFigure } from '../report/render.js';
+import { selectSplitRows } from './split.js';
 
 export interface ReportCompareParams {
   title: string;
@@ -49,15 +50,9 @@ interface Cell {
 
 const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : Number.NaN);
 
+/** Flat metric keys of one eval.metrics output (nulls read back as NaN), as in its CIs. */
 function flat(m: MetricsMeta): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(m.overall ?? {})) out[`overall.${k}`] = num(v);
-  for (const [g, vals] of Object.entries(m.groups ?? {})) for (const [k, v] of Object.entries(vals)) if (k !== 'n') out[`groups.${g}.${k}`] = num(v);
-  if (m.representation) {
-    out['representation.mmd2'] = num(m.representation.mmd2);
-    out['representation.silhouette'] = num(m.representation.silhouette);
-  }
-  return out;
+  return flattenMetrics({ overall: m.overall ?? {}, groups: m.groups ?? {}, ...(m.representation ? { representation: m.representation } : {}) });
 }
 
 function fmt(v: number | undefined, digits = 3): string {
@@ -161,7 +156,11 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       if (tasks.size !== 1) throw new Error(`report.compare: metrics artifacts mix tasks (${[...tasks].join(', ')})`);
       const task = runs[0]!.meta.task ?? 'regression';
       const methods = [...new Set(runs.map((r) => r.method))];
-      if (methods.includes(p.baseline)) methods.splice(methods.indexOf(p.baseline), 1), methods.unshift(p.baseline);
+      if (methods.includes(p.baseline)) {
+        // The baseline goes first in every table and figure.
+        methods.splice(methods.indexOf(p.baseline), 1);
+        methods.unshift(p.baseline);
+      }
       const synthetic = runs.some((r) => r.meta.synthetic);
       const warnings: string[] = [];
       if (!methods.includes(p.baseline)) warnings.push(`baseline method "${p.baseline}" is not among the inputs (${methods.join(', ')}): no relative changes`);
@@ -255,11 +254,8 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           const z = requireArray(a, 'z');
           if (z.shape.length !== 2) throw new Error(`embeddings (${method}) array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
           const [N, D] = z.shape as [number, number];
-          const split = a.arrays['split'];
-          const code = p.split === null ? -1 : (meta.splits ?? []).indexOf(p.split);
-          let rows = Array.from({ length: N }, (_, r) => r);
-          if (p.split !== null && split && code >= 0) rows = rows.filter((r) => split.data[r] === code);
-          else if (p.split !== null) warnings.push(`embeddings (${method}): no split "${p.split}", projecting all rows`);
+          // Same rule as eval.metrics: a split that the embeddings lack is an error, not "all rows".
+          let rows = selectSplitRows(a, meta.splits, N, p.split, `embeddings (${method})`);
           if (rows.length > p.maxPoints) rows = new Rng(deriveSeed(ctx.seed, `projection-${i}`)).shuffle(rows).slice(0, p.maxPoints).sort((x, y) => x - y);
           if (rows.length < 2) {
             warnings.push(`embeddings (${method}): fewer than 2 points, no projection`);

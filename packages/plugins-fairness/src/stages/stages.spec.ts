@@ -89,6 +89,17 @@ describe('eval.metrics', () => {
     await expect(runStandalone(evalMetricsStage, { params: { split: 'val' }, inputs: { predictions } })).rejects.toThrow(/no split "val" \(splits: train, test\)/);
   });
 
+  it('rejects a split when the predictions have no split array, pointing to split: null', async () => {
+    const { predictions } = cohort('erm', 1, 2);
+    const { split: _split, ...arrays } = predictions.arrays;
+    const noSplit = { ...predictions, arrays };
+    await expect(runStandalone(evalMetricsStage, { params: { split: 'test' }, inputs: { predictions: noSplit } })).rejects.toThrow(
+      /predictions artifact has no "split" array, so split "test" cannot be selected; set split: null/,
+    );
+    const all = await runStandalone(evalMetricsStage, { params: { split: null, bootstrap: { replicates: 0 } }, inputs: { predictions: noSplit } });
+    expect((all.outputs['metrics']!.meta as { n: number }).n).toBe(60);
+  });
+
   it('rejects arrays whose length does not match the rows', async () => {
     const { predictions } = cohort('erm', 1, 2);
     const bad = { ...predictions, arrays: { ...predictions.arrays, subject: ndarray(new Int32Array(3)) } };
@@ -149,6 +160,18 @@ describe('report.compare', () => {
     expect(json.methods[1].relativeToBaselinePercent['overall.maeGap']).toBeCloseTo((100 * (ifGap - ermGap)) / Math.abs(ermGap), 8);
     expect(ifGap).toBeLessThan(ermGap); // the cohorts were built with a smaller group effect for IF
     expect(json.projections).toHaveLength(2);
+  });
+
+  it('fails clearly when the embeddings to project lack the requested split', async () => {
+    const { predictions, embeddings } = cohort('erm', 1, 2);
+    const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions } });
+    await expect(
+      runStandalone(reportCompareStage, { params: { split: 'val' }, inputs: { metrics: [outputs.metrics!], embeddings: [embeddings] } }),
+    ).rejects.toThrow(/embeddings \(erm\) has no split "val" \(splits: train, test\)/);
+    const { split: _split, ...arrays } = embeddings.arrays;
+    await expect(
+      runStandalone(reportCompareStage, { inputs: { metrics: [outputs.metrics!], embeddings: [{ ...embeddings, arrays }] } }),
+    ).rejects.toThrow(/embeddings \(erm\) has no "split" array, so split "test" cannot be selected; set split: null/);
   });
 
   it('explains unreadable training curves', async () => {
