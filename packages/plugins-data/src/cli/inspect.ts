@@ -93,7 +93,9 @@ function inspectButPpg(root: string): Json {
     records: idx.records.length,
     checksumsOk,
     subjects: [...bySubject].map(([id, e]) => ({ id, records: e.records, signals: [{ name: 'ppg', fs: e.fs, samples: e.samples }] })),
-    labelCounts: { quality: counts(q.map((x) => x.quality)), hr: q.length },
+    labelCounts: { quality: counts(q.map((x) => x.quality)), hr: q.filter((x) => Number.isFinite(x.hr)).length },
+    // Rows the loader would reject (empty or invalid HR/Quality cells), named so they can be fixed.
+    ...(q.some((x) => x.problem) ? { problems: q.filter((x) => x.problem).map((x) => `quality-hr-ann.csv: ${x.problem!}`) } : {}),
     attributeCounts: { sex: counts([...idx.info.values()].map((r) => r['gender'] ?? null)) },
   };
 }
