@@ -5,14 +5,20 @@
  * Step = forward (full attention, dropout 0.1) + mean-pool head + L1 loss + backward + Adam.
  *
  * Options: --presets tiny,small  --backends wasm,cpu,tensorflow  --batch 64  --steps 10
- *          --warmup 2  --profile (per-kernel table for the first preset/backend)  --no-torch
+ *          --warmup 2  --rounds 1 (repeat everything, interleaving tfjs and torch; the table
+ *          shows the median over rounds)  --profile (per-kernel table for the first
+ *          preset/backend)  --no-fused (reference tfjs ops instead of the fused wasm kernels)
+ *          --no-torch
+ * The machine is often shared: the load average is printed with the figures.
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { loadavg } from 'node:os';
 import { initEngine } from '../engine/backend.js';
+import { setFusedKernelsEnabled } from '../engine/fused-kernels.js';
 import { PRESETS, type PresetName } from '../ppg-gpt/config.js';
 import { PpgGpt } from '../ppg-gpt/model.js';
 import { l1PerSample } from '../train/losses.js';
@@ -27,9 +33,12 @@ const presets = arg('presets', 'tiny,small').split(',') as PresetName[];
 const batch = Number(arg('batch', '64'));
 const steps = Number(arg('steps', '10'));
 const warmup = Number(arg('warmup', '2'));
+const rounds = Number(arg('rounds', '1'));
 const profile = process.argv.includes('--profile');
+if (process.argv.includes('--no-fused')) setFusedKernelsEnabled(false);
 
 interface Row {
+  round?: number;
   preset: string;
   backend: string;
   msPerStep: number;
@@ -67,15 +76,35 @@ async function benchTfjs(preset: PresetName, backend: string): Promise<Row> {
     times.push(performance.now() - t0);
   }
   if (profile && preset === presets[0]) {
-    const p = await tf.profile(() => step(0));
-    const agg = new Map<string, number>();
-    for (const k of p.kernels) {
-      const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
-      agg.set(key, (agg.get(key) ?? 0) + (k.kernelTimeMs as number));
+    // Three profiled steps, aggregated per kernel name and per (name, input shapes).
+    const reps = 3;
+    const byShape = new Map<string, [number, number]>();
+    const byName = new Map<string, [number, number]>();
+    let wall = 0;
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      const p = await tf.profile(() => step(0));
+      wall += performance.now() - t0;
+      for (const k of p.kernels) {
+        for (const [map, key] of [[byShape, `${k.name} ${JSON.stringify(k.inputShapes)}`], [byName, k.name]] as const) {
+          const e = map.get(key) ?? [0, 0];
+          e[0] += (k.kernelTimeMs as number) / reps;
+          e[1] += 1 / reps;
+          map.set(key, e);
+        }
+      }
     }
-    const total = [...agg.values()].reduce((a, b) => a + b, 0);
-    console.log(`\nper-kernel profile (${preset}, ${backend}; ${total.toFixed(0)} ms of kernel time in one profiled step):`);
-    for (const [k, ms] of [...agg.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${k}`);
+    const total = [...byName.values()].reduce((a, b) => a + b[0], 0);
+    const calls = [...byName.values()].reduce((a, b) => a + b[1], 0);
+    console.log(`\nper-kernel profile (${preset}, ${backend}; per step: ${calls.toFixed(0)} kernel calls, ${total.toFixed(0)} ms in kernels, ${(wall / reps).toFixed(0)} ms wall while profiling; load ${loadavg()[0]!.toFixed(2)}):`);
+    const show = (map: Map<string, [number, number]>, n: number) => {
+      for (const [k, [ms, c]] of [...map.entries()].sort((a, b) => b[1][0] - a[1][0]).slice(0, n)) {
+        console.log(`  ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%  ×${c.toFixed(0).padEnd(4)} ${k}`);
+      }
+    };
+    show(byName, 12);
+    console.log('  by input shapes:');
+    show(byShape, 20);
   }
   times.sort((a, b) => a - b);
   const ms = times[Math.floor(times.length / 2)]!;
@@ -114,32 +143,55 @@ async function availableBackends(): Promise<string[]> {
 
 const backends = await availableBackends();
 const rows: Row[] = [];
-for (const preset of presets) {
-  for (const b of backends) {
-    if (b === 'cpu' && preset !== 'tiny' && !arg('backends', '')) continue;
-    rows.push(await benchTfjs(preset, b));
-    console.log(JSON.stringify(rows[rows.length - 1]));
-  }
-  if (!process.argv.includes('--no-torch')) {
-    for (const threads of [1, 2]) {
-      const r = benchTorch(preset, threads);
-      if (typeof r === 'string') {
-        console.log(`torch not measured: ${r}`);
-        break;
+const load0 = loadavg()[0]!;
+for (let round = 0; round < rounds; round++) {
+  for (const preset of presets) {
+    for (const b of backends) {
+      if (b === 'cpu' && preset !== 'tiny' && !arg('backends', '')) continue;
+      rows.push({ ...(await benchTfjs(preset, b)), round });
+      console.log(JSON.stringify(rows[rows.length - 1]));
+    }
+    if (!process.argv.includes('--no-torch')) {
+      for (const threads of [1, 2]) {
+        const r = benchTorch(preset, threads);
+        if (typeof r === 'string') {
+          console.log(`torch not measured: ${r}`);
+          break;
+        }
+        rows.push({ ...r, round });
+        console.log(JSON.stringify(r));
       }
-      rows.push(r);
-      console.log(JSON.stringify(r));
     }
   }
 }
 
-console.log(`\nPPG-GPT training step, batch ${batch}, window ${PRESETS.tiny.windowLength} (median of ${steps} steps after ${warmup} warm-up)`);
-console.log('preset  backend         params     ms/step   samples/s   ratio vs best torch');
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+console.log(`\nPPG-GPT training step, batch ${batch}, window ${PRESETS.tiny.windowLength} (median of ${steps} steps after ${warmup} warm-up${rounds > 1 ? `; median over ${rounds} rounds` : ''}); load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`);
+console.log('preset  backend         params     ms/step   samples/s   ratio vs best torch' + (rounds > 1 ? '   (per round)' : ''));
 for (const preset of presets) {
-  const torch = rows.filter((r) => r.preset === preset && r.backend.startsWith('torch'));
-  const bestTorch = torch.length ? Math.min(...torch.map((r) => r.msPerStep)) : NaN;
-  for (const r of rows.filter((x) => x.preset === preset)) {
-    const ratio = Number.isFinite(bestTorch) ? `${(r.msPerStep / bestTorch).toFixed(2)}x` : '-';
-    console.log(`${r.preset.padEnd(7)} ${r.backend.padEnd(14)} ${String(r.params).padStart(8)} ${r.msPerStep.toFixed(1).padStart(10)} ${r.samplesPerSecond.toFixed(1).padStart(11)}   ${ratio}`);
+  const names = [...new Set(rows.filter((r) => r.preset === preset).map((r) => r.backend))];
+  const ms = new Map(names.map((n) => [n, median(rows.filter((r) => r.preset === preset && r.backend === n).map((r) => r.msPerStep))]));
+  // Ratios are taken within each round (tfjs and torch measured back to back, under the same
+  // load), then the median over rounds is shown: robust to load that drifts between rounds.
+  const perRound = (n: string): number[] => {
+    const out: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const inRound = rows.filter((r) => r.preset === preset && r.round === round);
+      const torch = inRound.filter((r) => r.backend.startsWith('torch')).map((r) => r.msPerStep);
+      const mine = inRound.find((r) => r.backend === n);
+      if (torch.length && mine) out.push(mine.msPerStep / Math.min(...torch));
+    }
+    return out;
+  };
+  for (const n of names) {
+    const m = ms.get(n)!;
+    const params = rows.find((r) => r.preset === preset && r.backend === n)!.params;
+    const ratios = perRound(n);
+    const ratio = ratios.length ? `${median(ratios).toFixed(2)}x` : '-';
+    const detail = rounds > 1 && ratios.length ? `   (${ratios.map((x) => x.toFixed(2)).join(', ')})` : '';
+    console.log(`${preset.padEnd(7)} ${n.padEnd(14)} ${String(params).padStart(8)} ${m.toFixed(1).padStart(10)} ${((1000 * batch) / m).toFixed(1).padStart(11)}   ${ratio}${detail}`);
   }
 }

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
+import { installFusedKernels } from './fused-kernels.js';
 
 export type BackendRequest = 'auto' | 'tensorflow' | 'node-gpu' | 'node' | 'wasm' | 'cpu' | 'webgpu';
 export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'node-gpu', 'node', 'wasm', 'cpu', 'webgpu'];
@@ -91,6 +92,7 @@ async function tryWasm(skipped: string[]): Promise<EngineInfo | undefined> {
     return undefined;
   }
   installWasmTrainingKernels();
+  installFusedKernels();
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   return { backend: 'wasm', detail: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${wasm.getThreadsCount()} thread)`, skipped };
 }

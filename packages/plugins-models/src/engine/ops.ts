@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { swapLastTwo } from './wasm-kernels.js';
+import { columnSum, rmsNormKernel } from './fused-kernels.js';
 
 const FUSED = '_FusedMatMul';
 let gradInstalled = false;
@@ -26,10 +27,15 @@ function installFusedGradient(): void {
       }
       // ReLU gradient from the saved output: y > 0 exactly where the pre-activation was > 0.
       const g = (activation === 'relu' ? tf.mul(dy as tf.Tensor, tf.step(y)) : dy) as tf.Tensor3D;
+      // dW = xᵀ·g. XNNPACK packs the right operand and streams it once per block of rows, so
+      // when g is the wider matrix (N > K) the cheaper product is (gᵀ·x)ᵀ: the packed operand
+      // x is smaller and stays in cache (measured 14 → 20 GFLOP/s for 1984×128 · 1984×512).
+      const k = a.shape[2];
+      const n = g.shape[2];
       return {
         a: () => tf.matMul(g, swapLastTwo(b) as tf.Tensor3D),
-        b: () => tf.matMul(swapLastTwo(a) as tf.Tensor3D, g),
-        bias: () => tf.sum(g, [0, 1]),
+        b: () => (n > k ? swapLastTwo(tf.matMul(swapLastTwo(g) as tf.Tensor3D, a)) : tf.matMul(swapLastTwo(a) as tf.Tensor3D, g)),
+        bias: () => columnSum(tf.reshape(g, [g.shape[1], n]) as tf.Tensor2D),
       };
     },
   });
@@ -49,6 +55,8 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activatio
 
 /** RMSNorm over the last axis: scale · x / sqrt(mean(x²) + eps) (GPT-PPG uses eps 1e-8). */
 export function rmsNorm(x: tf.Tensor2D, scale: tf.Tensor1D, eps = 1e-8): tf.Tensor2D {
+  const fused = rmsNormKernel(x, scale, eps);
+  if (fused) return fused;
   const ms = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), scale);
 }

@@ -40,6 +40,25 @@ function reduceToShape(g: tf.Tensor, shape: readonly number[]): tf.Tensor {
 export function installWasmTrainingKernels(): void {
   if (installed) return;
   installed = true;
+  // tfjs-wasm's Identity copies the tensor. The engine calls it for every tensor the tape saves
+  // for a gradient (engine.clone), i.e. hundreds of full activation copies per training step.
+  // Tensors are immutable in tfjs (variables swap their dataId on assign), so sharing the buffer
+  // with a reference count is safe; it is exactly what the wasm Reshape kernel and the cpu
+  // backend's Identity already do.
+  const wasmIdentity = tf.getKernel(tf.Identity, 'wasm');
+  if (wasmIdentity) {
+    tf.unregisterKernel(tf.Identity, 'wasm');
+    tf.registerKernel({
+      kernelName: tf.Identity,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const x = (args.inputs as { x: tf.TensorInfo }).x;
+        if (x.dtype === 'string') return wasmIdentity.kernelFunc(args);
+        (args.backend as unknown as { incRef(id: unknown): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      },
+    });
+  }
   tf.registerGradient({
     kernelName: tf.BatchMatMul,
     inputsToSave: ['a', 'b'],

@@ -64,6 +64,22 @@ describe('PPG-GPT', () => {
     m.dispose();
   });
 
+  it('embeds the start token and the patches (start, then patch·W + b per token)', () => {
+    const m = PpgGpt.create(TINY, 21);
+    // Zero every block projection: each residual branch then adds exactly 0, so encode() returns the embedding.
+    for (const [name, v] of m.vars) if (/^blocks\.\d+\.(attention|mlp)\./.test(name)) v.assign(tf.zerosLike(v));
+    // A non-zero patch bias, so a start row that forgot to cancel it would show.
+    m.v('embedding.patch.b').assign(tf.randomNormal([16], 0, 1, 'float32', 5));
+    tf.tidy(() => {
+      const x = input(2);
+      const h = tf.reshape(m.encode(x, { causal: false, training: false }), [2, 5, 16]);
+      const patches = tf.add(tf.matMul(tf.reshape(x, [8, 20]), m.v('embedding.patch.w') as tf.Tensor2D), m.v('embedding.patch.b'));
+      const want = tf.concat([tf.tile(tf.reshape(m.v('embedding.start'), [1, 1, 16]), [2, 1, 1]), tf.reshape(patches, [2, 4, 16])], 1);
+      expect(tf.max(tf.abs(tf.sub(h, want))).dataSync()[0]).toBeLessThan(1e-6);
+    });
+    m.dispose();
+  });
+
   it('is deterministic for a seed (initialisation and dropout)', () => {
     const run = (seed: number) => {
       const m = PpgGpt.create(TINY, seed);

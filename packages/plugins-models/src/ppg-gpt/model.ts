@@ -7,9 +7,9 @@
  *
  * Layout choices for speed on wasm (tfjs-engine.md): the residual stream is kept 2-D
  * [B·T, d] so every projection is one untransposed 2-D matmul; q/k/v come from ONE fused
- * projection; heads are batched as [B·H, T, dh]; RoPE is an elementwise product plus a 2-D
- * matmul with a constant signed permutation (no slicing), and the 1/√dh scale is folded into
- * q's tables.
+ * projection, and the attention core (RoPE, scores, mask, softmax, dropout, ·v) is one fused
+ * kernel reading that projection in place (engine/fused-kernels.ts; plain tfjs ops on
+ * backends other than wasm). Dropout uses the engine's hash-based masks (seeded per call).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng, type NdArray } from '@fairtune/core';
@@ -24,6 +24,7 @@ import {
   type VariableSpec,
 } from './config.js';
 import { gelu, layerNorm, linear, rmsNorm } from '../engine/ops.js';
+import { attention, dropout } from '../engine/fused-kernels.js';
 
 export interface ForwardOptions {
   /** Causal attention (pretraining) or full attention (fine-tuning). */
@@ -76,13 +77,6 @@ export class PpgGpt {
   readonly vars = new Map<string, tf.Variable>();
   pooling: Pooling | undefined;
   readonly #prefix: string;
-  readonly #consts: tf.Tensor[] = [];
-  readonly #cosQ: tf.Tensor2D;
-  readonly #sinQ: tf.Tensor2D;
-  readonly #cosK: tf.Tensor2D;
-  readonly #sinK: tf.Tensor2D;
-  readonly #rot: tf.Tensor2D;
-  readonly #causalMask: tf.Tensor2D;
   #disposed = false;
 
   private constructor(config: PpgGptConfig) {
@@ -91,44 +85,6 @@ export class PpgGpt {
     this.specs = backboneSpecs(config);
     // tfjs variable names are process-global; a per-instance prefix lets several models coexist.
     this.#prefix = `ppg-gpt-${++instanceCounter}/`;
-    const T = sequenceLength(config);
-    const dh = config.dModel / config.nHeads;
-    const r = dh / 2;
-    const cos = new Float32Array(T * dh);
-    const sin = new Float32Array(T * dh);
-    const rot = new Float32Array(dh * dh);
-    for (let t = 0; t < T; t++) {
-      for (let j = 0; j < dh; j++) {
-        if (j < r) {
-          // rotary_embedding_torch: frequencies θ^(−2i/r), repeated for the interleaved pair (2i, 2i+1).
-          const i = Math.floor(j / 2);
-          const angle = t * Math.pow(config.ropeTheta, (-2 * i) / r);
-          cos[t * dh + j] = Math.cos(angle);
-          sin[t * dh + j] = Math.sin(angle);
-        } else {
-          cos[t * dh + j] = 1;
-          sin[t * dh + j] = 0;
-        }
-      }
-    }
-    // rotate_half on interleaved pairs: y[2i] = −x[2i+1], y[2i+1] = x[2i]; as y = x·R.
-    for (let i = 0; 2 * i + 1 < r; i++) {
-      rot[(2 * i + 1) * dh + 2 * i] = -1;
-      rot[2 * i * dh + 2 * i + 1] = 1;
-    }
-    const scale = 1 / Math.sqrt(dh);
-    const mask = new Float32Array(T * T);
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = -1e9;
-    const keep = <X extends tf.Tensor>(t: X): X => {
-      this.#consts.push(tf.keep(t));
-      return t;
-    };
-    this.#cosK = keep(tf.tensor2d(cos, [T, dh]));
-    this.#sinK = keep(tf.tensor2d(sin, [T, dh]));
-    this.#cosQ = keep(tf.tensor2d(cos.map((v) => v * scale), [T, dh]));
-    this.#sinQ = keep(tf.tensor2d(sin.map((v) => v * scale), [T, dh]));
-    this.#rot = keep(tf.tensor2d(rot, [dh, dh]));
-    this.#causalMask = keep(tf.tensor2d(mask, [T, T]));
   }
 
   /** A freshly initialised backbone (weights N(0, 0.02), zero biases, unit norms), seeded. */
@@ -213,43 +169,33 @@ export class PpgGpt {
     if (L !== c.windowLength) throw new Error(`input windows have ${L} samples, the model expects ${c.windowLength}`);
     const N = L / c.patchSize;
     const T = N + 1;
-    const d = c.dModel;
     const H = c.nHeads;
-    const dh = d / H;
     let dropCall = 0;
+    // Seeded per call: the same (seed, call order) reproduces the same mask.
+    const nextSeed = (rate: number): number => (rate > 0 ? ((opts.seed ?? 0) + 7919 * ++dropCall) % 2147483647 : 0);
     const drop = (t: tf.Tensor, rate: number): tf.Tensor => {
       if (!opts.training || rate === 0) return t;
-      // Seeded per call: the same (seed, call order) reproduces the same mask.
-      const s = ((opts.seed ?? 0) + 7919 * ++dropCall) % 2147483647;
-      return tf.dropout(t, rate, undefined, s);
+      return dropout(t, rate, nextSeed(rate));
     };
 
-    const patches = tf.reshape(x, [B * N, c.patchSize]) as tf.Tensor2D;
-    const emb = tf.reshape(linear(patches, this.v('embedding.patch.w') as tf.Tensor2D, this.v('embedding.patch.b') as tf.Tensor1D), [B, N, d]);
-    const start = tf.tile(tf.reshape(this.v('embedding.start'), [1, 1, d]), [B, 1, 1]);
-    let h = tf.reshape(tf.concat([start, emb], 1), [B * T, d]) as tf.Tensor2D;
+    // Start token and patch embedding in ONE 2-D product: token rows are [patch, 0] for patches
+    // and [0, …, 0, 1] for the start slot, and the weight gets an extra row (start − b), so the
+    // start slot yields start − b + b = start. Same math as concat(start, patches·W + b), without
+    // the concat/tile whose gradients cost a SplitV plus one slice per sample on wasm.
+    const P = c.patchSize;
+    const indicator = new Float32Array(T * (P + 1));
+    indicator[P] = 1;
+    const tokens = tf.add(tf.pad(tf.reshape(x, [B, N, P]), [[0, 0], [1, 0], [0, 1]]), tf.tensor3d(indicator, [1, T, P + 1]));
+    const bias = this.v('embedding.patch.b') as tf.Tensor1D;
+    const weight = tf.concat([this.v('embedding.patch.w'), tf.sub(this.v('embedding.start'), bias)], 0) as tf.Tensor2D;
+    let h = linear(tf.reshape(tokens, [B * T, P + 1]) as tf.Tensor2D, weight, bias);
 
     for (let i = 0; i < c.nLayers; i++) {
       const p = `blocks.${i}`;
       const a = rmsNorm(h, this.v(`${p}.norm.attn`) as tf.Tensor1D);
       const qkv = linear(a, this.v(`${p}.attention.wqkv`) as tf.Tensor2D, this.v(`${p}.attention.bqkv`) as tf.Tensor1D);
-      const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-      // RoPE in [B, T, H, dh] layout (tables broadcast over batch and heads), then batch the heads.
-      const rope = (t: tf.Tensor2D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor => {
-        const flat = tf.reshape(t, [B * T * H, dh]) as tf.Tensor2D;
-        const rotated = tf.reshape(tf.matMul(flat, this.#rot), [B, T, H, dh]);
-        const cos4 = tf.reshape(cos, [1, T, 1, dh]);
-        const sin4 = tf.reshape(sin, [1, T, 1, dh]);
-        return tf.add(tf.mul(tf.reshape(t, [B, T, H, dh]), cos4), tf.mul(rotated, sin4));
-      };
-      const qh = tf.reshape(tf.transpose(rope(q, this.#cosQ, this.#sinQ), [0, 2, 1, 3]), [B * H, T, dh]) as tf.Tensor3D;
-      // k goes straight to [B, H, dh, T] so the score product is untransposed.
-      const khT = tf.reshape(tf.transpose(rope(k, this.#cosK, this.#sinK), [0, 2, 3, 1]), [B * H, dh, T]) as tf.Tensor3D;
-      const vh = tf.reshape(tf.transpose(tf.reshape(v, [B, T, H, dh]), [0, 2, 1, 3]), [B * H, T, dh]) as tf.Tensor3D;
-      let scores: tf.Tensor = tf.matMul(qh, khT);
-      if (opts.causal) scores = tf.add(scores, this.#causalMask);
-      const probs = drop(tf.softmax(scores), c.attentionDropout) as tf.Tensor3D;
-      const ctx = tf.reshape(tf.transpose(tf.reshape(tf.matMul(probs, vh), [B, H, T, dh]), [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+      // One fused kernel: RoPE, scores, causal mask, softmax, dropout and ·v per (sample, head).
+      const ctx = attention(qkv, { batch: B, seq: T, heads: H, ropeTheta: c.ropeTheta, causal: opts.causal, dropout: opts.training ? c.attentionDropout : 0, seed: nextSeed(opts.training ? c.attentionDropout : 0) });
       const o = linear(ctx, this.v(`${p}.attention.wo`) as tf.Tensor2D, this.v(`${p}.attention.bo`) as tf.Tensor1D);
       h = tf.add(h, drop(o, c.dropout)) as tf.Tensor2D;
       const m = rmsNorm(h, this.v(`${p}.norm.mlp`) as tf.Tensor1D);
@@ -303,6 +249,5 @@ export class PpgGpt {
     this.#disposed = true;
     for (const v of this.vars.values()) v.dispose();
     this.vars.clear();
-    for (const t of this.#consts) t.dispose();
   }
 }
