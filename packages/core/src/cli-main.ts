@@ -49,7 +49,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
       .option('--no-builtins', 'do not load the built-in plugin packages');
 
   pipelineOptions(program.command('run').argument('<pipeline>', 'pipeline JSON file').description('run a pipeline; prints the run directory'))
-    .option('--force [stage...]', 'recompute every stage, or the named stages, even when cached')
+    .option('--force [stage...]', 'recompute every stage, or the named stages and their descendants, even when cached')
     .option('--cache-dir <dir>', 'artifact cache directory (default $FAIRTUNE_CACHE_DIR or .fairtune/cache)')
     .option('--runs-dir <dir>', 'run records directory (default $FAIRTUNE_RUNS_DIR or runs)')
     .addOption(new Option('--concurrency <n>', 'stages executing at once').default('2').argParser(positiveInt))

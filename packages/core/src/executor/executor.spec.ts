@@ -104,14 +104,14 @@ describe('executor and cache', () => {
     expect(changed.summary.stages['stats']!.metrics['n']).toBe(4);
   });
 
-  it('--force recomputes all stages or only the named ones', async () => {
+  it('--force recomputes all stages, or the named ones and their descendants', async () => {
     const dir = tempDir();
     const file = writePipeline(dir, demoLike());
     await run(file, dir);
     const all = await run(file, dir, new Probe(), { force: true });
     expect(Object.values(all.statuses)).toEqual(Array(6).fill('executed'));
     const one = await run(file, dir, new Probe(), { force: new Set(['a']) });
-    expect(one.statuses).toEqual({ numbers: 'cached', a: 'executed', b: 'cached', sa: 'cached', sb: 'cached', report: 'cached' });
+    expect(one.statuses).toEqual({ numbers: 'cached', a: 'executed', b: 'cached', sa: 'executed', sb: 'cached', report: 'executed' });
   });
 
   it('runs independent stages concurrently up to the limit', async () => {

@@ -38,7 +38,7 @@ export interface ExecuteOptions {
   readonly runDir: string;
   /** Maximum number of stages executing at once (default 2). */
   readonly concurrency?: number;
-  /** Recompute every stage (`true`) or the named ones, even when cached. */
+  /** Recompute every stage (`true`), or the named ones and their descendants, even when cached. */
   readonly force?: boolean | ReadonlySet<string>;
   readonly signal?: AbortSignal;
   /** Fingerprints of external inputs by stage id (see `StagePlugin.fingerprint`). */
@@ -65,6 +65,18 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
     for (const s of pipeline.stages) for (const b of s.inputs) for (const src of b.sources) {
       const ref = `${src.stage}/${src.output}`;
       consumersLeft.set(ref, (consumersLeft.get(ref) ?? 0) + 1);
+    }
+
+    // Forcing a stage also recomputes its descendants: their cache keys only name the forced
+    // stage's recipe, so they would otherwise be reused over its new output.
+    const forced = new Set<string>();
+    if (options.force instanceof Set) {
+      const visit = (id: string) => {
+        if (forced.has(id)) return;
+        forced.add(id);
+        for (const d of dependents.get(id) ?? []) visit(d);
+      };
+      for (const id of options.force) visit(id);
     }
 
     const controller = new AbortController();
@@ -139,8 +151,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
 
         void (async () => {
           if (controller.signal.aborted) return end('skipped', `not run: ${abortReason?.reason ?? 'interrupted'}`);
-          const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.id));
-          if (!forced) {
+          if (!(options.force === true || forced.has(stage.id))) {
             const found = await options.cache.lookup(key);
             if (found.status === 'hit') {
               Object.assign(metrics, found.entry.metrics ?? {});

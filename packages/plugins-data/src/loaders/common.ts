@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { join, resolve } from 'node:path';
 import type { StageEmitter } from '@fairtune/core';
 import { DEFAULT_GROUP_EFFECT, type GroupEffect } from '../synthetic/physiology.js';
-import { ensureCohort } from '../synthetic/cohort.js';
+import { GENERATOR_VERSION, ensureCohort } from '../synthetic/cohort.js';
 
 export type SyntheticMode = 'auto' | 'never' | 'always';
 
@@ -209,7 +209,8 @@ export function loaderPreflight(dataset: string, p: LoaderParams): string[] {
  */
 export function rootFingerprint(p: LoaderParams, limit = 200_000): string {
   const root = resolve(p.root);
-  if (!existsSync(root)) return `absent:${root}`;
+  // Absent root: the synthetic cohort is what gets read, so its generator version is the external input.
+  if (!existsSync(root)) return `absent:${root}:${p.synthetic === 'never' ? 'no-synthetic' : `synthetic-generator-v${GENERATOR_VERSION}`}`;
   const hash = createHash('sha256');
   let count = 0;
   const walk = (dir: string, rel: string) => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { runStandalone, type JsonObject, type Artifact, type DatasetMeta, type SamplesMeta, type StageEvent } from '@fairtune/core';
 import { tempDir } from '../test-utils/paths.js';
 import { DaliaLoader } from './dalia.js';
+import { GENERATOR_VERSION } from '../synthetic/cohort.js';
 import { ButPpgLoader } from './but-ppg.js';
 import { MimicLoader } from './mimic.js';
 import { BandpassStage, ResampleStage } from '../stages/signal-stages.js';
@@ -53,7 +54,7 @@ describe('data.dalia', () => {
     const params = { root, synthetic: 'auto', skipBadSubjects: false, download: false } as never;
     expect(loader.preflight(params)[0]).toMatch(/^SYNTHETIC DATA: dalia data root .*later-real is absent, so this run uses the synthetic dalia-format cohort/);
     const absent = loader.fingerprint(params);
-    expect(absent).toBe(`absent:${root}`);
+    expect(absent).toBe(`absent:${root}:synthetic-generator-v${GENERATOR_VERSION}`);
     (await import('node:fs')).mkdirSync(join(root, 'S1'), { recursive: true });
     writeFileSync(join(root, 'S1', 'S1.pkl'), 'x');
     expect(loader.preflight(params)).toEqual([]);
