@@ -71,33 +71,63 @@ export interface SplitParams {
   folds?: number;
   fold?: number;
   seed?: number;
+  groupShare?: { value: string; train: number };
+  ageThreshold?: number;
 }
 
 /**
  * Assigns subjects (not windows) to splits. Subjects are shuffled (seeded) within each stratum
- * of the sensitive attribute and dealt in turn, so each split gets a share of every stratum.
+ * of the sensitive attribute and allocated in proportion to the stratum sizes.
  * With `folds` = K: fold k's subjects are the test split, fold (k+1) mod K validation (when
- * validation > 0), the rest train.
+ * validation > 0), the rest train. `groupShare` then under-represents one stratum in training.
  */
 export function assignSubjectSplits(attr: readonly AttributeValue[], p: SplitParams, seed: number): Int8Array {
+  const split = dealSubjectSplits(attr, p, seed);
+  if (p.groupShare) underRepresent(split, attr, p.groupShare, p.stratifyBy);
+  return split;
+}
+
+/**
+ * A controlled group imbalance for fairness experiments (the situation inverse-frequency
+ * weighting is meant to correct): keeps at most `train` of the training subjects in the stratum
+ * `value` and moves the rest of that stratum's training subjects, last dealt first, to the test
+ * split, where they add to the evaluation of the under-represented group. At least one subject of
+ * the stratum stays in training so the group still exists there.
+ */
+function underRepresent(split: Int8Array, attr: readonly AttributeValue[], share: { value: string; train: number }, by: string | null): void {
+  if (by === null) throw new Error('split.subjects: groupShare needs stratifyBy (the attribute whose value it under-represents)');
+  if (!(share.train > 0 && share.train < 1)) throw new Error(`split.subjects: groupShare.train must be in (0, 1), got ${share.train}`);
+  const inTrain = [...split.keys()].filter((s) => split[s] === 0);
+  const members = inTrain.filter((s) => String(attr[s]) === share.value);
+  if (members.length === 0) {
+    const values = [...new Set(attr.map(String))].sort();
+    throw new Error(`split.subjects: groupShare.value "${share.value}" has no training subject (${by} values: ${values.join(', ')})`);
+  }
+  const others = inTrain.length - members.length;
+  // Largest k with k / (k + others) ≤ train.
+  const keep = Math.max(1, Math.floor((share.train * others) / (1 - share.train) + 1e-9));
+  for (const s of members.slice(keep)) split[s] = 2;
+}
+
+function dealSubjectSplits(attr: readonly AttributeValue[], p: SplitParams, seed: number): Int8Array {
   const n = attr.length;
   const rng = new Rng(p.seed ?? seed);
   const strata = new Map<string, number[]>();
   attr.forEach((a, i) => {
-    const key = p.stratifyBy === null ? '*' : String(a);
+    const key = p.stratifyBy === null ? '*' : stratumOf(p.stratifyBy, a, p.ageThreshold ?? 60);
     strata.set(key, [...(strata.get(key) ?? []), i]);
   });
-  // One interleaved order: round-robin over shuffled strata keeps proportions in every prefix.
   const lists = [...strata.keys()].sort().map((k) => rng.shuffle([...strata.get(k)!]));
-  const order: number[] = [];
-  for (let r = 0; order.length < n; r++) for (const l of lists) if (r < l.length) order.push(l[r]!);
   const split = new Int8Array(n).fill(0);
   if (p.folds !== undefined) {
     const K = p.folds;
     const k = p.fold ?? 0;
     if (!(K >= 2 && K <= n)) throw new Error(`split.subjects: folds must be in 2..${n} (number of subjects), got ${K}`);
     if (!(k >= 0 && k < K)) throw new Error(`split.subjects: fold must be in 0..${K - 1}, got ${k}`);
-    order.forEach((s, pos) => {
+    // Strata one after another, folds dealt round-robin along that order: every stratum is
+    // spread over the folds (interleaving strata first would give each fold a single stratum
+    // whenever K is a multiple of the number of strata).
+    lists.flat().forEach((s, pos) => {
       const f = pos % K;
       split[s] = f === k ? 2 : p.validation > 0 && f === (k + 1) % K ? 1 : 0;
     });
@@ -110,7 +140,13 @@ export function assignSubjectSplits(attr: readonly AttributeValue[], p: SplitPar
   if (p.test > 0) nTest = Math.max(1, nTest);
   if (p.validation > 0) nVal = Math.max(1, nVal);
   if (nTest + nVal >= n) throw new Error(`split.subjects: ${n} subjects are too few for validation ${nVal} + test ${nTest} subjects and a non-empty train split`);
-  // Deal from the interleaved order: test, validation, then train, each a stratified prefix.
+  // Proportional order: subject r of a stratum of size m sits at (r + ½)/m, so every prefix holds
+  // each stratum in proportion to its size (ties in a seeded random order). Test, validation and
+  // train are consecutive prefixes of it.
+  const order = lists
+    .flatMap((l) => l.map((s, r) => ({ s, at: (r + 0.5) / l.length, tie: rng.next() })))
+    .sort((a, b) => a.at - b.at || a.tie - b.tie)
+    .map((x) => x.s);
   order.forEach((s, pos) => {
     split[s] = pos < nTest ? 2 : pos < nTest + nVal ? 1 : 0;
   });
@@ -130,9 +166,21 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
       validation: { type: 'number', minimum: 0, default: 0.15 },
       test: { type: 'number', minimum: 0, default: 0.15 },
       stratifyBy: { type: ['string', 'null'], default: 'sex' },
+      ageThreshold: { type: 'number', default: 60, description: 'With stratifyBy "age": strata are age ≤ threshold and > threshold.' },
       folds: { type: 'integer', minimum: 2 },
       fold: { type: 'integer', minimum: 0 },
       seed: { type: 'integer', description: 'Overrides the stage seed derived from the pipeline seed.' },
+      groupShare: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['value', 'train'],
+        description:
+          'Controlled imbalance for fairness experiments: at most this share of the training subjects has stratifyBy = value; the surplus subjects of that value move to the test split.',
+        properties: {
+          value: { type: 'string', description: 'The stratifyBy value to under-represent (e.g. "female").' },
+          train: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'Largest share of training subjects with that value.' },
+        },
+      },
     },
   };
   readonly inputs = { samples: { kind: 'samples' } };
@@ -149,7 +197,11 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
       if (!subject) throw new Error('samples artifact has no "subject" array');
       const split = Int8Array.from(subject.data, (s) => subjSplit[s]!);
       const names = ['train', 'validation', 'test'];
-      names.forEach((nm, i) => emit.log('info', `${nm}: ${[...subjSplit].filter((v) => v === i).length} subjects, ${split.filter((v) => v === i).length} windows`));
+      names.forEach((nm, i) => {
+        const members = [...subjSplit.keys()].filter((s) => subjSplit[s] === i);
+        const strata = by === null ? '' : ` (${[...new Set(members.map((s) => String(attr[s])))].sort().map((v) => `${v} ${members.filter((s) => String(attr[s]) === v).length}`).join(', ')})`;
+        emit.log('info', `${nm}: ${members.length} subjects${strata}, ${split.filter((v) => v === i).length} windows`);
+      });
       const out: SamplesMeta = { ...meta, splits: names };
       emit.artifact('samples', artifact('samples', out as never, { ...input.arrays, split: ndarray(split) }));
     });
@@ -159,6 +211,14 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
 export interface GroupParams {
   attributes: string[];
   ageThreshold: number;
+}
+
+/** Stratum of a subject: categorical values as they are, age binarised; other numbers are refused. */
+function stratumOf(by: string, v: AttributeValue, ageThreshold: number): string {
+  if (typeof v === 'number' && by !== 'age') {
+    throw new Error(`split.subjects: stratifyBy "${by}" is numeric (e.g. ${v}); stratify by a categorical attribute such as sex, or by age (binarised at ageThreshold)`);
+  }
+  return groupValue(by, v, ageThreshold) ?? 'unknown';
 }
 
 /** Group value of one attribute: sex → 'female'/'male'; age → '<=T'/'>T'; others as strings. */

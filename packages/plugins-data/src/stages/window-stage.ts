@@ -99,18 +99,34 @@ export class WindowStage implements StagePlugin<WindowParams> {
           starts = [0];
           paddedShort++;
         }
-        let si = subjects.indexOf(rec.subject);
-        if (si < 0) {
-          si = subjects.push(rec.subject) - 1;
-          subjectAttr.push({ ...rec.attributes });
-        }
-        const tv = input.arrays[target.array]!.data;
-        const timing = (l: typeof target) => ({ windowSeconds: l.windowSeconds ?? l.shiftSeconds ?? 1 / rate, shiftSeconds: l.shiftSeconds ?? l.windowSeconds ?? 1 / rate, offsetSeconds: l.offsetSeconds ?? 0 });
+        // A subject enters the samples with its first kept window, so one whose windows are all
+        // dropped does not count in splits.
+        let si = -1;
+        const subjectIndex = () => {
+          if (si < 0) si = subjects.indexOf(rec.subject);
+          if (si < 0) {
+            si = subjects.push(rec.subject) - 1;
+            subjectAttr.push({ ...rec.attributes });
+          }
+          return si;
+        };
+        const labelArray = (name: string, l: typeof target) => {
+          const arr = input.arrays[l.array];
+          if (!arr) throw new Error(`preprocess.window: recording ${rec.id} label "${name}" points at array "${l.array}", which the dataset artifact does not have`);
+          return arr.data;
+        };
+        const tv = labelArray(p.target, target);
+        const timing = (l: typeof target, name: string) => {
+          if (l.windowSeconds === undefined && l.shiftSeconds === undefined) {
+            throw new Error(`preprocess.window: recording ${rec.id} label "${name}" has no windowSeconds/shiftSeconds, so its samples cannot be placed in time`);
+          }
+          return { windowSeconds: l.windowSeconds ?? l.shiftSeconds!, shiftSeconds: l.shiftSeconds ?? l.windowSeconds!, offsetSeconds: l.offsetSeconds ?? 0 };
+        };
         // A padded short record keeps its label: the label's window is the record itself.
         const wSec = paddedShort && starts.length === 1 && n < L ? n / rate : p.windowSeconds;
         for (const s0 of starts) {
           const t0 = s0 / rate;
-          const y = alignLabel(tv, timing(target), t0, wSec);
+          const y = alignLabel(tv, timing(target, p.target), t0, wSec, { categorical: target.categorical === true });
           const w = new Float32Array(L * chs.length);
           let bad = !Number.isFinite(y);
           for (let c = 0; c < chs.length && !bad; c++) {
@@ -125,13 +141,12 @@ export class WindowStage implements StagePlugin<WindowParams> {
           }
           xs.push(w);
           ys.push(y);
-          subj.push(si);
+          subj.push(subjectIndex());
           for (const [name, l] of Object.entries(rec.labels)) {
             if (name === p.target) continue;
-            const arr = input.arrays[l.array];
-            if (!arr) continue;
+            const data = labelArray(name, l);
             if (!aux.has(name)) aux.set(name, new Array(xs.length - 1).fill(NaN));
-            aux.get(name)!.push(alignLabel(arr.data, timing(l), t0, wSec));
+            aux.get(name)!.push(alignLabel(data, timing(l, name), t0, wSec, { categorical: l.categorical === true }));
           }
           for (const vals of aux.values()) if (vals.length < xs.length) vals.push(NaN);
         }

@@ -42,7 +42,7 @@ export function writeButPpgCohort(root: string, p: ButPpgCohortParams, onSubject
     const demo = demos[s]!;
     const rng = Rng.derive(p.seed, `but-ppg/${subject}`);
     const affected = demo.sex === p.groupEffect.group;
-    const profile = subjectProfile(rng, affected, p.groupEffect);
+    const profile = subjectProfile(rng, affected, p.groupEffect, demo.sex);
     for (let k = 0; k < p.recordsPerSubject; k++) {
       const id = `${subject}${String(k + 1).padStart(3, '0')}`;
       const dir = join(root, id);

@@ -26,7 +26,7 @@ export function daliaSubjectValue(p: DaliaCohortParams, index: number): { value:
   const id = `S${index + 1}`;
   const demo = cohortDemographics(p.seed, p.subjects)[index]!;
   const rng = Rng.derive(p.seed, `dalia/${id}`);
-  const profile = subjectProfile(rng, demo.sex === p.groupEffect.group, p.groupEffect);
+  const profile = subjectProfile(rng, demo.sex === p.groupEffect.group, p.groupEffect, demo.sex);
   // Whole 2-s steps keep T64 = 2·T32 = 16·T4 exact.
   const seconds = Math.max(10, Math.round(p.minutes * 30) * 2);
   const schedule = activitySchedule(rng, seconds);

@@ -31,7 +31,7 @@ export function writeMimicCohort(root: string, p: CohortParams, onSubject?: (i: 
     top.push(rel);
     const demo = demos[s]!;
     const rng = Rng.derive(p.seed, `mimic/${sid}`);
-    const profile = subjectProfile(rng, demo.sex === p.groupEffect.group, p.groupEffect);
+    const profile = subjectProfile(rng, demo.sex === p.groupEffect.group, p.groupEffect, demo.sex);
     const seconds = Math.max(30, Math.round(p.minutes * 60));
     // ICU patients are mostly still; occasional movement drives artefacts.
     const sched = activitySchedule(rng, seconds).map((a) => ({ ...a, id: a.id === 1 || a.id === 5 ? a.id : 8 }));

@@ -16,18 +16,23 @@ export interface ActivityProfile {
   /** Dominant movement frequency (Hz) and acceleration amplitude (g). */
   readonly motionHz: number;
   readonly motionG: number;
+  /**
+   * Nominal duration in the DaLiA data-collection protocol (minutes; Reiss et al. 2019):
+   * the synthetic schedule gives each activity this share of the recording.
+   */
+  readonly protocolMinutes: number;
 }
 
 export const ACTIVITIES: readonly ActivityProfile[] = [
-  { id: 0, name: 'transient', hrDelta: 10, motionHz: 1.0, motionG: 0.15 },
-  { id: 1, name: 'sitting', hrDelta: 0, motionHz: 0.3, motionG: 0.02 },
-  { id: 2, name: 'stairs', hrDelta: 40, motionHz: 1.6, motionG: 0.45 },
-  { id: 3, name: 'table soccer', hrDelta: 25, motionHz: 2.2, motionG: 0.6 },
-  { id: 4, name: 'cycling', hrDelta: 45, motionHz: 1.2, motionG: 0.3 },
-  { id: 5, name: 'driving', hrDelta: 8, motionHz: 0.5, motionG: 0.08 },
-  { id: 6, name: 'lunch', hrDelta: 12, motionHz: 0.8, motionG: 0.12 },
-  { id: 7, name: 'walking', hrDelta: 30, motionHz: 1.8, motionG: 0.4 },
-  { id: 8, name: 'working', hrDelta: 5, motionHz: 0.6, motionG: 0.06 },
+  { id: 0, name: 'transient', hrDelta: 10, motionHz: 1.0, motionG: 0.15, protocolMinutes: 0 },
+  { id: 1, name: 'sitting', hrDelta: 0, motionHz: 0.3, motionG: 0.02, protocolMinutes: 10 },
+  { id: 2, name: 'stairs', hrDelta: 40, motionHz: 1.6, motionG: 0.45, protocolMinutes: 5 },
+  { id: 3, name: 'table soccer', hrDelta: 25, motionHz: 2.2, motionG: 0.6, protocolMinutes: 5 },
+  { id: 4, name: 'cycling', hrDelta: 45, motionHz: 1.2, motionG: 0.3, protocolMinutes: 8 },
+  { id: 5, name: 'driving', hrDelta: 8, motionHz: 0.5, motionG: 0.08, protocolMinutes: 15 },
+  { id: 6, name: 'lunch', hrDelta: 12, motionHz: 0.8, motionG: 0.12, protocolMinutes: 30 },
+  { id: 7, name: 'walking', hrDelta: 30, motionHz: 1.8, motionG: 0.4, protocolMinutes: 10 },
+  { id: 8, name: 'working', hrDelta: 5, motionHz: 0.6, motionG: 0.06, protocolMinutes: 20 },
 ];
 
 export interface SubjectProfile {
@@ -57,9 +62,20 @@ export interface GroupEffect {
 
 export const DEFAULT_GROUP_EFFECT: GroupEffect = { group: 'female', artefactScale: 1.8, noiseScale: 1.6, labelNoiseBpm: 1.5 };
 
-export function subjectProfile(rng: Rng, affected: boolean, effect: GroupEffect): SubjectProfile {
+/**
+ * Women's resting HR is on average a few bpm higher than men's (population studies report
+ * 3-7 bpm): female 62-82, male 56-76 bpm (68 ± 10 when the sex is unknown). Besides realism,
+ * this gives the sexes a learnable difference, so a training set that under-represents one sex
+ * biases a model's HR prior against it — the situation group reweighting (IF, GroupDRO) can
+ * correct — whereas the noise of the group effect alone only raises that group's error floor.
+ */
+export function restingHrRange(sex: 'male' | 'female' | undefined): [number, number] {
+  return sex === 'female' ? [62, 82] : sex === 'male' ? [56, 76] : [58, 78];
+}
+
+export function subjectProfile(rng: Rng, affected: boolean, effect: GroupEffect, sex?: 'male' | 'female'): SubjectProfile {
   return {
-    restingHr: rng.uniform(58, 78),
+    restingHr: rng.uniform(...restingHrRange(sex)),
     dicroticRatio: rng.uniform(0.25, 0.5),
     systolicWidth: rng.uniform(0.06, 0.09),
     amplitude: rng.uniform(60, 140),
@@ -70,24 +86,35 @@ export function subjectProfile(rng: Rng, affected: boolean, effect: GroupEffect)
   };
 }
 
-/** A random activity schedule covering `seconds`, as (activity id, start second) pairs. */
+/**
+ * A random activity schedule covering `seconds`, as (activity id, start second) pairs. As in the
+ * DaLiA protocol every subject performs every activity once (seated first, the rest in a
+ * shuffled order), each for its protocol share of the recording (jittered ±25 %), with a short
+ * transient (id 0) between activities. Fitting the whole protocol into any recording length
+ * matters: if subjects did different subsets of activities (e.g. only the high-motion ones),
+ * that alone would make some subjects far harder than others and swamp the group effect.
+ */
 export function activitySchedule(rng: Rng, seconds: number): { id: number; start: number }[] {
-  const order = [1, 2, 3, 4, 5, 6, 7, 8];
+  const order = [2, 3, 4, 5, 6, 7, 8];
   rng.shuffle(order);
   order.unshift(1); // protocols start seated
+  // Transients of 5-15 s, shrunk together so they never take more than 10 % of the recording.
+  const transients = order.slice(1).map(() => rng.uniform(5, 15));
+  const transientTotal = transients.reduce((a, b) => a + b, 0);
+  const shrink = Math.min(1, (0.1 * seconds) / transientTotal);
+  const weights = order.map((id) => ACTIVITIES[id]!.protocolMinutes * rng.uniform(0.75, 1.25));
+  const weightTotal = weights.reduce((a, b) => a + b, 0);
+  const active = seconds - transientTotal * shrink;
   const out: { id: number; start: number }[] = [];
   let t = 0;
-  let k = 0;
-  while (t < seconds) {
-    out.push({ id: order[k % order.length]!, start: t });
-    t += Math.round(rng.uniform(0.12, 0.22) * Math.max(seconds, 60));
-    // a short transient between activities, as in DaLiA
-    if (t < seconds) {
-      out.push({ id: 0, start: t });
-      t += Math.round(rng.uniform(5, 15));
+  order.forEach((id, k) => {
+    out.push({ id, start: Math.round(t) });
+    t += (active * weights[k]!) / weightTotal;
+    if (k < transients.length) {
+      out.push({ id: 0, start: Math.round(t) });
+      t += transients[k]! * shrink;
     }
-    k++;
-  }
+  });
   return out;
 }
 
