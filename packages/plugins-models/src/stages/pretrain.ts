@@ -22,7 +22,11 @@ export class PretrainStage implements StagePlugin<Params> {
     additionalProperties: false,
     properties: {
       ...optimiserParams,
-      split: { type: 'string', description: 'Train only on samples of this split (labels are not used); default: every sample.' },
+      split: {
+        type: 'string',
+        description:
+          'Train only on the windows of this split (labels are not used). Default: "train", so validation/test subjects are never seen (no transductive leakage); samples without a split array use every window (logged).',
+      },
       seed: seedParam,
       backend: backendParam,
     },
@@ -39,10 +43,18 @@ export class PretrainStage implements StagePlugin<Params> {
       const { model, stored } = loadModel(ctx.inputs['backbone'] as Artifact, 'backbone');
       try {
         const data = readSamples(ctx.inputs['samples'] as Artifact, model.config);
-        let idx: Int32Array = Int32Array.from({ length: data.n }, (_, i) => i);
-        if (ctx.params.split !== undefined) {
-          idx = splitIndices(data, ctx.params.split);
-          if (idx.length === 0) throw new Error(`samples "${data.meta.name}" have no samples in split "${ctx.params.split}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
+        // Default "train" rather than every window: pretraining on validation/test subjects
+        // would leak them into the backbone. Not a schema default, so an explicit split can be
+        // told apart: only the default falls back to every window when the samples are unsplit.
+        const split = ctx.params.split ?? 'train';
+        let idx: Int32Array;
+        if (!data.split) {
+          if (ctx.params.split !== undefined) throw new Error(`params.split: samples "${data.meta.name}" have no split array, so split "${split}" cannot be selected (add a split stage or drop the param)`);
+          idx = Int32Array.from({ length: data.n }, (_, i) => i);
+          emit.log('info', `samples "${data.meta.name}" have no split array: pretraining on all ${data.n} windows`);
+        } else {
+          idx = splitIndices(data, split);
+          if (idx.length === 0) throw new Error(`params.split: samples "${data.meta.name}" have no samples in split "${split}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
         }
         const p = ctx.params;
         const { finalLoss } = await pretrain(model, data.x, idx, { ...p, seed: p.seed ?? ctx.seed }, {

@@ -52,6 +52,22 @@ describe('train.pretrain', () => {
     expect(losses[5]!).toBeLessThan(losses[0]!);
     expect(r.outputs['backbone']!.kind).toBe('backbone');
   });
+
+  it('uses only the training split by default (no validation/test windows); every window when there is no split array', async () => {
+    const run = async (s: Artifact, split?: string) => {
+      const r = await runStandalone(new PretrainStage(), { inputs: { backbone, samples: s }, params: { epochs: 1, batchSize: 8, seed: 2, ...(split ? { split } : {}) } });
+      const done = r.events.find((e): e is Extract<StageEvent, { type: 'log' }> => e.type === 'log' && e.message.startsWith('pretraining done'))!;
+      return { windows: Number(/on (\d+) windows/.exec(done.message)![1]), steps: r.events.filter((e) => e.type === 'progress').length, logs: r.events.flatMap((e) => (e.type === 'log' ? [e.message] : [])) };
+    };
+    const byDefault = await run(samples);
+    expect([byDefault.windows, byDefault.steps]).toEqual([15, 2]); // 15 of 24 windows are in "train"
+    expect((await run(samples, 'test')).windows).toBe(3);
+    const { split: _split, ...noSplit } = samples.arrays;
+    const unsplit = await run({ ...samples, arrays: noSplit });
+    expect([unsplit.windows, unsplit.steps]).toEqual([24, 3]);
+    expect(unsplit.logs.some((m) => /no split array.*all 24 windows/.test(m))).toBe(true);
+    await expect(run({ ...samples, arrays: noSplit }, 'validation')).rejects.toThrow(/no split array, so split "validation" cannot be selected/);
+  });
 });
 
 describe('train.finetune', () => {
@@ -122,7 +138,7 @@ describe('train.finetune', () => {
           },
           lossWeights: (b) => {
             seen.batches.push(b);
-            return Float32Array.from(b.losses, () => 1 / b.losses.length);
+            return Float32Array.from(b.losses, (_, k) => (k === 0 ? 1 : 0));
           },
           afterStep: () => {
             seen.after++;
@@ -149,6 +165,47 @@ describe('train.finetune', () => {
     expect(r.outputs['predictions']!.meta).toMatchObject({ method: 'probe' });
     await expect(runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'probe', params: { only: 'x' } } } })).rejects.toThrow(/strategy "probe"[\s\S]*only/);
     await expect(runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'nope', params: {} } } })).rejects.toThrow(/unknown training strategy "nope" \(available: erm, probe\)/);
+  });
+
+  it('lossWeights: all weight on one sample gives the same update as training on that sample alone', async () => {
+    const k = 4; // position of the weighted sample in the training split
+    const train = Array.from(samples.arrays['split']!.data).flatMap((s, i) => (s === 0 ? [i] : []));
+    const batches: BatchInfo[] = [];
+    const oneHot: TrainingStrategyPlugin = {
+      name: 'one-hot',
+      version: '1',
+      description: 'test-only',
+      paramsSchema: { type: 'object' },
+      create: () => ({
+        lossWeights: (b) => {
+          batches.push(b);
+          return Float32Array.from(b.indices, (i) => (i === k ? 1 : 0));
+        },
+      }),
+    };
+    // One step over the whole training split; no clipping, decay or auxiliary term, so the update depends on the task gradient only.
+    const params = { epochs: 1, batchSize: 15, learningRate: 1e-2, pooling: 'mean', mask: 'linear-readout', auxWeight: 0, weightDecay: 0, gradClipNorm: 0, standardizeTarget: false } as const;
+    const weighted = await runStandalone(new FinetuneStage([oneHot]), { inputs: { backbone, samples }, params: { ...params, strategy: { name: 'one-hot', params: {} } } });
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.indices).toHaveLength(15);
+    const at = Array.from(batches[0]!.indices).indexOf(k);
+    // The reported loss is that sample's loss, not the batch mean.
+    expect(metrics(weighted.events, 'train_step_loss')[0]!.value).toBeCloseTo(batches[0]!.losses[at]!, 5);
+    // Reference: a training split holding only that sample (ERM weight 1/B = 1); the others move to "test".
+    const split = Int8Array.from(samples.arrays['split']!.data as Int8Array, (s, i) => (s === 0 && i !== train[k] ? 2 : s));
+    const alone = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples: { ...samples, arrays: { ...samples.arrays, split: { ...samples.arrays['split']!, data: split } } } }, params });
+    const a = weighted.outputs['model']!.arrays;
+    const b = alone.outputs['model']!.arrays;
+    const start = backbone.arrays;
+    for (const name of Object.keys(b)) {
+      b[name]!.data.forEach((v, i) => {
+        const diff = Math.abs(a[name]!.data[i]! - v);
+        if (diff > 1e-6 + 1e-5 * Math.abs(v)) throw new Error(`${name}[${i}]: one-hot weighted step gives ${a[name]!.data[i]}, single-sample step ${v}`);
+      });
+    }
+    // The task head did move (the comparison is not between two untouched models).
+    expect(b['head.task.b']!.data[0]).not.toBe(0);
+    expect(Array.from(a['blocks.0.mlp.w1']!.data)).toEqual(Array.from(start['blocks.0.mlp.w1']!.data));
   });
 
   it('trains an adversary in gradient-reversal and projection modes', async () => {

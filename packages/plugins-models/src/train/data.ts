@@ -58,6 +58,25 @@ export function splitIndices(s: SampleSet, name: string): Int32Array {
   return Int32Array.from(out);
 }
 
+/**
+ * Throws when a target of the given rows (the training and validation rows) is NaN/±Inf, naming
+ * the sample, its subject and split; otherwise a NaN y only surfaces later as a diverged loss.
+ * Rows outside training/validation (e.g. test) may lack a label: they are only predicted.
+ */
+export function requireFiniteTargets(s: SampleSet, rows: ArrayLike<number>): void {
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r]!;
+    const y = s.y[i]!;
+    if (Number.isFinite(y)) continue;
+    const subject = s.meta.subjects?.[s.subject[i]!] ?? String(s.subject[i]);
+    const split = s.split ? (s.meta.splits?.[s.split[i]!] ?? String(s.split[i])) : 'none';
+    throw new Error(
+      `samples "${s.meta.name}": target y[${i}] = ${y} (subject "${subject}", split "${split}") is not finite; ` +
+        `training and validation targets must be finite (drop the sample or impute its target)`,
+    );
+  }
+}
+
 /** Gathers rows of a row-major [n, width] array. */
 export function gatherRows(data: Float32Array, width: number, idx: ArrayLike<number>): Float32Array {
   const out = new Float32Array(idx.length * width);

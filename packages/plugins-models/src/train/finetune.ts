@@ -13,7 +13,7 @@ import { Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy,
 import type { PpgGpt } from '../ppg-gpt/model.js';
 import type { Pooling } from '../ppg-gpt/config.js';
 import { pooledWidth, sequenceLength } from '../ppg-gpt/config.js';
-import { gatherRows, type SampleSet } from './data.js';
+import { gatherRows, requireFiniteTargets, type SampleSet } from './data.js';
 import { bceWithLogitsPerSample, l1PerSample, logitLaplacePerSample, softmaxCrossEntropyPerSample } from './losses.js';
 import { Adam, clipByGlobalNorm, warmupCosine } from './optimizer.js';
 import { resolveMask, type ResolvedMask } from './peft.js';
@@ -65,19 +65,33 @@ export interface FinetuneResult {
   readonly bestEpoch: number;
   readonly epochsRun: number;
   readonly bestMetric: number;
+  /** Selection metric actually used: the configured one, or `loss` after a non-finite metric fallback. */
   readonly metricName: string;
   readonly strategyState?: JsonObject;
   /** Per-epoch training curves (train loss; validation loss and metric when there is a validation split). */
   readonly history: JsonObject[];
 }
 
-/** Gradient reversal: identity forward, −λ·dy backward (Ganin & Lempitsky). */
-function gradientReversal(x: tf.Tensor, lambda: number): tf.Tensor {
+/** Gradient reversal: identity forward, −λ·dy backward (Ganin & Lempitsky). Exported for tests. */
+export function gradientReversal(x: tf.Tensor, lambda: number): tf.Tensor {
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const t = args[0] as tf.Tensor;
     return { value: tf.clone(t), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.mul(dy as tf.Tensor, -lambda) };
   });
   return f(x);
+}
+
+/**
+ * Zhang, Lemoine & Mitchell (2018) predictor gradient for one variable:
+ * g = ∇L_P − proj_{∇L_A} ∇L_P − α ∇L_A, with the Frobenius product (algorithms.md §5.1; not
+ * fairlearn's row-summed `torch.inner`). Exported for tests.
+ */
+export function zhangProjection(gP: tf.Tensor, gA: tf.Tensor, alpha: number): tf.Tensor {
+  return tf.tidy(() => {
+    const unit = tf.div(gA, tf.add(tf.norm(gA), 1e-12));
+    const proj = tf.mul(tf.sum(tf.mul(gP, unit)), unit);
+    return tf.sub(tf.sub(gP, proj), tf.mul(gA, alpha));
+  });
 }
 
 let adversaryCounter = 0;
@@ -189,6 +203,9 @@ export async function finetune(
   const train = cfg.trainIndices;
   const val = cfg.validationIndices;
   if (train.length === 0) throw new Error('the training split is empty');
+  // A NaN/Inf target would otherwise surface as "training diverged" (train) or an Inf MAE (validation).
+  requireFiniteTargets(data, train);
+  requireFiniteTargets(data, val);
   const nGroups = groupNames.length;
 
   // Target scaling from the training split only (no validation/test leakage).
@@ -204,12 +221,21 @@ export async function finetune(
   }
   const target = (i: number) => (cfg.task === 'classification' ? data.y[i]! : (data.y[i]! - scaling.mean) / scaling.std);
 
-  const mask = resolveMask(cfg.mask, model.specs, model.config.nLayers);
+  // head.lm (Logit-Laplace reconstruction head) trains only when the auxiliary term is on in some
+  // epoch (`anneal` over a single epoch gives weight 0 throughout); it is counted apart from the
+  // FairTune trainable share (mask + task head).
+  const auxActive = cfg.auxWeight > 0 && (cfg.auxSchedule === 'constant' || cfg.epochs > 1);
+  const mask = resolveMask(cfg.mask, model.specs, model.config.nLayers, { auxiliary: auxActive });
   const trainableVars = [...model.vars.entries()].filter(([k]) => mask.trainable.has(k));
   const trainableMap = new Map(trainableVars);
   events.metric('parameters_total', mask.totalCount, {});
   events.metric('parameters_trainable', mask.trainableCount, {});
-  events.log('info', `PEFT mask "${mask.spec}": ${mask.trainableCount} of ${mask.totalCount} parameters trainable (${((100 * mask.trainableCount) / mask.totalCount).toFixed(2)}%)`);
+  events.metric('parameters_trainable_auxiliary', mask.auxiliaryCount, {});
+  events.log(
+    'info',
+    `PEFT mask "${mask.spec}": ${mask.trainableCount} of ${mask.totalCount} parameters trainable (${((100 * mask.trainableCount) / mask.totalCount).toFixed(2)}%)` +
+      (mask.auxiliaryCount > 0 ? ` + ${mask.auxiliaryCount} of the auxiliary Logit-Laplace head head.lm` : ''),
+  );
 
   const optimizer = new Adam({ weightDecay: cfg.weightDecay, decoupled: cfg.optimizer === 'adamw' });
   const stepsPerEpoch = Math.ceil(train.length / cfg.batchSize);
@@ -225,7 +251,10 @@ export async function finetune(
   if (metricName === 'auc' && cfg.task !== 'classification') throw new Error('selectionMetric "auc" needs a classification task');
   if (metricName === 'mae' && cfg.task !== 'regression') throw new Error('selectionMetric "mae" needs a regression task');
 
-  let best = { epoch: -1, metric: NaN, weights: undefined as Map<string, Float32Array> | undefined };
+  // Selection switches to validation loss (for the rest of the run, so values stay comparable)
+  // when the chosen metric is not finite, e.g. AUC on a single-class validation split.
+  let selectionName: string = metricName;
+  let best = { epoch: -1, metric: NaN, valLoss: NaN, weights: undefined as Map<string, Float32Array> | undefined };
   let sinceBest = 0;
   let step = 0;
   let epochsRun = 0;
@@ -321,14 +350,7 @@ export async function finetune(
           advGrads = {};
           for (const [id, gP] of Object.entries(p.grads)) {
             const gA = a.grads[id];
-            mainGrads[byId.get(id)!] = gA
-              ? tf.tidy(() => {
-                  const nrm = tf.norm(gA);
-                  const unit = tf.div(gA, tf.add(nrm, 1e-12));
-                  const proj = tf.mul(tf.sum(tf.mul(gP, unit)), unit);
-                  return tf.sub(tf.sub(gP, proj), tf.mul(gA, lam));
-                })
-              : tf.clone(gP);
+            mainGrads[byId.get(id)!] = gA ? zhangProjection(gP, gA, lam) : tf.clone(gP);
             gP.dispose();
           }
           for (const [id, g] of Object.entries(a.grads)) {
@@ -374,11 +396,22 @@ export async function finetune(
         const ev = evaluate(model, data, val, cfg.task, scaling, cfg.evalBatchSize, false);
         const vLoss = ev.loss.reduce((a, b) => a + b, 0) / val.length;
         const yTrue = Array.from(val, (i) => data.y[i]!);
-        const metric = cfg.task === 'classification' ? rocAuc(ev.pred, yTrue) : mae(ev.pred, yTrue);
+        const metric = cfg.task === 'classification' ? rocAuc(yTrue, ev.pred) : mae(yTrue, ev.pred);
         validation = { loss: vLoss, metric, groupLoss: groupMeans(ev.loss, Array.from(val, (i) => data.group?.[i] ?? -1), nGroups) };
         events.metric('val_loss', vLoss, { epoch });
         events.metric(`val_${cfg.task === 'classification' ? 'auc' : 'mae'}`, metric, { epoch });
-        selection = metricName === 'loss' ? vLoss : metric;
+        if (selectionName !== 'loss' && !Number.isFinite(metric)) {
+          // Otherwise epoch 0 would win (nothing beats NaN) and early stopping would restore it silently.
+          const positives = yTrue.reduce((k, y) => k + (y === 1 ? 1 : 0), 0);
+          const why =
+            metricName === 'auc' && (positives === 0 || positives === yTrue.length)
+              ? `the validation split has a single class: all ${yTrue.length} samples are ${positives === 0 ? 0 : 1}`
+              : 'the validation predictions are not finite';
+          events.log('warn', `validation ${metricName} is ${metric} at epoch ${epoch + 1} (${why}); selecting checkpoints and early stopping by validation loss instead`);
+          selectionName = 'loss';
+          if (best.epoch >= 0) best.metric = best.valLoss;
+        }
+        selection = selectionName === 'loss' ? vLoss : metric;
       } else {
         selection = trainLoss;
       }
@@ -387,15 +420,15 @@ export async function finetune(
       const state = strategy.state?.();
       if (state) events.log('info', `epoch ${epoch} strategy state: ${JSON.stringify(state)}`);
       const improved =
-        best.epoch < 0 || (Number.isFinite(selection) && (!Number.isFinite(best.metric) || (higherIsBetter(metricName) ? selection > best.metric : selection < best.metric)));
+        best.epoch < 0 || (Number.isFinite(selection) && (!Number.isFinite(best.metric) || (higherIsBetter(selectionName) ? selection > best.metric : selection < best.metric)));
       if (improved) {
         // Only trainable variables change, so only they need a snapshot.
-        best = { epoch, metric: selection, weights: new Map(trainableVars.map(([k, v]) => [k, (v.dataSync() as Float32Array).slice()])) };
+        best = { epoch, metric: selection, valLoss: validation?.loss ?? NaN, weights: new Map(trainableVars.map(([k, v]) => [k, (v.dataSync() as Float32Array).slice()])) };
         sinceBest = 0;
       } else sinceBest++;
       events.log('info', `epoch ${epoch + 1}/${cfg.epochs}: train loss ${trainLoss.toFixed(4)}` + (validation ? `, val loss ${validation.loss.toFixed(4)}, val ${cfg.task === 'classification' ? 'AUC' : 'MAE'} ${validation.metric.toFixed(4)}` : '') + (improved ? ' (best)' : ''));
       if (cfg.patience > 0 && sinceBest >= cfg.patience) {
-        events.log('info', `early stopping after epoch ${epoch + 1}: no improvement in ${val.length > 0 ? metricName : 'train loss'} for ${cfg.patience} epochs`);
+        events.log('info', `early stopping after epoch ${epoch + 1}: no improvement in ${val.length > 0 ? `validation ${selectionName}` : 'train loss'} for ${cfg.patience} epochs`);
         break;
       }
     }
@@ -406,7 +439,7 @@ export async function finetune(
         v.assign(t);
         t.dispose();
       }
-      events.log('info', `restored the best checkpoint from epoch ${best.epoch + 1} (${val.length > 0 ? `validation ${metricName}` : 'train loss'} ${best.metric.toFixed(4)})`);
+      events.log('info', `restored the best checkpoint from epoch ${best.epoch + 1} (${val.length > 0 ? `validation ${selectionName}` : 'train loss'} ${best.metric.toFixed(4)})`);
     }
   } finally {
     optimizer.dispose();
@@ -418,7 +451,7 @@ export async function finetune(
     bestEpoch: best.epoch,
     epochsRun,
     bestMetric: best.metric,
-    metricName: val.length > 0 ? metricName : 'train_loss',
+    metricName: val.length > 0 ? selectionName : 'train_loss',
     strategyState: strategy.state?.(),
     history,
   };
