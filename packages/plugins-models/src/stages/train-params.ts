@@ -10,13 +10,4 @@ export const optimiserParams = {
   gradClipNorm: { type: 'number', minimum: 0, default: 1, description: 'Max global gradient L2 norm; 0 disables clipping.' },
 } as const;
 
-export interface OptimiserParams {
-  optimizer: 'adam' | 'adamw';
-  learningRate: number;
-  minLearningRate: number;
-  weightDecay: number;
-  warmupSteps: number;
-  epochs: number;
-  batchSize: number;
-  gradClipNorm: number;
-}
+export type { OptimiserSettings as OptimiserParams } from '../train/optimizer.js';

@@ -15,24 +15,15 @@ import type { Pooling } from '../ppg-gpt/config.js';
 import { pooledWidth, sequenceLength } from '../ppg-gpt/config.js';
 import { gatherRows, requireFiniteTargets, type SampleSet } from './data.js';
 import { bceWithLogitsPerSample, l1PerSample, logitLaplacePerSample, softmaxCrossEntropyPerSample } from './losses.js';
-import { Adam, clipByGlobalNorm, warmupCosine } from './optimizer.js';
+import { Adam, clipByGlobalNorm, warmupCosine, type OptimiserSettings } from './optimizer.js';
 import { resolveMask, type ResolvedMask } from './peft.js';
 import { mae, rocAuc } from './metrics.js';
 import { linear } from '../engine/ops.js';
 
-export interface FinetuneConfig {
+export interface FinetuneConfig extends OptimiserSettings {
   readonly task: TaskKind;
   readonly pooling: Pooling;
   readonly mask: string;
-  readonly optimizer: 'adam' | 'adamw';
-  readonly learningRate: number;
-  readonly minLearningRate: number;
-  readonly weightDecay: number;
-  readonly warmupSteps: number;
-  readonly epochs: number;
-  readonly batchSize: number;
-  /** Max global gradient norm; 0 disables clipping. */
-  readonly gradClipNorm: number;
   /** Epochs without improvement before stopping; 0 disables early stopping. */
   readonly patience: number;
   readonly selectionMetric: 'auto' | 'loss' | 'mae' | 'auc';

@@ -98,3 +98,16 @@ export function warmupCosine(step: number, totalSteps: number, lr: number, warmu
   const p = Math.min(1, (step - warmupSteps) / span);
   return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * p));
 }
+
+/** Optimiser and schedule settings shared by pretraining and fine-tuning. */
+export interface OptimiserSettings {
+  readonly optimizer: 'adam' | 'adamw';
+  readonly learningRate: number;
+  readonly minLearningRate: number;
+  readonly weightDecay: number;
+  readonly warmupSteps: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  /** Max global gradient norm; 0 disables clipping. */
+  readonly gradClipNorm: number;
+}

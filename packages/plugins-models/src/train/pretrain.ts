@@ -8,18 +8,10 @@ import type { PpgGpt } from '../ppg-gpt/model.js';
 import { sequenceLength } from '../ppg-gpt/config.js';
 import { gatherRows } from './data.js';
 import { logitLaplacePerSample } from './losses.js';
-import { Adam, clipByGlobalNorm, warmupCosine } from './optimizer.js';
+import { Adam, clipByGlobalNorm, warmupCosine, type OptimiserSettings } from './optimizer.js';
 import type { TrainerEvents } from './finetune.js';
 
-export interface PretrainConfig {
-  readonly optimizer: 'adam' | 'adamw';
-  readonly learningRate: number;
-  readonly minLearningRate: number;
-  readonly weightDecay: number;
-  readonly warmupSteps: number;
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly gradClipNorm: number;
+export interface PretrainConfig extends OptimiserSettings {
   readonly seed: number;
 }
 
