@@ -124,7 +124,7 @@ function readCurves(a: Artifact, fallback: string): Curve[] {
 
 export const reportCompareStage: StagePlugin<ReportCompareParams> = {
   type: 'report.compare',
-  version: '1',
+  version: '2',
   description: 'Methods × metrics comparison report (Markdown, JSON, SVG figures) with CIs and relative change against ERM.',
   paramsSchema: {
     type: 'object',
@@ -237,7 +237,8 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           },
           layer: [
             { mark: 'bar', encoding: { y: { field: 'value', type: 'quantitative', title: yTitle } } },
-            { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+            // A constant colour overrides the shared method colour, so the part of the CI inside the bar stays visible.
+            { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { value: 'black' } } },
           ],
           width: Math.max(200, 60 * groupNames.length * methods.length),
           height: 220,
