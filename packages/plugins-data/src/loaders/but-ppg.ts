@@ -110,7 +110,7 @@ export interface ButPpgParams extends LoaderParams {
 @injectable()
 export class ButPpgLoader implements StagePlugin<ButPpgParams> {
   readonly type = 'data.but-ppg';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Loads BUT-PPG (PhysioNet, releases 1 and 2): 10-s smartphone PPG records at 30 Hz, ACC, reference HR and quality, demographics.';
   readonly paramsSchema = loaderSchema(
     { root: 'data/but-ppg', subjects: 8, minutes: 1 },

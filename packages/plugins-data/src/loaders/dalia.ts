@@ -111,7 +111,7 @@ export interface DaliaParams extends LoaderParams {
 @injectable()
 export class DaliaLoader implements StagePlugin<DaliaParams> {
   readonly type = 'data.dalia';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Loads PPG-DaLiA (PPG_FieldStudy): wrist BVP 64 Hz, ACC 32 Hz, HR per 8-s/2-s window, activity, questionnaire; synthetic DaLiA-format cohort when the root is absent.';
   readonly paramsSchema = loaderSchema(
     { root: 'data/PPG_FieldStudy', subjects: 12, minutes: 4 },

@@ -73,7 +73,7 @@ function hrFromEcg(ecg: Float64Array, fs: number, nWin: number, win: number, shi
 @injectable()
 export class MimicLoader implements StagePlugin<MimicParams> {
   readonly type = 'data.mimic';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Loads MIMIC-III matched-subset WFDB records: PLETH 125 Hz, HR reference per window from numerics HR (or ECG R-peaks), sex/age from PATIENTS.csv.';
   readonly paramsSchema = loaderSchema(
     { root: 'data/mimic3wdb-matched', subjects: 8, minutes: 3 },

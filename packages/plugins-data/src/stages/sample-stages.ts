@@ -156,7 +156,7 @@ function dealSubjectSplits(attr: readonly AttributeValue[], p: SplitParams, seed
 @injectable()
 export class SplitSubjectsStage implements StagePlugin<SplitParams> {
   readonly type = 'split.subjects';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Subject-level train/validation/test split (stratified by a sensitive attribute, seeded) or leave-subjects-out fold k of K.';
   readonly paramsSchema = {
     type: 'object',

@@ -27,7 +27,7 @@ function extend(x: Float64Array, n: number, mode: 'pad-edge' | 'tile'): Float64A
 @injectable()
 export class WindowStage implements StagePlugin<WindowParams> {
   readonly type = 'preprocess.window';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Windows dataset signals into fixed-length samples with per-window labels and normalisation.';
   readonly paramsSchema = {
     type: 'object',

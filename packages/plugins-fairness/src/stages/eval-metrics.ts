@@ -57,7 +57,7 @@ function representationJson(r: RepresentationResult, names: readonly string[], a
 
 export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
   type: 'eval.metrics',
-  version: '1',
+  version: '2',
   description: 'Regression or classification metrics overall and per group, MMD² and Silhouette of embeddings, subject-level bootstrap CIs.',
   paramsSchema: {
     type: 'object',

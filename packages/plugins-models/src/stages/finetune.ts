@@ -74,7 +74,7 @@ export function predictionArtifacts(model: PpgGpt, data: SampleSet, task: TaskKi
 @injectable()
 export class FinetuneStage implements StagePlugin<Params> {
   readonly type = 'train.finetune';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Fine-tunes a PPG-GPT backbone (regression or binary classification) with a PEFT mask and a training strategy.';
   readonly #strategies: readonly TrainingStrategyPlugin[];
 

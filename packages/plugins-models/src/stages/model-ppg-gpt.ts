@@ -31,7 +31,7 @@ interface Params {
 @injectable()
 export class PpgGptModelStage implements StagePlugin<Params> {
   readonly type = 'model.ppg-gpt';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'PPG-GPT backbone (GPT-PPG design): seeded initialisation or pretrained weights from a safetensors file.';
   readonly paramsSchema = {
     type: 'object',

@@ -14,7 +14,7 @@ interface Params {
 @injectable()
 export class PredictStage implements StagePlugin<Params> {
   readonly type = 'eval.predict';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Runs a fine-tuned PPG-GPT model on samples (e.g. another dataset for cross-dataset transfer).';
   readonly paramsSchema = {
     type: 'object',

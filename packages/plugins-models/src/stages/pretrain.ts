@@ -15,7 +15,7 @@ interface Params extends OptimiserParams {
 @injectable()
 export class PretrainStage implements StagePlugin<Params> {
   readonly type = 'train.pretrain';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'GPT-style next-patch pretraining (causal attention, Logit-Laplace likelihood) of a PPG-GPT backbone.';
   readonly paramsSchema = {
     type: 'object',
