@@ -14,8 +14,8 @@ import path from 'node:path';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
 import { installFusedKernels } from './fused-kernels.js';
 
-export type BackendRequest = 'auto' | 'tensorflow' | 'node-gpu' | 'node' | 'wasm' | 'cpu' | 'webgpu';
-export const BACKEND_REQUESTS: readonly BackendRequest[] = ['auto', 'tensorflow', 'node-gpu', 'node', 'wasm', 'cpu', 'webgpu'];
+import { BACKEND_REQUESTS, type BackendRequest } from './backend-names.js';
+export { BACKEND_REQUESTS, type BackendRequest };
 
 export interface EngineInfo {
   /** Backend name as tfjs reports it (`tensorflow`, `wasm`, `cpu`, `webgpu`). */

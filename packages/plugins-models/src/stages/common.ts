@@ -1,17 +1,9 @@
 /** Helpers shared by the model stages: backend selection, model (de)serialisation, param schemas. */
 import type { Artifact, JsonObject, ModelMeta, StageEmitter, TaskKind } from '@fairtune/core';
 import { artifact, ArtifactKinds } from '@fairtune/core';
-import { initEngine, BACKEND_REQUESTS } from '../engine/backend.js';
+import { initEngine } from '../engine/backend.js';
 import { PRESETS, validateConfig, type Pooling, type PpgGptConfig, type PresetName } from '../ppg-gpt/config.js';
 import { PpgGpt } from '../ppg-gpt/model.js';
-
-export const backendParam = {
-  type: 'string',
-  enum: BACKEND_REQUESTS,
-  description: 'Tensor backend; default: FAIRTUNE_BACKEND, else auto (tfjs-node-gpu > tfjs-node > wasm > cpu).',
-};
-
-export const seedParam = { type: 'integer', description: 'Seed for initialisation, order and dropout; default: the stage seed.' };
 
 /** Initialises the engine and records the backend in the run record. */
 export async function startEngine(emit: StageEmitter, backend: string | undefined): Promise<void> {

@@ -2,25 +2,20 @@
 import { injectable, multiInject, optional } from 'inversify';
 import {
   TRAINING_STRATEGY,
-  artifact,
   resolveParams,
   runAsync,
   type Artifact,
   type JsonObject,
-  type PredictionsMeta,
   type StageContext,
   type StagePlugin,
   type TaskKind,
   type TrainingStrategyPlugin,
 } from '@fairtune/core';
-import { backendParam, loadModel, modelArtifact, seedParam, startEngine } from './common.js';
+import { backendParam, seedParam } from './params.js';
 import { optimiserParams, type OptimiserParams } from './train-params.js';
-import { readSamples, splitIndices, type SampleSet } from '../train/data.js';
-import { evaluate, finetune } from '../train/finetune.js';
 import { MASK_PRESETS } from '../train/peft.js';
 import { ermStrategy } from '../strategies/erm.js';
 import type { Pooling } from '../ppg-gpt/config.js';
-import type { PpgGpt } from '../ppg-gpt/model.js';
 
 interface Params extends OptimiserParams {
   task: 'auto' | TaskKind;
@@ -37,38 +32,6 @@ interface Params extends OptimiserParams {
   strategy: { name: string; params: JsonObject };
   seed?: number;
   backend?: string;
-}
-
-/** Builds the `predictions` and `embeddings` artifacts for every sample of `data`. */
-export function predictionArtifacts(model: PpgGpt, data: SampleSet, task: TaskKind, scaling: { mean: number; std: number }, batchSize: number, method: string): { predictions: Artifact; embeddings: Artifact } {
-  const all = Int32Array.from({ length: data.n }, (_, i) => i);
-  const ev = evaluate(model, { x: data.x }, all, task, scaling, batchSize, true);
-  const meta: PredictionsMeta = {
-    task,
-    target: data.meta.target,
-    dataset: data.meta.name,
-    synthetic: data.meta.synthetic,
-    subjects: data.meta.subjects,
-    ...(data.meta.splits ? { splits: data.meta.splits } : {}),
-    ...(data.meta.groups ? { groups: data.meta.groups } : {}),
-    method,
-  };
-  const common = {
-    subject: { dtype: 'int32' as const, shape: [data.n], data: data.subject.slice() },
-    ...(data.group ? { group: { dtype: 'int32' as const, shape: [data.n], data: data.group.slice() } } : {}),
-    ...(data.split ? { split: { dtype: 'int8' as const, shape: [data.n], data: data.split.slice() } } : {}),
-  };
-  return {
-    predictions: artifact('predictions', meta as unknown as JsonObject, {
-      yTrue: { dtype: 'float32', shape: [data.n], data: data.y.slice() },
-      yPred: { dtype: 'float32', shape: [data.n], data: ev.pred },
-      ...common,
-    }),
-    embeddings: artifact('embeddings', meta as unknown as JsonObject, {
-      z: { dtype: 'float32', shape: [data.n, ev.embeddingWidth], data: ev.embedding! },
-      ...common,
-    }),
-  };
 }
 
 @injectable()
@@ -134,6 +97,11 @@ export class FinetuneStage implements StagePlugin<Params> {
       }
       // Validated with core's ajv setup (defaults applied, errors name the field).
       const strategyParams = resolveParams({ type: `strategy "${plugin.name}"`, paramsSchema: plugin.paramsSchema } as StagePlugin, p.strategy.params ?? {});
+      // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
+      const { loadModel, modelArtifact, startEngine } = await import('./common.js');
+      const { readSamples, splitIndices } = await import('../train/data.js');
+      const { finetune } = await import('../train/finetune.js');
+      const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, p.backend);
       const { model } = loadModel(ctx.inputs['backbone'] as Artifact, 'backbone');
       try {

@@ -2,9 +2,7 @@
 import { injectable } from 'inversify';
 import { runAsync, type JsonObject, type StageContext, type StagePlugin } from '@fairtune/core';
 import { resolve } from 'node:path';
-import { backendParam, configFromParams, modelArtifact, seedParam, startEngine } from './common.js';
-import { PpgGpt } from '../ppg-gpt/model.js';
-import { readSafetensors } from '../ppg-gpt/weights.js';
+import { backendParam, seedParam } from './params.js';
 import { PRESETS, type PpgGptConfig } from '../ppg-gpt/config.js';
 
 export const architectureParams = {
@@ -48,6 +46,10 @@ export class PpgGptModelStage implements StagePlugin<Params> {
 
   run(ctx: StageContext<Params>) {
     return runAsync(ctx.signal, async (emit) => {
+      // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
+      const { configFromParams, modelArtifact, startEngine } = await import('./common.js');
+      const { PpgGpt } = await import('../ppg-gpt/model.js');
+      const { readSafetensors } = await import('../ppg-gpt/weights.js');
       await startEngine(emit, ctx.params.backend);
       let params = ctx.params as JsonObject;
       let file: ReturnType<typeof readSafetensors> | undefined;

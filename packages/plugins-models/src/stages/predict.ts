@@ -1,9 +1,7 @@
 /** `eval.predict`: predictions and embeddings of a fine-tuned model on any samples (e.g. another dataset). */
 import { injectable } from 'inversify';
 import { runAsync, type Artifact, type StageContext, type StagePlugin } from '@fairtune/core';
-import { backendParam, loadModel, startEngine } from './common.js';
-import { readSamples } from '../train/data.js';
-import { predictionArtifacts } from './finetune.js';
+import { backendParam } from './params.js';
 
 interface Params {
   batchSize: number;
@@ -36,6 +34,10 @@ export class PredictStage implements StagePlugin<Params> {
 
   run(ctx: StageContext<Params>) {
     return runAsync(ctx.signal, async (emit) => {
+      // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
+      const { loadModel, startEngine } = await import('./common.js');
+      const { readSamples } = await import('../train/data.js');
+      const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, ctx.params.backend);
       const { model, stored, meta } = loadModel(ctx.inputs['model'] as Artifact, 'model');
       try {

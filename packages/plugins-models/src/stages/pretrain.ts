@@ -1,10 +1,8 @@
 /** `train.pretrain`: GPT next-patch pretraining of a PPG-GPT backbone with the Logit-Laplace likelihood. */
 import { injectable } from 'inversify';
 import { runAsync, type Artifact, type StageContext, type StagePlugin } from '@fairtune/core';
-import { backendParam, loadModel, modelArtifact, seedParam, startEngine } from './common.js';
+import { backendParam, seedParam } from './params.js';
 import { optimiserParams, type OptimiserParams } from './train-params.js';
-import { readSamples, splitIndices } from '../train/data.js';
-import { pretrain } from '../train/pretrain.js';
 
 interface Params extends OptimiserParams {
   split?: string;
@@ -39,6 +37,10 @@ export class PretrainStage implements StagePlugin<Params> {
 
   run(ctx: StageContext<Params>) {
     return runAsync(ctx.signal, async (emit) => {
+      // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
+      const { loadModel, modelArtifact, startEngine } = await import('./common.js');
+      const { readSamples, splitIndices } = await import('../train/data.js');
+      const { pretrain } = await import('../train/pretrain.js');
       await startEngine(emit, ctx.params.backend);
       const { model, stored } = loadModel(ctx.inputs['backbone'] as Artifact, 'backbone');
       try {

@@ -1,0 +1,37 @@
+/** The `predictions` and `embeddings` outputs shared by `train.finetune` and `eval.predict`. */
+import { artifact, type Artifact, type JsonObject, type PredictionsMeta, type TaskKind } from '@fairtune/core';
+import type { SampleSet } from '../train/data.js';
+import { evaluate } from '../train/finetune.js';
+import type { PpgGpt } from '../ppg-gpt/model.js';
+
+/** Builds the `predictions` and `embeddings` artifacts for every sample of `data`. */
+export function predictionArtifacts(model: PpgGpt, data: SampleSet, task: TaskKind, scaling: { mean: number; std: number }, batchSize: number, method: string): { predictions: Artifact; embeddings: Artifact } {
+  const all = Int32Array.from({ length: data.n }, (_, i) => i);
+  const ev = evaluate(model, { x: data.x }, all, task, scaling, batchSize, true);
+  const meta: PredictionsMeta = {
+    task,
+    target: data.meta.target,
+    dataset: data.meta.name,
+    synthetic: data.meta.synthetic,
+    subjects: data.meta.subjects,
+    ...(data.meta.splits ? { splits: data.meta.splits } : {}),
+    ...(data.meta.groups ? { groups: data.meta.groups } : {}),
+    method,
+  };
+  const common = {
+    subject: { dtype: 'int32' as const, shape: [data.n], data: data.subject.slice() },
+    ...(data.group ? { group: { dtype: 'int32' as const, shape: [data.n], data: data.group.slice() } } : {}),
+    ...(data.split ? { split: { dtype: 'int8' as const, shape: [data.n], data: data.split.slice() } } : {}),
+  };
+  return {
+    predictions: artifact('predictions', meta as unknown as JsonObject, {
+      yTrue: { dtype: 'float32', shape: [data.n], data: data.y.slice() },
+      yPred: { dtype: 'float32', shape: [data.n], data: ev.pred },
+      ...common,
+    }),
+    embeddings: artifact('embeddings', meta as unknown as JsonObject, {
+      z: { dtype: 'float32', shape: [data.n, ev.embeddingWidth], data: ev.embedding! },
+      ...common,
+    }),
+  };
+}
