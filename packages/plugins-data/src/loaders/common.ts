@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { StageEmitter } from '@fairtune/core';
-import { DEFAULT_GROUP_EFFECT, type GroupEffect } from '../synthetic/physiology.js';
+import { DEFAULT_GROUP_EFFECT, DEFAULT_PULSE_REFLECTION, type GroupEffect } from '../synthetic/physiology.js';
 import { GENERATOR_VERSION, ensureCohort } from '../synthetic/cohort.js';
 
 export type SyntheticMode = 'auto' | 'never' | 'always';
@@ -47,6 +47,13 @@ export function loaderSchema(defaults: { root: string; subjects: number; minutes
           artefactScale: { type: 'number', minimum: 0, default: DEFAULT_GROUP_EFFECT.artefactScale },
           noiseScale: { type: 'number', minimum: 0, default: DEFAULT_GROUP_EFFECT.noiseScale },
           labelNoiseBpm: { type: 'number', minimum: 0, default: DEFAULT_GROUP_EFFECT.labelNoiseBpm },
+          pulseReflection: {
+            type: 'number',
+            minimum: 0,
+            maximum: 1,
+            default: DEFAULT_PULSE_REFLECTION,
+            description: 'Learnable part of the group effect: strength of the stronger, later reflected wave in the group\'s pulse (0 = none).',
+          },
         },
       },
       download: { type: 'boolean', default: false, description: 'When root does not exist, download the openly licensed dataset into it first (progress, resume, SHA-256 check).' },

@@ -42,7 +42,7 @@ export function withDefaults(p: Partial<CohortParams> & { subjects: number; minu
 }
 
 /** Version of the generators: bump when their output changes so old directories are not reused. */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 4;
 
 export function cohortHash(dataset: string, params: unknown): string {
   return createHash('sha256').update(JSON.stringify({ dataset, v: GENERATOR_VERSION, params })).digest('hex').slice(0, 12);

@@ -1,5 +1,5 @@
 import { Rng } from '@fairtune/core';
-import { ACTIVITIES, DEFAULT_GROUP_EFFECT, activityAt, activitySchedule, subjectProfile } from './physiology.js';
+import { ACTIVITIES, DEFAULT_GROUP_EFFECT, activityAt, activitySchedule, ppgSignal, subjectProfile, type PhysiologyTrace, type SubjectProfile } from './physiology.js';
 
 /** Seconds spent in each activity id (4-Hz activity track). */
 function timeIn(schedule: { id: number; start: number }[], seconds: number): Map<number, number> {
@@ -69,5 +69,64 @@ describe('subjectProfile', () => {
     expect(mean('female') - mean('male')).toBeGreaterThan(4);
     // The group effect itself does not move the resting HR.
     expect(subjectProfile(new Rng(3), true, DEFAULT_GROUP_EFFECT, 'male').restingHr).toBe(subjectProfile(new Rng(3), false, DEFAULT_GROUP_EFFECT, 'male').restingHr);
+  });
+});
+
+/** Magnitude of the DFT of `x` at `hz` (sampling rate `fs`). */
+function dftMag(x: Float64Array, fs: number, hz: number): number {
+  let re = 0;
+  let im = 0;
+  for (let i = 0; i < x.length; i++) {
+    re += x[i]! * Math.cos((2 * Math.PI * hz * i) / fs);
+    im -= x[i]! * Math.sin((2 * Math.PI * hz * i) / fs);
+  }
+  return Math.hypot(re, im);
+}
+
+/** Second-to-first harmonic ratio of a still (no motion) 30-s PPG at exactly 60 bpm. */
+function harmonicRatio(profile: SubjectProfile): number {
+  const seconds = 30;
+  const fs = 64;
+  const trace: PhysiologyTrace = { hr: new Float64Array(seconds * 4).fill(60), beats: Float64Array.from({ length: seconds }, (_, k) => k), fsHr: 4 };
+  const still = [0, 1, 2].map(() => new Float64Array(seconds * 32));
+  const x = ppgSignal(new Rng(1), profile, trace, still, 32, seconds, fs);
+  return dftMag(x, fs, 2) / dftMag(x, fs, 1);
+}
+
+describe('group effect: pulse morphology', () => {
+  const off = { ...DEFAULT_GROUP_EFFECT, pulseReflection: 0 };
+
+  it("gives the affected group a stronger, later reflected wave and a double-humped pulse (a learnable, not a noise, difference)", () => {
+    let affectedRatio = 0;
+    let otherRatio = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const on = subjectProfile(new Rng(seed), true, DEFAULT_GROUP_EFFECT, 'female');
+      const base = subjectProfile(new Rng(seed), false, DEFAULT_GROUP_EFFECT, 'female');
+      expect(on.dicroticRatio).toBeGreaterThanOrEqual(0.8);
+      expect(base.dicroticRatio).toBeLessThanOrEqual(0.5);
+      expect(on.dicroticPhase).toBeGreaterThanOrEqual(0.58);
+      expect(base.dicroticPhase).toBe(0.45);
+      // Everything else about the subject is drawn identically.
+      expect(on.restingHr).toBe(base.restingHr);
+      expect(on.systolicWidth).toBe(base.systolicWidth);
+      affectedRatio += harmonicRatio(on) / 20;
+      otherRatio += harmonicRatio(base) / 20;
+    }
+    // The reflected wave moves pulse energy from the beat rate to twice the beat rate.
+    expect(affectedRatio).toBeGreaterThan(1.5 * otherRatio);
+  });
+
+  it('is absent when pulseReflection is 0 and scales in between', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const disabled = subjectProfile(new Rng(seed), true, off, 'female');
+      const base = subjectProfile(new Rng(seed), false, off, 'female');
+      // Only the noise multipliers of the group effect remain.
+      expect({ ...disabled, artefactScale: 1, noiseScale: 1, labelNoiseBpm: 0 }).toEqual(base);
+      expect(harmonicRatio({ ...disabled, noiseScale: 1, artefactScale: 1 })).toBeCloseTo(harmonicRatio(base), 10);
+      const half = subjectProfile(new Rng(seed), true, { ...DEFAULT_GROUP_EFFECT, pulseReflection: 0.5 }, 'female');
+      const full = subjectProfile(new Rng(seed), true, DEFAULT_GROUP_EFFECT, 'female');
+      expect(half.dicroticRatio).toBeCloseTo((base.dicroticRatio + full.dicroticRatio) / 2, 12);
+      expect(half.dicroticPhase).toBeCloseTo((base.dicroticPhase + full.dicroticPhase) / 2, 12);
+    }
   });
 });

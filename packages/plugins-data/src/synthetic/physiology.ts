@@ -3,7 +3,8 @@
  * docs/datasets.md): activity-driven heart-rate trajectories, a two-Gaussian PPG pulse with a
  * dicrotic notch, respiration, wrist acceleration per activity, and motion artefacts in the
  * PPG driven by that acceleration. The group effect scales artefacts, sensor noise and label
- * noise for one group so that fairness gaps exist for mitigations to close.
+ * noise for one group (irreducible error) and gives that group a different pulse morphology
+ * (a learnable difference), so that fairness gaps exist for mitigations to close.
  */
 import { Rng } from '@fairtune/core';
 
@@ -37,8 +38,10 @@ export const ACTIVITIES: readonly ActivityProfile[] = [
 
 export interface SubjectProfile {
   readonly restingHr: number;
-  /** Pulse shape: relative dicrotic wave amplitude and timing jitter. */
+  /** Pulse shape: relative dicrotic (reflected) wave amplitude, its position and width as fractions of the RR interval. */
   readonly dicroticRatio: number;
+  readonly dicroticPhase: number;
+  readonly dicroticWidth: number;
   readonly systolicWidth: number;
   /** PPG amplitude (arbitrary units, E4 BVP-like). */
   readonly amplitude: number;
@@ -58,9 +61,22 @@ export interface GroupEffect {
   readonly noiseScale: number;
   /** Standard deviation (bpm) of noise added to that group's HR labels. */
   readonly labelNoiseBpm: number;
+  /**
+   * Strength (0-1) of the group's stronger and later reflected (diastolic) pulse wave: at 1 its
+   * amplitude is 0.8-1.0 of the systolic peak (vs 0.25-0.5) and it peaks at 0.58-0.66 of the RR
+   * interval (vs 0.45), so the pulse is double-humped with a strong second harmonic. Unlike the
+   * noise terms this is a systematic, learnable difference: an HR estimator fitted mostly on the
+   * other group's single-humped pulses errs more on this group, and can learn the morphology when
+   * the group gets more weight (measurements in docs/datasets.md). 0 disables it (the group's pulses are drawn like the
+   * other group's). Optional, defaulting to DEFAULT_PULSE_REFLECTION: it is not in
+   * DEFAULT_GROUP_EFFECT because the loaders' param schema (additionalProperties: false) lists
+   * the group-effect fields it accepts, and a default object with an unlisted field fails it.
+   */
+  readonly pulseReflection?: number;
 }
 
 export const DEFAULT_GROUP_EFFECT: GroupEffect = { group: 'female', artefactScale: 1.8, noiseScale: 1.6, labelNoiseBpm: 1.5 };
+export const DEFAULT_PULSE_REFLECTION = 1;
 
 /**
  * Women's resting HR is on average a few bpm higher than men's (population studies report
@@ -74,12 +90,26 @@ export function restingHrRange(sex: 'male' | 'female' | undefined): [number, num
 }
 
 export function subjectProfile(rng: Rng, affected: boolean, effect: GroupEffect, sex?: 'male' | 'female'): SubjectProfile {
+  const restingHr = rng.uniform(...restingHrRange(sex));
+  const dicroticRatio = rng.uniform(0.25, 0.5);
+  const systolicWidth = rng.uniform(0.06, 0.09);
+  const amplitude = rng.uniform(60, 140);
+  const respirationHz = rng.uniform(0.2, 0.33);
+  // Drawn for every subject, so the random stream (and thus everything else about a subject)
+  // does not depend on whether the morphology effect is on.
+  const reflectedRatio = rng.uniform(0.8, 1.0);
+  const reflectedPhase = rng.uniform(0.58, 0.66);
+  // Women's stronger wave reflection (higher augmentation index) is well documented; here it is
+  // exaggerated into a distinct late diastolic peak so the effect on HR estimation is clear.
+  const s = affected ? Math.min(1, Math.max(0, effect.pulseReflection ?? DEFAULT_PULSE_REFLECTION)) : 0;
   return {
-    restingHr: rng.uniform(...restingHrRange(sex)),
-    dicroticRatio: rng.uniform(0.25, 0.5),
-    systolicWidth: rng.uniform(0.06, 0.09),
-    amplitude: rng.uniform(60, 140),
-    respirationHz: rng.uniform(0.2, 0.33),
+    restingHr,
+    dicroticRatio: dicroticRatio + s * (reflectedRatio - dicroticRatio),
+    dicroticPhase: 0.45 + s * (reflectedPhase - 0.45),
+    dicroticWidth: 0.07 + s * 0.015,
+    systolicWidth,
+    amplitude,
+    respirationHz,
     artefactScale: affected ? effect.artefactScale : 1,
     noiseScale: affected ? effect.noiseScale : 1,
     labelNoiseBpm: affected ? effect.labelNoiseBpm : 0,
@@ -171,7 +201,7 @@ export function heartRate(rng: Rng, profile: SubjectProfile, activity4Hz: Float6
 /** One pulse: systolic Gaussian plus a delayed dicrotic Gaussian; the valley between is the notch. */
 function pulseShape(x: number, p: SubjectProfile): number {
   const sys = Math.exp(-((x - 0.18) ** 2) / (2 * p.systolicWidth ** 2));
-  const dic = p.dicroticRatio * Math.exp(-((x - 0.45) ** 2) / (2 * 0.07 ** 2));
+  const dic = p.dicroticRatio * Math.exp(-((x - p.dicroticPhase) ** 2) / (2 * p.dicroticWidth ** 2));
   return sys + dic;
 }
 
