@@ -11,6 +11,7 @@ import type { Artifact, JsonObject } from './contracts/artifact.js';
 import type { StageEvent, StagePlugin } from './contracts/stage-plugin.js';
 import { compileSchema, describeAjvError } from './pipeline/ajv.js';
 import { deriveSeed } from './rng.js';
+import { acceptOutput, missingOutputs } from './executor/outputs.js';
 
 export interface StandaloneRunOptions {
   params?: JsonObject;
@@ -57,14 +58,10 @@ export async function runStandalone(plugin: StagePlugin, options: StandaloneRunO
   const outputs: Record<string, Artifact> = {};
   for (const e of events) {
     if (e.type !== 'artifact') continue;
-    if (!(e.port in plugin.outputs)) throw new Error(`${plugin.type} emitted undeclared output "${e.port}"`);
-    if (outputs[e.port]) throw new Error(`${plugin.type} emitted output "${e.port}" twice`);
-    const declared = plugin.outputs[e.port]!.kind;
-    if (e.artifact.kind !== declared) throw new Error(`${plugin.type} output "${e.port}" is ${e.artifact.kind}, declared ${declared}`);
-    outputs[e.port] = e.artifact;
+    const problem = acceptOutput(plugin, outputs, e.port, e.artifact);
+    if (problem) throw new Error(`${plugin.type} ${problem}`);
   }
-  for (const port of Object.keys(plugin.outputs)) {
-    if (!outputs[port]) throw new Error(`${plugin.type} finished without emitting output "${port}"`);
-  }
+  const missing = missingOutputs(plugin, outputs);
+  if (missing) throw new Error(`${plugin.type} ${missing}`);
   return { outputs, events, params };
 }

@@ -12,6 +12,7 @@ import type { Artifact } from '../contracts/artifact.js';
 import type { StageEvent } from '../contracts/stage-plugin.js';
 import type { ArtifactCache } from '../cache/artifact-cache.js';
 import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
+import { acceptOutput, missingOutputs } from './outputs.js';
 import { computeStageKeys } from './stage-keys.js';
 
 export type StageStatus = 'executed' | 'cached' | 'failed' | 'skipped';
@@ -195,11 +196,8 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
               .subscribe({
                 next: (event) => {
                   if (event.type === 'artifact') {
-                    const declared = stage.plugin.outputs[event.port];
-                    if (!declared) return reject(new StageFailure(`emitted an undeclared output "${event.port}" (outputs: ${Object.keys(stage.plugin.outputs).join(', ')})`));
-                    if (event.artifact.kind !== declared.kind) return reject(new StageFailure(`output "${event.port}" is a ${event.artifact.kind} artifact, declared ${declared.kind}`));
-                    if (outputs[event.port]) return reject(new StageFailure(`emitted output "${event.port}" twice`));
-                    outputs[event.port] = event.artifact;
+                    const problem = acceptOutput(stage.plugin, outputs, event.port, event.artifact);
+                    if (problem) reject(new StageFailure(problem));
                     return;
                   }
                   if (event.type === 'metric') metrics[event.name] = event.value;
@@ -210,8 +208,8 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
               });
           });
           controller.signal.removeEventListener('abort', onAbort);
-          const missing = Object.keys(stage.plugin.outputs).filter((p) => !outputs[p]);
-          if (missing.length) throw new StageFailure(`finished without emitting output${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')}`);
+          const missing = missingOutputs(stage.plugin, outputs);
+          if (missing) throw new StageFailure(missing);
           const stored = await options.cache.save(
             { key, type: stage.plugin.type, version: stage.plugin.version, stageId: stage.id, pipeline: pipeline.spec.name, seconds: (Date.now() - started) / 1000, metrics },
             outputs,
