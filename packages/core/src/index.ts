@@ -1,6 +1,7 @@
 /** Public surface of @fairtune/core: contracts for plugin authors and the runtime API. */
 export * from './contracts/artifact.js';
 export * from './contracts/artifact-kinds.js';
+export * from './contracts/groups.js';
 export * from './contracts/stage-plugin.js';
 export { Rng, deriveSeed } from './rng.js';
 export { runAsync, type StageEmitter } from './observable.js';

@@ -46,6 +46,16 @@ export interface RecordingRecord {
   readonly files?: readonly { readonly path: string; readonly sha256: string }[];
 }
 
+/**
+ * One signal-processing step applied to a dataset's signals. Preprocessing stages append the
+ * step to `DatasetMeta.processing`; windowing carries the list into the samples, training into
+ * the model's `inputSpec`, so `eval.predict` can replay the same chain on another dataset.
+ * `signals` lists the signal keys the step touched (absent: every signal).
+ */
+export type SignalProcessingStep =
+  | { readonly op: 'bandpass'; readonly low: number; readonly high: number; readonly order: number; readonly signals?: readonly string[] }
+  | { readonly op: 'resample'; readonly fs: number; readonly signals?: readonly string[] };
+
 /** Meta of a `dataset` artifact: raw recordings as a loader read them. */
 export interface DatasetMeta {
   /** Dataset name: `dalia`, `but-ppg`, `mimic`, … */
@@ -54,6 +64,8 @@ export interface DatasetMeta {
   readonly synthetic: boolean;
   readonly source: { readonly root: string; readonly note?: string };
   readonly recordings: readonly RecordingRecord[];
+  /** Processing steps applied since loading, in order (absent or empty: raw as loaded). */
+  readonly processing?: readonly SignalProcessingStep[];
 }
 
 export type TaskKind = 'regression' | 'classification';
@@ -79,20 +91,43 @@ export interface SamplesMeta {
     readonly windowSeconds: number;
     readonly shiftSeconds: number;
     readonly normalisation?: string;
+    /** Dataset signal keys stacked as channels (e.g. `["ppg"]`). */
+    readonly signals?: readonly string[];
+    /** Processing applied to the dataset before windowing. */
+    readonly processing?: readonly SignalProcessingStep[];
   };
   readonly subjects: readonly string[];
   /** attribute name → value per subject index. */
   readonly subjectAttributes: Readonly<Record<string, readonly AttributeValue[]>>;
   readonly splits?: readonly string[];
-  readonly groups?: { readonly attributes: readonly string[]; readonly names: readonly string[] };
+  readonly groups?: GroupsMeta;
 }
 
-/** The input a model expects; `eval.predict` resamples and windows other datasets to it. */
+/** How samples were grouped: the attributes (joined with `|`), the group names, and the age cut. */
+export interface GroupsMeta {
+  readonly attributes: readonly string[];
+  readonly names: readonly string[];
+  /** Age groups are `<=T` / `>T` for this T (see `groupKey`). */
+  readonly ageThreshold?: number;
+}
+
+/**
+ * The input a model expects; `eval.predict` replays `processing`, resamples and windows other
+ * datasets to it. Models fine-tuned on windowed samples record every field.
+ */
 export interface InputSpec {
   readonly modality: string;
   readonly fs?: number;
   readonly length: number;
   readonly channels?: number;
+  /** Dataset signal keys the model reads, stacked as channels. */
+  readonly signals?: readonly string[];
+  /** Processing the training data went through before windowing. */
+  readonly processing?: readonly SignalProcessingStep[];
+  /** Per-window normalisation of the training windows (`none`, `minmax`, `zscore`). */
+  readonly normalisation?: string;
+  /** Window shift of the training samples in seconds (overlap of the training windows). */
+  readonly shiftSeconds?: number;
 }
 
 /**
@@ -110,6 +145,10 @@ export interface ModelMeta {
   readonly method?: string;
   /** Per-epoch training curves, e.g. `{ epoch, trainLoss, valLoss, valMae }`; reports plot them. */
   readonly history?: readonly Readonly<Record<string, number>>[];
+  /** Target the model predicts (label series name and units). */
+  readonly target?: { readonly name: string; readonly units?: string };
+  /** Groups of the training samples; `eval.predict` groups another dataset the same way. */
+  readonly groups?: GroupsMeta;
 }
 
 /**
@@ -124,7 +163,7 @@ export interface PredictionsMeta {
   readonly synthetic: boolean;
   readonly subjects: readonly string[];
   readonly splits?: readonly string[];
-  readonly groups?: { readonly attributes: readonly string[]; readonly names: readonly string[] };
+  readonly groups?: GroupsMeta;
   /** Label of what produced the predictions (mitigation/method name), used by reports. */
   readonly method?: string;
 }

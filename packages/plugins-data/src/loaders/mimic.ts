@@ -11,7 +11,7 @@ import { artifact, ndarray, runAsync, type AttributeValue, type DatasetMeta, typ
 import { readRecord, demographicsFromComments, type WfdbRecord } from '../formats/wfdb/index.js';
 import { writeMimicCohort } from '../synthetic/mimic.js';
 import { withDefaults } from '../synthetic/cohort.js';
-import { detectRPeaks } from '../dsp/rpeaks.js';
+import { detectRPeaks } from '@fairtune/signal';
 import { readCsvTable, requireColumns } from './csv.js';
 import { MIMIC_ACCESS_NOTE, mimicDownloadError } from '../download/download.js';
 import { f32, forEachSubject, isPlausibleHr, loaderSchema, PLAUSIBLE_HR_BPM, resolveDataRoot, selectSubjects, sexFrom, sha256File, type LoaderParams, loaderPreflight, rootFingerprint } from './common.js';

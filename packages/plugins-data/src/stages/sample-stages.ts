@@ -1,8 +1,8 @@
 /** preprocess.quality, split.subjects and groups.attributes: samples → samples. */
 import { injectable } from 'inversify';
-import { Rng, artifact, ndarray, runAsync, type AttributeValue, type NdArray, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core';
-import { clippingFraction, flatFraction } from '../dsp/window.js';
-import { asSingle, filterSamples, samplesMeta } from './util.js';
+import { Rng, artifact, groupValue, ndarray, runAsync, subjectGroups, type AttributeValue, type NdArray, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core';
+import { clippingFraction, filterSamples, flatFraction } from '@fairtune/signal';
+import { asSingle, samplesMeta } from './util.js';
 
 export interface QualityParams {
   useQualityFlag: boolean;
@@ -221,17 +221,10 @@ function stratumOf(by: string, v: AttributeValue, ageThreshold: number): string 
   return groupValue(by, v, ageThreshold) ?? 'unknown';
 }
 
-/** Group value of one attribute: sex → 'female'/'male'; age → '<=T'/'>T'; others as strings. */
-export function groupValue(attr: string, v: AttributeValue, ageThreshold: number): string | null {
-  if (v === null || v === undefined) return null;
-  if (attr === 'age') return typeof v === 'number' ? (v <= ageThreshold ? `<=${ageThreshold}` : `>${ageThreshold}`) : null;
-  return String(v);
-}
-
 @injectable()
 export class GroupAttributesStage implements StagePlugin<GroupParams> {
   readonly type = 'groups.attributes';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Adds group ids/names from subject attributes: binary sex, binarised age (threshold param), and intersections (e.g. ["sex","age"] → "female|>60").';
   readonly paramsSchema = {
     type: 'object',
@@ -248,15 +241,13 @@ export class GroupAttributesStage implements StagePlugin<GroupParams> {
       const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
       const meta = samplesMeta(input);
       const { attributes, ageThreshold } = ctx.params;
-      const perSubject = meta.subjects.map((_, s) => {
-        const parts = attributes.map((a) => {
-          const vals = meta.subjectAttributes[a];
-          if (!vals) throw new Error(`groups.attributes: "${a}" is not a subject attribute (have ${Object.keys(meta.subjectAttributes).join(', ')})`);
-          return groupValue(a, vals[s] ?? null, ageThreshold);
-        });
-        return parts.some((p) => p === null) ? null : parts.join('|');
-      });
-      const names = [...new Set(perSubject.filter((g): g is string => g !== null))].sort();
+      let grouped: ReturnType<typeof subjectGroups>;
+      try {
+        grouped = subjectGroups(meta.subjectAttributes, meta.subjects.length, attributes, ageThreshold);
+      } catch (e) {
+        throw new Error(`groups.attributes: ${(e as Error).message}`);
+      }
+      const { names, perSubject } = grouped;
       const subject = input.arrays['subject'];
       if (!subject) throw new Error('samples artifact has no "subject" array');
       const group = Int32Array.from(subject.data, (s) => {
@@ -266,7 +257,7 @@ export class GroupAttributesStage implements StagePlugin<GroupParams> {
       const unknown = perSubject.filter((g) => g === null).length;
       if (unknown) emit.log('warn', `${unknown} subject(s) lack ${attributes.join('/')} and get group -1`);
       names.forEach((nm, i) => emit.log('info', `group ${nm}: ${perSubject.filter((g) => g === nm).length} subjects, ${group.filter((g) => g === i).length} windows`));
-      const out: SamplesMeta = { ...meta, groups: { attributes, names } };
+      const out: SamplesMeta = { ...meta, groups: { attributes, names, ...(attributes.includes('age') ? { ageThreshold } : {}) } };
       const arrays: Record<string, NdArray> = { ...input.arrays, group: ndarray(group) };
       emit.artifact('samples', artifact('samples', out as never, arrays));
     });

@@ -1,43 +1,17 @@
-/** preprocess.resample and preprocess.bandpass: dataset → dataset, per signal and channel. */
+/** preprocess.resample and preprocess.bandpass: dataset → dataset, per signal and channel; each records its step in the dataset meta (`processing`), so a model trained on the result can replay it on another dataset. */
 import { injectable } from 'inversify';
-import { artifact, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type SignalRef, type StageContext, type StagePlugin } from '@fairtune/core';
-import { resamplePoly } from '../dsp/resample.js';
-import { butterBandpass, filtfiltWithGaps } from '../dsp/butterworth.js';
-import { asSingle, channelCount, channelOf, datasetMeta, fromChannels } from './util.js';
+import { artifact, runAsync, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core';
+import { applyProcessingStep } from '@fairtune/signal';
+import { asSingle, datasetMeta } from './util.js';
 
-async function mapSignals(
-  ctx: StageContext<{ signals?: string[] }>,
-  emit: { progress: (d: number, t?: number, m?: string, u?: string) => void; checkpoint: () => Promise<void> },
-  fn: (x: Float64Array, ref: SignalRef, where: string) => { y: Float64Array; fs: number },
-): Promise<{ meta: DatasetMeta; arrays: Record<string, NdArray> }> {
+/** Runs one processing step over the stage's dataset input (the step is recorded in the dataset meta). */
+async function runStep(ctx: StageContext<{ signals?: string[] }>, emit: StageEmitter, step: SignalProcessingStep): Promise<void> {
   const input = asSingle(ctx.inputs['dataset'], 'dataset', 'dataset');
-  const meta = datasetMeta(input);
-  const arrays: Record<string, NdArray> = { ...input.arrays };
-  const recordings: RecordingRecord[] = [];
-  let done = 0;
-  for (const rec of meta.recordings) {
-    await emit.checkpoint();
-    const signals: Record<string, SignalRef> = {};
-    for (const [key, ref] of Object.entries(rec.signals)) {
-      if (ctx.params.signals && !ctx.params.signals.includes(key)) {
-        signals[key] = ref;
-        continue;
-      }
-      const arr = input.arrays[ref.array];
-      if (!arr) throw new Error(`dataset has no array "${ref.array}" (recording ${rec.id}, signal ${key})`);
-      let fs = ref.fs;
-      const chs = Array.from({ length: channelCount(arr) }, (_, c) => {
-        const r = fn(channelOf(arr, c), ref, `${rec.id}/${key}`);
-        fs = r.fs;
-        return r.y;
-      });
-      arrays[ref.array] = fromChannels(chs, arr.shape.length > 1);
-      signals[key] = { ...ref, fs };
-    }
-    recordings.push({ ...rec, signals });
-    emit.progress(++done, meta.recordings.length, rec.id, 'recordings');
-  }
-  return { meta: { ...meta, recordings }, arrays };
+  const out = await applyProcessingStep({ meta: datasetMeta(input), arrays: input.arrays }, step, {
+    checkpoint: () => emit.checkpoint(),
+    progress: (done, total, id) => emit.progress(done, total, id, 'recordings'),
+  });
+  emit.artifact('dataset', artifact('dataset', out.meta as never, out.arrays));
 }
 
 export interface ResampleParams {
@@ -48,7 +22,7 @@ export interface ResampleParams {
 @injectable()
 export class ResampleStage implements StagePlugin<ResampleParams> {
   readonly type = 'preprocess.resample';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Resamples dataset signals to a target rate (rational polyphase, Kaiser-windowed sinc anti-aliasing).';
   readonly paramsSchema = {
     type: 'object',
@@ -62,10 +36,8 @@ export class ResampleStage implements StagePlugin<ResampleParams> {
   readonly inputs = { dataset: { kind: 'dataset' } };
   readonly outputs = { dataset: { kind: 'dataset' } };
   run(ctx: StageContext<ResampleParams>) {
-    return runAsync(ctx.signal, async (emit) => {
-      const { meta, arrays } = await mapSignals(ctx, emit, (x, ref) => ({ y: ref.fs === ctx.params.fs ? x : resamplePoly(x, ref.fs, ctx.params.fs), fs: ctx.params.fs }));
-      emit.artifact('dataset', artifact('dataset', meta as never, arrays));
-    });
+    const { fs, signals } = ctx.params;
+    return runAsync(ctx.signal, (emit) => runStep(ctx, emit, { op: 'resample', fs, ...(signals ? { signals } : {}) }));
   }
 }
 
@@ -79,7 +51,7 @@ export interface BandpassParams {
 @injectable()
 export class BandpassStage implements StagePlugin<BandpassParams> {
   readonly type = 'preprocess.bandpass';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Zero-phase Butterworth band-pass filter (forward-backward, NaN gaps kept).';
   readonly paramsSchema = {
     type: 'object',
@@ -94,16 +66,7 @@ export class BandpassStage implements StagePlugin<BandpassParams> {
   readonly inputs = { dataset: { kind: 'dataset' } };
   readonly outputs = { dataset: { kind: 'dataset' } };
   run(ctx: StageContext<BandpassParams>) {
-    return runAsync(ctx.signal, async (emit) => {
-      const { low, high, order } = ctx.params;
-      const cache = new Map<number, ReturnType<typeof butterBandpass>>();
-      const { meta, arrays } = await mapSignals(ctx, emit, (x, ref, where) => {
-        if (high >= ref.fs / 2) throw new Error(`preprocess.bandpass: high edge ${high} Hz is not below the Nyquist rate of ${where} (${ref.fs / 2} Hz); resample first or lower 'high'`);
-        let sos = cache.get(ref.fs);
-        if (!sos) cache.set(ref.fs, (sos = butterBandpass(order, low, high, ref.fs)));
-        return { y: filtfiltWithGaps(sos, x), fs: ref.fs };
-      });
-      emit.artifact('dataset', artifact('dataset', meta as never, arrays));
-    });
+    const { low, high, order, signals } = ctx.params;
+    return runAsync(ctx.signal, (emit) => runStep(ctx, emit, { op: 'bandpass', low, high, order, ...(signals ? { signals } : {}) }));
   }
 }

@@ -1,5 +1,5 @@
 /** Helpers shared by the model stages: backend selection, model (de)serialisation, param schemas. */
-import type { Artifact, JsonObject, ModelMeta, StageEmitter, TaskKind } from '@fairtune/core';
+import type { Artifact, InputSpec, JsonObject, ModelMeta, SamplesMeta, StageEmitter, TaskKind } from '@fairtune/core';
 import { artifact, ArtifactKinds } from '@fairtune/core';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS, validateConfig, type Pooling, type PpgGptConfig, type PresetName } from '../ppg-gpt/config.js';
@@ -42,12 +42,34 @@ export function configFromParams(p: JsonObject, where: string): PpgGptConfig & {
   return c;
 }
 
-export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: Partial<StoredConfig>, task?: TaskKind, trainable?: number, info: JsonObject = {}): Artifact {
+/**
+ * The model's input spec. With the samples it was trained on, it also records how they were
+ * made (signals, processing chain, normalisation, shift), so `eval.predict` can bring a raw
+ * dataset to the same input.
+ */
+export function inputSpecOf(config: PpgGptConfig, trainedOn?: SamplesMeta): InputSpec {
+  const s = trainedOn?.signal;
+  return {
+    modality: 'ppg',
+    fs: config.fs,
+    length: config.windowLength,
+    channels: 1,
+    ...(s?.signals ? { signals: s.signals } : {}),
+    ...(s?.processing ? { processing: s.processing } : {}),
+    ...(s?.normalisation ? { normalisation: s.normalisation } : {}),
+    ...(s ? { shiftSeconds: s.shiftSeconds } : {}),
+  };
+}
+
+export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: Partial<StoredConfig>, task?: TaskKind, trainable?: number, info: JsonObject = {}, trainedOn?: SamplesMeta): Artifact {
   const config = { ...model.config, ...extra } as unknown as JsonObject;
   const meta: ModelMeta = {
     architecture: 'ppg-gpt',
     config,
-    inputSpec: { modality: 'ppg', fs: model.config.fs, length: model.config.windowLength, channels: 1 },
+    inputSpec: inputSpecOf(model.config, trainedOn),
+    // A fine-tuned model predicts a target for groups; a backbone has neither.
+    ...(kind === 'model' && trainedOn ? { target: trainedOn.target } : {}),
+    ...(kind === 'model' && trainedOn?.groups ? { groups: trainedOn.groups } : {}),
     ...(task ? { task } : {}),
     parameterCount: model.parameterCount,
     ...(trainable !== undefined ? { trainableParameterCount: trainable } : {}),

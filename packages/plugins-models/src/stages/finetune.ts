@@ -37,7 +37,7 @@ interface Params extends OptimiserParams {
 @injectable()
 export class FinetuneStage implements StagePlugin<Params> {
   readonly type = 'train.finetune';
-  readonly version = '2';
+  readonly version = '3';
   readonly description = 'Fine-tunes a PPG-GPT backbone (regression or binary classification) with a PEFT mask and a training strategy.';
   readonly #strategies: readonly TrainingStrategyPlugin[];
 
@@ -148,7 +148,7 @@ export class FinetuneStage implements StagePlugin<Params> {
             history: result.history,
             bestEpoch: result.bestEpoch,
             ...(result.strategyState ? { strategyState: result.strategyState } : {}),
-          }),
+          }, data.meta),
         );
         const out = predictionArtifacts(model, data, task, result.scaling, p.evalBatchSize, plugin.name);
         emit.artifact('predictions', out.predictions);

@@ -1,4 +1,8 @@
-/** `eval.predict`: predictions and embeddings of a fine-tuned model on any samples (e.g. another dataset). */
+/**
+ * `eval.predict`: predictions and embeddings of a fine-tuned model on another dataset (e.g.
+ * cross-dataset transfer) — either a raw `dataset`, brought to the model's input here, or
+ * `samples` already windowed to it.
+ */
 import { injectable } from 'inversify';
 import { runAsync, type Artifact, type StageContext, type StagePlugin } from '@fairtune/core';
 import { backendParam } from './params.js';
@@ -7,13 +11,19 @@ interface Params {
   batchSize: number;
   method?: string;
   backend?: string;
+  shiftSeconds?: number;
+  short: 'drop' | 'pad-edge' | 'tile';
+  dropLowQuality: boolean;
+  groups?: string[];
+  ageThreshold?: number;
 }
 
 @injectable()
 export class PredictStage implements StagePlugin<Params> {
   readonly type = 'eval.predict';
-  readonly version = '2';
-  readonly description = 'Runs a fine-tuned PPG-GPT model on samples (e.g. another dataset for cross-dataset transfer).';
+  readonly version = '3';
+  readonly description =
+    "Runs a fine-tuned PPG-GPT model on another dataset (cross-dataset transfer). A dataset is brought to the model's input: the training data's filters and resampling are replayed, then it is windowed to the model's length, poor-quality windows dropped and subjects grouped as in training.";
   readonly paramsSchema = {
     type: 'object',
     additionalProperties: false,
@@ -21,11 +31,20 @@ export class PredictStage implements StagePlugin<Params> {
       batchSize: { type: 'integer', minimum: 1, default: 128 },
       method: { type: 'string', description: 'Label stored in the predictions meta (default: the training strategy recorded in the model, else "transfer").' },
       backend: backendParam,
+      shiftSeconds: { type: 'number', exclusiveMinimum: 0, description: "Dataset input: window shift in seconds (default: the model's window length, i.e. non-overlapping windows)." },
+      short: {
+        enum: ['drop', 'pad-edge', 'tile'],
+        default: 'tile',
+        description: "Dataset input: recordings shorter than the model's window (e.g. 10-s BUT-PPG records under a 30-s input) are tiled (default), padded with the edge value, or dropped.",
+      },
+      dropLowQuality: { type: 'boolean', default: true, description: 'Dataset input: drop windows whose quality label is 0 (BUT-PPG annotations).' },
+      groups: { type: 'array', items: { type: 'string' }, minItems: 1, description: "Dataset input: group attributes (default: those of the model's training samples)." },
+      ageThreshold: { type: 'number', description: "Dataset input: age cut for age groups (default: the training samples')." },
     },
   };
   readonly inputs = {
     model: { kind: 'model', description: 'Fine-tuned model (train.finetune)' },
-    samples: { kind: 'samples', description: "Windows matching the model's inputSpec" },
+    data: { kind: ['dataset', 'samples'], description: "A dataset (from a loader; brought to the model's input here) or samples already matching the model's inputSpec" },
   };
   readonly outputs = {
     predictions: { kind: 'predictions', description: 'Predictions on every sample' },
@@ -39,10 +58,15 @@ export class PredictStage implements StagePlugin<Params> {
       const { readSamples } = await import('../train/data.js');
       const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, ctx.params.backend);
+      const { samplesFromDataset } = await import('./model-input.js');
       const { model, stored, meta } = loadModel(ctx.inputs['model'] as Artifact, 'model');
       try {
         if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
-        const data = readSamples(ctx.inputs['samples'] as Artifact, model.config);
+        const p = ctx.params;
+        let input = ctx.inputs['data'] as Artifact;
+        if (input.kind === 'dataset') input = await samplesFromDataset(input, meta, p, emit);
+        else if (p.shiftSeconds !== undefined || p.groups !== undefined) emit.log('warn', 'params shiftSeconds and groups apply to a dataset input; the samples are used as they are');
+        const data = readSamples(input, model.config, 'data');
         if (data.meta.task !== meta.task) emit.log('warn', `samples task "${data.meta.task}" differs from the model task "${meta.task}"`);
         const out = predictionArtifacts(model, data, meta.task, { mean: stored.targetMean ?? 0, std: stored.targetStd ?? 1 }, ctx.params.batchSize, ctx.params.method ?? meta.method ?? 'transfer');
         emit.artifact('predictions', out.predictions);

@@ -13,7 +13,7 @@ interface Params extends OptimiserParams {
 @injectable()
 export class PretrainStage implements StagePlugin<Params> {
   readonly type = 'train.pretrain';
-  readonly version = '2';
+  readonly version = '3';
   readonly description = 'GPT-style next-patch pretraining (causal attention, Logit-Laplace likelihood) of a PPG-GPT backbone.';
   readonly paramsSchema = {
     type: 'object',
@@ -66,7 +66,7 @@ export class PretrainStage implements StagePlugin<Params> {
           checkpoint: () => emit.checkpoint(),
         });
         emit.log('info', `pretraining done: final epoch NLL ${finalLoss.toFixed(4)} on ${idx.length} windows`);
-        emit.artifact('backbone', modelArtifact('backbone', model, { preset: stored.preset }));
+        emit.artifact('backbone', modelArtifact('backbone', model, { preset: stored.preset }, undefined, undefined, {}, data.meta));
       } finally {
         model.dispose();
       }

@@ -1,5 +1,5 @@
 /** Small synthetic inputs for tests: sinusoid "PPG" windows whose frequency is the regression target. */
-import { artifact, Rng, type Artifact, type JsonObject, type SamplesMeta } from '@fairtune/core';
+import { artifact, ndarray, Rng, type Artifact, type DatasetMeta, type JsonObject, type NdArray, type RecordingRecord, type SamplesMeta } from '@fairtune/core';
 
 /** Tiny architecture: 80-sample windows, 20-sample patches (5 tokens), d 16, 2 heads, 2 layers. */
 export const TINY_PARAMS = { preset: 'tiny', windowLength: 80, fs: 40, patchSize: 20, dModel: 16, nHeads: 2, nLayers: 2, dropout: 0, attentionDropout: 0 } as const;
@@ -51,4 +51,40 @@ export function makeSamples(opts: SamplesOptions = {}): Artifact {
     split: { dtype: 'int8', shape: [n], data: split },
     group: { dtype: 'int32', shape: [n], data: group },
   });
+}
+
+/**
+ * A raw `dataset` artifact as a loader emits it: `subjects` recordings of `seconds` s of a
+ * sinusoidal "PPG" at `fs` Hz (plus a slow baseline drift a band-pass removes), an `hr` label
+ * and a `quality` label (0 for the last recording) every 2 s, and alternating sex.
+ */
+export function makeDataset(opts: { subjects?: number; seconds?: number; fs?: number; seed?: number } = {}): Artifact {
+  const nSub = opts.subjects ?? 6;
+  const seconds = opts.seconds ?? 12;
+  const fs = opts.fs ?? 64;
+  const rng = new Rng(opts.seed ?? 5);
+  const arrays: Record<string, NdArray> = {};
+  const recordings: RecordingRecord[] = [];
+  for (let s = 0; s < nSub; s++) {
+    const bpm = 55 + 90 * rng.next();
+    const n = Math.round(seconds * fs);
+    const x = new Float32Array(n);
+    for (let t = 0; t < n; t++) x[t] = Math.sin((2 * Math.PI * bpm * t) / (60 * fs)) + 0.8 * Math.sin((2 * Math.PI * 0.05 * t) / fs) + 0.05 * rng.normal();
+    const k = Math.max(1, Math.floor(seconds / 2));
+    arrays[`r${s}/ppg`] = ndarray(x);
+    arrays[`r${s}/hr`] = ndarray(Float32Array.from({ length: k }, () => bpm));
+    arrays[`r${s}/quality`] = ndarray(Float32Array.from({ length: k }, () => (s === nSub - 1 ? 0 : 1)));
+    recordings.push({
+      id: `r${s}`,
+      subject: `p${s}`,
+      attributes: { sex: s % 2 ? 'male' : 'female', age: 30 + 10 * s },
+      signals: { ppg: { array: `r${s}/ppg`, fs } },
+      labels: {
+        hr: { array: `r${s}/hr`, units: 'bpm', windowSeconds: 2, shiftSeconds: 2 },
+        quality: { array: `r${s}/quality`, categorical: true, windowSeconds: 2, shiftSeconds: 2 },
+      },
+    });
+  }
+  const meta: DatasetMeta = { name: 'sines-raw', synthetic: true, source: { root: '(test)' }, recordings };
+  return artifact('dataset', meta as unknown as JsonObject, arrays);
 }

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'signal', preset: '../../jest.preset.cjs' };
