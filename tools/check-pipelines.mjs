@@ -2,11 +2,13 @@
 // Validates every pipelines/*.json and keeps the generated references in step with the code:
 //   schema/pipeline.schema.json  the published JSON Schema (envelope + params of every installed stage type)
 //   docs/stage-reference.md      every stage type with its ports and params
+//   pipelines/dalia-compare-seeds.json  dalia-compare.json repeated over seeds (tools/make-compare-seeds.mjs)
 // `node tools/check-pipelines.mjs` fails when a pipeline is invalid or a generated file is stale;
 // `--write` regenerates the files. Needs the packages built (`npx nx run-many -t build`).
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compareSeedsPipeline, COMPARE_SEEDS_FILE } from './make-compare-seeds.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const core = await import(join(root, 'packages/core/dist/index.js'));
@@ -43,6 +45,7 @@ function check(relPath, content) {
 
 check('schema/pipeline.schema.json', JSON.stringify(core.publishedPipelineSchema(registry), null, 2) + '\n');
 check('docs/stage-reference.md', stageReference(registry));
+check(COMPARE_SEEDS_FILE, compareSeedsPipeline());
 
 function stageReference(reg) {
   const lines = [
