@@ -2,8 +2,7 @@
 /**
  * Writes pipelines/dalia-compare-seeds.json from pipelines/dalia-compare.json: the subject split
  * and everything downstream of it (pretraining, the fine-tunes, transfer, metrics) repeated for
- * several replicates, each stage id suffixed `-r<k>` and the split, pretraining and fine-tunes given
- * replicate seeds; the data stages stay shared (cached once); each report takes every replicate's
+ * several replicates, each stage id suffixed `-r<k>` and given the replicate's seed; the data stages stay shared (cached once); each report takes every replicate's
  * metrics, which report.compare aggregates per method as mean ± std across seeds.
  *
  *   node tools/make-compare-seeds.mjs   (tools/check-pipelines.mjs fails when the file is stale; --write there regenerates it too)
@@ -13,12 +12,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SEEDS = [7, 11, 3];
+/** Replicate seeds after the first, which is dalia-compare's own seed. */
+const MORE_SEEDS = [11, 3];
 const FROM = 'dalia-split';
 
 /** The text of pipelines/dalia-compare-seeds.json as generated from pipelines/dalia-compare.json. */
 export function compareSeedsPipeline() {
   const source = JSON.parse(readFileSync(join(root, 'pipelines/dalia-compare.json'), 'utf8'));
+  const SEEDS = [source.seed ?? 0, ...MORE_SEEDS];
   const refs = (inputs) => Object.values(inputs ?? {}).flatMap((v) => (Array.isArray(v) ? v : [v])).map((r) => r.split('.')[0]);
   const isReport = (s) => s.type.startsWith('report.');
 
@@ -45,8 +46,10 @@ export function compareSeedsPipeline() {
     const k = i + 1;
     for (const id of replicated) {
       const s = structuredClone(source.stages[id]);
-      // Explicit seeds, so a replicate is reproducible on its own; other stages derive theirs from the stage id.
-      if (['split.subjects', 'train.pretrain', 'train.finetune'].includes(s.type)) s.params = { ...s.params, seed };
+      // A stage-level seed (the pipeline seed otherwise): the split, pretraining, fine-tunes and
+      // bootstraps of a replicate all draw from it; replicate 1 (the pipeline seed) is
+      // dalia-compare itself and shares its cache entries.
+      s.seed = seed;
       if (s.inputs) s.inputs = mapInputs(s.inputs, k);
       stages[`${id}-r${k}`] = s;
     }

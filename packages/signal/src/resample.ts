@@ -1,7 +1,8 @@
 /**
  * Rational polyphase resampling (up L, FIR low-pass, down M) with a Kaiser-windowed sinc, as
  * scipy.signal.resample_poly: cutoff at the lower Nyquist, 10·max(L, M) taps per side,
- * Kaiser β = 5, delay compensated so output sample m is at time m / fsOut.
+ * Kaiser β = 5, unit DC gain, delay compensated so output sample m is at time m / fsOut.
+ * Matches SciPy to ~1e-15 (`npm run crosscheck:dsp -w packages/signal`).
  */
 
 /** Smallest L/M with |fsIn·L/M − fsOut| tiny (continued fractions). */
@@ -42,12 +43,17 @@ export function kaiserSincFilter(up: number, down: number, beta = 5): Float64Arr
   const n = 2 * half + 1;
   const h = new Float64Array(n);
   const i0b = besselI0(beta);
+  let sum = 0;
   for (let i = 0; i < n; i++) {
     const t = i - half;
     const sinc = t === 0 ? 1 : Math.sin(Math.PI * fc * t) / (Math.PI * fc * t);
     const w = besselI0(beta * Math.sqrt(1 - (t / half) ** 2)) / i0b;
-    h[i] = fc * sinc * w * up;
+    h[i] = fc * sinc * w;
+    sum += h[i]!;
   }
+  // Unit gain at DC, as scipy's firwin (scale=True); the window alone leaves it off by ~1e-3.
+  // Then ×up: upsampling by zero-stuffing divides the signal's mean by `up`.
+  for (let i = 0; i < n; i++) h[i] = (h[i]! / sum) * up;
   return h;
 }
 

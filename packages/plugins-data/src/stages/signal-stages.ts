@@ -22,7 +22,7 @@ export interface ResampleParams {
 @injectable()
 export class ResampleStage implements StagePlugin<ResampleParams> {
   readonly type = 'preprocess.resample';
-  readonly version = '2';
+  readonly version = '3';
   readonly description = 'Resamples dataset signals to a target rate (rational polyphase, Kaiser-windowed sinc anti-aliasing).';
   readonly paramsSchema = {
     type: 'object',

@@ -122,9 +122,26 @@ function readCurves(a: Artifact, fallback: string): Curve[] {
   return out;
 }
 
+/** "dalia test split (2486 samples, 22 subjects); but-ppg all samples (…)", with ranges when runs differ (one split per seed). */
+function evaluatedOn(metas: readonly MetricsMeta[]): string {
+  const range = (xs: readonly (number | undefined)[]) => {
+    const v = xs.filter((x): x is number => typeof x === 'number');
+    if (v.length === 0) return '?';
+    const lo = Math.min(...v);
+    const hi = Math.max(...v);
+    return lo === hi ? String(lo) : `${lo}–${hi}`;
+  };
+  const byData = new Map<string, MetricsMeta[]>();
+  for (const m of metas) {
+    const key = `${m.dataset ?? '?'} ${m.split ? `${m.split} split` : 'all samples'}`;
+    byData.set(key, [...(byData.get(key) ?? []), m]);
+  }
+  return [...byData].map(([key, ms]) => `${key} (${range(ms.map((m) => m.n))} samples, ${range(ms.map((m) => m.subjects))} subjects${ms.length > 1 ? ` per run, ${ms.length} runs` : ''})`).join('; ');
+}
+
 export const reportCompareStage: StagePlugin<ReportCompareParams> = {
   type: 'report.compare',
-  version: '2',
+  version: '3',
   description: 'Methods × metrics comparison report (Markdown, JSON, SVG figures) with CIs and relative change against ERM.',
   paramsSchema: {
     type: 'object',
@@ -324,8 +341,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       }
       md.push(
         `Task: ${task}${first.target ? ` (${first.target.name}${first.target.units ? `, ${first.target.units}` : ''})` : ''}. ` +
-          `Dataset: ${[...new Set(runs.map((r) => r.meta.dataset ?? '?'))].join(', ')}; split: ${first.split ?? 'all'}; ` +
-          `${first.n ?? '?'} samples from ${first.subjects ?? '?'} subjects.`,
+          `Evaluated on ${evaluatedOn(runs.map((r) => r.meta))}.`,
         '',
         `Cells: value [${Math.round(100 * (first.ci?.level ?? 0.95))}% bootstrap CI resampling subjects] for a single run, or mean ± sample std across seeds.`,
         '',

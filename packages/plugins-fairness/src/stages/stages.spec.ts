@@ -150,6 +150,7 @@ describe('report.compare', () => {
     expect(readFileSync(report.files['per-group-mae.svg']!, 'utf8')).toMatch(/^<svg/);
     const md = readFileSync(report.files['report.md']!, 'utf8');
     expect(md).toMatch(/\*\*Synthetic data\.\*\*/);
+    expect(md).toMatch(/Evaluated on \S+ test split \(\d+ samples, \d+ subjects per run, 3 runs\)\./);
     expect(md).toMatch(/\| Method \| MAE \| MAE \(female\) \| MAE \(male\) \| Gap \(max−min MAE\) \| Worst-group MAE \| MMD² \| Silhouette \|/);
     expect(md).toMatch(/\| erm \| \d+\.\d{3} \[\d+\.\d{3}, \d+\.\d{3}\]/); // single run: value [CI]
     expect(md).toMatch(/\| inverse-frequency \| \d+\.\d{3} ± \d+\.\d{3} \(2 seeds\)/);
