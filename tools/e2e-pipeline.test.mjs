@@ -39,6 +39,9 @@ test('tiny DaLiA → PPG-GPT → GroupDRO → metrics → report, then a fully c
     assert.ok(Number.isFinite(m.mae) && m.mae > 0 && m.mae < 100, `DaLiA test MAE ${m.mae}`);
     assert.ok(Number.isFinite(m.maeGap) && m.maeGap >= 0);
     assert.ok(Number.isFinite(first.summary.stages['metrics-butppg'].metrics.mae));
+    // eval.predict took the raw BUT-PPG dataset and replayed the model's band-pass and resampling.
+    assert.match(first.stderr, /\[transfer\] but-ppg: bandpass 0\.5–8 Hz \(order 2\) on ppg \(as the model's training data\)/);
+    assert.match(first.stderr, /\[transfer\] but-ppg: resample to 40 Hz on ppg/);
 
     const report = readFileSync(join(first.runDir, 'report', 'report.md'), 'utf8');
     assert.match(report, /Synthetic data/);

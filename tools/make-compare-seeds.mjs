@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Writes pipelines/dalia-compare-seeds.json from pipelines/dalia-compare.json: the subject split
- * and everything downstream of it (pretraining, the fine-tunes, transfer, metrics) repeated for
+ * Writes pipelines/dalia-compare-seeds.json from pipelines/dalia-compare.json: the subject split,
+ * the backbone's initialisation and everything downstream of them (pretraining, the fine-tunes,
+ * transfer, metrics) repeated for
  * several replicates, each stage id suffixed `-r<k>` and given the replicate's seed; the data stages stay shared (cached once); each report takes every replicate's
  * metrics, which report.compare aggregates per method as mean ± std across seeds.
  *
@@ -14,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Replicate seeds after the first, which is dalia-compare's own seed. */
 const MORE_SEEDS = [11, 3];
-const FROM = 'dalia-split';
+/** The replicated stages: these and everything downstream (the backbone's initial weights vary too). */
+const ROOTS = ['dalia-split', 'backbone'];
 
 /** The text of pipelines/dalia-compare-seeds.json as generated from pipelines/dalia-compare.json. */
 export function compareSeedsPipeline() {
@@ -23,8 +25,8 @@ export function compareSeedsPipeline() {
   const refs = (inputs) => Object.values(inputs ?? {}).flatMap((v) => (Array.isArray(v) ? v : [v])).map((r) => r.split('.')[0]);
   const isReport = (s) => s.type.startsWith('report.');
 
-  // Stages downstream of the split (the split included), reports aside.
-  const replicated = new Set([FROM]);
+  // The roots and every stage downstream of them, reports aside.
+  const replicated = new Set(ROOTS);
   for (let grew = true; grew; ) {
     grew = false;
     for (const [id, s] of Object.entries(source.stages)) {
@@ -66,7 +68,7 @@ export function compareSeedsPipeline() {
   const out = {
     $schema: source.$schema,
     name: 'dalia-compare-seeds',
-    description: `${source.description}; the split, pretraining and fine-tunes repeated for seeds ${SEEDS.join(', ')}, reported as mean ± std across seeds. Generated from dalia-compare.json by tools/make-compare-seeds.mjs: edit that file and regenerate.`,
+    description: `${source.description}; the split, backbone initialisation, pretraining and fine-tunes repeated for seeds ${SEEDS.join(', ')}, reported as mean ± std across seeds. Generated from dalia-compare.json by tools/make-compare-seeds.mjs: edit that file and regenerate.`,
     seed: source.seed,
     stages,
   };

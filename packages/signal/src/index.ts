@@ -7,6 +7,8 @@ export { butterBandpass, filtfiltWithGaps, sosfilt, sosfiltfilt, sosResponse, ty
 export { rationalRatio, resamplePoly } from './resample.js';
 export { detectRPeaks } from './rpeaks.js';
 export { alignLabel, clippingFraction, flatFraction, normaliseWindow, windowStarts, type AlignLabelOptions, type LabelTiming, type Normalisation } from './window.js';
-export { channelCount, channelOf, filterSamples, fromChannels } from './channels.js';
+export { channelCount, channelOf, fromChannels } from './channels.js';
+export { compactSubjects, filterSamples } from './samples.js';
+export { qualityMask, type QualityResult } from './quality.js';
 export { applyProcessingStep, describeStep, remainingSteps, sameStep, type DatasetArrays, type LoopHooks } from './processing.js';
 export { extendSignal, windowDataset, type ShortRecordings, type WindowingOptions, type WindowingResult } from './windowing.js';

@@ -101,6 +101,20 @@ export interface SamplesMeta {
   readonly subjectAttributes: Readonly<Record<string, readonly AttributeValue[]>>;
   readonly splits?: readonly string[];
   readonly groups?: GroupsMeta;
+  /** Window quality checks the samples passed (`preprocess.quality`). */
+  readonly quality?: QualityChecks;
+}
+
+/** Window quality checks: a window failing any of them is dropped. */
+export interface QualityChecks {
+  /** Drop windows whose `aux/quality` label is 0 (BUT-PPG's annotation). */
+  readonly useQualityFlag: boolean;
+  /** Longest run of unchanged samples, as a fraction of the window. */
+  readonly maxFlatFraction: number;
+  /** Fraction of samples at the window's minimum or maximum. */
+  readonly maxClippingFraction: number;
+  /** Plausible target range, e.g. [30, 220] bpm. */
+  readonly targetRange: readonly [number, number];
 }
 
 /** How samples were grouped: the attributes (joined with `|`), the group names, and the age cut. */
@@ -126,8 +140,8 @@ export interface InputSpec {
   readonly processing?: readonly SignalProcessingStep[];
   /** Per-window normalisation of the training windows (`none`, `minmax`, `zscore`). */
   readonly normalisation?: string;
-  /** Window shift of the training samples in seconds (overlap of the training windows). */
-  readonly shiftSeconds?: number;
+  /** Quality checks the training windows passed. */
+  readonly quality?: QualityChecks;
 }
 
 /**

@@ -102,6 +102,13 @@ describe('preprocessing chain on synthetic DaLiA', () => {
     const x = gr.arrays['x']!;
     expect(x.shape[1]).toBe(256);
     expect(meta.signal!.fs).toBe(32);
+    // The chain is recorded for models trained on the samples (eval.predict replays it).
+    expect(meta.signal!.processing).toEqual([
+      { op: 'resample', fs: 32, signals: ['ppg'] },
+      { op: 'bandpass', low: 0.5, high: 6, order: 2, signals: ['ppg'] },
+    ]);
+    expect(meta.quality).toEqual({ useQualityFlag: true, maxFlatFraction: 0.25, maxClippingFraction: 0.2, targetRange: [30, 220] });
+    expect(meta.groups).toEqual({ attributes: ['sex', 'age'], names: expect.any(Array), ageThreshold: 40 });
     const n = x.shape[0]!;
     expect(gr.arrays['y']!.shape[0]).toBe(n);
     expect(gr.arrays['aux/activity']!.shape[0]).toBe(n);

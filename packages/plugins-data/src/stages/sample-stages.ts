@@ -1,7 +1,7 @@
 /** preprocess.quality, split.subjects and groups.attributes: samples → samples. */
 import { injectable } from 'inversify';
-import { Rng, artifact, groupValue, ndarray, runAsync, subjectGroups, type AttributeValue, type NdArray, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core';
-import { clippingFraction, filterSamples, flatFraction } from '@fairtune/signal';
+import { Rng, artifact, groupValue, ndarray, runAsync, subjectGroups, type AttributeValue, type NdArray, type QualityChecks, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core';
+import { compactSubjects, filterSamples, qualityMask } from '@fairtune/signal';
 import { asSingle, samplesMeta } from './util.js';
 
 export interface QualityParams {
@@ -14,7 +14,7 @@ export interface QualityParams {
 @injectable()
 export class QualityStage implements StagePlugin<QualityParams> {
   readonly type = 'preprocess.quality';
-  readonly version = '1';
+  readonly version = '2';
   readonly description = 'Drops windows that fail quality checks: dataset quality flag (BUT-PPG Quality = 0), flat lines, clipping, implausible targets.';
   readonly paramsSchema = {
     type: 'object',
@@ -32,33 +32,17 @@ export class QualityStage implements StagePlugin<QualityParams> {
     return runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
       const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
-      const x = input.arrays['x'];
-      const y = input.arrays['y'];
-      if (!x || !y) throw new Error('samples artifact needs arrays x and y');
-      const n = y.shape[0]!;
-      const per = x.data.length / n;
-      const q = input.arrays['aux/quality'];
-      const keep = new Array<boolean>(n);
-      const reasons = { flag: 0, flat: 0, clipping: 0, target: 0 };
-      for (let i = 0; i < n; i++) {
-        const w = x.data.subarray(i * per, (i + 1) * per);
-        const yi = y.data[i]!;
-        if (p.useQualityFlag && q && q.data[i] === 0) reasons.flag++;
-        else if (flatFraction(w) > p.maxFlatFraction) reasons.flat++;
-        else if (clippingFraction(w) > p.maxClippingFraction) reasons.clipping++;
-        else if (!(yi >= p.targetRange[0] && yi <= p.targetRange[1])) reasons.target++;
-        else {
-          keep[i] = true;
-          continue;
-        }
-        keep[i] = false;
-      }
-      const kept = keep.filter(Boolean).length;
-      emit.log('info', `quality: kept ${kept}/${n} windows (dropped: flag ${reasons.flag}, flat ${reasons.flat}, clipping ${reasons.clipping}, target ${reasons.target})`);
+      const checks: QualityChecks = { useQualityFlag: p.useQualityFlag, maxFlatFraction: p.maxFlatFraction, maxClippingFraction: p.maxClippingFraction, targetRange: p.targetRange };
+      const { keep, kept, dropped } = qualityMask(input.arrays, checks);
+      const n = keep.length;
+      emit.log('info', `quality: kept ${kept}/${n} windows (dropped: flag ${dropped.flag}, flat ${dropped.flat}, clipping ${dropped.clipping}, target ${dropped.target})`);
       emit.metric('quality.kept', kept);
       emit.metric('quality.dropped', n - kept);
       if (kept === 0) throw new Error(`preprocess.quality dropped all ${n} windows`);
-      emit.artifact('samples', artifact('samples', input.meta, filterSamples(input.arrays, keep)));
+      // The checks travel with the samples (and into models trained on them), so eval.predict can apply them to another dataset.
+      const out = compactSubjects({ ...samplesMeta(input), quality: checks }, filterSamples(input.arrays, keep));
+      if (out.removed.length) emit.log('warn', `quality: ${out.removed.length} subject(s) lost every window and leave the samples: ${out.removed.join(', ')}`);
+      emit.artifact('samples', artifact('samples', out.meta as never, out.arrays));
     });
   }
 }

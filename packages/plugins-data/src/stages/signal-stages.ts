@@ -10,6 +10,9 @@ async function runStep(ctx: StageContext<{ signals?: string[] }>, emit: StageEmi
   const out = await applyProcessingStep({ meta: datasetMeta(input), arrays: input.arrays }, step, {
     checkpoint: () => emit.checkpoint(),
     progress: (done, total, id) => emit.progress(done, total, id, 'recordings'),
+  }).catch((e: unknown) => {
+    // Name the stage in data errors; an abort passes through unchanged.
+    throw ctx.signal.aborted || !(e instanceof Error) ? e : new Error(`preprocess.${step.op}: ${e.message}`, { cause: e });
   });
   emit.artifact('dataset', artifact('dataset', out.meta as never, out.arrays));
 }

@@ -44,7 +44,7 @@ export function configFromParams(p: JsonObject, where: string): PpgGptConfig & {
 
 /**
  * The model's input spec. With the samples it was trained on, it also records how they were
- * made (signals, processing chain, normalisation, shift), so `eval.predict` can bring a raw
+ * made (signals, processing chain, normalisation, quality checks), so `eval.predict` can bring a raw
  * dataset to the same input.
  */
 export function inputSpecOf(config: PpgGptConfig, trainedOn?: SamplesMeta): InputSpec {
@@ -57,7 +57,7 @@ export function inputSpecOf(config: PpgGptConfig, trainedOn?: SamplesMeta): Inpu
     ...(s?.signals ? { signals: s.signals } : {}),
     ...(s?.processing ? { processing: s.processing } : {}),
     ...(s?.normalisation ? { normalisation: s.normalisation } : {}),
-    ...(s ? { shiftSeconds: s.shiftSeconds } : {}),
+    ...(trainedOn?.quality ? { quality: trainedOn.quality } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
-import { artifact, ndarray, runStandalone, subjectGroups, type Artifact, type DatasetMeta, type JsonObject, type ModelMeta, type StageEvent } from '@fairtune/core';
-import { applyProcessingStep, windowDataset, type DatasetArrays } from '@fairtune/signal';
+import { artifact, ndarray, runStandalone, subjectGroups, type Artifact, type DatasetMeta, type JsonObject, type ModelMeta, type QualityChecks, type StageEvent } from '@fairtune/core';
+import { applyProcessingStep, compactSubjects, filterSamples, qualityMask, windowDataset, type DatasetArrays } from '@fairtune/signal';
 import { PpgGptModelStage } from './model-ppg-gpt.js';
 import { FinetuneStage } from './finetune.js';
 import { PredictStage } from './predict.js';
@@ -9,18 +9,25 @@ const BANDPASS = { op: 'bandpass', low: 0.5, high: 8, order: 2, signals: ['ppg']
 const RESAMPLE = { op: 'resample', fs: 40, signals: ['ppg'] } as const;
 const logs = (events: StageEvent[]) => events.filter((e): e is Extract<StageEvent, { type: 'log' }> => e.type === 'log').map((e) => e.message);
 
-/** What the data plugins' stages would make of the raw dataset: band-pass, 40 Hz, 2-s windows, split, groups by sex. */
+const QUALITY: QualityChecks = { useQualityFlag: true, maxFlatFraction: 0.25, maxClippingFraction: 0.2, targetRange: [30, 220] };
+
+/**
+ * What the data plugins' stages would make of the raw dataset: band-pass, 40 Hz, 2-s windows,
+ * quality checks (the last subject's windows are flagged and go), split, groups by sex.
+ */
 async function trainingSamples(raw: Artifact): Promise<Artifact> {
   let d: DatasetArrays = { meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays };
   d = await applyProcessingStep(d, BANDPASS);
   d = await applyProcessingStep(d, RESAMPLE);
   const w = await windowDataset(d, { windowSeconds: 2, shiftSeconds: 2, signals: ['ppg'], target: 'hr', normalisation: 'none', short: 'drop' });
-  const subject = w.arrays['subject']!.data;
-  const { names, perSubject } = subjectGroups(w.meta.subjectAttributes, w.meta.subjects.length, ['sex']);
-  const split = Int8Array.from(subject, (s) => (s < 4 ? 0 : s === 4 ? 1 : 2));
+  const q = compactSubjects({ ...w.meta, quality: QUALITY }, filterSamples(w.arrays, qualityMask(w.arrays, QUALITY).keep));
+  expect(q.removed).toEqual(['p5']);
+  const subject = q.arrays['subject']!.data;
+  const { names, perSubject } = subjectGroups(q.meta.subjectAttributes, q.meta.subjects.length, ['sex']);
+  const split = Int8Array.from(subject, (s) => (s < 3 ? 0 : s === 3 ? 1 : 2));
   const group = Int32Array.from(subject, (s) => names.indexOf(perSubject[s]!));
-  const meta = { ...w.meta, splits: ['train', 'validation', 'test'], groups: { attributes: ['sex'], names } };
-  return artifact('samples', meta as unknown as JsonObject, { ...w.arrays, split: ndarray(split), group: ndarray(group) });
+  const meta = { ...q.meta, splits: ['train', 'validation', 'test'], groups: { attributes: ['sex'], names } };
+  return artifact('samples', meta as unknown as JsonObject, { ...q.arrays, split: ndarray(split), group: ndarray(group) });
 }
 
 let raw: Artifact;
@@ -40,16 +47,18 @@ beforeAll(async () => {
 describe('eval.predict on a dataset', () => {
   it("records the training data's processing, signals, target and groups in the model", () => {
     const meta = model.meta as unknown as ModelMeta;
-    expect(meta.inputSpec).toEqual({ modality: 'ppg', fs: 40, length: 80, channels: 1, signals: ['ppg'], processing: [BANDPASS, RESAMPLE], normalisation: 'none', shiftSeconds: 2 });
+    expect(meta.inputSpec).toEqual({ modality: 'ppg', fs: 40, length: 80, channels: 1, signals: ['ppg'], processing: [BANDPASS, RESAMPLE], normalisation: 'none', quality: QUALITY });
     expect(meta.target).toEqual({ name: 'hr', units: 'bpm' });
     expect(meta.groups).toEqual({ attributes: ['sex'], names: ['female', 'male'] });
   });
 
-  it('replays the processing on the raw dataset and reproduces the predictions on the training windows', async () => {
-    const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { dropLowQuality: false } });
+  it('replays the processing and quality checks on the raw dataset and reproduces the predictions on the training windows', async () => {
+    const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw } });
     const pred = p.outputs['predictions']!;
     expect(Array.from(pred.arrays['yPred']!.data)).toEqual(Array.from(trained));
+    expect(Array.from(pred.arrays['subject']!.data)).toEqual(Array.from(samples.arrays['subject']!.data));
     expect(Array.from(pred.arrays['group']!.data)).toEqual(Array.from(samples.arrays['group']!.data));
+    expect((pred.meta as unknown as { subjects: string[] }).subjects).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
     expect((pred.meta as unknown as { groups: unknown }).groups).toEqual({ attributes: ['sex'], names: ['female', 'male'] });
     expect(logs(p.events)).toEqual(expect.arrayContaining([expect.stringMatching(/bandpass 0.5–8 Hz \(order 2\) on ppg/), expect.stringMatching(/resample to 40 Hz on ppg/)]));
   });
@@ -57,7 +66,7 @@ describe('eval.predict on a dataset', () => {
   it('skips the steps a dataset already went through, and refuses one processed differently', async () => {
     const half = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, BANDPASS);
     const filtered = artifact('dataset', half.meta as unknown as JsonObject, half.arrays);
-    const p = await runStandalone(new PredictStage(), { inputs: { model, data: filtered }, params: { dropLowQuality: false } });
+    const p = await runStandalone(new PredictStage(), { inputs: { model, data: filtered } });
     expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).toEqual(Array.from(trained));
     expect(logs(p.events).some((m) => m.includes('bandpass'))).toBe(false);
     const other = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, RESAMPLE);
@@ -66,24 +75,40 @@ describe('eval.predict on a dataset', () => {
     );
   });
 
-  it('drops windows annotated as poor quality by default', async () => {
-    const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw } });
-    const subject = p.outputs['predictions']!.arrays['subject']!.data;
-    expect(subject.length).toBe(trained.length - 6);
-    expect(Array.from(subject).includes(5)).toBe(false);
-    expect(logs(p.events)).toContainEqual(expect.stringMatching(/6 of 36 window\(s\) annotated as poor quality dropped/));
+  it('keeps every window with quality none, drops the flagged subject with quality flag', async () => {
+    const all = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { quality: 'none' } });
+    expect(all.outputs['predictions']!.arrays['subject']!.data.length).toBe(36);
+    expect((all.outputs['predictions']!.meta as unknown as { subjects: string[] }).subjects).toHaveLength(6);
+    const flag = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { quality: 'flag' } });
+    expect(flag.outputs['predictions']!.arrays['subject']!.data.length).toBe(30);
+    expect(logs(flag.events)).toContainEqual(expect.stringMatching(/quality \(flag\) kept 30\/36 windows \(dropped: flag 6, flat 0, clipping 0, target 0\)/));
+    expect(logs(flag.events)).toContainEqual(expect.stringMatching(/1 subject\(s\) without windows left: p5/));
+  });
+
+  it("falls back to resampling only, with a warning, for a model that does not record its processing", async () => {
+    const meta = model.meta as unknown as ModelMeta;
+    const { processing: _p, ...inputSpec } = meta.inputSpec;
+    const old = { ...model, meta: { ...meta, inputSpec } as unknown as JsonObject };
+    const p = await runStandalone(new PredictStage(), { inputs: { model: old, data: raw } });
+    expect(logs(p.events)).toContainEqual(expect.stringMatching(/the model does not record its training data's processing/));
+    expect(logs(p.events)).toContainEqual(expect.stringMatching(/resample 64 Hz to the model's 40 Hz/));
+    expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).not.toEqual(Array.from(trained));
+  });
+
+  it('names the missing input', async () => {
+    await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toThrow(/input "data" is required: a dataset \(from a loader\) or samples matching the model's input \(the port was called "samples" before eval.predict version 3\)/);
   });
 
   it('tiles recordings shorter than the model window (default), or drops them', async () => {
     const short = makeDataset({ seconds: 1.5, fs: 30 });
-    const p = await runStandalone(new PredictStage(), { inputs: { model, data: short }, params: { dropLowQuality: false } });
+    const p = await runStandalone(new PredictStage(), { inputs: { model, data: short }, params: { quality: 'none' } });
     expect(p.outputs['predictions']!.arrays['yPred']!.data.length).toBe(6);
     expect(logs(p.events)).toContainEqual(expect.stringMatching(/6 recording\(s\) shorter than the model's 2-s input extended with 'tile'/));
     await expect(runStandalone(new PredictStage(), { inputs: { model, data: short }, params: { short: 'drop' } })).rejects.toThrow(/input "data" \(dataset "sines-raw"\): windowing produced no windows from 6 recording\(s\)/);
   });
 
   it('groups by other attributes on request, naming a missing one', async () => {
-    const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { groups: ['sex', 'age'], ageThreshold: 50, dropLowQuality: false } });
+    const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { groups: ['sex', 'age'], ageThreshold: 50, quality: 'none' } });
     const meta = p.outputs['predictions']!.meta as unknown as { groups: { names: string[] } };
     expect(meta.groups.names).toEqual(['female|<=50', 'female|>50', 'male|<=50', 'male|>50']);
     expect(logs(p.events)).toContainEqual(expect.stringMatching(/did not occur in the model's training data/));

@@ -1,95 +1,117 @@
 /**
  * Brings a raw `dataset` artifact to a model's input: replays the processing chain the model's
  * training data went through (recorded in `ModelMeta.inputSpec.processing`), resamples to the
- * model's rate, windows to its length, drops windows flagged as poor quality and groups the
- * subjects as the training samples were grouped. The result is an in-memory `samples` artifact.
+ * model's rate, windows to its length, applies the training windows' quality checks and groups
+ * the subjects as the training samples were grouped. The result is an in-memory `samples` artifact.
  */
-import { artifact, ndarray, subjectGroups, type Artifact, type DatasetMeta, type ModelMeta, type NdArray, type SamplesMeta, type StageEmitter } from '@fairtune/core';
-import { applyProcessingStep, describeStep, filterSamples, remainingSteps, windowDataset, type DatasetArrays, type Normalisation, type ShortRecordings } from '@fairtune/signal';
+import { artifact, DEFAULT_AGE_THRESHOLD, ndarray, subjectGroups, type Artifact, type DatasetMeta, type ModelMeta, type NdArray, type QualityChecks, type SamplesMeta, type StageEmitter } from '@fairtune/core';
+import {
+  applyProcessingStep,
+  compactSubjects,
+  describeStep,
+  filterSamples,
+  qualityMask,
+  remainingSteps,
+  windowDataset,
+  type DatasetArrays,
+  type Normalisation,
+  type ShortRecordings,
+} from '@fairtune/signal';
+
+/** `as-training`: the training windows' checks (flag only when the model has none recorded); `flag`: the dataset's quality flag only; `none`: keep every window. */
+export type QualityMode = 'as-training' | 'flag' | 'none';
 
 export interface DatasetInputOptions {
   /** Window shift in seconds; default: the window length (non-overlapping windows). */
   readonly shiftSeconds?: number;
   readonly short: ShortRecordings;
-  /** Drop windows whose `quality` label is 0 (e.g. BUT-PPG's annotated poor-quality records). */
-  readonly dropLowQuality: boolean;
+  readonly quality: QualityMode;
   /** Group attributes; default: those of the model's training samples. */
   readonly groups?: readonly string[];
   readonly ageThreshold?: number;
 }
 
 const NORMALISATIONS = new Set(['none', 'minmax', 'zscore']);
+/** `flag` mode: the quality flag alone (the other checks can never fail). */
+const FLAG_ONLY: QualityChecks = { useQualityFlag: true, maxFlatFraction: 1, maxClippingFraction: 1, targetRange: [-Infinity, Infinity] };
 
-export async function samplesFromDataset(dataset: Artifact, model: ModelMeta, o: DatasetInputOptions, emit: StageEmitter, port = 'data'): Promise<Artifact> {
+export async function samplesFromDataset(dataset: Artifact, model: ModelMeta, o: DatasetInputOptions, emit: StageEmitter, signal: AbortSignal, port = 'data'): Promise<Artifact> {
   const spec = model.inputSpec;
   const meta = dataset.meta as unknown as DatasetMeta;
   const where = `input "${port}" (dataset "${meta.name}")`;
+  // Errors from the shared signal code name the input they came from; an abort passes through.
+  const named = (e: unknown): never => {
+    throw e instanceof Error && !signal.aborted ? new Error(`${where}: ${e.message}`, { cause: e }) : e;
+  };
   if (!spec.fs) throw new Error(`the model's inputSpec has no sample rate, so dataset "${meta.name}" cannot be resampled to it`);
   const signals = spec.signals ?? ['ppg'];
   if (!spec.signals) emit.log('warn', `the model does not record which signals it was trained on; reading "${signals.join(', ')}"`);
   const target = model.target?.name ?? 'hr';
+  const hooks = { checkpoint: () => emit.checkpoint(), progress: (d: number, t: number, id: string) => emit.progress(d, t, id, 'recordings') };
+  let data: DatasetArrays = { meta, arrays: dataset.arrays };
 
   // 1. The training data's processing chain, minus what the dataset already went through.
-  const wanted = spec.processing ?? [];
-  const applied = meta.processing ?? [];
-  const rest = remainingSteps(applied, wanted);
-  if (rest === null) {
-    throw new Error(
-      `${where} was processed with [${applied.map(describeStep).join('; ')}] but the model's training data with [${wanted.map(describeStep).join('; ') || 'nothing'}]; ` +
-        `connect the loader's output (eval.predict replays the model's processing) or a dataset processed the same way`,
-    );
-  }
-  if (!spec.processing) emit.log('warn', `the model does not record its training data's processing; only resampling and windowing ${meta.name}`);
-  let data: DatasetArrays = { meta, arrays: dataset.arrays };
-  const hooks = { checkpoint: () => emit.checkpoint(), progress: (d: number, t: number, id: string) => emit.progress(d, t, id, 'recordings') };
-  for (const step of rest) {
-    emit.log('info', `${meta.name}: ${describeStep(step)} (as the model's training data)`);
-    data = await applyProcessingStep(data, step, hooks);
+  if (spec.processing) {
+    const applied = meta.processing ?? [];
+    const rest = remainingSteps(applied, spec.processing);
+    if (rest === null) {
+      throw new Error(
+        `${where} was processed with [${applied.map(describeStep).join('; ')}] but the model's training data with [${spec.processing.map(describeStep).join('; ') || 'nothing'}]; ` +
+          `connect the loader's output (eval.predict replays the model's processing) or a dataset processed the same way`,
+      );
+    }
+    for (const step of rest) {
+      emit.log('info', `${meta.name}: ${describeStep(step)} (as the model's training data)`);
+      data = await applyProcessingStep(data, step, hooks).catch(named);
+    }
+  } else {
+    emit.log('warn', `the model does not record its training data's processing (trained before it was recorded?); ${meta.name} is only resampled and windowed`);
   }
 
   // 2. The model's sample rate (the chain usually ends there already).
   const rates = new Set(data.meta.recordings.flatMap((r) => signals.map((s) => r.signals[s]?.fs).filter((f): f is number => f !== undefined)));
   if ([...rates].some((f) => Math.abs(f - spec.fs!) > 1e-9)) {
     emit.log('info', `${meta.name}: resample ${[...rates].join('/')} Hz to the model's ${spec.fs} Hz`);
-    data = await applyProcessingStep(data, { op: 'resample', fs: spec.fs, signals }, hooks);
+    data = await applyProcessingStep(data, { op: 'resample', fs: spec.fs, signals }, hooks).catch(named);
   }
 
   // 3. Windows of the model's length.
   const normalisation = (spec.normalisation ?? 'none') as Normalisation;
   if (!NORMALISATIONS.has(normalisation)) throw new Error(`the model's inputSpec normalisation "${normalisation}" is not one of none, minmax, zscore`);
   const windowSeconds = spec.length / spec.fs;
-  const w = await windowDataset(data, { windowSeconds, shiftSeconds: o.shiftSeconds ?? windowSeconds, signals, target, normalisation, short: o.short }, hooks).catch((e: unknown) => {
-    throw e instanceof Error ? new Error(`${where}: ${e.message}`, { cause: e }) : e;
-  });
+  const w = await windowDataset(data, { windowSeconds, shiftSeconds: o.shiftSeconds ?? windowSeconds, signals, target, normalisation, short: o.short }, hooks).catch(named);
   const { droppedShort, extendedShort, droppedNaN } = w.counts;
   if (extendedShort) emit.log('info', `${meta.name}: ${extendedShort} recording(s) shorter than the model's ${windowSeconds}-s input extended with '${o.short}'`);
   if (droppedShort) emit.log('warn', `${meta.name}: ${droppedShort} recording(s) shorter than the model's ${windowSeconds}-s input dropped (short: 'drop')`);
   if (droppedNaN) emit.log('info', `${meta.name}: ${droppedNaN} window(s) dropped for missing samples or labels`);
+  let samplesMeta: SamplesMeta = w.meta;
   let arrays: Record<string, NdArray> = w.arrays;
 
-  // 4. Quality annotations.
-  const quality = arrays['aux/quality'];
-  if (o.dropLowQuality && quality) {
-    const keep = Array.from(quality.data, (q) => q !== 0);
-    const dropped = keep.filter((k) => !k).length;
-    if (dropped === keep.length) throw new Error(`${where}: every window is annotated as poor quality (quality = 0); set dropLowQuality: false to evaluate them anyway`);
-    if (dropped) emit.log('info', `${meta.name}: ${dropped} of ${keep.length} window(s) annotated as poor quality dropped (dropLowQuality)`);
-    arrays = filterSamples(arrays, keep);
+  // 4. Quality checks.
+  if (o.quality !== 'none') {
+    const checks = o.quality === 'flag' ? FLAG_ONLY : (spec.quality ?? FLAG_ONLY);
+    if (o.quality === 'as-training' && !spec.quality) emit.log('info', `the model records no quality checks of its training windows; ${meta.name}: dropping flagged windows only`);
+    const q = qualityMask(arrays, checks);
+    const n = q.keep.length;
+    if (q.kept === 0) throw new Error(`${where}: every one of ${n} window(s) fails the quality checks (flag ${q.dropped.flag}, flat ${q.dropped.flat}, clipping ${q.dropped.clipping}, target ${q.dropped.target}); set quality: 'none' to evaluate them anyway`);
+    if (q.kept < n) emit.log('info', `${meta.name}: quality (${o.quality}) kept ${q.kept}/${n} windows (dropped: flag ${q.dropped.flag}, flat ${q.dropped.flat}, clipping ${q.dropped.clipping}, target ${q.dropped.target})`);
+    const compact = compactSubjects({ ...samplesMeta, quality: checks }, filterSamples(arrays, q.keep));
+    if (compact.removed.length) emit.log('info', `${meta.name}: ${compact.removed.length} subject(s) without windows left: ${compact.removed.join(', ')}`);
+    samplesMeta = compact.meta;
+    arrays = compact.arrays;
   }
 
   // 5. Groups, named as in training.
-  let samplesMeta: SamplesMeta = w.meta;
   const attributes = o.groups ?? model.groups?.attributes;
   if (attributes && attributes.length) {
-    const ageThreshold = o.ageThreshold ?? model.groups?.ageThreshold;
+    const ageThreshold = o.ageThreshold ?? model.groups?.ageThreshold ?? DEFAULT_AGE_THRESHOLD;
     let grouped: ReturnType<typeof subjectGroups>;
     try {
       grouped = subjectGroups(samplesMeta.subjectAttributes, samplesMeta.subjects.length, attributes, ageThreshold);
     } catch (e) {
       throw new Error(`${where}: cannot group subjects by ${attributes.join('|')}: ${(e as Error).message}`);
     }
-    const subject = arrays['subject']!.data;
-    const group = Int32Array.from(subject, (s) => {
+    const group = Int32Array.from(arrays['subject']!.data, (s) => {
       const g = grouped.perSubject[s];
       return g === null || g === undefined ? -1 : grouped.names.indexOf(g);
     });
@@ -97,7 +119,7 @@ export async function samplesFromDataset(dataset: Artifact, model: ModelMeta, o:
     if (unknown) emit.log('warn', `${meta.name}: ${unknown} subject(s) lack ${attributes.join('/')} and get group -1`);
     const unseen = grouped.names.filter((g) => model.groups && !model.groups.names.includes(g));
     if (unseen.length) emit.log('warn', `${meta.name}: group(s) ${unseen.join(', ')} did not occur in the model's training data`);
-    samplesMeta = { ...samplesMeta, groups: { attributes, names: grouped.names, ...(ageThreshold !== undefined && attributes.includes('age') ? { ageThreshold } : {}) } };
+    samplesMeta = { ...samplesMeta, groups: { attributes, names: grouped.names, ...(attributes.includes('age') ? { ageThreshold } : {}) } };
     arrays = { ...arrays, group: ndarray(group) };
   }
   emit.log('info', `${meta.name}: ${arrays['y']!.shape[0]} window(s) of ${windowSeconds} s from ${samplesMeta.subjects.length} subject(s)`);

@@ -4,7 +4,7 @@
  * `samples` already windowed to it.
  */
 import { injectable } from 'inversify';
-import { runAsync, type Artifact, type StageContext, type StagePlugin } from '@fairtune/core';
+import { runAsync, type Artifact, type ModelMeta, type SamplesMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core';
 import { backendParam } from './params.js';
 
 interface Params {
@@ -13,7 +13,7 @@ interface Params {
   backend?: string;
   shiftSeconds?: number;
   short: 'drop' | 'pad-edge' | 'tile';
-  dropLowQuality: boolean;
+  quality: 'as-training' | 'flag' | 'none';
   groups?: string[];
   ageThreshold?: number;
 }
@@ -21,7 +21,7 @@ interface Params {
 @injectable()
 export class PredictStage implements StagePlugin<Params> {
   readonly type = 'eval.predict';
-  readonly version = '4';
+  readonly version = '5';
   readonly description =
     "Runs a fine-tuned PPG-GPT model on another dataset (cross-dataset transfer). A dataset is brought to the model's input: the training data's filters and resampling are replayed, then it is windowed to the model's length, poor-quality windows dropped and subjects grouped as in training.";
   readonly paramsSchema = {
@@ -37,7 +37,12 @@ export class PredictStage implements StagePlugin<Params> {
         default: 'tile',
         description: "Dataset input: recordings shorter than the model's window (e.g. 10-s BUT-PPG records under a 30-s input) are tiled (default), padded with the edge value, or dropped.",
       },
-      dropLowQuality: { type: 'boolean', default: true, description: 'Dataset input: drop windows whose quality label is 0 (BUT-PPG annotations).' },
+      quality: {
+        enum: ['as-training', 'flag', 'none'],
+        default: 'as-training',
+        description:
+          "Dataset input: window quality checks. as-training: those the training windows passed (quality flag, flat lines, clipping, target range; the flag alone when the model records none); flag: only windows whose quality label is 0 (BUT-PPG annotations) are dropped; none: every window is kept.",
+      },
       groups: { type: 'array', items: { type: 'string' }, minItems: 1, description: "Dataset input: group attributes (default: those of the model's training samples)." },
       ageThreshold: { type: 'number', description: "Dataset input: age cut for age groups (default: the training samples')." },
     },
@@ -63,9 +68,10 @@ export class PredictStage implements StagePlugin<Params> {
       try {
         if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
         const p = ctx.params;
-        let input = ctx.inputs['data'] as Artifact;
-        if (input.kind === 'dataset') input = await samplesFromDataset(input, meta, p, emit);
-        else if (p.shiftSeconds !== undefined || p.groups !== undefined) emit.log('warn', 'params shiftSeconds and groups apply to a dataset input; the samples are used as they are');
+        let input = ctx.inputs['data'] as Artifact | undefined;
+        if (!input) throw new Error(`input "data" is required: a dataset (from a loader) or samples matching the model's input` + ('samples' in ctx.inputs ? ' (the port was called "samples" before eval.predict version 3)' : ''));
+        if (input.kind === 'dataset') input = await samplesFromDataset(input, meta, p, emit, ctx.signal);
+        else warnSamplesMismatch(input, meta, p, emit);
         const data = readSamples(input, model.config, 'data');
         if (data.meta.task !== meta.task) emit.log('warn', `samples task "${data.meta.task}" differs from the model task "${meta.task}"`);
         const out = predictionArtifacts(model, data, meta.task, { mean: stored.targetMean ?? 0, std: stored.targetStd ?? 1 }, ctx.params.batchSize, ctx.params.method ?? meta.method ?? 'transfer');
@@ -75,5 +81,21 @@ export class PredictStage implements StagePlugin<Params> {
         model.dispose();
       }
     });
+  }
+}
+
+/** Samples are used as they are: say where they differ from the model's training windows, and which params do not apply. */
+function warnSamplesMismatch(samples: Artifact, model: ModelMeta, p: Params, emit: StageEmitter): void {
+  const unused = (['shiftSeconds', 'groups', 'ageThreshold'] as const).filter((k) => p[k] !== undefined);
+  if (unused.length) emit.log('warn', `params ${unused.join(', ')} apply to a dataset input; the samples are used as they are`);
+  const signal = (samples.meta as unknown as SamplesMeta).signal;
+  const spec = model.inputSpec;
+  if (!signal) return;
+  const chain = (steps: readonly SignalProcessingStep[] | undefined) => JSON.stringify(steps ?? []);
+  if (spec.processing && signal.processing && chain(spec.processing) !== chain(signal.processing)) {
+    emit.log('warn', `the samples were processed with ${chain(signal.processing)} but the model's training data with ${chain(spec.processing)}; connect the raw dataset to have eval.predict replay the model's processing`);
+  }
+  if (spec.normalisation && signal.normalisation && spec.normalisation !== signal.normalisation) {
+    emit.log('warn', `the samples are normalised with "${signal.normalisation}" but the model's training windows with "${spec.normalisation}"`);
   }
 }

@@ -112,11 +112,11 @@ describe('train.finetune', () => {
     const cls = makeSamples({ n: 24, task: 'classification', seed: 9 });
     const r = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples: cls }, params: { ...FT, patience: 1 } });
     expect(metrics(r.events, 'val_auc').length).toBeGreaterThan(0);
-    const p = await runStandalone(new PredictStage(), { inputs: { model: r.outputs['model']!, samples: cls } });
+    const p = await runStandalone(new PredictStage(), { inputs: { model: r.outputs['model']!, data: cls } });
     expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).toEqual(Array.from(r.outputs['predictions']!.arrays['yPred']!.data));
     for (const v of p.outputs['predictions']!.arrays['yPred']!.data) expect(v >= 0 && v <= 1).toBe(true);
     const wrong = makeSamples({ n: 4, length: 120, fs: 60 });
-    await expect(runStandalone(new PredictStage(), { inputs: { model: r.outputs['model']!, samples: wrong } })).rejects.toThrow(/120 samples at 60 Hz but the model expects 80 samples at 40 Hz/);
+    await expect(runStandalone(new PredictStage(), { inputs: { model: r.outputs['model']!, data: wrong } })).rejects.toThrow(/120 samples at 60 Hz but the model expects 80 samples at 40 Hz/);
   });
 
   it('applies every strategy hook (sampling weights, loss weights, callbacks, state)', async () => {
