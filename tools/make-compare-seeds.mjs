@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Replicate seeds after the first, which is dalia-compare's own seed. */
-const MORE_SEEDS = [11, 3];
+const MORE_SEEDS = [11, 3, 19, 23];
 /** The replicated stages: these and everything downstream (the backbone's initial weights vary too). */
 const ROOTS = ['dalia-split', 'backbone'];
 

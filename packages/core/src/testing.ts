@@ -10,12 +10,12 @@ import { lastValueFrom, toArray } from 'rxjs';
 import type { Artifact, JsonObject } from './contracts/artifact.js';
 import type { StageEvent, StagePlugin } from './contracts/stage-plugin.js';
 import { compileSchema, describeAjvError } from './pipeline/ajv.js';
-import { deriveSeed } from './rng.js';
 import { acceptOutput, missingOutputs } from './executor/outputs.js';
 
 export interface StandaloneRunOptions {
   params?: JsonObject;
   inputs?: Record<string, Artifact | Artifact[]>;
+  /** The stage seed, as the executor passes it: the stage's `seed`, else the pipeline seed (default 0). */
   seed?: number;
   workDir?: string;
   signal?: AbortSignal;
@@ -48,7 +48,7 @@ export async function runStandalone(plugin: StagePlugin, options: StandaloneRunO
         stageId: plugin.type.replace(/[^a-z0-9-]/gi, '-'),
         params,
         inputs: options.inputs ?? {},
-        seed: deriveSeed(options.seed ?? 0, plugin.type),
+        seed: options.seed ?? 0,
         workDir,
         runDir: workDir,
         signal: options.signal ?? new AbortController().signal,

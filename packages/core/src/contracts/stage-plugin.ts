@@ -44,7 +44,10 @@ export interface StageContext<P = JsonObject> {
   readonly params: P;
   /** Loaded input artifacts by port name (an array for `multiple` ports, absent for unconnected optional ports). */
   readonly inputs: Readonly<Record<string, Artifact | readonly Artifact[]>>;
-  /** 32-bit seed for this stage, derived from the pipeline seed and the stage id. */
+  /**
+   * Seed of this stage: its own `seed` in the pipeline, else the pipeline's. Stages with the same
+   * seed draw the same streams, so derive one per purpose with `deriveSeed(seed, 'label')`.
+   */
   readonly seed: number;
   /** Empty scratch directory owned by this execution. Files referenced by output artifacts must be written here. */
   readonly workDir: string;

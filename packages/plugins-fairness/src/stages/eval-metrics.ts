@@ -57,7 +57,7 @@ function representationJson(r: RepresentationResult, names: readonly string[], a
 
 export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
   type: 'eval.metrics',
-  version: '2',
+  version: '3',
   description: 'Regression or classification metrics overall and per group, MMD² and Silhouette of embeddings, subject-level bootstrap CIs.',
   paramsSchema: {
     type: 'object',
@@ -198,6 +198,8 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
         task: meta.task,
         target: meta.target,
         split: p.split,
+        // The stage seed: runs of two methods with the same seed share split and initialisation, so reports can pair them.
+        seed: ctx.seed,
         n: rows.length,
         subjects: new Set(subject).size,
         groupAttributes: meta.groups?.attributes ?? [],

@@ -1,7 +1,8 @@
 /**
  * `report.compare`: one comparison report of several methods (mitigations) — a methods ×
  * metrics table with CIs (or mean ± std across seeds when a method has several runs), the
- * relative change of every method against the baseline (ERM), and SVG figures rendered
+ * relative change of every method against the baseline (ERM), differences paired by seed when
+ * methods share seeds (`metrics.meta.seed`, the eval.metrics stage seed), and SVG figures rendered
  * offline with Vega-Lite: per-group error bars, 2-D PCA projections of embeddings coloured by
  * group, training curves. Writes report.md, report.json and the figures (+ .vl.json) into the
  * stage's workDir and lists them in the `report` artifact's files.
@@ -24,12 +25,21 @@ export interface ReportCompareParams {
 }
 
 /** The parts of a metrics artifact's meta (written by eval.metrics) the report reads. */
+/** Per-seed difference method − baseline over seeds both have: mean, sample std, count, how often negative. */
+interface PairedDelta {
+  mean: number;
+  std: number;
+  n: number;
+  lower: number;
+}
+
 interface MetricsMeta {
   method?: string | null;
   dataset?: string;
   synthetic?: boolean;
   task?: 'regression' | 'classification';
   split?: string | null;
+  seed?: number;
   n?: number;
   subjects?: number;
   target?: { name: string; units?: string };
@@ -141,7 +151,7 @@ function evaluatedOn(metas: readonly MetricsMeta[]): string {
 
 export const reportCompareStage: StagePlugin<ReportCompareParams> = {
   type: 'report.compare',
-  version: '3',
+  version: '4',
   description: 'Methods × metrics comparison report (Markdown, JSON, SVG figures) with CIs and relative change against ERM.',
   paramsSchema: {
     type: 'object',
@@ -219,6 +229,25 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
             const b = base[k]?.value ?? Number.NaN;
             const m = cells.get(method)![k]?.value ?? Number.NaN;
             relative[method]![k] = b !== 0 ? (100 * (m - b)) / Math.abs(b) : Number.NaN;
+          }
+        }
+      }
+
+      // Paired by seed: a method's run and the baseline's run with the same seed share the split
+      // and initialisation, so their difference is free of the split-to-split spread.
+      const paired: Record<string, Record<string, PairedDelta>> = {};
+      if (base) {
+        const baseBySeed = new Map(runs.filter((r) => r.method === p.baseline && r.meta.seed !== undefined).map((r) => [r.meta.seed!, flat(r.meta)]));
+        for (const method of methods) {
+          if (method === p.baseline) continue;
+          const pairs = runs.filter((r) => r.method === method && r.meta.seed !== undefined && baseBySeed.has(r.meta.seed)).map((r) => ({ m: flat(r.meta), b: baseBySeed.get(r.meta.seed!)! }));
+          if (pairs.length < 2) continue;
+          paired[method] = {};
+          for (const k of relKeys) {
+            const d = pairs.map(({ m, b }) => (m[k] ?? Number.NaN) - (b[k] ?? Number.NaN)).filter((x) => Number.isFinite(x));
+            if (d.length === 0) continue;
+            const a = aggregateSeeds(d.map((x) => ({ d: x })))['d']!;
+            paired[method]![k] = { mean: a.mean, std: a.std, n: a.n, lower: d.filter((x) => x < 0).length };
           }
         }
       }
@@ -364,6 +393,18 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           '',
         );
       }
+      if (Object.keys(paired).length > 0) {
+        md.push(
+          `## Paired differences against ${p.baseline} (same seed)`,
+          '',
+          `method − ${p.baseline} on runs with the same seed (same split and initialisation): mean ± sample std over seeds, and on how many seeds the method was lower.`,
+          '',
+          `| Method | ${relKeys.map(label).join(' | ')} |`,
+          `|---|${relKeys.map(() => '---:').join('|')}|`,
+          ...Object.entries(paired).map(([method, r]) => `| ${method} | ${relKeys.map((k) => (r[k] ? `${r[k]!.mean >= 0 ? '+' : ''}${fmt(r[k]!.mean)} ± ${fmt(r[k]!.std)} (lower on ${r[k]!.lower}/${r[k]!.n})` : 'n/a')).join(' | ')} |`),
+          '',
+        );
+      }
       if (figures.length > 0) {
         md.push('## Figures', '');
         for (const f of figures) md.push(`![${f.caption}](${f.name})`, '', `*${f.caption}*`, '');
@@ -386,6 +427,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           runs: runs.filter((r) => r.method === method).length,
           metrics: cells.get(method),
           relativeToBaselinePercent: relative[method] ?? null,
+          pairedToBaseline: paired[method] ?? null,
         })),
         columns,
         projections,

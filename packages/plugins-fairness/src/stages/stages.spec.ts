@@ -163,6 +163,24 @@ describe('report.compare', () => {
     expect(json.projections).toHaveLength(2);
   });
 
+  it('pairs runs of two methods by seed and reports the per-seed differences', async () => {
+    const evaluate = async (method: string, bias: number, seed: number) =>
+      (await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions: cohort(method, bias, seed).predictions }, seed })).outputs.metrics!;
+    const runs = [await evaluate('erm', 4, 2), await evaluate('erm', 4, 3), await evaluate('inverse-frequency', 1, 2), await evaluate('inverse-frequency', 1, 3), await evaluate('inverse-frequency', 1, 9)];
+    expect((runs[0]!.meta as { seed?: number }).seed).toBe(2);
+    const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs } });
+    const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
+    expect(md).toMatch(/## Paired differences against erm \(same seed\)/);
+    expect(md).toMatch(/\| inverse-frequency \| [+-]\d+\.\d{3} ± \d+\.\d{3} \(lower on \d\/2\) \| -\d+\.\d{3} ± \d+\.\d{3} \(lower on 2\/2\)/);
+    const json = JSON.parse(readFileSync(outputs.report!.files['report.json']!, 'utf8'));
+    const gap = (a: Artifact) => (a.meta as { overall: { maeGap: number } }).overall.maeGap;
+    const d = [gap(runs[2]!) - gap(runs[0]!), gap(runs[3]!) - gap(runs[1]!)];
+    // Seed 9 has no ERM run and stays out of the pairs.
+    expect(json.methods[1].pairedToBaseline['overall.maeGap'].n).toBe(2);
+    expect(json.methods[1].pairedToBaseline['overall.maeGap'].mean).toBeCloseTo((d[0]! + d[1]!) / 2, 10);
+    expect(json.methods[1].pairedToBaseline['overall.maeGap'].std).toBeCloseTo(Math.abs(d[0]! - d[1]!) / Math.SQRT2, 10);
+  });
+
   it('fails clearly when the embeddings to project lack the requested split', async () => {
     const { predictions, embeddings } = cohort('erm', 1, 2);
     const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions } });
