@@ -95,6 +95,18 @@ describe('eval.predict on a dataset', () => {
     expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).not.toEqual(Array.from(trained));
   });
 
+  it('warns when given samples processed differently from the training data', async () => {
+    const other = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, RESAMPLE);
+    const w = await windowDataset(other, { windowSeconds: 2, shiftSeconds: 2, signals: ['ppg'], target: 'hr', normalisation: 'none', short: 'drop' });
+    const p = await runStandalone(new PredictStage(), { inputs: { model, data: artifact('samples', w.meta as unknown as JsonObject, w.arrays) }, params: { groups: ['sex'] } });
+    expect(logs(p.events)).toContainEqual(
+      "the samples were processed with [resample to 40 Hz on ppg] but the model's training data with [bandpass 0.5–8 Hz (order 2) on ppg; resample to 40 Hz on ppg]; connect the raw dataset to have eval.predict replay the model's processing",
+    );
+    expect(logs(p.events)).toContainEqual('params groups apply to a dataset input; the samples are used as they are');
+    const same = await runStandalone(new PredictStage(), { inputs: { model, data: samples } });
+    expect(logs(same.events).some((m) => m.includes('processed with'))).toBe(false);
+  });
+
   it('names the missing input', async () => {
     await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toThrow(/input "data" is required: a dataset \(from a loader\) or samples matching the model's input \(the port was called "samples" before eval.predict version 3\)/);
   });

@@ -5,6 +5,7 @@
  */
 import { injectable } from 'inversify';
 import { runAsync, type Artifact, type ModelMeta, type SamplesMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core';
+import { describeStep, remainingSteps } from '@fairtune/signal';
 import { backendParam } from './params.js';
 
 interface Params {
@@ -91,8 +92,8 @@ function warnSamplesMismatch(samples: Artifact, model: ModelMeta, p: Params, emi
   const signal = (samples.meta as unknown as SamplesMeta).signal;
   const spec = model.inputSpec;
   if (!signal) return;
-  const chain = (steps: readonly SignalProcessingStep[] | undefined) => JSON.stringify(steps ?? []);
-  if (spec.processing && signal.processing && chain(spec.processing) !== chain(signal.processing)) {
+  const chain = (steps: readonly SignalProcessingStep[]) => `[${steps.map(describeStep).join('; ')}]`;
+  if (spec.processing && signal.processing && remainingSteps(signal.processing, spec.processing)?.length !== 0) {
     emit.log('warn', `the samples were processed with ${chain(signal.processing)} but the model's training data with ${chain(spec.processing)}; connect the raw dataset to have eval.predict replay the model's processing`);
   }
   if (spec.normalisation && signal.normalisation && spec.normalisation !== signal.normalisation) {
