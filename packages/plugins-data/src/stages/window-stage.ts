@@ -5,17 +5,11 @@
  */
 import { injectable } from 'inversify';
 import { artifact, runAsync, type StageContext, type StagePlugin } from '@fairtune/core';
-import { windowDataset, type Normalisation, type ShortRecordings } from '@fairtune/signal';
+import { windowDataset, type WindowingOptions } from '@fairtune/signal';
 import { asSingle, datasetMeta } from './util.js';
 
-export interface WindowParams {
-  windowSeconds: number;
-  shiftSeconds: number;
-  signals: string[];
-  target: string;
-  normalisation: Normalisation;
-  short: ShortRecordings;
-}
+/** The params are the windowing options, defaults applied from the schema below. */
+export type WindowParams = WindowingOptions;
 
 @injectable()
 export class WindowStage implements StagePlugin<WindowParams> {

@@ -750,6 +750,20 @@ function buildColumnSum(backend: WasmBackendLike): (x: number, y: number, m: num
   return instantiate(assemble([f], backend.wasm.asm.memory), backend.wasm.asm.memory)['colsum'] as never;
 }
 
+/**
+ * Emits inv = splat(1/sqrt(Σ_j row[j]²/N + eps)) for one row of N floats at byte address `row`
+ * (the RMSNorm scale the forward and dscale kernels share); `acc`, `x` are scratch v128 locals.
+ */
+function emitRowInverseRms(f: Fn, l: { row: number; j: number; n: number; eps: number; acc: number; x: number; inv: number }): void {
+  f.f32(0).simd(SIMD.f32x4Splat).set(l.acc);
+  f.forLoop(l.j, () => f.i32(0), () => f.get(l.n), 4, () => {
+    f.get(l.row).get(l.j).i32(4).op(0x6c).op(0x6a).v128Load().tee(l.x).get(l.x).simd(SIMD.f32x4Mul).get(l.acc).simd(SIMD.f32x4Add).set(l.acc);
+  });
+  f.f32(1);
+  emitHorizontal(f, l.acc, 0x92);
+  f.get(l.n).op(0xb3).op(0x95).get(l.eps).op(0x92).op(0x91).op(0x95).simd(SIMD.f32x4Splat).set(l.inv); // 1/sqrt(Σ/N + eps)
+}
+
 interface RmsFns {
   fwd: (x: number, s: number, y: number, m: number, n: number, eps: number) => void;
   dx: (x: number, s: number, dy: number, dx: number, m: number, n: number, eps: number) => void;
@@ -774,13 +788,7 @@ function buildRmsNorm(backend: WasmBackendLike): RmsFns {
     f.forLoop(r, () => f.i32(0), () => f.get(m), 1, () => {
       f.get(r).get(n).op(0x6c).i32(4).op(0x6c).tee(a).get(px).op(0x6a).set(row);
       f.get(a).get(py).op(0x6a).set(out);
-      f.f32(0).simd(SIMD.f32x4Splat).set(acc);
-      f.forLoop(j, () => f.i32(0), () => f.get(n), 4, () => {
-        f.get(row).get(j).i32(4).op(0x6c).op(0x6a).v128Load().tee(x).get(x).simd(SIMD.f32x4Mul).get(acc).simd(SIMD.f32x4Add).set(acc);
-      });
-      f.f32(1);
-      emitHorizontal(f, acc, 0x92);
-      f.get(n).op(0xb3).op(0x95).get(eps).op(0x92).op(0x91).op(0x95).simd(SIMD.f32x4Splat).set(inv); // 1/sqrt(Σ/N + eps)
+      emitRowInverseRms(f, { row, j, n, eps, acc, x, inv });
       f.forLoop(j, () => f.i32(0), () => f.get(n), 4, () => {
         f.get(j).i32(4).op(0x6c).set(a);
         f.get(out).get(a).op(0x6a);
@@ -850,13 +858,7 @@ function buildRmsNorm(backend: WasmBackendLike): RmsFns {
     f.forLoop(r, () => f.i32(0), () => f.get(m), 1, () => {
       f.get(r).get(n).op(0x6c).i32(4).op(0x6c).tee(a).get(px).op(0x6a).set(row);
       f.get(a).get(pdy).op(0x6a).set(grow);
-      f.f32(0).simd(SIMD.f32x4Splat).set(acc);
-      f.forLoop(j, () => f.i32(0), () => f.get(n), 4, () => {
-        f.get(row).get(j).i32(4).op(0x6c).op(0x6a).v128Load().tee(x).get(x).simd(SIMD.f32x4Mul).get(acc).simd(SIMD.f32x4Add).set(acc);
-      });
-      f.f32(1);
-      emitHorizontal(f, acc, 0x92);
-      f.get(n).op(0xb3).op(0x95).get(eps).op(0x92).op(0x91).op(0x95).simd(SIMD.f32x4Splat).set(inv);
+      emitRowInverseRms(f, { row, j, n, eps, acc, x, inv });
       f.forLoop(j, () => f.i32(0), () => f.get(n), 4, () => {
         f.get(j).i32(4).op(0x6c).set(a);
         f.get(pds).get(a).op(0x6a);
