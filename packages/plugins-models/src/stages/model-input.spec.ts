@@ -108,7 +108,7 @@ describe('eval.predict on a dataset', () => {
   });
 
   it('names the missing input', async () => {
-    await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toThrow(/input "data" is required: a dataset \(from a loader\) or samples matching the model's input \(the port was called "samples" before eval.predict version 3\)/);
+    await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toThrow(/input "data" is required: a dataset \(from a loader\) or samples matching the model's input \(the port was called "samples" up to eval.predict version 2\)/);
   });
 
   it('tiles recordings shorter than the model window (default), or drops them', async () => {

@@ -70,7 +70,7 @@ export class PredictStage implements StagePlugin<Params> {
         if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
         const p = ctx.params;
         let input = ctx.inputs['data'] as Artifact | undefined;
-        if (!input) throw new Error(`input "data" is required: a dataset (from a loader) or samples matching the model's input` + ('samples' in ctx.inputs ? ' (the port was called "samples" before eval.predict version 3)' : ''));
+        if (!input) throw new Error(`input "data" is required: a dataset (from a loader) or samples matching the model's input` + ('samples' in ctx.inputs ? ' (the port was called "samples" up to eval.predict version 2)' : ''));
         if (input.kind === 'dataset') input = await samplesFromDataset(input, meta, p, emit, ctx.signal);
         else warnSamplesMismatch(input, meta, p, emit);
         const data = readSamples(input, model.config, 'data');
