@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { ArtifactCache } from './cache/artifact-cache.js';
+import { nestedPluginsJson, nestedPluginsText } from './cli-nested-plugins.js';
 import { UsageError, type CliIO } from './contracts/cli-command.js';
 import type { ExecutorEvent } from './executor/executor.js';
 import { graphMermaid, graphText } from './pipeline/graph.js';
@@ -92,15 +93,15 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
 
   program
     .command('plugins')
-    .description('list every stage type with its params and ports')
+    .description('list every stage type with its params and ports, then the nested plugins (training strategies, …) with their params')
     .option('--plugin <package>', 'load an extra plugin package (repeatable)', collect, [])
     .option('--no-builtins', 'do not load the built-in plugin packages')
-    .option('--json', 'print an array of { type, version, package, params, inputs, outputs }')
+    .option('--json', 'print an array of { type, version, package, params, inputs, outputs } per stage type, then { kind, name, version, package, params } per nested plugin')
     .action(async (o: { plugin: string[]; builtins: boolean; json?: boolean }) => {
       const registry = await createRegistry({ plugins: o.plugin, baseDir: io.cwd, builtins: o.builtins });
       const all = registry.all();
       if (o.json) {
-        out(JSON.stringify(all.map(({ plugin, packageName }) => ({ type: plugin.type, version: plugin.version, package: packageName, description: plugin.description, params: plugin.paramsSchema, inputs: plugin.inputs, outputs: plugin.outputs })), null, 2));
+        out(JSON.stringify([...all.map(({ plugin, packageName }) => ({ type: plugin.type, version: plugin.version, package: packageName, description: plugin.description, params: plugin.paramsSchema, inputs: plugin.inputs, outputs: plugin.outputs })), ...nestedPluginsJson(registry)], null, 2));
         return;
       }
       for (const { plugin, packageName } of all) {
@@ -113,6 +114,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
           out(`    ${name}${p.type ? ` <${[p.type].flat().join('|')}>` : ''}${p.default !== undefined ? ` = ${JSON.stringify(p.default)}` : ''}${p.description ? `  ${p.description}` : ''}`);
         }
       }
+      for (const line of nestedPluginsText(registry)) out(line);
     });
 
   program

@@ -1,6 +1,8 @@
 /**
  * The plugin registry: an inversify container into which plugin packages load their
- * ContainerModule; every stage plugin bound to STAGE_PLUGIN becomes a stage type.
+ * ContainerModule; every stage plugin bound to STAGE_PLUGIN becomes a stage type, and every
+ * plugin bound to the token of a nested plugin kind (TRAINING_STRATEGY, or a kind a package
+ * declares through NESTED_PLUGIN_KIND) becomes a nested plugin that stage params select by name.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,6 +10,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Container, ContainerModule } from 'inversify';
 import { CLI_COMMAND, type CliCommand } from './contracts/cli-command.js';
+import { NESTED_PLUGIN_KIND, type NestedPlugin, type NestedPluginKind } from './contracts/nested-plugin.js';
+import { TRAINING_STRATEGY_KIND } from './contracts/training-strategy.js';
 import { STAGE_PLUGIN, type StagePlugin } from './contracts/stage-plugin.js';
 import { compileSchema } from './pipeline/ajv.js';
 
@@ -25,6 +29,16 @@ export interface RegisteredPlugin {
   readonly packageName: string;
 }
 
+/** Nested plugin kinds core declares itself; packages add kinds by binding NESTED_PLUGIN_KIND. */
+export const BUILTIN_NESTED_PLUGIN_KINDS: readonly NestedPluginKind[] = [TRAINING_STRATEGY_KIND as unknown as NestedPluginKind];
+
+export interface RegisteredNestedPlugin {
+  readonly kind: string;
+  readonly plugin: NestedPlugin;
+  /** npm package (or path) the plugin came from ("unknown" when it could not be attributed). */
+  readonly packageName: string;
+}
+
 export class PluginLoadError extends Error {
   override readonly name = 'PluginLoadError';
 }
@@ -35,7 +49,14 @@ export class StageRegistry {
   readonly #commands = new Map<string, CliCommand>();
   readonly #loaded = new Set<string>();
 
+  readonly #kinds = new Map<string, NestedPluginKind>();
+  readonly #nested = new Map<string, RegisteredNestedPlugin[]>();
+
   readonly #origin = new Map<string, string>();
+  /** `<kind> <name>` → package, for nested plugins. */
+  readonly #nestedOrigin = new Map<string, string>();
+  /** Kinds declared so far (built-in and by loaded modules), for attributing nested plugins. */
+  readonly #declaredKinds = new Map<string, NestedPluginKind>(BUILTIN_NESTED_PLUGIN_KINDS.map((k) => [k.kind, k]));
   #dirty = false;
 
   /**
@@ -48,10 +69,26 @@ export class StageRegistry {
     // constructor needs another package's service cannot be resolved alone; it is still
     // registered, attributed as "unknown".
     let types: string[] = [];
+    const nestedNames: string[] = [];
     try {
       const probe = new Container({ defaultScope: 'Singleton' });
       probe.load(module);
-      types = probe.isBound(STAGE_PLUGIN) ? probe.getAll(STAGE_PLUGIN).map((p) => p.type) : [];
+      try {
+        types = probe.isBound(STAGE_PLUGIN) ? probe.getAll(STAGE_PLUGIN).map((p) => p.type) : [];
+      } catch {
+        types = [];
+      }
+      try {
+        for (const k of probe.isBound(NESTED_PLUGIN_KIND) ? probe.getAll(NESTED_PLUGIN_KIND) : []) {
+          if (typeof k?.kind === 'string' && !this.#declaredKinds.has(k.kind)) this.#declaredKinds.set(k.kind, k);
+        }
+        for (const k of this.#declaredKinds.values()) {
+          if (!probe.isBound(k.token)) continue;
+          for (const p of probe.getAll(k.token)) nestedNames.push(`${k.kind} ${String(p.name)}`);
+        }
+      } catch {
+        // attributed as "unknown"; shapes are checked when the registry resolves
+      }
     } catch {
       types = [];
     }
@@ -59,6 +96,12 @@ export class StageRegistry {
       const known = this.#origin.get(type);
       if (known) throw new PluginLoadError(`stage type "${type}" is registered twice: by ${known} and by ${packageName}`);
       this.#origin.set(type, packageName);
+    }
+    for (const key of nestedNames) {
+      const known = this.#nestedOrigin.get(key);
+      const [kind, name] = [key.slice(0, key.indexOf(' ')), key.slice(key.indexOf(' ') + 1)];
+      if (known) throw new PluginLoadError(`${kind} "${name}" is registered twice: by ${known} and by ${packageName}`);
+      this.#nestedOrigin.set(key, packageName);
     }
     this.container.load(module);
     this.#loaded.add(packageName);
@@ -81,6 +124,32 @@ export class StageRegistry {
     for (const command of commands) {
       if (this.#commands.has(command.name)) throw new PluginLoadError(`CLI command "${command.name}" is contributed twice`);
       this.#commands.set(command.name, command);
+    }
+    this.#resolveNested();
+  }
+
+  #resolveNested(): void {
+    this.#kinds.clear();
+    this.#nested.clear();
+    const declared = this.container.isBound(NESTED_PLUGIN_KIND) ? this.container.getAll(NESTED_PLUGIN_KIND) : [];
+    for (const kind of [...BUILTIN_NESTED_PLUGIN_KINDS, ...declared]) {
+      if (typeof kind?.kind !== 'string' || !/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(kind.kind) || kind.token === undefined) {
+        throw new PluginLoadError(`nested plugin kind ${JSON.stringify(kind?.kind)}: kind must be lower-case words joined by "-" (like "training-strategy") and have a token`);
+      }
+      const known = this.#kinds.get(kind.kind);
+      if (known) {
+        if (known.token !== kind.token) throw new PluginLoadError(`nested plugin kind "${kind.kind}" is declared twice with different tokens`);
+        continue;
+      }
+      this.#kinds.set(kind.kind, kind);
+      const list: RegisteredNestedPlugin[] = [];
+      for (const plugin of this.container.isBound(kind.token) ? this.container.getAll(kind.token) : []) {
+        const packageName = this.#nestedOrigin.get(`${kind.kind} ${String(plugin?.name)}`) ?? 'unknown';
+        checkNestedShape(kind.kind, plugin, packageName);
+        if (list.some((p) => p.plugin.name === plugin.name)) throw new PluginLoadError(`${kind.kind} "${plugin.name}" is registered twice (${packageName})`);
+        list.push({ kind: kind.kind, plugin, packageName });
+      }
+      this.#nested.set(kind.kind, list.sort((a, b) => a.plugin.name.localeCompare(b.plugin.name)));
     }
   }
 
@@ -126,6 +195,18 @@ export class StageRegistry {
     return this.types().map((t) => this.#byType.get(t)!);
   }
 
+  /** Declared nested plugin kinds, by kind name. */
+  nestedKinds(): NestedPluginKind[] {
+    this.#resolve();
+    return [...this.#kinds.values()].sort((a, b) => a.kind.localeCompare(b.kind));
+  }
+
+  /** The loaded plugins of a nested plugin kind, by name; undefined when no loaded package declares the kind. */
+  nested(kind: string): RegisteredNestedPlugin[] | undefined {
+    this.#resolve();
+    return this.#nested.get(kind);
+  }
+
   command(name: string): CliCommand | undefined {
     this.#resolve();
     return this.#commands.get(name);
@@ -150,6 +231,18 @@ function checkPluginShape(plugin: StagePlugin, packageName: string): void {
   if (typeof plugin.version !== 'string' || !plugin.version) throw new PluginLoadError(`${where}: missing version`);
   if (typeof plugin.run !== 'function') throw new PluginLoadError(`${where}: missing run()`);
   if (!plugin.inputs || !plugin.outputs) throw new PluginLoadError(`${where}: must declare inputs and outputs (use {} for none)`);
+  try {
+    compileSchema(plugin.paramsSchema);
+  } catch (err) {
+    throw new PluginLoadError(`${where}: params schema does not compile: ${(err as Error).message}`);
+  }
+}
+
+function checkNestedShape(kind: string, plugin: NestedPlugin, packageName: string): void {
+  const where = `${kind} "${String(plugin?.name)}" from ${packageName}`;
+  if (typeof plugin?.name !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/i.test(plugin.name)) throw new PluginLoadError(`${where}: name must be letters, digits, ".", "_" or "-"`);
+  if (typeof plugin.version !== 'string' || !plugin.version) throw new PluginLoadError(`${where}: missing version`);
+  if (!plugin.paramsSchema || typeof plugin.paramsSchema !== 'object') throw new PluginLoadError(`${where}: missing paramsSchema`);
   try {
     compileSchema(plugin.paramsSchema);
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * Run one stage plugin outside a pipeline: params are validated and defaulted against its
- * schema exactly as in a pipeline run, events are collected, and outputs are checked against
+ * schema exactly as in a pipeline run (nested plugins, such as a training strategy, resolved
+ * against the plugins given in `nested`), events are collected, and outputs are checked against
  * the declared ports. Meant for plugin authors' unit tests.
  */
 import { mkdtempSync } from 'node:fs';
@@ -8,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { Artifact, JsonObject } from './contracts/artifact.js';
+import type { NestedPlugin } from './contracts/nested-plugin.js';
 import type { StageEvent, StagePlugin } from './contracts/stage-plugin.js';
 import { compileSchema, describeAjvError } from './pipeline/ajv.js';
+import { nestedPluginSlots, resolveNestedPlugins } from './pipeline/nested-plugins.js';
 import { acceptOutput, missingOutputs } from './executor/outputs.js';
 
 export interface StandaloneRunOptions {
@@ -19,6 +22,11 @@ export interface StandaloneRunOptions {
   seed?: number;
   workDir?: string;
   signal?: AbortSignal;
+  /**
+   * Nested plugins by kind (e.g. `{ 'training-strategy': [ermStrategy, myStrategy] }`), the
+   * stand-in for the registry: required for every kind the stage's params schema marks.
+   */
+  nested?: Readonly<Record<string, readonly NestedPlugin[]>>;
 }
 
 export interface StandaloneRunResult {
@@ -27,7 +35,10 @@ export interface StandaloneRunResult {
   params: JsonObject;
 }
 
-/** Validates params (applying defaults) or throws an error listing every problem with its JSON path. */
+/**
+ * Validates params (applying defaults) or throws an error listing every problem with its JSON
+ * path. Nested plugins in the params are left as given (`runStandalone` resolves them).
+ */
 export function resolveParams(plugin: StagePlugin, params: JsonObject = {}): JsonObject {
   const copy = structuredClone(params);
   const validate = compileSchema(plugin.paramsSchema);
@@ -40,6 +51,12 @@ export function resolveParams(plugin: StagePlugin, params: JsonObject = {}): Jso
 
 export async function runStandalone(plugin: StagePlugin, options: StandaloneRunOptions = {}): Promise<StandaloneRunResult> {
   const params = resolveParams(plugin, options.params);
+  const undeclared = [...new Set(nestedPluginSlots(plugin.paramsSchema).map((s) => s.kind))].filter((kind) => !options.nested?.[kind]);
+  if (undeclared.length) {
+    throw new Error(`${plugin.type} selects nested plugins of kind ${undeclared.join(', ')} in its params: pass them to runStandalone as \`nested: { '${undeclared[0]}': [ … ] }\``);
+  }
+  const nested = resolveNestedPlugins(plugin.paramsSchema, params, (kind) => options.nested?.[kind]);
+  if (nested.errors.length) throw new Error(`invalid params for ${plugin.type}:\n${nested.errors.map((e) => `  params${e.path}: ${e.message}`).join('\n')}`);
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `fairtune-${plugin.type}-`));
   const events = await lastValueFrom(
     plugin

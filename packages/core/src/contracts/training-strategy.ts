@@ -9,9 +9,10 @@
  */
 import type { ServiceIdentifier } from 'inversify';
 import type { JsonObject } from './artifact.js';
-import type { JsonSchema } from './stage-plugin.js';
+import type { NestedPlugin, NestedPluginKind } from './nested-plugin.js';
 
 export interface StrategyInit {
+  /** The strategy's params, checked against its `paramsSchema` with defaults filled in (at pipeline validation). */
   readonly params: JsonObject;
   /** Group id of every training sample (−1 = unknown group). */
   readonly trainGroups: Int32Array;
@@ -71,13 +72,21 @@ export interface TrainingStrategy {
   state?(): JsonObject;
 }
 
-export interface TrainingStrategyPlugin {
-  /** Name used in pipelines: `erm`, `inverse-frequency`, `group-dro`, `group-reweight`, `adversarial`. */
-  readonly name: string;
-  readonly version: string;
-  readonly description: string;
-  readonly paramsSchema: JsonSchema;
+/**
+ * A nested plugin of kind `training-strategy`: `name` is used in pipelines (`erm`,
+ * `inverse-frequency`, `group-dro`, `group-reweight`, `adversarial`); its params are validated
+ * and defaulted against `paramsSchema` before `create` is called, and `version` joins the cache
+ * key of every fine-tuning stage that uses it.
+ */
+export interface TrainingStrategyPlugin extends NestedPlugin {
   create(init: StrategyInit): TrainingStrategy;
 }
 
 export const TRAINING_STRATEGY: ServiceIdentifier<TrainingStrategyPlugin> = Symbol.for('@fairtune/core:TrainingStrategy');
+
+/** The `training-strategy` kind: stages select one with `nestedPluginParam(TRAINING_STRATEGY_KIND.kind)`. */
+export const TRAINING_STRATEGY_KIND: NestedPluginKind<TrainingStrategyPlugin> = {
+  kind: 'training-strategy',
+  token: TRAINING_STRATEGY,
+  description: 'Training strategies (bias mitigations) the fine-tuning trainer calls.',
+};

@@ -1,7 +1,9 @@
 /**
  * Cache keys. A stage's key hashes its plugin type and version, its canonical params (after
- * defaults), its seed and the keys of the artifacts it reads; an output artifact's key is
- * `<stage key>/<port>`. A stage that reads files outside the pipeline adds their fingerprint.
+ * defaults, nested plugins' params included), its seed and the keys of the artifacts it reads;
+ * an output artifact's key is `<stage key>/<port>`. A stage that reads files outside the
+ * pipeline adds their fingerprint; one that selects nested plugins (a training strategy) adds
+ * each one's pointer, kind, name and version.
  * Keys are known before anything runs, so a re-run with nothing changed is a series of lookups.
  */
 import type { ResolvedPipeline } from '../pipeline/validate.js';
@@ -19,6 +21,8 @@ export function computeStageKeys(pipeline: ResolvedPipeline, fingerprints: Reado
       seed: stage.seed,
       inputs,
       ...(fingerprints.has(stage.id) ? { external: fingerprints.get(stage.id) } : {}),
+      // Only when present, so the keys of stages without nested plugins stay as they were.
+      ...(stage.nested?.length ? { nested: stage.nested.map(({ pointer, kind, name, version }) => ({ pointer, kind, name, version })) } : {}),
     };
     keys.set(stage.id, sha256(canonicalJson(recipe)));
   }

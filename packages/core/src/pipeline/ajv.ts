@@ -1,6 +1,7 @@
 /** One configured ajv instance per process: all errors, defaults applied, formats, inline errorMessage. */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
+import { NESTED_PLUGIN_KEYWORD } from '../contracts/nested-plugin.js';
 
 // ajv-formats is CJS with `exports.default`; nodenext types the default import as module.exports.
 const addFormats = addFormatsImport.default;
@@ -13,6 +14,8 @@ export function sharedAjv(): Ajv {
     addFormats(shared);
     // Plugin authors may annotate schemas with `errorMessage` (plain sentence) on a property.
     shared.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
+    // Marks a property holding a nested plugin `{ name, params }` (resolved by pipeline/nested-plugins.ts).
+    shared.addKeyword({ keyword: NESTED_PLUGIN_KEYWORD, schemaType: 'string' });
   }
   return shared;
 }

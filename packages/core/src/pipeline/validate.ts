@@ -1,13 +1,17 @@
 /**
  * Validation and resolution of a pipeline: envelope schema, stage types, params (defaults
- * applied), input references, port kinds, cycles and unused stages. Every problem is
- * collected with its JSON pointer; nothing stops at the first error.
+ * applied), nested plugins in params (names resolved, their params defaulted), input
+ * references, port kinds, cycles and unused stages. Every problem is collected with its JSON
+ * pointer; nothing stops at the first error.
  */
 import type { JsonObject, JsonValue } from '../contracts/artifact.js';
+import type { NestedPluginUse } from '../contracts/nested-plugin.js';
 import type { InputPort, StagePlugin } from '../contracts/stage-plugin.js';
 import type { StageRegistry } from '../registry.js';
 import { compileSchema, describeAjvError } from './ajv.js';
 import { escapePointer } from './load.js';
+import { nearest } from './nearest.js';
+import { resolveNestedPlugins } from './nested-plugins.js';
 import type { PipelineIssue } from './issues.js';
 import { pipelineEnvelopeSchema, type PipelineSpec, type StageSpec } from './spec.js';
 
@@ -22,7 +26,13 @@ export interface ResolvedStage {
   readonly id: string;
   readonly plugin: StagePlugin;
   readonly packageName: string;
+  /** Params with defaults, including the resolved params of nested plugins. */
   readonly params: JsonObject;
+  /**
+   * Nested plugins selected in the params (e.g. the training strategy), in schema order; they
+   * join the cache key. Absent or empty when the stage type has none.
+   */
+  readonly nested?: readonly NestedPluginUse[];
   readonly seed: number;
   readonly inputs: readonly InputBinding[];
   /** Ids of the stages this one reads from. */
@@ -95,7 +105,10 @@ export function validatePipeline(raw: JsonValue, registry: StageRegistry): Valid
         errors.push({ path, message: `${describeAjvError(e)} (stage type ${stage.type})` });
       }
     }
-    resolved.set(id, { id, plugin: entry.plugin, packageName: entry.packageName, params, seed: stage.seed ?? spec.seed ?? 0, spec: stage });
+    // Nested plugins (params marked x-fairtune-plugin): names resolved, params defaulted and written back.
+    const nested = resolveNestedPlugins(entry.plugin.paramsSchema, params, (kind) => registry.nested(kind)?.map((n) => n.plugin));
+    for (const e of nested.errors) errors.push({ path: `${base}/params${e.path}`, message: e.message });
+    resolved.set(id, { id, plugin: entry.plugin, packageName: entry.packageName, params, nested: nested.uses, seed: stage.seed ?? spec.seed ?? 0, spec: stage });
   }
 
   // 2. Inputs: references, ports and kinds.
@@ -245,31 +258,7 @@ function topologicalOrder(ids: readonly string[], deps: ReadonlyMap<string, read
   return out;
 }
 
-/** The closest known name by edit distance, when it is close enough to be a plausible typo. */
-export function nearest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = levenshtein(name.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = k;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
+export { nearest };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);

@@ -11,12 +11,21 @@
  *   defaults to 'constant' (α = λ_max) as in the paper, fairlearn and AIF360.
  */
 import type { AdversarySpec, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
-import { StrategyParams } from './params.js';
 
 /** DANN ramp: 2/(1 + exp(−γ·p)) − 1 for p clamped to [0, 1]; 0 at p = 0, → 1 as p → 1 (0.9999 for γ = 10). */
 export function dannRamp(progress: number, gamma = 10): number {
   const p = Math.min(1, Math.max(0, progress));
   return 2 / (1 + Math.exp(-gamma * p)) - 1;
+}
+
+/** Params as resolved at validation against the schema below (defaults filled in; `schedule` has none). */
+interface AdversarialParams {
+  readonly mode: 'gradient-reversal' | 'projection';
+  readonly maxLambda: number;
+  readonly schedule?: 'dann' | 'constant';
+  readonly gamma: number;
+  readonly hiddenUnits: number;
+  readonly learningRate: number;
 }
 
 export const adversarialStrategy: TrainingStrategyPlugin = {
@@ -36,13 +45,10 @@ export const adversarialStrategy: TrainingStrategyPlugin = {
     additionalProperties: false,
   },
   create(init): TrainingStrategy {
-    const p = new StrategyParams('adversarial', init.params, ['mode', 'maxLambda', 'schedule', 'gamma', 'hiddenUnits', 'learningRate']);
-    const mode = p.choice('mode', ['gradient-reversal', 'projection'] as const, 'gradient-reversal');
-    const schedule = p.choice('schedule', ['dann', 'constant'] as const, mode === 'projection' ? 'constant' : 'dann');
-    const maxLambda = p.number('maxLambda', 1, { min: 0 });
-    const gamma = p.number('gamma', 10, { exclusiveMin: 0 });
-    const hiddenUnits = p.integer('hiddenUnits', 64, 1);
-    const learningRate = p.number('learningRate', 0.001, { exclusiveMin: 0 });
+    const p = init.params as unknown as AdversarialParams;
+    const { mode, maxLambda, gamma, hiddenUnits, learningRate } = p;
+    // The schedule's default depends on the mode, so the schema leaves it open.
+    const schedule = p.schedule ?? (mode === 'projection' ? 'constant' : 'dann');
     if (init.groupNames.length < 2) throw new Error(`strategy adversarial: needs at least 2 groups to predict, got ${init.groupNames.length}`);
     const adversary: AdversarySpec = {
       mode,

@@ -14,7 +14,7 @@
  * frozen during evaluation; a second call for the same step returns the same weights.
  */
 import type { BatchInfo, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
-import { groupCounts, StrategyParams } from './params.js';
+import { groupCounts } from './params.js';
 
 export interface GroupDroOptions {
   readonly stepSize: number;
@@ -100,6 +100,13 @@ export class GroupDro {
   }
 }
 
+/** Params as resolved at validation against the schema below (defaults filled in). */
+interface GroupDroParams {
+  readonly stepSize: number;
+  readonly adjustment: number | readonly number[];
+  readonly normalizeLoss: boolean;
+}
+
 export const groupDroStrategy: TrainingStrategyPlugin = {
   name: 'group-dro',
   version: '1',
@@ -118,14 +125,16 @@ export const groupDroStrategy: TrainingStrategyPlugin = {
     additionalProperties: false,
   },
   create(init): TrainingStrategy {
-    const p = new StrategyParams('group-dro', init.params, ['stepSize', 'adjustment', 'normalizeLoss']);
+    const p = init.params as unknown as GroupDroParams;
     const G = init.groupNames.length;
-    const normalizeLoss = init.params.normalizeLoss ?? false;
-    if (typeof normalizeLoss !== 'boolean') throw new Error(`strategy group-dro: param "normalizeLoss" must be a boolean, got ${JSON.stringify(normalizeLoss)}`);
+    // The schema allows one value or a list; only the data tells how many groups there are.
+    if (typeof p.adjustment !== 'number' && p.adjustment.length !== G) {
+      throw new Error(`strategy group-dro: param "adjustment" has ${p.adjustment.length} values but the samples define ${G} groups (${init.groupNames.join(', ')}); give one value or one per group`);
+    }
     const dro = new GroupDro(G, init.trainGroups, {
-      stepSize: p.number('stepSize', 0.01, { exclusiveMin: 0 }),
-      adjustment: p.perGroup('adjustment', G, 0),
-      normalizeLoss,
+      stepSize: p.stepSize,
+      adjustment: typeof p.adjustment === 'number' ? new Float64Array(G).fill(p.adjustment) : Float64Array.from(p.adjustment),
+      normalizeLoss: p.normalizeLoss,
     });
     return {
       lossWeights: (batch) => dro.step(batch),

@@ -13,7 +13,7 @@
  * no loss in the previous epoch (NaN) and samples of unknown group get w = 1.
  */
 import type { TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
-import { groupCounts, StrategyParams } from './params.js';
+import { groupCounts } from './params.js';
 
 export type LossNormalization = 'mean' | 'sum' | 'none';
 
@@ -26,6 +26,13 @@ export function reweightGroupWeights(groupLoss: ArrayLike<number>, eta: number, 
     if (!Number.isFinite(l) || !(scale > 0)) return 1;
     return 1 + eta * (l / scale);
   });
+}
+
+/** Params as resolved at validation against the schema below (defaults filled in). */
+interface GroupReweightParams {
+  readonly eta: number;
+  readonly normalize: LossNormalization;
+  readonly balance: 'none' | 'size';
 }
 
 export const groupReweightStrategy: TrainingStrategyPlugin = {
@@ -42,10 +49,7 @@ export const groupReweightStrategy: TrainingStrategyPlugin = {
     additionalProperties: false,
   },
   create(init): TrainingStrategy {
-    const p = new StrategyParams('group-reweight', init.params, ['eta', 'normalize', 'balance']);
-    const eta = p.number('eta', 1, { min: 0 });
-    const normalize = p.choice('normalize', ['mean', 'sum', 'none'] as const, 'mean');
-    const balance = p.choice('balance', ['none', 'size'] as const, 'none');
+    const { eta, normalize, balance } = init.params as unknown as GroupReweightParams;
     const G = init.groupNames.length;
     const counts = groupCounts(init.trainGroups, G);
     let groupWeights: Float64Array = new Float64Array(G).fill(1);

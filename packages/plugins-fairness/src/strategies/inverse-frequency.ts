@@ -14,7 +14,7 @@
  * ('weight-sum', PyTorch's weighted-mean reduction).
  */
 import type { TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
-import { groupCounts, StrategyParams } from './params.js';
+import { groupCounts } from './params.js';
 
 /** Per-sample IF weights and the weight of each group (0 for groups absent from training). */
 export function inverseFrequencyWeights(groups: Int32Array, G: number): { sample: Float64Array; group: Float64Array } {
@@ -29,6 +29,12 @@ export function inverseFrequencyWeights(groups: Int32Array, G: number): { sample
   const group = Float64Array.from(counts, (c) => (c > 0 ? known / (present * c) : 0));
   const sample = Float64Array.from(groups, (g) => (g >= 0 ? group[g]! : 1));
   return { sample, group };
+}
+
+/** Params as resolved at validation against the schema below (defaults filled in). */
+interface InverseFrequencyParams {
+  readonly mode: 'sampling' | 'loss';
+  readonly lossNormalization: 'batch-size' | 'weight-sum';
 }
 
 export const inverseFrequencyStrategy: TrainingStrategyPlugin = {
@@ -48,9 +54,7 @@ export const inverseFrequencyStrategy: TrainingStrategyPlugin = {
     additionalProperties: false,
   },
   create(init): TrainingStrategy {
-    const p = new StrategyParams('inverse-frequency', init.params, ['mode', 'lossNormalization']);
-    const mode = p.choice('mode', ['sampling', 'loss'] as const, 'sampling');
-    const normalization = p.choice('lossNormalization', ['batch-size', 'weight-sum'] as const, 'batch-size');
+    const { mode, lossNormalization: normalization } = init.params as unknown as InverseFrequencyParams;
     const { sample, group } = inverseFrequencyWeights(init.trainGroups, init.groupNames.length);
     init.log(`inverse-frequency (${mode}): group weights ${init.groupNames.map((n, g) => `${n}=${group[g]!.toFixed(4)}`).join(', ')}`);
     const state = () => ({ strategy: 'inverse-frequency', mode, groupWeights: Array.from(group) });

@@ -1,13 +1,14 @@
-import type { JsonObject, StrategyInit } from '@fairtune/core';
+import { TRAINING_STRATEGY_KIND, resolveNestedParams, type JsonObject, type StrategyInit, type TrainingStrategyPlugin } from '@fairtune/core';
 import { adversarialStrategy, dannRamp } from './adversarial.js';
 import { GroupDro, groupDroStrategy } from './group-dro.js';
 import { groupReweightStrategy, reweightGroupWeights } from './group-reweight.js';
 import { inverseFrequencyStrategy, inverseFrequencyWeights } from './inverse-frequency.js';
 
-function init(params: JsonObject, trainGroups: number[], groupNames = ['f', 'm']): StrategyInit & { logs: string[] } {
+/** What the trainer gives `create`: the params as validation resolves them (checked, defaults filled in). */
+function init(plugin: TrainingStrategyPlugin, params: JsonObject, trainGroups: number[], groupNames = ['f', 'm']): StrategyInit & { logs: string[] } {
   const logs: string[] = [];
   return {
-    params,
+    params: resolveNestedParams(TRAINING_STRATEGY_KIND.kind, plugin, params),
     trainGroups: Int32Array.from(trainGroups),
     groupNames,
     epochs: 3,
@@ -43,23 +44,24 @@ describe('inverse-frequency', () => {
   });
 
   it('returns the same sampling weights each epoch by default', () => {
-    const s = inverseFrequencyStrategy.create(init({}, [0, 0, 0, 1]));
+    const s = inverseFrequencyStrategy.create(init(inverseFrequencyStrategy, {}, [0, 0, 0, 1]));
     expect(s.lossWeights).toBeUndefined();
     expect(Array.from(s.samplingWeights!(0)!)).toEqual([4 / 6, 4 / 6, 4 / 6, 2]);
     expect(s.samplingWeights!(5)).toEqual(s.samplingWeights!(0));
   });
 
   it('gives loss weights w_i/B or w_i/Σw in loss mode', () => {
-    const a = inverseFrequencyStrategy.create(init({ mode: 'loss' }, [0, 0, 0, 1]));
+    const a = inverseFrequencyStrategy.create(init(inverseFrequencyStrategy, { mode: 'loss' }, [0, 0, 0, 1]));
     expect(a.samplingWeights).toBeUndefined();
     const wa = a.lossWeights!(batch(0, [0, 3], [0, 1], [1, 1]));
     expect(wa[0]).toBeCloseTo(1 / 3, 6);
     expect(wa[1]).toBeCloseTo(1, 6);
-    const b = inverseFrequencyStrategy.create(init({ mode: 'loss', lossNormalization: 'weight-sum' }, [0, 0, 0, 1]));
+    const b = inverseFrequencyStrategy.create(init(inverseFrequencyStrategy, { mode: 'loss', lossNormalization: 'weight-sum' }, [0, 0, 0, 1]));
     const wb = b.lossWeights!(batch(0, [0, 3], [0, 1], [1, 1]));
     expect(wb[0]).toBeCloseTo(0.25, 6);
     expect(wb[1]).toBeCloseTo(0.75, 6);
-    expect(() => inverseFrequencyStrategy.create(init({ mode: 'both' }, [0]))).toThrow(/param "mode" must be one of "sampling", "loss"/);
+    // Params are checked against the schema once, by core, before `create` (at pipeline validation).
+    expect(() => init(inverseFrequencyStrategy, { mode: 'both' }, [0])).toThrow('params/mode: must be one of "sampling", "loss" (training-strategy inverse-frequency)');
   });
 });
 
@@ -128,14 +130,16 @@ describe('group-dro', () => {
   });
 
   it('plugs into the trainer hooks with defaults and reports q', () => {
-    const i = init({}, [0, 1]);
+    const i = init(groupDroStrategy, {}, [0, 1]);
     const s = groupDroStrategy.create(i);
     s.lossWeights!(batch(0, [0, 1], [0, 1], [10, 0]));
     const state = s.state!();
     expect((state.q as number[])[0]).toBeCloseTo(e(0.1) / (e(0.1) + 1), 12); // η = 0.01 default
     s.afterEpoch!({ epoch: 0, trainLoss: 5, trainGroupLoss: Float64Array.from([10, 0]) });
     expect(i.logs[0]).toMatch(/q = \[f=0\.5250, m=0\.4750\]/);
-    expect(() => groupDroStrategy.create(init({ adjustment: [1] }, [0, 1]))).toThrow(/array of 2 such numbers/);
+    expect(() => groupDroStrategy.create(init(groupDroStrategy, { adjustment: [1] }, [0, 1]))).toThrow('param "adjustment" has 1 values but the samples define 2 groups (f, m)');
+    expect(() => init(groupDroStrategy, { adjustment: [1, -1] }, [0, 1])).toThrow('params/adjustment');
+    expect(() => init(groupDroStrategy, { stepSizee: 0.01 }, [0, 1])).toThrow('params/stepSizee: unknown parameter "stepSizee" (training-strategy group-dro)');
   });
 });
 
@@ -148,12 +152,12 @@ describe('group-reweight', () => {
   });
 
   it('samples by the previous epoch’s group losses', () => {
-    const s = groupReweightStrategy.create(init({}, [0, 0, 1, -1]));
+    const s = groupReweightStrategy.create(init(groupReweightStrategy, {}, [0, 0, 1, -1]));
     expect(s.samplingWeights!(0)).toBeUndefined(); // no loss seen yet: plain shuffle
     s.afterEpoch!({ epoch: 0, trainLoss: 3, trainGroupLoss: Float64Array.from([2, 4]) });
     const w = Array.from(s.samplingWeights!(1)!);
     [5 / 3, 5 / 3, 7 / 3, 1].forEach((v, i) => expect(w[i]).toBeCloseTo(v, 12));
-    const sized = groupReweightStrategy.create(init({ balance: 'size', eta: 2, normalize: 'none' }, [0, 0, 1]));
+    const sized = groupReweightStrategy.create(init(groupReweightStrategy, { balance: 'size', eta: 2, normalize: 'none' }, [0, 0, 1]));
     expect(Array.from(sized.samplingWeights!(0)!)).toEqual([0.5, 0.5, 1]);
     sized.afterEpoch!({ epoch: 0, trainLoss: 1, trainGroupLoss: Float64Array.from([1, 0.5]) });
     expect(Array.from(sized.samplingWeights!(1)!)).toEqual([1.5, 1.5, 2]);
@@ -165,7 +169,7 @@ describe('adversarial', () => {
     expect(dannRamp(0)).toBe(0);
     expect(dannRamp(0.5)).toBeCloseTo(2 / (1 + Math.exp(-5)) - 1, 12);
     expect(dannRamp(2)).toBeCloseTo(2 / (1 + Math.exp(-10)) - 1, 12);
-    const s = adversarialStrategy.create(init({ maxLambda: 0.5 }, [0, 1]));
+    const s = adversarialStrategy.create(init(adversarialStrategy, { maxLambda: 0.5 }, [0, 1]));
     expect(s.adversary!.mode).toBe('gradient-reversal');
     expect(s.adversary!.hiddenUnits).toBe(64);
     expect(s.adversary!.learningRate).toBe(0.001);
@@ -174,12 +178,12 @@ describe('adversarial', () => {
   });
 
   it('uses a constant α for projection unless a schedule is given', () => {
-    const s = adversarialStrategy.create(init({ mode: 'projection', maxLambda: 0.1, hiddenUnits: 8, learningRate: 0.01 }, [0, 1]));
+    const s = adversarialStrategy.create(init(adversarialStrategy, { mode: 'projection', maxLambda: 0.1, hiddenUnits: 8, learningRate: 0.01 }, [0, 1]));
     expect(s.adversary!.mode).toBe('projection');
     expect(s.adversary!.lambda(0, 0)).toBe(0.1);
-    const r = adversarialStrategy.create(init({ mode: 'projection', schedule: 'dann' }, [0, 1]));
+    const r = adversarialStrategy.create(init(adversarialStrategy, { mode: 'projection', schedule: 'dann' }, [0, 1]));
     expect(r.adversary!.lambda(0, 0)).toBe(0);
-    expect(() => adversarialStrategy.create(init({ hiddenUnits: 2.5 }, [0, 1]))).toThrow(/"hiddenUnits" must be an integer/);
-    expect(() => adversarialStrategy.create(init({}, [0, 0], ['only']))).toThrow(/at least 2 groups/);
+    expect(() => init(adversarialStrategy, { hiddenUnits: 2.5 }, [0, 1])).toThrow('params/hiddenUnits: must be of type integer (training-strategy adversarial)');
+    expect(() => adversarialStrategy.create(init(adversarialStrategy, {}, [0, 0], ['only']))).toThrow(/at least 2 groups/);
   });
 });

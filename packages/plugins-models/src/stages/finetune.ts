@@ -2,10 +2,11 @@
 import { injectable, multiInject, optional } from 'inversify';
 import {
   TRAINING_STRATEGY,
-  resolveParams,
+  TRAINING_STRATEGY_KIND,
+  nestedPluginParam,
   runAsync,
   type Artifact,
-  type JsonObject,
+  type NestedPluginRef,
   type StageContext,
   type StagePlugin,
   type TaskKind,
@@ -29,7 +30,8 @@ interface Params extends OptimiserParams {
   trainSplit: string;
   validationSplit: string;
   evalBatchSize: number;
-  strategy: { name: string; params: JsonObject };
+  /** Resolved at validation: a known strategy, its params checked and defaulted against its schema. */
+  strategy: NestedPluginRef;
   seed?: number;
   backend?: string;
 }
@@ -37,13 +39,19 @@ interface Params extends OptimiserParams {
 @injectable()
 export class FinetuneStage implements StagePlugin<Params> {
   readonly type = 'train.finetune';
-  readonly version = '3';
+  // 4: the strategy's version and its defaulted params join the cache key (resolved at validation).
+  readonly version = '4';
   readonly description = 'Fine-tunes a PPG-GPT backbone (regression or binary classification) with a PEFT mask and a training strategy.';
   readonly #strategies: readonly TrainingStrategyPlugin[];
 
   constructor(@multiInject(TRAINING_STRATEGY) @optional() strategies?: TrainingStrategyPlugin[]) {
     const list = strategies ?? [];
     this.#strategies = list.some((s) => s.name === 'erm') ? list : [ermStrategy, ...list];
+  }
+
+  /** The strategies this stage can run (what `runStandalone` resolves `strategy` against in tests). */
+  get strategies(): readonly TrainingStrategyPlugin[] {
+    return this.#strategies;
   }
 
   readonly paramsSchema = {
@@ -67,13 +75,10 @@ export class FinetuneStage implements StagePlugin<Params> {
       trainSplit: { type: 'string', default: 'train' },
       validationSplit: { type: 'string', default: 'validation', description: 'Split used for early stopping and best-checkpoint selection (split.subjects names it "validation").' },
       evalBatchSize: { type: 'integer', minimum: 1, default: 128 },
-      strategy: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name'],
-        properties: { name: { type: 'string' }, params: { type: 'object', default: {} } },
-        default: { name: 'erm', params: {} },
-      },
+      strategy: nestedPluginParam(TRAINING_STRATEGY_KIND.kind, {
+        default: 'erm',
+        description: 'Training strategy (bias mitigation) as { "name", "params" }: any installed training-strategy (listed by `fairtune plugins`); its params are checked against that strategy\'s schema and defaulted at validation.',
+      }),
       seed: seedParam,
       backend: backendParam,
     },
@@ -91,12 +96,9 @@ export class FinetuneStage implements StagePlugin<Params> {
   run(ctx: StageContext<Params>) {
     return runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
+      // Name and params were resolved at validation (or by runStandalone): the strategy is known and its params complete.
       const plugin = this.#strategies.find((s) => s.name === p.strategy.name);
-      if (!plugin) {
-        throw new Error(`params.strategy.name: unknown training strategy "${p.strategy.name}" (available: ${this.#strategies.map((s) => s.name).join(', ')})`);
-      }
-      // Validated with core's ajv setup (defaults applied, errors name the field).
-      const strategyParams = resolveParams({ type: `strategy "${plugin.name}"`, paramsSchema: plugin.paramsSchema } as StagePlugin, p.strategy.params ?? {});
+      if (!plugin) throw new Error(`training strategy "${p.strategy.name}" was resolved at validation but is not bound in this stage's container`);
       // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
       const { loadModel, modelArtifact, startEngine } = await import('./common.js');
       const { readSamples, splitIndices } = await import('../train/data.js');
@@ -116,7 +118,7 @@ export class FinetuneStage implements StagePlugin<Params> {
         const groupNames = data.meta.groups?.names ?? [];
         model.addTaskHead(p.pooling, seed);
         const strategy = plugin.create({
-          params: strategyParams,
+          params: p.strategy.params,
           trainGroups: Int32Array.from(train, (i) => data.group?.[i] ?? -1),
           groupNames,
           epochs: p.epochs,

@@ -3,7 +3,7 @@ import { applyProcessingStep, compactSubjects, filterSamples, qualityMask, windo
 import { PpgGptModelStage } from './model-ppg-gpt.js';
 import { FinetuneStage } from './finetune.js';
 import { PredictStage } from './predict.js';
-import { TINY_PARAMS, makeDataset } from '../test-utils/fixtures.js';
+import { TINY_PARAMS, makeDataset, runFinetune } from '../test-utils/fixtures.js';
 
 const BANDPASS = { op: 'bandpass', low: 0.5, high: 8, order: 2, signals: ['ppg'] } as const;
 const RESAMPLE = { op: 'resample', fs: 40, signals: ['ppg'] } as const;
@@ -39,7 +39,7 @@ beforeAll(async () => {
   raw = makeDataset();
   samples = await trainingSamples(raw);
   const backbone = (await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } })).outputs['backbone']!;
-  const r = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: { epochs: 1, batchSize: 8, learningRate: 3e-3, pooling: 'mean', warmupSteps: 1, seed: 2 } });
+  const r = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { epochs: 1, batchSize: 8, learningRate: 3e-3, pooling: 'mean', warmupSteps: 1, seed: 2 } });
   model = r.outputs['model']!;
   trained = r.outputs['predictions']!.arrays['yPred']!.data as Float32Array;
 });

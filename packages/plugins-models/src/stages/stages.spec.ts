@@ -7,7 +7,7 @@ import { PpgGptModelStage } from './model-ppg-gpt.js';
 import { PretrainStage } from './pretrain.js';
 import { FinetuneStage } from './finetune.js';
 import { PredictStage } from './predict.js';
-import { TINY_PARAMS, makeSamples } from '../test-utils/fixtures.js';
+import { TINY_PARAMS, makeSamples, runFinetune } from '../test-utils/fixtures.js';
 import { writeSafetensors } from '../ppg-gpt/weights.js';
 
 const metrics = (events: StageEvent[], name: string) => events.filter((e): e is Extract<StageEvent, { type: 'metric' }> => e.type === 'metric' && e.name === name);
@@ -72,7 +72,7 @@ describe('train.pretrain', () => {
 
 describe('train.finetune', () => {
   it('emits progress per step, metrics per epoch and all outputs with split/group/subject', async () => {
-    const r = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, mask: 'attention' } });
+    const r = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, mask: 'attention' } });
     const progress = r.events.filter((e) => e.type === 'progress');
     expect(progress).toHaveLength(2 * 2); // 15 train samples / batch 8 × 2 epochs
     for (const name of ['train_loss', 'val_loss', 'val_mae']) expect(metrics(r.events, name).map((e) => e.epoch)).toEqual([0, 1]);
@@ -94,7 +94,7 @@ describe('train.finetune', () => {
   it('overfits a tiny batch', async () => {
     const tiny = makeSamples({ n: 8, seed: 4 });
     (tiny.arrays['split']!.data as Int8Array).fill(0);
-    const r = await runStandalone(new FinetuneStage(), {
+    const r = await runFinetune(new FinetuneStage(), {
       inputs: { backbone, samples: tiny },
       params: { epochs: 60, batchSize: 8, learningRate: 1e-2, pooling: 'flatten', auxWeight: 0, weightDecay: 0, gradClipNorm: 0 },
     });
@@ -103,14 +103,14 @@ describe('train.finetune', () => {
   });
 
   it('is deterministic for a seed', async () => {
-    const run = async (seed: number) => (await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, seed } })).outputs['predictions']!.arrays['yPred']!.data;
+    const run = async (seed: number) => (await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, seed } })).outputs['predictions']!.arrays['yPred']!.data;
     expect(Array.from(await run(3))).toEqual(Array.from(await run(3)));
     expect(Array.from(await run(3))).not.toEqual(Array.from(await run(4)));
   });
 
   it('classification with BCE, and eval.predict reproduces the predictions from the saved model', async () => {
     const cls = makeSamples({ n: 24, task: 'classification', seed: 9 });
-    const r = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples: cls }, params: { ...FT, patience: 1 } });
+    const r = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples: cls }, params: { ...FT, patience: 1 } });
     expect(metrics(r.events, 'val_auc').length).toBeGreaterThan(0);
     const p = await runStandalone(new PredictStage(), { inputs: { model: r.outputs['model']!, data: cls } });
     expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).toEqual(Array.from(r.outputs['predictions']!.arrays['yPred']!.data));
@@ -151,7 +151,7 @@ describe('train.finetune', () => {
       },
     };
     const stage = new FinetuneStage([probe]);
-    const r = await runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'probe', params: { only: 5 } } } });
+    const r = await runFinetune(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'probe', params: { only: 5 } } } });
     expect(seen.sampling).toEqual([0, 1]);
     expect(seen.after).toBe(4);
     for (const b of seen.batches) {
@@ -163,8 +163,13 @@ describe('train.finetune', () => {
     expect(seen.epochs[0]!.validation!.groupLoss).toHaveLength(2);
     expect(r.events.some((e) => e.type === 'log' && e.message.includes('strategy state: {"calls":2}'))).toBe(true);
     expect(r.outputs['predictions']!.meta).toMatchObject({ method: 'probe' });
-    await expect(runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'probe', params: { only: 'x' } } } })).rejects.toThrow(/strategy "probe"[\s\S]*only/);
-    await expect(runStandalone(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'nope', params: {} } } })).rejects.toThrow(/unknown training strategy "nope" \(available: erm, probe\)/);
+    // Strategy names and params are checked before the stage runs (at validation; here by runStandalone), once, by core.
+    await expect(runFinetune(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'probe', params: { only: 'x' } } } })).rejects.toThrow(
+      'invalid params for train.finetune:\n  params/strategy/params/only: must be of type integer (training-strategy probe)',
+    );
+    await expect(runFinetune(stage, { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'nope', params: {} } } })).rejects.toThrow(
+      'params/strategy/name: unknown training-strategy "nope"; known training-strategy plugins: erm, probe',
+    );
   });
 
   it('lossWeights: all weight on one sample gives the same update as training on that sample alone', async () => {
@@ -185,7 +190,7 @@ describe('train.finetune', () => {
     };
     // One step over the whole training split; no clipping, decay or auxiliary term, so the update depends on the task gradient only.
     const params = { epochs: 1, batchSize: 15, learningRate: 1e-2, pooling: 'mean', mask: 'linear-readout', auxWeight: 0, weightDecay: 0, gradClipNorm: 0, standardizeTarget: false } as const;
-    const weighted = await runStandalone(new FinetuneStage([oneHot]), { inputs: { backbone, samples }, params: { ...params, strategy: { name: 'one-hot', params: {} } } });
+    const weighted = await runFinetune(new FinetuneStage([oneHot]), { inputs: { backbone, samples }, params: { ...params, strategy: { name: 'one-hot', params: {} } } });
     expect(batches).toHaveLength(1);
     expect(batches[0]!.indices).toHaveLength(15);
     const at = Array.from(batches[0]!.indices).indexOf(k);
@@ -193,7 +198,7 @@ describe('train.finetune', () => {
     expect(metrics(weighted.events, 'train_step_loss')[0]!.value).toBeCloseTo(batches[0]!.losses[at]!, 5);
     // Reference: a training split holding only that sample (ERM weight 1/B = 1); the others move to "test".
     const split = Int8Array.from(samples.arrays['split']!.data as Int8Array, (s, i) => (s === 0 && i !== train[k] ? 2 : s));
-    const alone = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples: { ...samples, arrays: { ...samples.arrays, split: { ...samples.arrays['split']!, data: split } } } }, params });
+    const alone = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples: { ...samples, arrays: { ...samples.arrays, split: { ...samples.arrays['split']!, data: split } } } }, params });
     const a = weighted.outputs['model']!.arrays;
     const b = alone.outputs['model']!.arrays;
     const start = backbone.arrays;
@@ -218,27 +223,27 @@ describe('train.finetune', () => {
         paramsSchema: { type: 'object' },
         create: () => ({ adversary: { mode, hiddenUnits: 8, learningRate: 1e-2, lambda: (p) => (lambdas.push(p), 0.5) } }),
       };
-      const r = await runStandalone(new FinetuneStage([adv]), { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'adv', params: {} } } });
+      const r = await runFinetune(new FinetuneStage([adv]), { inputs: { backbone, samples }, params: { ...FT, strategy: { name: 'adv', params: {} } } });
       expect(lambdas).toHaveLength(4);
       expect(lambdas[0]).toBe(0);
       expect(lambdas[3]).toBe(1);
       for (const e of metrics(r.events, 'train_step_loss')) expect(Number.isFinite(e.value)).toBe(true);
       // The adversary pushes the encoder differently than ERM does.
-      const erm = await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: FT });
+      const erm = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: FT });
       expect(Array.from(r.outputs['predictions']!.arrays['yPred']!.data)).not.toEqual(Array.from(erm.outputs['predictions']!.arrays['yPred']!.data));
     }
   });
 
   it('keeps tf.memory().numTensors flat over many steps', async () => {
     const before: number[] = [];
-    const r = await runStandalone(new FinetuneStage(), {
+    const r = await runFinetune(new FinetuneStage(), {
       inputs: { backbone, samples },
       params: { ...FT, epochs: 12, batchSize: 4, auxWeight: 1 },
     });
     // Sampled through the per-step metric stream: the trainer emits learning_rate after each update.
     expect(metrics(r.events, 'learning_rate')).toHaveLength(48);
     before.push(tf.memory().numTensors);
-    await runStandalone(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, epochs: 24, batchSize: 4, auxWeight: 1 } });
+    await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, epochs: 24, batchSize: 4, auxWeight: 1 } });
     expect(tf.memory().numTensors).toBe(before[0]);
   });
 });

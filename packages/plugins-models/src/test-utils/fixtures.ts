@@ -1,5 +1,14 @@
 /** Small synthetic inputs for tests: sinusoid "PPG" windows whose frequency is the regression target. */
-import { artifact, ndarray, Rng, type Artifact, type DatasetMeta, type JsonObject, type NdArray, type RecordingRecord, type SamplesMeta } from '@fairtune/core';
+import { artifact, ndarray, Rng, runStandalone, TRAINING_STRATEGY_KIND, type Artifact, type DatasetMeta, type JsonObject, type NdArray, type RecordingRecord, type SamplesMeta, type StandaloneRunOptions, type StandaloneRunResult } from '@fairtune/core';
+import type { FinetuneStage } from '../stages/finetune.js';
+
+/**
+ * runStandalone for train.finetune: its `strategy` is resolved (name known, params checked and
+ * defaulted) against the stage's own strategies, as a pipeline's registry resolves it.
+ */
+export function runFinetune(stage: FinetuneStage, options: StandaloneRunOptions): Promise<StandaloneRunResult> {
+  return runStandalone(stage, { ...options, nested: { [TRAINING_STRATEGY_KIND.kind]: stage.strategies } });
+}
 
 /** Tiny architecture: 80-sample windows, 20-sample patches (5 tokens), d 16, 2 heads, 2 layers. */
 export const TINY_PARAMS = { preset: 'tiny', windowLength: 80, fs: 40, patchSize: 20, dModel: 16, nHeads: 2, nLayers: 2, dropout: 0, attentionDropout: 0 } as const;
