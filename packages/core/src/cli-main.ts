@@ -2,10 +2,10 @@
  * `fairtune` command line. Exit codes: 0 success, 1 run failure, 2 invalid pipeline or
  * usage, 130 interrupted (Ctrl-C). Plugin packages add subcommands through CLI_COMMAND.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ArtifactCache } from './cache/artifact-cache.js';
+import { addCacheCommands } from './cache/cache-commands.js';
 import { nestedPluginsJson, nestedPluginsText } from './cli-nested-plugins.js';
 import { UsageError, type CliIO } from './contracts/cli-command.js';
 import type { ExecutorEvent } from './executor/executor.js';
@@ -15,7 +15,7 @@ import { publishedPipelineSchema } from './pipeline/published-schema.js';
 import { createProgressReporter } from './run/progress.js';
 import type { RunSummary } from './run/run-record.js';
 import { PluginLoadError } from './registry.js';
-import { createRegistry, defaultCacheDir, defaultRunsDir, openPipeline, runPipeline } from './runtime.js';
+import { createRegistry, openPipeline, runPipeline } from './runtime.js';
 
 const CORE_COMMANDS = new Set(['run', 'validate', 'graph', 'plugins', 'cache', 'schema', 'help']);
 
@@ -129,41 +129,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
       else io.stdout.write(text);
     });
 
-  const cache = program.command('cache').description('inspect and clean the artifact cache');
-  const cacheDirOption = (c: Command) => c.option('--cache-dir <dir>', 'artifact cache directory (default $FAIRTUNE_CACHE_DIR or .fairtune/cache)');
-  cacheDirOption(cache.command('ls').description('list cache entries, least recently used first').option('--json'))
-    .action((o: { cacheDir?: string; json?: boolean }) => {
-      const entries = openCache(o.cacheDir, io).list();
-      if (o.json) {
-        out(JSON.stringify(entries.map(({ checksums: _c, ...e }) => e), null, 2));
-        return;
-      }
-      let total = 0;
-      for (const e of entries) {
-        total += e.bytes;
-        out(`${e.key.slice(0, 12)}  ${formatBytes(e.bytes).padStart(9)}  ${e.lastUsed.slice(0, 19)}  ${e.pipeline}/${e.stageId} (${e.type}@${e.version})`);
-      }
-      out(`${entries.length} entries, ${formatBytes(total)}`);
-    });
-  cacheDirOption(
-    cache
-      .command('gc')
-      .description('delete entries not used by the latest run of any pipeline in the runs directory, and leftovers of interrupted writes')
-      .option('--runs-dir <dir>', 'run records to keep entries for (default $FAIRTUNE_RUNS_DIR or runs)')
-      .option('--dry-run', 'only list what would be deleted'),
-  ).action((o: { cacheDir?: string; runsDir?: string; dryRun?: boolean }) => {
-    const c = openCache(o.cacheDir, io);
-    const keep = keysOfLatestRuns(o.runsDir ? resolve(io.cwd, o.runsDir) : defaultRunsDir(io.cwd, io.env));
-    const { removed, tmpRemoved } = c.gc(keep, { dryRun: o.dryRun });
-    const bytes = removed.reduce((s, e) => s + e.bytes, 0);
-    out(`${o.dryRun ? 'would remove' : 'removed'} ${removed.length} entries (${formatBytes(bytes)})${tmpRemoved ? ` and ${tmpRemoved} temporary leftovers` : ''}; kept ${keep.size} referenced by the latest runs`);
-  });
-  cacheDirOption(cache.command('clear').description('delete every cache entry')).action((o: { cacheDir?: string }) => {
-    const c = openCache(o.cacheDir, io);
-    const n = c.list().length;
-    c.clear();
-    out(`removed ${n} entries from ${c.root}`);
-  });
+  addCacheCommands(program, io, (c) => (code = c));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -275,53 +241,8 @@ function printPipelineError(e: PipelineError, err: (s: string) => void): void {
   for (const w of e.warnings) err(`  warning: ${formatIssue(e.file, w)}`);
 }
 
-function openCache(dir: string | undefined, io: MainIO): ArtifactCache {
-  return new ArtifactCache(dir ? resolve(io.cwd, dir) : defaultCacheDir(io.cwd, io.env));
-}
-
-/** Cache keys referenced by the newest run of each pipeline (the runs a user can still re-open cheaply). */
-function keysOfLatestRuns(runsDir: string): Set<string> {
-  const keep = new Set<string>();
-  let pipelines: string[] = [];
-  try {
-    pipelines = readdirSync(runsDir);
-  } catch {
-    return keep;
-  }
-  for (const p of pipelines) {
-    let runs: string[] = [];
-    try {
-      runs = readdirSync(join(runsDir, p)).filter((r) => r !== 'latest').sort();
-    } catch {
-      continue;
-    }
-    for (const run of runs.reverse()) {
-      try {
-        const s = JSON.parse(readFileSync(join(runsDir, p, run, 'summary.json'), 'utf8')) as RunSummary;
-        for (const st of Object.values(s.stages)) if (st.status === 'executed' || st.status === 'cached') keep.add(st.key);
-        break;
-      } catch {
-        // an unreadable run record: try the previous one
-      }
-    }
-  }
-  return keep;
-}
-
 function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--concurrency must be a positive integer, got "${v}"`);
   return n;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }

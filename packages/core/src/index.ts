@@ -18,6 +18,7 @@ export type { ResolvedPipeline, ResolvedStage, InputBinding } from './pipeline/v
 export { publishedPipelineSchema } from './pipeline/published-schema.js';
 export { graphText, graphMermaid } from './pipeline/graph.js';
 export { ArtifactCache, type EntryInfo } from './cache/artifact-cache.js';
+export { processOwner, processAlive, ownerAlive, type ProcessOwner } from './cache/liveness.js';
 export { executePipeline, type ExecutorEvent, type StageStatus, type RunStatus, type ExecuteOptions } from './executor/executor.js';
 export type { RunSummary, StageSummary } from './run/run-record.js';
 export { createRegistry, openPipeline, runPipeline, resolvedPipelineJson, type OpenOptions, type OpenedPipeline, type RunOptions, type RunResult } from './runtime.js';

@@ -4,7 +4,6 @@
  * failing stage, or an abort (Ctrl-C), stops scheduling, cancels running stages and marks the
  * rest skipped; every artifact finished so far stays in the cache.
  */
-import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Observable, Subject, mergeMap, type Subscription } from 'rxjs';
@@ -53,6 +52,8 @@ export class StageFailure extends Error {
 export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOptions): Observable<ExecutorEvent> {
   return new Observable<ExecutorEvent>((outer) => {
     const keys = computeStageKeys(pipeline, options.fingerprints);
+    // Tells cache maintenance which entries this run reads or writes, and owns its tmp/ folder (cache/lease.ts).
+    const lease = options.cache.lease(keys.values(), { pipeline: pipeline.spec.name });
     const byId = new Map(pipeline.stages.map((s) => [s.id, s]));
     const dependents = new Map<string, string[]>(pipeline.stages.map((s) => [s.id, []]));
     const waitingOn = new Map<string, number>();
@@ -151,6 +152,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
         };
 
         void (async () => {
+          await lease.addKeys([key]); // a trial's stage keys are not known in advance
           if (controller.signal.aborted) return end('skipped', `not run: ${abortReason?.reason ?? 'interrupted'}`);
           if (!(options.force === true || forced.has(stage.id))) {
             const found = await options.cache.lookup(key);
@@ -177,8 +179,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
             });
             inputs[b.port] = b.multiple ? list : list[0]!;
           }
-          workDir = join(options.cache.root, 'tmp', `work-${stage.id}-${randomBytes(4).toString('hex')}`);
-          mkdirSync(workDir, { recursive: true });
+          workDir = lease.workDir(stage.id);
           const outputs: Record<string, Artifact> = {};
           controller.signal.addEventListener('abort', onAbort, { once: true });
           await new Promise<void>((resolve, reject) => {
@@ -213,6 +214,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
           const stored = await options.cache.save(
             { key, type: stage.plugin.type, version: stage.plugin.version, stageId: stage.id, pipeline: pipeline.spec.name, seconds: (Date.now() - started) / 1000, metrics },
             outputs,
+            lease,
           );
           for (const [port, a] of Object.entries(stored)) if ((consumersLeft.get(`${stage.id}/${port}`) ?? 0) > 0) memory.set(`${stage.id}/${port}`, a);
           materialiseReports(stage, Object.fromEntries(Object.entries(stored).map(([p, a]) => [p, a.kind])), (port) => stored[port]!, options.runDir);
@@ -243,6 +245,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
       options.signal?.removeEventListener('abort', onExternalAbort);
       controller.abort(new Error('unsubscribed'));
       subscription.unsubscribe();
+      lease.release();
     };
   });
 }

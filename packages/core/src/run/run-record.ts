@@ -1,11 +1,15 @@
 /**
  * Run records: `runs/<pipeline>/<run id>/` holds the resolved pipeline, the environment,
  * `events.jsonl` (every executor event, appended synchronously so a crash loses nothing) and
- * `summary.json` (rewritten atomically after every stage, so it is current even mid-run).
+ * `summary.json` (rewritten atomically after every stage, so it is current even mid-run). The
+ * summary names the process (pid, hostname), so a record left "running" by a killed run is
+ * recognised (`cache gc` removes it).
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../cache/liveness.js';
 import type { JsonObject } from '../contracts/artifact.js';
 import type { ExecutorEvent, RunStatus, StageStatus } from '../executor/executor.js';
 
@@ -27,6 +31,9 @@ export interface RunSummary {
   seconds?: number;
   failedStage?: string;
   reason?: string;
+  /** The process that runs (ran) it, so a record a killed run left "running" is recognised. */
+  pid?: number;
+  hostname?: string;
   counts: Record<StageStatus, number>;
   stages: Record<string, StageSummary>;
 }
@@ -60,6 +67,8 @@ export class RunRecorder {
       runId,
       status: 'running',
       started: new Date(this.#started).toISOString(),
+      pid: process.pid,
+      hostname: hostname(),
       counts: { executed: 0, cached: 0, failed: 0, skipped: 0 },
       stages: Object.fromEntries(stages.map((s) => [s.id, { type: s.type, status: 'pending', seconds: 0, key: s.key, metrics: {} }])),
     };
@@ -133,4 +142,78 @@ function writeJson(path: string, value: JsonObject): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
   renameSync(tmp, path);
+}
+
+export interface RunRecordInfo {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly dir: string;
+  readonly summary?: RunSummary;
+  /**
+   * finished: succeeded, failed or cancelled; running: its process runs (or runs on another
+   * host, which cannot be checked, or is not named by an older record); killed: still
+   * "running" but its process on this host is gone; unreadable: no summary.json.
+   */
+  readonly state: 'finished' | 'running' | 'killed' | 'unreadable';
+}
+
+/** Every run record under `runsDir` (`<pipeline>/<run id>/summary.json`), oldest first per pipeline. */
+export function scanRunRecords(runsDir: string): RunRecordInfo[] {
+  const out: RunRecordInfo[] = [];
+  for (const pipeline of safeReaddir(runsDir)) {
+    const pdir = join(runsDir, pipeline);
+    for (const runId of safeReaddir(pdir).sort()) {
+      if (runId === 'latest') continue;
+      const dir = join(pdir, runId);
+      try {
+        if (!statSync(dir).isDirectory()) continue;
+      } catch {
+        continue;
+      }
+      let summary: RunSummary | undefined;
+      try {
+        summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunSummary;
+      } catch {
+        summary = undefined;
+      }
+      if (!summary || typeof summary !== 'object' || !summary.stages) {
+        out.push({ pipeline, runId, dir, state: 'unreadable' });
+        continue;
+      }
+      let state: RunRecordInfo['state'] = 'finished';
+      if (summary.status === 'running') {
+        const here = !summary.hostname || summary.hostname === hostname();
+        state = here && typeof summary.pid === 'number' && !processAlive(summary.pid) ? 'killed' : 'running';
+      }
+      out.push({ pipeline, runId, dir, summary, state });
+    }
+  }
+  return out;
+}
+
+/** Deletes a run record; `latest` then points at the newest remaining run of its pipeline. */
+export function removeRunRecord(r: RunRecordInfo): void {
+  rmSync(r.dir, { recursive: true, force: true });
+  const pdir = join(r.dir, '..');
+  const latest = join(pdir, 'latest');
+  try {
+    if (readlinkSync(latest) !== r.runId) return;
+  } catch {
+    return;
+  }
+  try {
+    rmSync(latest, { force: true });
+    const newest = safeReaddir(pdir).filter((n) => n !== 'latest').sort().at(-1);
+    if (newest) symlinkSync(newest, latest);
+  } catch {
+    /* `latest` is a convenience */
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

@@ -1,12 +1,16 @@
 /**
  * Shared pieces of the synthetic cohorts: demographics, the deterministic output directory
- * `.fairtune/synthetic/<dataset>-<hash of params>` and atomic completion (generate into a
- * temporary directory, then rename), so a half-written cohort is never reused.
+ * `.fairtune/synthetic/<dataset>-<hash of params>` and atomic completion: each generator writes
+ * into its own `<dir>.tmp-<pid>-<random>/` (with `.owner.json` naming its process, so
+ * `fairtune cache gc` can collect the folder of a killed generation), then renames it into
+ * place. A complete cohort is never deleted or replaced: a generator that finds one there
+ * (another run finished first) discards its copy and uses that one, so a run reading a
+ * cohort never sees it half-written or disappearing.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Rng } from '@fairtune/core';
+import { processOwner, Rng } from '@fairtune/core';
 import { DEFAULT_GROUP_EFFECT, type GroupEffect } from './physiology.js';
 
 export interface CohortParams {
@@ -52,30 +56,60 @@ export function syntheticBaseDir(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env['FAIRTUNE_SYNTHETIC_DIR'] ?? join('.fairtune', 'synthetic'));
 }
 
+/** Written into a generation's temporary folder: `{ pid, hostname, started }` of the generating process. */
+export const OWNER_FILE = '.owner.json';
+
 /**
  * Returns the cohort directory, generating it with `write(tmpDir)` unless a complete copy
- * exists. `reused` tells whether it was already there.
+ * exists. `reused` tells whether an existing copy (or one another process completed while
+ * this one generated) is returned.
  */
 export function ensureCohort(dataset: string, params: unknown, write: (dir: string) => void, baseDir = syntheticBaseDir()): { dir: string; reused: boolean } {
   const dir = join(baseDir, `${dataset}-${cohortHash(dataset, params)}`);
   const marker = join(dir, '.complete.json');
   if (existsSync(marker)) return { dir, reused: true };
   mkdirSync(baseDir, { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  mkdirSync(tmp);
   try {
+    writeFileSync(join(tmp, OWNER_FILE), JSON.stringify(processOwner()));
     write(tmp);
     writeFileSync(join(tmp, '.complete.json'), JSON.stringify({ dataset, generatorVersion: GENERATOR_VERSION, params }, null, 1));
-    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    rmSync(join(tmp, OWNER_FILE), { force: true });
+    const published = publish(tmp, dir);
+    if (!published) rmSync(tmp, { recursive: true, force: true });
+    return { dir, reused: !published };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    // Another process may have completed the same cohort concurrently.
     if (existsSync(marker)) return { dir, reused: true };
     throw err;
   }
-  return { dir, reused: false };
+}
+
+/** Renames a complete cohort into place; false when a complete one is already there (never replaced). */
+function publish(tmp: string, dir: string): boolean {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      renameSync(tmp, dir);
+      return true;
+    } catch (err) {
+      if (!existsSync(dir)) {
+        if (attempt < 3) continue;
+        throw err;
+      }
+      if (existsSync(join(dir, '.complete.json'))) return false;
+      if (attempt >= 3) throw err;
+      // A folder without the completion marker is no generator's output (made by hand, or
+      // damaged) and nobody reads it: move it aside in one step, delete it, and try again.
+      const aside = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}-incomplete`;
+      try {
+        renameSync(dir, aside);
+      } catch {
+        continue;
+      }
+      rmSync(aside, { recursive: true, force: true });
+    }
+  }
 }
 
 export function readCompletion(dir: string): unknown {
