@@ -1,14 +1,12 @@
 #!/usr/bin/env node
-// Validates every pipelines/*.json and keeps the generated references in step with the code:
+// Validates every pipelines/*.json (after `extends` and `matrix`; pipelines/base/ holds bases, not targets) and keeps the generated references in step with the code:
 //   schema/pipeline.schema.json  the published JSON Schema (envelope + params of every installed stage type)
 //   docs/stage-reference.md      every stage type with its ports and params
-//   pipelines/dalia-compare-seeds.json  dalia-compare.json repeated over seeds (tools/make-compare-seeds.mjs)
 // `node tools/check-pipelines.mjs` fails when a pipeline is invalid or a generated file is stale;
 // `--write` regenerates the files. Needs the packages built (`npx nx run-many -t build`).
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareSeedsPipeline, COMPARE_SEEDS_FILE } from './make-compare-seeds.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const core = await import(join(root, 'packages/core/dist/index.js'));
@@ -24,7 +22,8 @@ for (const file of readdirSync(join(root, 'pipelines')).filter((f) => f.endsWith
     const spec = JSON.parse(readFileSync(join(root, path), 'utf8'));
     if (spec.name !== file.replace(/\.json$/, '')) throw new core.PipelineError(path, [{ path: '/name', message: `name "${spec.name}" should match the file name "${file.replace(/\.json$/, '')}" (runs are recorded under runs/<name>)` }]);
     if (spec.$schema !== '../schema/pipeline.schema.json') throw new core.PipelineError(path, [{ path: '/$schema', message: 'should be "../schema/pipeline.schema.json" for editor completion' }]);
-    console.log(`ok   ${path} (${opened.pipeline.stages.length} stages)`);
+    const lines = readFileSync(join(root, path), 'utf8').split('\n').length - 1;
+    console.log(`ok   ${path} (${opened.pipeline.stages.length} stages, ${lines} lines)`);
   } catch (e) {
     failed = true;
     console.error(e instanceof core.PipelineError ? e.message : `${path}: ${e.stack ?? e}`);
@@ -45,7 +44,6 @@ function check(relPath, content) {
 
 check('schema/pipeline.schema.json', JSON.stringify(core.publishedPipelineSchema(registry), null, 2) + '\n');
 check('docs/stage-reference.md', stageReference(registry));
-check(COMPARE_SEEDS_FILE, compareSeedsPipeline());
 
 function stageReference(reg) {
   const lines = [

@@ -15,7 +15,7 @@ import { publishedPipelineSchema } from './pipeline/published-schema.js';
 import { createProgressReporter } from './run/progress.js';
 import type { RunSummary } from './run/run-record.js';
 import { PluginLoadError } from './registry.js';
-import { createRegistry, openPipeline, runPipeline } from './runtime.js';
+import { createRegistry, openPipeline, runPipeline, selectForced } from './runtime.js';
 
 const CORE_COMMANDS = new Set(['run', 'validate', 'graph', 'plugins', 'cache', 'schema', 'help']);
 
@@ -62,10 +62,12 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
 
   pipelineOptions(program.command('validate').argument('<pipeline>').description('check a pipeline and list every problem'))
     .option('--json', 'print { valid, errors, warnings } as JSON')
-    .action(async (file: string, o: { set: string[]; plugin: string[]; builtins: boolean; json?: boolean }) => {
+    .option('--expanded', 'print only the expanded pipeline (extends merged, matrices expanded) in pipeline-file format')
+    .action(async (file: string, o: { set: string[]; plugin: string[]; builtins: boolean; json?: boolean; expanded?: boolean }) => {
       try {
         const opened = await openPipeline(file, { sets: o.set, plugins: o.plugin, builtins: o.builtins, env: io.env });
-        if (o.json) out(JSON.stringify({ valid: true, errors: [], warnings: opened.warnings }, null, 2));
+        if (o.expanded) out(JSON.stringify(opened.expanded, null, 2));
+        else if (o.json) out(JSON.stringify({ valid: true, errors: [], warnings: opened.warnings }, null, 2));
         else {
           for (const w of opened.warnings) err(`warning: ${formatIssue(file, w)}`);
           out(`${file}: valid (${opened.pipeline.stages.length} stages)`);
@@ -182,10 +184,12 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
   }
   for (const s of opened.pipeline.stages) for (const notice of s.plugin.preflight?.(s.params as never) ?? []) err(`NOTE [${s.id}]: ${notice}`);
   for (const w of opened.warnings) err(`warning: ${formatIssue(file, w)}`);
+  let forced: Set<string> | undefined;
   if (o.force !== undefined && o.force !== true) {
-    const unknown = o.force.filter((id) => !opened.pipeline.stages.some((s) => s.id === id));
-    if (unknown.length) {
-      err(`error: --force names unknown stage${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (stages: ${opened.pipeline.stages.map((s) => s.id).join(', ')})`);
+    try {
+      forced = selectForced(opened, o.force);
+    } catch (e) {
+      err(`error: ${(e as Error).message} (stages: ${[...new Set(opened.pipeline.stages.map((s) => opened.origins.get(s.id)?.template ?? s.id))].join(', ')})`);
       return 2;
     }
   }
@@ -196,7 +200,7 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
     cacheDir: o.cacheDir ? resolve(io.cwd, o.cacheDir) : undefined,
     runsDir: o.runsDir ? resolve(io.cwd, o.runsDir) : undefined,
     concurrency: Number(o.concurrency),
-    force: o.force === true ? true : o.force ? new Set(o.force) : undefined,
+    force: o.force === true ? true : forced,
     signal: io.signal,
     onEvent: (e: ExecutorEvent) => reporter.handle(e),
   });

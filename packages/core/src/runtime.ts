@@ -13,7 +13,9 @@ import { demoStagesModule } from './builtin/demo-stages.js';
 import { executePipeline, type ExecutorEvent, type RunStatus } from './executor/executor.js';
 import { computeFingerprints, computeStageKeys } from './executor/stage-keys.js';
 import { PipelineError, type PipelineIssue } from './pipeline/issues.js';
-import { applyOverrides, readPipelineJson, substituteEnv } from './pipeline/load.js';
+import { expandPipeline, issuesToTemplates, readComposedPipeline, selectStages, type StageOrigin } from './pipeline/compose.js';
+import { applyOverrides, substituteEnv } from './pipeline/load.js';
+import { attachSubgraphs, bindTrialDefaults } from './pipeline/subgraphs.js';
 import { validatePipeline, type ResolvedPipeline } from './pipeline/validate.js';
 import { BUILTIN_PLUGIN_PACKAGES, PluginLoadError, StageRegistry } from './registry.js';
 import { RunRecorder, type RunSummary } from './run/run-record.js';
@@ -48,15 +50,26 @@ export interface OpenedPipeline {
   readonly registry: StageRegistry;
   readonly pipeline: ResolvedPipeline;
   readonly warnings: readonly PipelineIssue[];
+  /** The pipeline as expanded (no `extends`, `groups` or `matrix`), before defaults are applied. */
+  readonly expanded: JsonObject;
+  /** Expanded stage id → its template in the file and its matrix bindings. */
+  readonly origins: ReadonlyMap<string, StageOrigin>;
 }
 
-/** Reads, substitutes, overrides, loads plugins and validates; throws PipelineError listing every problem. */
+/**
+ * Reads the file and its `extends` chain, substitutes environment references, applies `--set`
+ * to templates (`stage.param`, every copy) then expands matrices and applies `--set` to copies
+ * (`stage[axis=value].param`), loads plugins and validates; throws PipelineError listing every
+ * problem, pointing into the file (a copy's problem points at its template).
+ */
 export async function openPipeline(file: string, options: OpenOptions = {}): Promise<OpenedPipeline> {
   const issues: PipelineIssue[] = [];
-  const raw = readPipelineJson(file);
+  const raw = readComposedPipeline(file, issues);
   const withEnv = substituteEnv(raw, options.env ?? process.env, issues);
-  const spec = applyOverrides(withEnv, options.sets ?? [], issues);
-  const declared = isObject(spec) && Array.isArray(spec['plugins']) ? (spec['plugins'] as JsonValue[]).filter((p): p is string => typeof p === 'string') : [];
+  const sets = options.sets ?? [];
+  const addressesCopies = (set: string) => /^[^.=]*\[/.test(set);
+  const templated = applyOverrides(withEnv, sets.filter((s) => !addressesCopies(s)), issues);
+  const declared = isObject(templated) && Array.isArray(templated['plugins']) ? (templated['plugins'] as JsonValue[]).filter((p): p is string => typeof p === 'string') : [];
   let registry = options.registry;
   if (!registry) {
     try {
@@ -66,10 +79,31 @@ export async function openPipeline(file: string, options: OpenOptions = {}): Pro
       throw err;
     }
   }
-  const result = validatePipeline(spec, registry);
-  const errors = [...issues, ...result.errors];
-  if (errors.length || !result.pipeline) throw new PipelineError(file, errors, result.warnings);
-  return { file, registry, pipeline: result.pipeline, warnings: result.warnings };
+  const known = registry;
+  const expansion = expandPipeline(templated, issues, { multiplePort: (type, port) => (known.get(type) ? !!known.get(type)!.plugin.inputs[port]?.multiple : undefined) });
+  const spec = applyOverrides(expansion.spec, sets.filter(addressesCopies), issues, (stage, ids) => selectStages(stage, ids, expansion.origins));
+  // Trial groups' stages are validated with their default values, then set apart for their optimiser.
+  const result = validatePipeline(bindTrialDefaults(spec), registry);
+  const errors = [...issues, ...issuesToTemplates(result.errors, expansion.origins)];
+  const pipeline = result.pipeline ? attachSubgraphs(spec, result.pipeline, registry, errors) : undefined;
+  const warnings = issuesToTemplates(pipeline?.warnings ?? result.warnings, expansion.origins);
+  if (errors.length || !pipeline) throw new PipelineError(file, errors, warnings);
+  return { file, registry, pipeline: { ...pipeline, warnings }, warnings, expanded: spec as JsonObject, origins: expansion.origins };
+}
+
+/**
+ * The expanded stage ids named by `--force` arguments: a stage id, a template (every copy) or a
+ * selector (`finetune[seed=7]`, `finetune[method=*,seed=7]`). Throws a sentence for one that names nothing.
+ */
+export function selectForced(opened: OpenedPipeline, names: readonly string[]): Set<string> {
+  const ids = opened.pipeline.stages.map((s) => s.id);
+  const out = new Set<string>();
+  for (const name of names) {
+    const found = selectStages(name, ids, opened.origins);
+    if (typeof found === 'string') throw new Error(`--force "${name}": ${found}`);
+    for (const id of found) out.add(id);
+  }
+  return out;
 }
 
 /** The pipeline as it runs: defaults filled in, overrides and environment references applied. */

@@ -24,9 +24,11 @@ export const createNodes: CreateNodes<PipelinesPluginOptions> = [
         const runner = opts?.runner ?? 'packages/core/dist/cli.js';
         let description = `Run pipeline ${name}`;
         try {
-          const spec = JSON.parse(readFileSync(join(context.workspaceRoot, file), 'utf8')) as { description?: string; stages?: object };
+          const spec = JSON.parse(readFileSync(join(context.workspaceRoot, file), 'utf8')) as { description?: string; stages?: object; extends?: string; groups?: object };
+          // A composed pipeline's stage count is known only after expansion (`fairtune validate` prints it).
+          const composed = spec.extends !== undefined || spec.groups !== undefined || Object.values(spec.stages ?? {}).some((s) => s && typeof s === 'object' && 'matrix' in s);
           const count = spec.stages ? Object.keys(spec.stages).length : 0;
-          description = `${spec.description ?? `Run pipeline ${name}`} (${count} stages)`;
+          description = `${spec.description ?? `Run pipeline ${name}`}${composed ? '' : ` (${count} stages)`}`;
         } catch {
           // An unparsable pipeline still gets a target: running it prints the validator's error with the JSON position.
         }

@@ -61,6 +61,11 @@ const transform: StagePlugin<{ scale: number; offset: number; steps: number; ste
       for (let step = 0; step < ctx.params.steps; step++) {
         for (let i = step * chunk; i < Math.min(input.length, (step + 1) * chunk); i++) out[i] = ctx.params.scale * input[i]! + ctx.params.offset;
         if (ctx.params.stepDelayMs) await sleep(ctx.params.stepDelayMs, signal);
+        // An intermediate result per step, as a trainer reports a validation metric per epoch.
+        const done = Math.min(input.length, (step + 1) * chunk);
+        let sum = 0;
+        for (let i = 0; i < done; i++) sum += out[i]!;
+        emit.metric('running-mean', done ? sum / done : 0, { step });
         emit.progress(step + 1, ctx.params.steps, undefined, 'steps');
         await emit.checkpoint();
       }
@@ -136,7 +141,79 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export const demoStages: readonly StagePlugin[] = [numbers, transform, stats, report] as StagePlugin[];
+interface SearchParams {
+  param: string;
+  values: number[];
+  metric: { stage: string; name: string };
+  prune: boolean;
+}
+
+/**
+ * A toy optimiser over a trial subgraph (contracts/trials.ts): tries each value of one bound
+ * name in turn, minimising a metric that a trial stage reports per step, and prunes a trial (by
+ * aborting it) as soon as its metric at some step is worse than the best finished trial's at
+ * the same step — the median/successive-halving idea in its simplest form.
+ */
+const search: StagePlugin<SearchParams> = {
+  type: 'demo.search',
+  version: '1',
+  description: 'Toy optimiser: tries values of one trial binding in turn, minimising a per-step metric of a trial stage, pruning a trial whose metric falls behind the best finished one at the same step.',
+  runsTrials: true,
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['param', 'values', 'metric'],
+    properties: {
+      param: { type: 'string', description: 'The trial binding to search.' },
+      values: { type: 'array', minItems: 1, items: { type: 'number' }, description: 'Values tried, in order.' },
+      metric: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['stage', 'name'],
+        properties: { stage: { type: 'string' }, name: { type: 'string' } },
+        description: 'The metric to minimise: a stage of the trial group and the name of a metric it emits with a step.',
+      },
+      prune: { type: 'boolean', default: true },
+    },
+  },
+  inputs: {},
+  outputs: { result: { kind: 'metrics', description: 'The best value and every trial with its status.' } },
+  run: (ctx) =>
+    runAsync(ctx.signal, async (emit) => {
+      const trials = ctx.trials!;
+      const { param, values, metric } = ctx.params;
+      let best: { value: number; curve: number[]; param: number } | undefined;
+      const rows: JsonObject[] = [];
+      for (const [i, v] of values.entries()) {
+        const curve: number[] = [];
+        const prune = new AbortController();
+        const result = await trials.run(
+          { [param]: v },
+          {
+            signal: prune.signal,
+            onEvent: (e) => {
+              if (e.type !== 'stage-event' || e.stage !== metric.stage || e.event.type !== 'metric' || e.event.name !== metric.name) return;
+              const step = e.event.step ?? curve.length;
+              curve[step] = e.event.value;
+              const ref = best?.curve[step];
+              if (ctx.params.prune && ref !== undefined && e.event.value > ref && !prune.signal.aborted) prune.abort(new Error(`${metric.name} ${e.event.value.toFixed(4)} > ${ref.toFixed(4)} at step ${step}`));
+            },
+          },
+        );
+        // A cached trial replays no per-step events: its stage's last reported value stands.
+        const final = curve.length ? curve[curve.length - 1] : result.metrics[metric.stage]?.[metric.name];
+        rows.push({ trial: result.number, [param]: v, status: result.status, ...(final !== undefined ? { [metric.name]: final } : {}), ...(result.reason ? { reason: result.reason } : {}) });
+        if (result.status === 'completed' && final !== undefined && (!best || final < best.value)) best = { value: final, curve: curve.length ? curve : best?.curve ?? [], param: v };
+        emit.log('info', `trial ${result.number} (${param} = ${v}): ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
+        emit.progress(i + 1, values.length, undefined, 'trials');
+      }
+      if (!best) throw new Error('no trial completed');
+      emit.metric('best', best.value);
+      emit.artifact('result', artifact('metrics', { label: `best ${param} = ${best.param}`, best: best.value, [param]: best.param, trials: rows }));
+    }),
+};
+
+export const demoStages: readonly StagePlugin[] = [numbers, transform, stats, report, search] as StagePlugin[];
 
 /** Core's own built-in stages. */
 export const demoStagesModule = new ContainerModule((options) => {

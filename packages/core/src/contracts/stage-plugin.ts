@@ -5,6 +5,7 @@
 import type { Observable } from 'rxjs';
 import type { ServiceIdentifier } from 'inversify';
 import type { Artifact, JsonObject } from './artifact.js';
+import type { TrialRunner } from './trials.js';
 
 /** A JSON Schema (draft-07 subset understood by ajv) for a plugin's params object. */
 export type JsonSchema = { [key: string]: unknown };
@@ -55,6 +56,8 @@ export interface StageContext<P = JsonObject> {
   readonly runDir: string;
   /** Aborted on Ctrl-C or when another stage fails; long loops should check it and stop. */
   readonly signal: AbortSignal;
+  /** The trial subgraph the stage runs (its `trials` in the pipeline), for types with `runsTrials`. */
+  readonly trials?: TrialRunner;
 }
 
 export interface StagePlugin<P = any> {
@@ -67,6 +70,12 @@ export interface StagePlugin<P = any> {
   readonly paramsSchema: JsonSchema;
   readonly inputs: Readonly<Record<string, InputPort>>;
   readonly outputs: Readonly<Record<string, OutputPort>>;
+  /**
+   * The stage runs a trial subgraph of its pipeline (an optimiser): the pipeline must name one in
+   * the stage's `trials`, and `ctx.trials` runs it (contracts/trials.ts). While it waits on its
+   * trials the stage holds no concurrency slot.
+   */
+  readonly runsTrials?: boolean;
   run(ctx: StageContext<P>): Observable<StageEvent>;
   /**
    * Optional notices shown before the run starts (e.g. "data root absent: using the synthetic

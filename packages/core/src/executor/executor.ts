@@ -13,6 +13,8 @@ import type { ArtifactCache } from '../cache/artifact-cache.js';
 import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
 import { acceptOutput, missingOutputs } from './outputs.js';
 import { computeStageKeys } from './stage-keys.js';
+import { createTrialRunner, Slots } from './trial-runner.js';
+import type { TrialRunner } from '../contracts/trials.js';
 
 export type StageStatus = 'executed' | 'cached' | 'failed' | 'skipped';
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
@@ -25,6 +27,7 @@ export type ExecutorEvent =
       readonly stageId: string;
       readonly status: StageStatus;
       readonly key: string;
+      readonly pluginType?: string;
       readonly seconds: number;
       readonly metrics: Readonly<Record<string, number>>;
       /** Why a stage failed or was skipped. */
@@ -68,6 +71,12 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
       const ref = `${src.stage}/${src.output}`;
       consumersLeft.set(ref, (consumersLeft.get(ref) ?? 0) + 1);
     }
+    // What trials read from outside their group stays in memory until their optimiser ends.
+    for (const sg of pipeline.subgraphs?.values() ?? []) for (const s of sg.resolvedDefaults) for (const b of s.inputs) for (const src of b.sources) {
+      if (!sg.external.includes(src.stage)) continue;
+      const ref = `${src.stage}/${src.output}`;
+      for (const _user of sg.users) consumersLeft.set(ref, (consumersLeft.get(ref) ?? 0) + 1);
+    }
 
     // Forcing a stage also recomputes its descendants: their cache keys only name the forced
     // stage's recipe, so they would otherwise be reused over its new output.
@@ -100,6 +109,10 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
 
     const finish = () => {
       const now = Date.now();
+      for (const open of openTrialStages.values()) {
+        outer.next({ type: 'stage-end', stageId: open.stageId, status: 'skipped', key: open.key, pluginType: open.pluginType, seconds: (now - open.time) / 1000, metrics: {}, reason: `not finished: ${abortReason?.reason ?? 'its optimiser ended'}`, time: now });
+      }
+      openTrialStages.clear();
       for (const s of pipeline.stages) {
         if (ended.has(s.id)) continue;
         outer.next({ type: 'stage-end', stageId: s.id, status: 'skipped', key: keys.get(s.id)!, seconds: 0, metrics: {}, reason: abortReason ? `not run: ${abortReason.reason}` : 'not run', time: now });
@@ -109,13 +122,17 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
       outer.complete();
     };
 
+    const release = (ref: string) => {
+      const left = (consumersLeft.get(ref) ?? 1) - 1;
+      consumersLeft.set(ref, left);
+      if (left <= 0) memory.delete(ref);
+    };
     const onStageEnd = (e: Extract<ExecutorEvent, { type: 'stage-end' }>) => {
       ended.add(e.stageId);
-      for (const b of byId.get(e.stageId)!.inputs) for (const src of b.sources) {
-        const ref = `${src.stage}/${src.output}`;
-        const left = (consumersLeft.get(ref) ?? 1) - 1;
-        consumersLeft.set(ref, left);
-        if (left <= 0) memory.delete(ref);
+      for (const b of byId.get(e.stageId)!.inputs) for (const src of b.sources) release(`${src.stage}/${src.output}`);
+      for (const sg of pipeline.subgraphs?.values() ?? []) {
+        if (!sg.users.includes(e.stageId)) continue;
+        for (const s of sg.resolvedDefaults) for (const b of s.inputs) for (const src of b.sources) if (sg.external.includes(src.stage)) release(`${src.stage}/${src.output}`);
       }
       if (e.status === 'failed' && !abortReason) {
         abortReason = { status: 'failed', stage: e.stageId, reason: `stage "${e.stageId}" failed: ${e.reason ?? 'unknown error'}` };
@@ -131,57 +148,102 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
       if (ended.size === scheduled && (controller.signal.aborted || ended.size === pipeline.stages.length)) finish();
     };
 
-    const runStage = (stage: ResolvedStage): Observable<ExecutorEvent> =>
+    // Concurrency slots, shared by the pipeline's stages and its trials' stages. A stage that runs
+    // trials takes none: it only waits on them, so `--concurrency 1` cannot deadlock.
+    const slots = new Slots(Math.max(1, options.concurrency ?? 2));
+    const runners = new Map<string, TrialRunner>();
+    for (const sg of pipeline.subgraphs?.values() ?? []) {
+      for (const user of sg.users) {
+        runners.set(
+          user,
+          createTrialRunner(sg, user, {
+            keyOf: (id) => keys.get(id)!,
+            run: (s, key, signal, why, load, saved) => runStage({ stage: s, key, signal, why, load, saved, trial: true }),
+            emit: (e) => {
+              if (e.type === 'stage-start') openTrialStages.set(e.stageId, e);
+              if (e.type === 'stage-end') openTrialStages.delete(e.stageId);
+              outer.next(e);
+            },
+            loadExternal: (src) => loadShared(src),
+            loadCached: (key, port) => options.cache.load(key, port),
+            signal: controller.signal,
+          }),
+        );
+      }
+    }
+    const openTrialStages = new Map<string, Extract<ExecutorEvent, { type: 'stage-start' }>>();
+
+    const loadShared = (src: { stage: string; output: string }): Artifact => {
+      const ref = `${src.stage}/${src.output}`;
+      let a = memory.get(ref);
+      if (!a) {
+        a = options.cache.load(keys.get(src.stage)!, src.output);
+        if ((consumersLeft.get(ref) ?? 0) > 0) memory.set(ref, a);
+      }
+      return a;
+    };
+
+    interface StageRun {
+      readonly stage: ResolvedStage;
+      readonly key: string;
+      /** Aborts this stage: the run's signal, or a trial's (pruned). */
+      readonly signal: AbortSignal;
+      /** Why the signal aborted, for the skip reason. */
+      readonly why: () => string;
+      readonly load: (src: { stage: string; output: string }) => Artifact;
+      readonly saved?: (stored: Readonly<Record<string, Artifact>>) => void;
+      readonly trial?: boolean;
+    }
+
+    const runStage = (run: StageRun): Observable<ExecutorEvent> =>
       new Observable<ExecutorEvent>((sub) => {
-        const key = keys.get(stage.id)!;
+        const { stage, key, signal } = run;
         const started = Date.now();
         let pluginSub: Subscription | undefined;
         let workDir: string | undefined;
+        let slot: (() => void) | undefined;
         const metrics: Record<string, number> = {};
         const end = (status: StageStatus, reason?: string) => {
+          slot?.();
+          slot = undefined;
           if (sub.closed) return;
           if (workDir) rmSync(workDir, { recursive: true, force: true });
-          sub.next({ type: 'stage-end', stageId: stage.id, status, key, seconds: (Date.now() - started) / 1000, metrics, reason, time: Date.now() });
+          sub.next({ type: 'stage-end', stageId: stage.id, status, key, pluginType: stage.plugin.type, seconds: (Date.now() - started) / 1000, metrics, reason, time: Date.now() });
           sub.complete();
         };
         const log = (level: 'info' | 'warn', message: string) =>
           sub.next({ type: 'stage-event', stageId: stage.id, event: { type: 'log', level, message }, time: Date.now() });
         const onAbort = () => {
           pluginSub?.unsubscribe();
-          end('skipped', `cancelled: ${abortReason?.reason ?? 'interrupted'}`);
+          end('skipped', `cancelled: ${run.why()}`);
         };
+        const trials = runners.get(stage.id);
 
         void (async () => {
           await lease.addKeys([key]); // a trial's stage keys are not known in advance
-          if (controller.signal.aborted) return end('skipped', `not run: ${abortReason?.reason ?? 'interrupted'}`);
+          if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
+          if (!trials) slot = await slots.acquire(signal);
+          if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
           if (!(options.force === true || forced.has(stage.id))) {
             const found = await options.cache.lookup(key);
             if (found.status === 'hit') {
               Object.assign(metrics, found.entry.metrics ?? {});
-              materialiseReports(stage, found.entry.outputs, (port) => options.cache.load(key, port), options.runDir);
+              if (!run.trial) materialiseReports(stage, found.entry.outputs, (port) => options.cache.load(key, port), options.runDir);
               return end('cached');
             }
             if (found.status === 'corrupt') log('warn', `cache entry ${key.slice(0, 12)} was damaged (${found.reason}); recomputing`);
           }
-          if (controller.signal.aborted) return end('skipped', `not run: ${abortReason?.reason ?? 'interrupted'}`);
+          if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
           sub.next({ type: 'stage-start', stageId: stage.id, pluginType: stage.plugin.type, key, time: started });
 
           const inputs: Record<string, Artifact | Artifact[]> = {};
           for (const b of stage.inputs) {
-            const list = b.sources.map((src) => {
-              const ref = `${src.stage}/${src.output}`;
-              let a = memory.get(ref);
-              if (!a) {
-                a = options.cache.load(keys.get(src.stage)!, src.output);
-                memory.set(ref, a);
-              }
-              return a;
-            });
+            const list = b.sources.map((src) => run.load(src));
             inputs[b.port] = b.multiple ? list : list[0]!;
           }
           workDir = lease.workDir(stage.id);
           const outputs: Record<string, Artifact> = {};
-          controller.signal.addEventListener('abort', onAbort, { once: true });
+          signal.addEventListener('abort', onAbort, { once: true });
           await new Promise<void>((resolve, reject) => {
             pluginSub = stage.plugin
               .run({
@@ -192,7 +254,8 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
                 seed: stage.seed,
                 workDir: workDir!,
                 runDir: options.runDir,
-                signal: controller.signal,
+                signal,
+                ...(trials ? { trials } : {}),
               })
               .subscribe({
                 next: (event) => {
@@ -208,7 +271,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
                 complete: resolve,
               });
           });
-          controller.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           const missing = missingOutputs(stage.plugin, outputs);
           if (missing) throw new StageFailure(missing);
           const stored = await options.cache.save(
@@ -216,22 +279,36 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
             outputs,
             lease,
           );
-          for (const [port, a] of Object.entries(stored)) if ((consumersLeft.get(`${stage.id}/${port}`) ?? 0) > 0) memory.set(`${stage.id}/${port}`, a);
-          materialiseReports(stage, Object.fromEntries(Object.entries(stored).map(([p, a]) => [p, a.kind])), (port) => stored[port]!, options.runDir);
+          run.saved?.(stored);
+          if (!run.trial) materialiseReports(stage, Object.fromEntries(Object.entries(stored).map(([p, a]) => [p, a.kind])), (port) => stored[port]!, options.runDir);
           end('executed');
         })().catch((err: unknown) => {
-          controller.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           if (sub.closed) return;
-          if (controller.signal.aborted && abortReason && abortReason.stage !== stage.id) return end('skipped', `cancelled: ${abortReason.reason}`);
+          if (signal.aborted && abortReason?.stage !== stage.id) return end('skipped', `cancelled: ${run.why()}`);
           end('failed', errorMessage(err));
         });
         return () => {
-          controller.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           pluginSub?.unsubscribe();
+          slot?.();
+          slot = undefined;
         };
       });
 
-    const subscription = ready$.pipe(mergeMap((s) => runStage(s), Math.max(1, options.concurrency ?? 2))).subscribe({
+    const runPipelineStage = (stage: ResolvedStage): Observable<ExecutorEvent> =>
+      runStage({
+        stage,
+        key: keys.get(stage.id)!,
+        signal: controller.signal,
+        why: () => abortReason?.reason ?? 'interrupted',
+        load: loadShared,
+        saved: (stored) => {
+          for (const [port, a] of Object.entries(stored)) if ((consumersLeft.get(`${stage.id}/${port}`) ?? 0) > 0) memory.set(`${stage.id}/${port}`, a);
+        },
+      });
+
+    const subscription = ready$.pipe(mergeMap((s) => runPipelineStage(s))).subscribe({
       next: (e) => {
         outer.next(e);
         if (e.type === 'stage-end') onStageEnd(e);

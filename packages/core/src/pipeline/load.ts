@@ -73,40 +73,67 @@ function parseSetValue(raw: string): JsonValue {
   }
 }
 
+/** Keys that would reach an object's prototype when used as a property name. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /**
- * Applies `stage.param[.sub…]=value` overrides to a parsed pipeline (before validation).
- * Unknown stages are reported; unknown params are left to the schema check.
+ * Applies `stage.param[.sub…]=value` overrides to a parsed pipeline (before validation). The stage
+ * part is a stage id or, through `select`, a selector of matrix copies (`finetune[seed=7]`); it
+ * ends at the first dot after its closing bracket. Unknown stages are reported; unknown params
+ * are left to the schema check.
  */
-export function applyOverrides(spec: JsonValue, sets: readonly string[], issues: PipelineIssue[]): JsonValue {
+export function applyOverrides(
+  spec: JsonValue,
+  sets: readonly string[],
+  issues: PipelineIssue[],
+  select?: (stage: string, ids: readonly string[]) => string[] | string,
+): JsonValue {
   if (!sets.length) return spec;
   const copy = structuredClone(spec) as JsonObject;
   const stages = copy['stages'];
   for (const set of sets) {
-    const eq = set.indexOf('=');
+    // The stage part may hold "[axis=value]"; the assignment's "=" comes after its closing bracket.
+    const bracket = set.indexOf('[');
+    const firstDot = set.indexOf('.');
+    const firstEq = set.indexOf('=');
+    const close = bracket >= 0 && (firstDot < 0 || bracket < firstDot) && bracket < firstEq ? set.indexOf(']', bracket) : -1;
+    const eq = set.indexOf('=', close + 1);
     const lhs = eq > 0 ? set.slice(0, eq) : '';
-    const parts = lhs.split('.');
-    if (eq <= 0 || parts.length < 2 || parts.some((p) => !p)) {
+    const dot = lhs.indexOf('.', close + 1);
+    const stagePart = dot > 0 ? lhs.slice(0, dot) : '';
+    const paramPath = dot > 0 ? lhs.slice(dot + 1).split('.') : [];
+    if (eq <= 0 || !stagePart || !paramPath.length || paramPath.some((p) => !p)) {
       issues.push({ path: '', message: `--set "${set}" must look like <stage>.<param>=<value>` });
       continue;
     }
-    const [stageId, ...paramPath] = parts as [string, ...string[]];
-    if (!stages || typeof stages !== 'object' || Array.isArray(stages) || !(stageId in stages)) {
-      const known = stages && typeof stages === 'object' ? Object.keys(stages).join(', ') : '';
-      issues.push({ path: `/stages/${escapePointer(stageId)}`, message: `--set "${set}" names stage "${stageId}", which the pipeline does not have (stages: ${known})` });
+    const reserved = paramPath.find((p) => RESERVED_KEYS.has(p));
+    if (reserved) {
+      issues.push({ path: '', message: `--set "${set}": "${reserved}" is a reserved name, not a param` });
       continue;
     }
-    const stage = (stages as JsonObject)[stageId] as JsonObject;
-    let target = (stage['params'] ??= {}) as JsonObject;
-    for (const key of paramPath.slice(0, -1)) {
-      const next = target[key];
-      if (next === undefined || next === null) target = target[key] = {};
-      else if (typeof next === 'object' && !Array.isArray(next)) target = next;
-      else {
-        issues.push({ path: `/stages/${stageId}/params/${key}`, message: `--set "${set}": "${key}" is not an object` });
-        target = {};
-      }
+    const ids = stages && typeof stages === 'object' && !Array.isArray(stages) ? Object.keys(stages) : [];
+    const targets = ids.includes(stagePart) ? [stagePart] : select ? select(stagePart, ids) : '';
+    if (typeof targets === 'string') {
+      issues.push({ path: `/stages/${escapePointer(stagePart)}`, message: `--set "${set}" names stage "${stagePart}", which the pipeline does not have (${targets ? `${targets}; ` : ''}stages: ${ids.join(', ')})` });
+      continue;
     }
-    target[paramPath[paramPath.length - 1]!] = parseSetValue(set.slice(eq + 1));
+    for (const stageId of targets) setParam(copy, stageId, paramPath, parseSetValue(set.slice(eq + 1)), set, issues);
   }
   return copy;
+}
+
+function setParam(copy: JsonObject, stageId: string, paramPath: readonly string[], value: JsonValue, set: string, issues: PipelineIssue[]): void {
+  const stage = (copy['stages'] as JsonObject)[stageId] as JsonObject;
+  if (!stage || typeof stage !== 'object' || Array.isArray(stage)) return; // reported by validation
+  let target = (Object.hasOwn(stage, 'params') ? stage['params'] : (stage['params'] = {})) as JsonObject;
+  for (const key of paramPath.slice(0, -1)) {
+    const next = Object.hasOwn(target, key) ? target[key] : undefined;
+    if (next === undefined || next === null) target = target[key] = {};
+    else if (typeof next === 'object' && !Array.isArray(next)) target = next;
+    else {
+      issues.push({ path: `/stages/${escapePointer(stageId)}/params/${escapePointer(key)}`, message: `--set "${set}": "${key}" is not an object` });
+      return;
+    }
+  }
+  target[paramPath[paramPath.length - 1]!] = value;
 }

@@ -40,7 +40,7 @@ describe('pipeline validation', () => {
     const errors = await errorsOf({ ...base, stages: { a: { type: 'demo.nubmers' } } });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBe(
-      '/stages/a/type: unknown stage type "demo.nubmers" (did you mean "demo.numbers"?); known types: demo.numbers, demo.report, demo.stats, demo.transform, test.fail, test.file, test.pair, test.sleep, test.workfile',
+      '/stages/a/type: unknown stage type "demo.nubmers" (did you mean "demo.numbers"?); known types: demo.numbers, demo.report, demo.search, demo.stats, demo.transform, test.fail, test.file, test.pair, test.sleep, test.workfile',
     );
   });
 

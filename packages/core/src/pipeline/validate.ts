@@ -14,6 +14,8 @@ import { nearest } from './nearest.js';
 import { resolveNestedPlugins } from './nested-plugins.js';
 import type { PipelineIssue } from './issues.js';
 import { pipelineEnvelopeSchema, type PipelineSpec, type StageSpec } from './spec.js';
+import { formatSelector, parseReference } from './stage-ref.js';
+import type { Subgraph } from './subgraphs.js';
 
 export interface InputBinding {
   readonly port: string;
@@ -41,9 +43,11 @@ export interface ResolvedStage {
 
 export interface ResolvedPipeline {
   readonly spec: PipelineSpec;
-  /** Stages in a topological order (ties broken by file order). */
+  /** Stages in a topological order (ties broken by file order); trial groups' stages are not among them. */
   readonly stages: readonly ResolvedStage[];
   readonly warnings: readonly PipelineIssue[];
+  /** Trial groups by name, with the stages that run them (pipeline/subgraphs.ts). */
+  readonly subgraphs?: ReadonlyMap<string, Subgraph>;
 }
 
 export interface ValidationResult {
@@ -193,10 +197,14 @@ function resolveReference(
   spec: PipelineSpec,
   errors: PipelineIssue[],
 ): { stage: string; output: string } | undefined {
-  const dot = ref.indexOf('.');
-  const stageId = dot < 0 ? ref : ref.slice(0, dot);
-  const output = dot < 0 ? undefined : ref.slice(dot + 1);
-  if (!(stageId in spec.stages)) {
+  const parsed = parseReference(ref);
+  if (typeof parsed === 'string') {
+    errors.push({ path, message: parsed });
+    return undefined;
+  }
+  const stageId = formatSelector(parsed);
+  const output = parsed.output;
+  if (!Object.hasOwn(spec.stages, stageId)) {
     const near = nearest(stageId, Object.keys(spec.stages));
     errors.push({ path, message: `input refers to stage "${stageId}", which does not exist${near ? ` (did you mean "${near}"?)` : ''}` });
     return undefined;

@@ -87,7 +87,7 @@ export class RunRecorder {
     appendFileSync(join(this.runDir, 'events.jsonl'), JSON.stringify(toRecord(e)) + '\n');
     switch (e.type) {
       case 'stage-start':
-        this.summary.stages[e.stageId]!.status = 'running';
+        this.#entry(e.stageId, e.pluginType, e.key).status = 'running';
         this.#writeSummary();
         break;
       case 'stage-event':
@@ -97,7 +97,7 @@ export class RunRecorder {
         }
         break;
       case 'stage-end': {
-        const s = this.summary.stages[e.stageId]!;
+        const s = this.#entry(e.stageId, e.pluginType ?? 'unknown', e.key);
         Object.assign(s, { status: e.status, seconds: e.seconds, key: e.key, metrics: { ...e.metrics } });
         if (e.reason) s.reason = e.reason;
         this.summary.counts[e.status]++;
@@ -115,6 +115,12 @@ export class RunRecorder {
         this.#writeSummary();
         break;
     }
+  }
+
+  /** A stage's summary; stages of trials are added as their trials run. */
+  #entry(id: string, type: string, key: string): StageSummary {
+    if (!Object.hasOwn(this.summary.stages, id)) this.summary.stages[id] = { type, status: 'pending', seconds: 0, key, metrics: {} };
+    return this.summary.stages[id]!;
   }
 
   #writeSummary(): void {

@@ -1,0 +1,119 @@
+import { join } from 'node:path';
+import { ArtifactCache } from '../cache/artifact-cache.js';
+import { PipelineError } from '../pipeline/issues.js';
+import { openPipeline, runPipeline, type RunOptions } from '../runtime.js';
+import { tempDir, testRegistry, writePipeline } from '../test-utils/fixtures.js';
+import type { ExecutorEvent } from './executor.js';
+
+/** A toy search: three trials of (shift → stats) binding `offset`, minimising the running mean. */
+const searchSpec = (values = [1, 5, 0.5], extra: Record<string, object> = {}) => ({
+  name: 'search',
+  seed: 3,
+  groups: { trial: { stages: ['shift', 'stats'], trials: { offset: 0 } } },
+  stages: {
+    numbers: { type: 'demo.numbers', params: { count: 400 } },
+    shift: { type: 'demo.transform', params: { offset: '%{offset}', steps: 8, stepDelayMs: 2 }, inputs: { series: 'numbers' } },
+    stats: { type: 'demo.stats', params: { label: 'offset %{offset}' }, inputs: { series: 'shift' } },
+    search: { type: 'demo.search', trials: 'trial', params: { param: 'offset', values, metric: { stage: 'shift', name: 'running-mean' } } },
+    ...extra,
+  },
+});
+
+async function run(file: string, dir: string, options: Partial<RunOptions> = {}) {
+  const opened = await openPipeline(file, { registry: testRegistry(), env: {} });
+  const events: ExecutorEvent[] = [];
+  const result = await runPipeline(opened, { cacheDir: join(dir, 'cache'), runsDir: join(dir, 'runs'), onEvent: (e) => events.push(e), ...options });
+  const statuses = Object.fromEntries(Object.entries(result.summary.stages).map(([id, s]) => [id, s.status]));
+  return { ...result, events, statuses, opened };
+}
+
+async function errorsOf(spec: object): Promise<string[]> {
+  try {
+    await openPipeline(writePipeline(tempDir(), spec), { registry: testRegistry(), env: {} });
+  } catch (e) {
+    if (e instanceof PipelineError) return e.issues.map((i) => `${i.path}: ${i.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe('trial subgraphs', () => {
+  it('a toy optimiser runs trials through the contract and prunes one by abort, at --concurrency 1', async () => {
+    const dir = tempDir();
+    const file = writePipeline(dir, searchSpec());
+    const first = await run(file, dir, { concurrency: 1 });
+    expect(first.status).toBe('succeeded');
+    // The trial group's stages do not run on their own; each trial's copies are recorded under its id.
+    expect(first.opened.pipeline.stages.map((s) => s.id)).toEqual(['numbers', 'search']);
+    expect(first.statuses).toEqual({
+      numbers: 'executed',
+      search: 'executed',
+      'shift[trial=0]': 'executed',
+      'stats[trial=0]': 'executed',
+      'shift[trial=1]': 'skipped',
+      'stats[trial=1]': 'skipped',
+      'shift[trial=2]': 'executed',
+      'stats[trial=2]': 'executed',
+    });
+    expect(first.summary.stages['shift[trial=1]']!.reason).toMatch(/pruned: running-mean 5\.\d+ > 1\.\d+ at step 0/);
+    const result = new ArtifactCache(join(dir, 'cache')).load(first.summary.stages['search']!.key, 'result');
+    expect(result.meta).toMatchObject({ offset: 0.5, trials: [{ status: 'completed' }, { status: 'pruned' }, { status: 'completed' }] });
+    // The pruned stage stopped early (fewer than its 8 steps) and left nothing in the cache.
+    const steps = first.events.filter((e) => e.type === 'stage-event' && e.stageId === 'shift[trial=1]' && e.event.type === 'progress');
+    expect(steps.length).toBeLessThan(8);
+    expect(new ArtifactCache(join(dir, 'cache')).list().map((e) => e.stageId).sort()).toEqual(['numbers', 'search', 'shift[trial=0]', 'shift[trial=2]', 'stats[trial=0]', 'stats[trial=2]']);
+    // Metric events of the trials reach the run's stream as they happen, under the trial's ids.
+    expect(first.events.some((e) => e.type === 'stage-event' && e.stageId === 'shift[trial=2]' && e.event.type === 'metric' && e.event.name === 'running-mean')).toBe(true);
+  });
+
+  it('a repeated trial with the same values is a cache hit; the optimiser itself is keyed by its subgraph', async () => {
+    const dir = tempDir();
+    const file = writePipeline(dir, searchSpec());
+    await run(file, dir);
+    const again = await run(file, dir, { force: new Set(['search']) });
+    expect(again.statuses['search']).toBe('executed');
+    expect(again.statuses['shift[trial=0]']).toBe('cached');
+    expect(again.statuses['stats[trial=2]']).toBe('cached');
+    // Reordered values: trial numbers change, keys (made from values) do not.
+    const reordered = await run(writePipeline(dir, searchSpec([0.5, 1]), 'reordered.json'), dir);
+    expect(reordered.statuses['shift[trial=0]']).toBe('cached');
+    expect(reordered.statuses['shift[trial=1]']).toBe('cached'); // offset 1 completed in the first run
+    // Changing a trial stage's template changes the optimiser's key, so it runs again.
+    const before = (await run(file, dir)).summary.stages['search']!.key;
+    const changed = searchSpec();
+    (changed.stages.shift as { params: Record<string, unknown> }).params['steps'] = 4;
+    const after = await run(writePipeline(dir, changed, 'changed.json'), dir);
+    expect(after.summary.stages['search']!.key).not.toBe(before);
+    expect(after.statuses['search']).toBe('executed');
+  });
+
+  it('validates trial groups: stages checked with defaults, unknown names, non-optimiser users', async () => {
+    expect(await errorsOf(searchSpec([1], { stats: { type: 'demo.stats', params: { label: '%{ofset}' }, inputs: { series: 'shift' } } }))).toEqual([
+      expect.stringMatching(/^\/stages\/stats\/params\/label: "%\{ofset\}" names no matrix axis of stage "stats"/),
+    ]);
+    const wrongUser = searchSpec([1]);
+    (wrongUser.stages as Record<string, object>)['other'] = { type: 'demo.stats', trials: 'trial', inputs: { series: 'numbers' } };
+    expect(await errorsOf(wrongUser)).toEqual(expect.arrayContaining(['/stages/other/trials: stage type demo.stats does not run trials; "trials" is for optimiser stages']));
+    const noGroup = searchSpec([1]);
+    (noGroup.stages.search as Record<string, unknown>)['trials'] = 'trails';
+    expect(await errorsOf(noGroup)).toEqual(expect.arrayContaining([expect.stringMatching(/^\/stages\/search\/trials: "trials" names "trails", which is not a trial group of this pipeline \(trial groups: trial\)/)]));
+    const badDefault = searchSpec([1]);
+    badDefault.groups.trial.trials.offset = 'x' as unknown as number;
+    expect(await errorsOf(badDefault)).toEqual(['/stages/shift/params/offset: must be of type number (stage type demo.transform)']);
+    const leak = searchSpec([1], { report: { type: 'demo.report', inputs: { metrics: ['stats'] } } });
+    expect(await errorsOf(leak)).toEqual(expect.arrayContaining([expect.stringMatching(/^\/stages\/report\/inputs: stage "report" reads "stats", which belongs to trial group "trial"/)]));
+  });
+
+  it('a trial whose values break a stage schema fails alone, with the reason', async () => {
+    const dir = tempDir();
+    const spec = searchSpec([1, 2]);
+    (spec.stages.shift as { params: Record<string, unknown> }).params['steps'] = '%{offset}';
+    spec.groups.trial.trials.offset = 1;
+    (spec.stages.search as { params: Record<string, unknown> }).params['values'] = [0, 2];
+    const r = await run(writePipeline(dir, spec), dir);
+    expect(r.status).toBe('succeeded');
+    const meta = new ArtifactCache(join(dir, 'cache')).load(r.summary.stages['search']!.key, 'result').meta as { trials: { status: string; reason?: string }[] };
+    expect(meta.trials[0]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/\/stages\/shift\[trial=0\]\/params\/steps: must be >= 1/) });
+    expect(meta.trials[1]!.status).toBe('completed');
+  });
+});
