@@ -6,7 +6,7 @@
  * recognised (`cache gc` removes it).
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processAlive } from '../cache/liveness.js';
@@ -43,11 +43,18 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
+/** How stale summary.json may be while a run goes on. */
+export const SUMMARY_INTERVAL_MS = 500;
+
 export class RunRecorder {
   readonly runDir: string;
   readonly summary: RunSummary;
   readonly #environment: JsonObject;
   readonly #started = Date.now();
+  /** events.jsonl, held open: one synchronous write per event (nothing lost on a crash). */
+  #events: number | undefined;
+  #summaryWritten = 0;
+  #summaryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     runsRoot: string,
@@ -84,11 +91,12 @@ export class RunRecorder {
   }
 
   handle(e: ExecutorEvent): void {
-    appendFileSync(join(this.runDir, 'events.jsonl'), JSON.stringify(toRecord(e)) + '\n');
+    this.#events ??= openSync(join(this.runDir, 'events.jsonl'), 'a');
+    writeSync(this.#events, JSON.stringify(toRecord(e)) + '\n');
     switch (e.type) {
       case 'stage-start':
         this.#entry(e.stageId, e.pluginType, e.key).status = 'running';
-        this.#writeSummary();
+        this.#summaryChanged();
         break;
       case 'stage-event':
         if (e.event.type === 'environment') {
@@ -101,7 +109,8 @@ export class RunRecorder {
         Object.assign(s, { status: e.status, seconds: e.seconds, key: e.key, metrics: { ...e.metrics } });
         if (e.reason) s.reason = e.reason;
         this.summary.counts[e.status]++;
-        this.#writeSummary();
+        if (e.status === 'failed') this.#writeSummary();
+        else this.#summaryChanged();
         break;
       }
       case 'run-end':
@@ -113,8 +122,24 @@ export class RunRecorder {
           ...(e.reason ? { reason: e.reason } : {}),
         });
         this.#writeSummary();
+        if (this.#events !== undefined) closeSync(this.#events);
+        this.#events = undefined;
         break;
     }
+  }
+
+  /**
+   * summary.json is a snapshot for people and tools; rewriting it (its size grows with the number
+   * of stages) after every stage made a run quadratic in its stages. It is rewritten at most every
+   * SUMMARY_INTERVAL_MS while the run goes on, at once when a stage fails, and at the end;
+   * events.jsonl has every event as it happens.
+   */
+  #summaryChanged(): void {
+    if (this.#summaryTimer) return;
+    const wait = this.#summaryWritten + SUMMARY_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.#writeSummary();
+    this.#summaryTimer = setTimeout(() => this.#writeSummary(), wait);
+    this.#summaryTimer.unref();
   }
 
   /** A stage's summary; stages of trials are added as their trials run. */
@@ -124,6 +149,9 @@ export class RunRecorder {
   }
 
   #writeSummary(): void {
+    if (this.#summaryTimer) clearTimeout(this.#summaryTimer);
+    this.#summaryTimer = undefined;
+    this.#summaryWritten = Date.now();
     writeJson(join(this.runDir, 'summary.json'), this.summary as unknown as JsonObject);
   }
 
