@@ -2,6 +2,14 @@
 /** The `fairtune` executable: wires Ctrl-C to an abort signal and maps the result to the exit code. */
 import { main } from './cli-main.js';
 
+// A reader that goes away (`fairtune plugins | head`) is not an error of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const controller = new AbortController();
 let interrupts = 0;
 process.on('SIGINT', () => {
@@ -17,8 +25,10 @@ process.on('SIGINT', () => {
 main(process.argv.slice(2), { cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal })
   .then((code) => {
     process.exitCode = code;
-    // Plugins may leave worker threads or timers (e.g. tensor backends); a finished CLI exits.
-    setImmediate(() => process.exit(code));
+    // Plugins may leave worker threads or timers (e.g. tensor backends); a finished CLI exits —
+    // once what it wrote is flushed: to a pipe, stdout is asynchronous, and exiting at once cut
+    // `validate --expanded` off at 64 KiB.
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   })
   .catch((err: unknown) => {
     process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

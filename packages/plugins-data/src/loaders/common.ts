@@ -54,6 +54,10 @@ export function loaderSchema(defaults: { root: string; subjects: number; minutes
             default: DEFAULT_PULSE_REFLECTION,
             description: 'Learnable part of the group effect: strength of the stronger, later reflected wave in the group\'s pulse (0 = none).',
           },
+          restingHrDifference: {
+            type: 'boolean',
+            description: 'Resting HR depends on sex (female 62-82, male 56-76 bpm) when true or absent; false draws every subject from 58-78 bpm (no group difference at all when the other terms are neutral too).',
+          },
         },
       },
       download: { type: 'boolean', default: false, description: 'When root does not exist, download the openly licensed dataset into it first (progress, resume, SHA-256 check).' },

@@ -130,3 +130,22 @@ describe('group effect: pulse morphology', () => {
     }
   });
 });
+
+describe('resting HR by sex', () => {
+  it('differs by sex unless restingHrDifference is false, without changing the rest of the subject', () => {
+    const none = { ...DEFAULT_GROUP_EFFECT, restingHrDifference: false };
+    let differs = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const f = subjectProfile(new Rng(seed), false, DEFAULT_GROUP_EFFECT, 'female');
+      const m = subjectProfile(new Rng(seed), false, DEFAULT_GROUP_EFFECT, 'male');
+      if (f.restingHr !== m.restingHr) differs++;
+      const f0 = subjectProfile(new Rng(seed), false, none, 'female');
+      const m0 = subjectProfile(new Rng(seed), false, none, 'male');
+      expect(f0.restingHr).toBe(m0.restingHr);
+      expect(f0.restingHr).toBeGreaterThanOrEqual(58);
+      expect(f0.restingHr).toBeLessThanOrEqual(78);
+      expect(f0.amplitude).toBe(f.amplitude);
+    }
+    expect(differs).toBe(20);
+  });
+});

@@ -73,6 +73,13 @@ export interface GroupEffect {
    * the group-effect fields it accepts, and a default object with an unlisted field fails it.
    */
   readonly pulseReflection?: number;
+  /**
+   * Whether resting HR depends on sex (the ranges of `restingHrRange`; default true). False draws
+   * every subject's resting HR from one range, for a cohort with no group difference at all.
+   * Optional and without a schema default for the same reason as `pulseReflection`, and so that
+   * cohorts and cache keys of pipelines that do not set it stay as they were.
+   */
+  readonly restingHrDifference?: boolean;
 }
 
 export const DEFAULT_GROUP_EFFECT: GroupEffect = { group: 'female', artefactScale: 1.8, noiseScale: 1.6, labelNoiseBpm: 1.5 };
@@ -90,7 +97,7 @@ export function restingHrRange(sex: 'male' | 'female' | undefined): [number, num
 }
 
 export function subjectProfile(rng: Rng, affected: boolean, effect: GroupEffect, sex?: 'male' | 'female'): SubjectProfile {
-  const restingHr = rng.uniform(...restingHrRange(sex));
+  const restingHr = rng.uniform(...restingHrRange(effect.restingHrDifference === false ? undefined : sex));
   const dicroticRatio = rng.uniform(0.25, 0.5);
   const systolicWidth = rng.uniform(0.06, 0.09);
   const amplitude = rng.uniform(60, 140);
