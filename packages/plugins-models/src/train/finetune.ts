@@ -5,16 +5,18 @@
  *  - samplingWeights(epoch): draw the epoch's samples with replacement, else seeded shuffle;
  *  - lossWeights(batch): weights of the detached per-sample task losses, loss = Σ w_i ℓ_i;
  *  - adversary: group classifier on the penultimate embedding with its own Adam, either through
- *    a gradient-reversal layer or Zhang et al.'s projection update;
+ *    a gradient-reversal layer or Zhang et al.'s projection update (its loss on each batch,
+ *    before the update, is the per-step metric `adversary_loss`);
  *  - afterStep / afterEpoch (with per-group losses) and state() (logged every epoch).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy, type BatchInfo, type LogLevel } from '@fairtune/core';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 import type { Pooling } from '../ppg-gpt/config.js';
-import { pooledWidth, sequenceLength } from '../ppg-gpt/config.js';
+import { pooledWidth } from '../ppg-gpt/config.js';
 import { gatherRows, requireFiniteTargets, type SampleSet } from './data.js';
-import { bceWithLogitsPerSample, l1PerSample, logitLaplacePerSample, softmaxCrossEntropyPerSample } from './losses.js';
+import { bceWithLogitsPerSample, l1PerSample, softmaxCrossEntropyPerSample } from './losses.js';
+import { nextPatchNll } from './pretrain.js';
 import { Adam, clipByGlobalNorm, warmupCosine, type OptimiserSettings } from './optimizer.js';
 import { resolveMask, type ResolvedMask } from './peft.js';
 import { mae, rocAuc } from './metrics.js';
@@ -189,8 +191,6 @@ export async function finetune(
   events: TrainerEvents,
 ): Promise<FinetuneResult> {
   const L = model.config.windowLength;
-  const P = model.config.patchSize;
-  const N = sequenceLength(model.config) - 1;
   const train = cfg.trainIndices;
   const val = cfg.validationIndices;
   if (train.length === 0) throw new Error('the training split is empty');
@@ -284,8 +284,7 @@ export async function finetune(
           const task = cfg.task === 'classification' ? bceWithLogitsPerSample(output, yb) : l1PerSample(output, yb);
           let aux: tf.Scalar | undefined;
           if (auxW > 0) {
-            const { mu, logScale } = model.lmHead(h, B);
-            aux = tf.mean<tf.Scalar>(logitLaplacePerSample(tf.reshape(xb, [B, N, P]), mu, logScale));
+            aux = tf.mean<tf.Scalar>(nextPatchNll(model, h, xb));
           }
           return { task, embedding, aux };
         };
@@ -306,12 +305,18 @@ export async function finetune(
         let mainGrads: Record<string, tf.Tensor>;
         let advGrads: Record<string, tf.Tensor> | undefined;
         let lossValue: number;
+        // The adversary's loss on this batch before the update (its cross-entropy on the groups).
+        let advValue = Number.NaN;
         if (!adversarySpec || adversarySpec.mode === 'gradient-reversal') {
           const advVars = adversary ? [...adversary.vars.values()] : [];
           const { value, grads } = tf.variableGrads(() => {
             const { task, embedding, aux } = forward();
             let l = taskLoss(task, aux);
-            if (adversary) l = tf.add(l, advLoss(gradientReversal(embedding, lam) as tf.Tensor2D));
+            if (adversary) {
+              const a = advLoss(gradientReversal(embedding, lam) as tf.Tensor2D);
+              advValue = a.dataSync()[0]!;
+              l = tf.add(l, a);
+            }
             return l;
           }, [...trainableVars.map(([, v]) => v), ...advVars]);
           lossValue = value.dataSync()[0]!;
@@ -334,6 +339,7 @@ export async function finetune(
           lossValue = p.value.dataSync()[0]!;
           p.value.dispose();
           const a = tf.variableGrads(() => advLoss(forward().embedding), [...trainableVars.map(([, v]) => v), ...adversary!.vars.values()]);
+          advValue = a.value.dataSync()[0]!;
           a.value.dispose();
           const byId = new Map<string, string>(trainableVars.map(([k, v]) => [v.name, k]));
           const advById = new Map<string, string>([...adversary!.vars.entries()].map(([k, v]) => [v.name, k]));
@@ -372,6 +378,7 @@ export async function finetune(
         events.metric('train_step_loss', lossValue, { step });
         events.metric('learning_rate', lr, { step });
         events.metric('grad_norm', gradNorm, { step });
+        if (adversary) events.metric('adversary_loss', advValue, { step });
         step++;
         events.progress(step, totalSteps);
         await events.checkpoint();

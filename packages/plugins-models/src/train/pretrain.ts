@@ -15,13 +15,30 @@ export interface PretrainConfig extends OptimiserSettings {
   readonly seed: number;
 }
 
-/** Mean Logit-Laplace NLL of next-patch prediction, causal attention; `training` toggles dropout. */
-export function nextPatchLoss(model: PpgGpt, xb: tf.Tensor2D, training: boolean, seed: number): tf.Scalar {
+/**
+ * The next-patch pairs of the Logit-Laplace objective, from the encoder output h [B·T, d] of
+ * windows xb [B, L]: the prediction at token position t (start token, then patch t − 1) is
+ * scored against patch t, for t = 0 … N − 1 (the last token's prediction has no target). Under
+ * causal attention position t sees only the start token and patches 0 … t − 1, so this is
+ * next-patch prediction, not copying. Returns target (the input patches), mu and logScale, each [B, N, patch].
+ */
+export function nextPatchPairs(model: PpgGpt, h: tf.Tensor2D, xb: tf.Tensor2D): { target: tf.Tensor3D; mu: tf.Tensor3D; logScale: tf.Tensor3D } {
   const B = xb.shape[0];
   const N = sequenceLength(model.config) - 1;
-  const h = model.encode(xb, { causal: true, training, seed });
   const { mu, logScale } = model.lmHead(h, B);
-  return tf.mean(logitLaplacePerSample(tf.reshape(xb, [B, N, model.config.patchSize]), mu, logScale));
+  return { target: tf.reshape(xb, [B, N, model.config.patchSize]), mu, logScale };
+}
+
+/** Per-sample mean Logit-Laplace NLL of the next-patch pairs (pretraining, and fine-tuning's auxiliary term). */
+export function nextPatchNll(model: PpgGpt, h: tf.Tensor2D, xb: tf.Tensor2D): tf.Tensor1D {
+  const { target, mu, logScale } = nextPatchPairs(model, h, xb);
+  return logitLaplacePerSample(target, mu, logScale);
+}
+
+/** Mean Logit-Laplace NLL of next-patch prediction, causal attention; `training` toggles dropout. */
+export function nextPatchLoss(model: PpgGpt, xb: tf.Tensor2D, training: boolean, seed: number): tf.Scalar {
+  const h = model.encode(xb, { causal: true, training, seed });
+  return tf.mean(nextPatchNll(model, h, xb));
 }
 
 export async function pretrain(model: PpgGpt, x: Float32Array, indices: Int32Array, cfg: PretrainConfig, events: TrainerEvents): Promise<{ finalLoss: number }> {
