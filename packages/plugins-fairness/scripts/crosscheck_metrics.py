@@ -3,23 +3,32 @@
 Recomputes every metric of the cases file with scikit-learn where it has the metric
 (mean_absolute_error, mean_squared_error, roc_auc_score, accuracy_score, confusion_matrix,
 silhouette_score) and NumPy transcriptions of fairlearn's definitions, the unbiased RBF MMD^2,
-the top-label ECE, percentile intervals and seed aggregation; prints the largest absolute
-difference per metric family and overall, and exits 1 if any exceeds the tolerance.
+the top-label ECE, percentile intervals and seed aggregation; and the paired statistics of
+report.compare with SciPy (scipy.stats.wilcoxon, scipy.stats.permutation_test with every sign
+pattern), exact integer enumeration, a NumPy convolution of the signed-rank null, Holm's
+adjustment as statsmodels' multipletests(method='holm') computes it, bootstrap percentiles and
+a brute-force Pareto front. Prints the largest absolute difference per family and overall, and
+exits 1 if any exceeds the tolerance.
 """
+import itertools
 import json
 import sys
+import warnings as pywarnings
 
 import numpy as np
+from scipy import stats
 from sklearn.metrics import (accuracy_score, confusion_matrix, mean_absolute_error,
                              mean_squared_error, roc_auc_score, silhouette_score)
 
 TOL = 1e-9
 worst = {}
+counts = {}
 
 
 def compare(family, name, ours, ref):
     ours = np.nan if ours is None else float(ours)
     ref = float(ref)
+    counts[family] = counts.get(family, 0) + 1
     if np.isnan(ours) or np.isnan(ref):
         if not (np.isnan(ours) and np.isnan(ref)):
             print(f"MISMATCH {family}.{name}: ours={ours} reference={ref}")
@@ -156,9 +165,94 @@ def main(path):
             compare("seeds", f"{k}.mean", c["result"][k]["mean"], v.mean())
             compare("seeds", f"{k}.std", c["result"][k]["std"], v.std(ddof=1))
 
+    for c in cases["paired"]:
+        d = np.array(c["diffs"], float)
+        n = len(d)
+        w = c["wilcoxon"]
+        nz = d[d != 0]
+        ranks = stats.rankdata(np.abs(nz))
+        ties = len(np.unique(ranks)) < len(ranks)
+        if len(nz) > 0:
+            with pywarnings.catch_warnings():
+                pywarnings.simplefilter("ignore")
+                ref = stats.wilcoxon(d)  # defaults: zero_method='wilcox', correction=False, two-sided, method='auto'
+            compare("wilcoxon", "statistic (scipy.stats.wilcoxon)", w["statistic"], ref.statistic)
+            if len(nz) == n and not ties and n <= 50:
+                # scipy's exact null (method 'auto' picks it for n <= 50 without zeros)
+                compare("wilcoxon", f"p exact n={n} (scipy.stats.wilcoxon)", w["p"], ref.pvalue)
+            elif len(nz) <= 20:
+                # zeros or ties: scipy switches to the normal approximation; the exact conditional
+                # null is the permutation distribution of W+ over all sign patterns of the mid-ranks
+                def wplus(x, axis=-1):
+                    return np.sum((x > 0) * ranks, axis=axis)
+                perm = stats.permutation_test((nz,), wplus, permutation_type="samples", n_resamples=np.inf, vectorized=True)
+                compare("wilcoxon", f"p exact n'={len(nz)} ties/zeros (scipy permutation_test on W+)", w["p"], perm.pvalue)
+            # every case: the exact null of W+ by convolving the doubled (integer) mid-ranks
+            dist = np.array([1.0])
+            for r in np.rint(2 * ranks).astype(int):
+                step = np.zeros(r + 1)
+                step[0] = step[r] = 0.5
+                dist = np.convolve(dist, step)
+            total2 = int(np.rint(2 * ranks.sum()))
+            obs = abs(2 * int(np.rint(2 * np.sum(ranks[nz > 0]))) - total2)
+            s_idx = np.arange(len(dist))
+            compare("wilcoxon", f"p exact n'={len(nz)} (numpy convolution)", w["p"], min(1.0, dist[np.abs(2 * s_idx - total2) >= obs].sum()))
+        else:
+            compare("wilcoxon", "p all zeros", w["p"], np.nan)
+        if "signFlip" not in c:
+            continue
+        sf = c["signFlip"]
+        perm = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=np.inf, vectorized=True, alternative="two-sided")
+        compare("sign-flip", f"p n={n} (scipy permutation_test)", sf["p"], perm.pvalue)
+        if c["scale"] is not None:
+            # exact integer enumeration of all 2^n sign patterns
+            k = [int(round(x * c["scale"])) for x in d]
+            t = abs(sum(k))
+            hits = sum(1 for signs in itertools.product((1, -1), repeat=n) if abs(sum(s * x for s, x in zip(signs, k))) >= t)
+            compare("sign-flip", f"p n={n} (integer enumeration)", sf["p"], hits / 2 ** n)
+        compare("sign-flip", "smallest attainable p", sf["minAttainableP"], min(1.0, 2.0 ** (1 - np.count_nonzero(d))) if np.count_nonzero(d) else 1.0)
+        x, y = np.array(c["method"]), np.array(c["baseline"])
+        dd = x - y
+        cm = c["compare"]
+        compare("paired", "mean difference", cm["mean"], dd.mean())
+        compare("paired", "sd of differences (ddof=1)", cm["std"], dd.std(ddof=1) if n > 1 else np.nan)
+        sd = dd.std(ddof=1) if n > 1 else np.nan
+        compare("paired", "Cohen d_z", cm["dz"], dd.mean() / sd if n > 1 and sd > 0 else np.nan)
+        compare("paired", "relative change %", cm["relativePercent"], 100 * dd.mean() / abs(y.mean()))
+        means = [dd[np.array(rep)].mean() for rep in c["replicates"]]
+        lo, hi = np.percentile(means, [2.5, 97.5]) if means else (np.nan, np.nan)
+        compare("paired", "bootstrap CI lo (pairs resampled)", c["ci"]["lo"], lo)
+        compare("paired", "bootstrap CI hi (pairs resampled)", c["ci"]["hi"], hi)
+        compare("paired", "bootstrap CI lo (comparePaired)", cm["ci"]["lo"], lo)
+        compare("paired", "bootstrap CI hi (comparePaired)", cm["ci"]["hi"], hi)
+
+    for c in cases["holm"]:
+        p = np.array([np.nan if v is None else v for v in c["p"]])
+        ok = ~np.isnan(p)
+        ref = np.full(len(p), np.nan)
+        if ok.any():
+            # statsmodels.stats.multitest.multipletests(method='holm'): sort ascending,
+            # (k - i) * p_(i) for i = 0..k-1, running maximum, capped at 1, back to input order
+            pv = p[ok]
+            order = np.argsort(pv, kind="mergesort")
+            k = len(pv)
+            adj_sorted = np.minimum(1, np.maximum.accumulate((k - np.arange(k)) * pv[order]))
+            adj = np.empty(k)
+            adj[order] = adj_sorted
+            ref[ok] = adj
+        for i, (ours, r) in enumerate(zip(c["adjusted"], ref)):
+            compare("holm", f"adjusted p[{i}]", ours, r)
+
+    for c in cases["pareto"]:
+        pts = [(q["x"], q["y"]) for q in c["points"]]
+        front = [i for i, (x, y) in enumerate(pts)
+                 if not any(j != i and a <= x and b <= y and (a < x or b < y) for j, (a, b) in enumerate(pts))]
+        front.sort(key=lambda i: (pts[i][0], pts[i][1], i))
+        compare("pareto", "front matches brute force (0/1)", 0 if front == c["front"] else 1, 0)
+
     overall = max(worst.values())
     for family, d in worst.items():
-        print(f"{family:15s} largest |ours - reference| = {d:.3g}")
+        print(f"{family:15s} largest |ours - reference| = {d:.3g} ({counts[family]} values)")
     print(f"overall largest absolute difference: {overall:.3g} (tolerance {TOL:g})")
     sys.exit(0 if overall <= TOL else 1)
 

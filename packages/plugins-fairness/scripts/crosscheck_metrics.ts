@@ -1,11 +1,13 @@
 /**
- * Cross-check of every metric against scikit-learn / NumPy references (not part of `jest`).
+ * Cross-check of every metric and statistic against scikit-learn / SciPy / NumPy references
+ * (not part of `jest`).
  *
  *   npm run crosscheck:metrics -w packages/plugins-fairness
  *
- * Generates seeded random cases (with ties, unknown groups, one-class groups, > 2 groups),
- * computes the metrics with this package, writes inputs and outputs to a temporary JSON file
- * and runs scripts/crosscheck_metrics.py with /usr/bin/python3 (Debian python3-sklearn,
+ * Generates seeded random cases (with ties, unknown groups, one-class groups, > 2 groups;
+ * paired differences with ties and zeros), computes the metrics and the paired statistics of
+ * report.compare with this package, writes inputs and outputs to a temporary JSON file and runs
+ * scripts/crosscheck_metrics.py with /usr/bin/python3 (Debian python3-sklearn, python3-scipy,
  * python3-numpy), which recomputes everything and prints the largest absolute difference.
  * Exit status: that of the Python side (non-zero if any difference exceeds its tolerance).
  */
@@ -27,9 +29,10 @@ import {
   SubjectResampler,
   toJsonSafe,
 } from '../src/metrics/index.js';
+import { comparePaired, holmAdjust, pairedBootstrapMeanCI, paretoFront, signFlipTest, wilcoxonSignedRank } from '../src/metrics/paired.js';
 
 const rng = new Rng(20240917);
-const cases: Record<string, unknown[]> = { regression: [], classification: [], representation: [], bootstrap: [], seeds: [] };
+const cases: Record<string, unknown[]> = { regression: [], classification: [], representation: [], bootstrap: [], seeds: [], paired: [], holm: [], pareto: [] };
 
 const ints = (n: number, k: number, unknownRate = 0) =>
   Array.from({ length: n }, () => (rng.next() < unknownRate ? -1 : rng.int(k)));
@@ -107,13 +110,58 @@ for (let c = 0; c < 3; c++) {
   cases.seeds!.push({ runs, result: aggregateSeeds(runs) });
 }
 
+// Paired differences over seeds (report.compare): n from 2 to 20 (exact sign-flip enumeration),
+// some with tied magnitudes and zero differences (rounded to 1 decimal), some continuous; and
+// n up to 40 for the Wilcoxon test alone.
+for (let c = 0; c < 24; c++) {
+  const n = 2 + (c % 19);
+  const kind = c % 3; // 0: continuous, 1: rounded (ties, zeros), 2: integer-valued (many ties)
+  const shift = rng.normal(0, 0.6);
+  const baseline = Array.from({ length: n }, () => 3 + 2 * rng.next());
+  const d = Array.from({ length: n }, () => {
+    const v = rng.normal(shift, 1);
+    return kind === 0 ? v : kind === 1 ? Math.round(v * 10) / 10 : Math.round(v * 2);
+  });
+  // The tests take d as drawn (exact ties and zeros); the CI and effect size take the two arms,
+  // method = baseline + d, as the report does.
+  const method = baseline.map((b, i) => b + d[i]!);
+  const diffs = d;
+  const replicates: number[][] = [];
+  const ci = pairedBootstrapMeanCI(method, baseline, { seed: 100 + c, replicates: 400, alpha: 0.05, onReplicate: (idx) => replicates.push(Array.from(idx)) });
+  const cmp = comparePaired(method, baseline, { seed: 100 + c, replicates: 400 });
+  cases.paired!.push({
+    method, baseline, diffs, scale: kind === 0 ? null : kind === 1 ? 10 : 1,
+    signFlip: toJsonSafe(signFlipTest(diffs)),
+    wilcoxon: toJsonSafe(wilcoxonSignedRank(diffs)),
+    compare: toJsonSafe({ mean: cmp.mean, std: cmp.std, dz: cmp.dz, relativePercent: cmp.relativePercent, ci: cmp.ci }),
+    ci, replicates,
+  });
+}
+for (let c = 0; c < 6; c++) {
+  const n = 21 + 4 * c;
+  const d = Array.from({ length: n }, () => (c % 2 ? Math.round(rng.normal(0.3, 1) * 4) / 4 : rng.normal(0.3, 1)));
+  cases.paired!.push({ diffs: d, wilcoxon: toJsonSafe(wilcoxonSignedRank(d)) });
+}
+
+for (let c = 0; c < 8; c++) {
+  const k = 1 + (c % 6);
+  const p = Array.from({ length: k }, () => (rng.next() < 0.15 ? Number.NaN : rng.next() ** 3));
+  if (c === 7) p.splice(0, p.length, 0.01, 0.04, 0.03, 0.04); // tied p-values
+  cases.holm!.push({ p: p.map((x) => (Number.isFinite(x) ? x : null)), adjusted: toJsonSafe(holmAdjust(p)) });
+}
+
+for (let c = 0; c < 6; c++) {
+  const pts = Array.from({ length: 3 + rng.int(10) }, () => ({ x: Math.round(rng.next() * 8) / 2, y: Math.round(rng.next() * 8) / 2 }));
+  cases.pareto!.push({ points: pts, front: paretoFront(pts) });
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'fairtune-crosscheck-'));
 const file = join(dir, 'cases.json');
 writeFileSync(file, JSON.stringify(cases));
 const py = join(dirname(fileURLToPath(import.meta.url)), 'crosscheck_metrics.py');
 const res = spawnSync('/usr/bin/python3', [py, file], { stdio: 'inherit' });
 if (res.error) {
-  console.error(`could not run /usr/bin/python3 (${res.error.message}); install python3-sklearn and python3-numpy`);
+  console.error(`could not run /usr/bin/python3 (${res.error.message}); install python3-sklearn, python3-scipy and python3-numpy`);
   process.exit(1);
 }
 process.exit(res.status ?? 1);

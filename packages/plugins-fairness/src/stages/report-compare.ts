@@ -1,9 +1,12 @@
 /**
  * `report.compare`: one comparison report of several methods (mitigations) — a methods ×
- * metrics table with CIs (or mean ± std across seeds when a method has several runs), the
- * relative change of every method against the baseline (ERM), differences paired by seed when
- * methods share seeds (`metrics.meta.seed`, the eval.metrics stage seed), and SVG figures rendered
- * offline with Vega-Lite: per-group error bars, 2-D PCA projections of embeddings coloured by
+ * metrics table with CIs (or mean ± std across seeds when a method has several runs), each
+ * method's change against the baseline (ERM) computed only between runs on the same evaluation
+ * set with the same seed (`metrics.meta.seed`, the eval.metrics stage seed): mean paired
+ * difference with a bootstrap CI, effect size d_z, exact sign-flip and Wilcoxon signed-rank
+ * tests Holm-adjusted across methods, and the levelling-down flag (src/report/compare.ts,
+ * src/metrics/paired.ts). SVG figures rendered offline with Vega-Lite: per-group error bars, the
+ * error-vs-gap trade-off with its Pareto front, 2-D PCA projections of embeddings coloured by
  * group, training curves. Writes report.md, report.json and the figures (+ .vl.json) into the
  * stage's workDir and lists them in the `report` artifact's files.
  */
@@ -13,6 +16,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { artifact, deriveSeed, requireArray, Rng, runAsync, type Artifact, type EmbeddingsMeta, type JsonObject, type StagePlugin } from '@fairtune/core';
 import { aggregateSeeds } from '../metrics/bootstrap.js';
 import { flattenMetrics, toJsonSafe } from '../metrics/summary.js';
+import { compareMethods, tradeoff, type CompareRun, type EvalSetComparison } from '../report/compare.js';
 import { pca } from '../report/pca.js';
 import { writeFigure } from '../report/render.js';
 import { selectSplitRows } from './split.js';
@@ -22,17 +26,10 @@ export interface ReportCompareParams {
   baseline: string;
   split: string | null;
   maxPoints: number;
+  statistics: { replicates: number; alpha: number; levellingDownTolerance: number; harmMargin: number };
 }
 
 /** The parts of a metrics artifact's meta (written by eval.metrics) the report reads. */
-/** Per-seed difference method − baseline over seeds both have: mean, sample std, count, how often negative. */
-interface PairedDelta {
-  mean: number;
-  std: number;
-  n: number;
-  lower: number;
-}
-
 interface MetricsMeta {
   method?: string | null;
   dataset?: string;
@@ -143,24 +140,170 @@ function evaluatedOn(metas: readonly MetricsMeta[]): string {
   };
   const byData = new Map<string, MetricsMeta[]>();
   for (const m of metas) {
-    const key = `${m.dataset ?? '?'} ${m.split ? `${m.split} split` : 'all samples'}`;
+    const key = evalSetOf(m);
     byData.set(key, [...(byData.get(key) ?? []), m]);
   }
   return [...byData].map(([key, ms]) => `${key} (${range(ms.map((m) => m.n))} samples, ${range(ms.map((m) => m.subjects))} subjects${ms.length > 1 ? ` per run, ${ms.length} runs` : ''})`).join('; ');
 }
 
+/** The evaluation set of a metrics artifact: dataset and split ("dalia test split", "but-ppg all samples"). */
+function evalSetOf(m: MetricsMeta): string {
+  return `${m.dataset ?? '?'} ${m.split ? `${m.split} split` : 'all samples'}`;
+}
+
+const signed = (v: number, digits = 3) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${fmt(v, digits)}` : 'n/a');
+
+function pText(p: number): string {
+  if (!Number.isFinite(p)) return 'n/a';
+  return p < 1e-4 ? p.toExponential(1) : p.toFixed(4);
+}
+
+/** `+0.123 [−0.050, 0.300]`: mean paired difference with its bootstrap CI when there is one. */
+function deltaText(c: { mean: number; ci: { lo: number; hi: number } }): string {
+  return `${signed(c.mean)}${Number.isFinite(c.ci.lo) ? ` [${fmt(c.ci.lo)}, ${fmt(c.ci.hi)}]` : ''}`;
+}
+
+interface StatsOptions {
+  baseline: string;
+  units: string;
+  alpha: number;
+  level: number;
+  replicates: number;
+  tolerance: number;
+  harmMargin: number;
+  overallLabel: string;
+  /** Keys with a per-metric statistics table. */
+  statKeys: string[];
+  /** All compared keys (summary table). */
+  summaryKeys: string[];
+  groupMetric: string;
+  higherIsBetter: boolean;
+  heading: string;
+}
+
+/** The Markdown of one evaluation set's comparison: summary, per-metric statistics, levelling down. */
+function comparisonMarkdown(set: EvalSetComparison, o: StatsOptions): string[] {
+  const md: string[] = [];
+  const k = set.methods.length;
+  const units = o.units ? ` (${o.units})` : '';
+  md.push(
+    `## ${o.heading}`,
+    '',
+    `d_s = method − ${o.baseline} on the same evaluation set and seed s (same subject split and initialisation); n = seeds paired. ` +
+      `Cells: mean d [${Math.round(100 * o.level)} % bootstrap CI resampling seed pairs, B = ${o.replicates}] (relative change 100·mean d / |mean ${o.baseline}|). ` +
+      'Negative means lower: better for errors, gaps, MMD² and Silhouette; worse for AUC.',
+    '',
+    `| Method | n | ${o.summaryKeys.map(label).join(' | ')} |`,
+    `|---|---:|${o.summaryKeys.map(() => '---:').join('|')}|`,
+    ...set.methods.map((m) => {
+      const n = Math.max(0, ...Object.values(m.metrics).map((c) => c.n));
+      return `| ${m.method} | ${n} | ${o.summaryKeys
+        .map((key) => {
+          const c = m.metrics[key];
+          return c ? `${deltaText(c)}${Number.isFinite(c.relativePercent) ? ` (${c.relativePercent >= 0 ? '+' : ''}${c.relativePercent.toFixed(1)} %)` : ''}` : 'n/a';
+        })
+        .join(' | ')} |`;
+    }),
+    '',
+  );
+  const maxN = Math.max(0, ...set.methods.flatMap((m) => Object.values(m.metrics).map((c) => c.n)));
+  if (maxN >= 2) {
+    md.push(
+      '### Paired statistics',
+      '',
+      `Δ = mean d${units} [${Math.round(100 * o.level)} % CI]; d_z = mean d / SD(d) (Cohen's d for paired data); lower/higher: seeds on which the method was below/above ${o.baseline}. ` +
+        `Tests, two-sided, secondary to the CI and effect size: p_perm = exact sign-flip permutation test of the mean difference (all 2^n sign patterns; Monte Carlo above n = 20), ` +
+        `p_W = Wilcoxon signed-rank test (zero differences dropped, exact null over the mid-ranks); ${k === 1 ? `Holm = the same (one method compared with ${o.baseline}).` : `Holm = Holm-adjusted across the ${k} methods compared with ${o.baseline} on this metric.`}`,
+      '',
+    );
+    let impossible = false;
+    for (const key of o.statKeys) {
+      const rows = set.methods.filter((m) => m.metrics[key]);
+      if (rows.length === 0) continue;
+      const kPerm = rows.filter((m) => Number.isFinite(m.metrics[key]!.signFlip.p)).length;
+      const kW = rows.filter((m) => Number.isFinite(m.metrics[key]!.wilcoxon.p)).length;
+      // † where no data with this many non-zero differences could give p < alpha (all-zero differences: nothing to test, p = 1).
+      const mark = (p: number, minP: number, nonzero: number) => {
+        const never = Number.isFinite(p) && nonzero > 0 && minP >= o.alpha;
+        if (never) impossible = true;
+        return `${pText(p)}${never ? ' †' : ''}`;
+      };
+      md.push(
+        `#### ${label(key)}`,
+        '',
+        `| Method | n | Δ${units} [CI] | d_z | lower/higher | p_perm | Holm | p_W | Holm |`,
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+        ...rows.map((m) => {
+          const c = m.metrics[key]!;
+          return `| ${m.method} | ${c.n} | ${deltaText(c)} | ${fmt(c.dz, 2)} | ${c.lower}/${c.higher} | ${mark(c.signFlip.p, c.signFlip.minAttainableP, c.signFlip.nonzero)} | ${mark(c.signFlipHolm, Math.min(1, kPerm * c.signFlip.minAttainableP), c.signFlip.nonzero)} | ${mark(c.wilcoxon.p, c.wilcoxon.minAttainableP, c.wilcoxon.nonzero)} | ${mark(c.wilcoxonHolm, Math.min(1, kW * c.wilcoxon.minAttainableP), c.wilcoxon.nonzero)} |`;
+        }),
+        '',
+      );
+    }
+    if (impossible) {
+      const n = maxN;
+      md.push(
+        `† This p-value cannot fall below ${o.alpha} whatever the data: with n non-zero paired differences the smallest two-sided p of an exact paired test is 2/2^n ` +
+          `(${pText(2 / 2 ** n)} for n = ${n}; n ≥ 6 is needed for p < 0.05), and Holm multiplies the smallest p by the number of methods (${k}). ` +
+          'Read the CI and d_z instead; more seeds (10 give 2/2^10 ≈ 0.002) make the tests informative.',
+        '',
+      );
+    }
+  }
+  const ld = set.methods.filter((m) => m.levellingDown);
+  if (ld.length > 0) {
+    const G = o.groupMetric.toUpperCase();
+    const u = o.units ? ` ${o.units}` : '';
+    const [down, up] = o.higherIsBetter ? ['above', 'below'] : ['below', 'above'];
+    md.push(
+      '### How the gap moved: works, levelling down, harm',
+      '',
+      `The better-served group is the one with the ${o.higherIsBetter ? 'highest' : 'lowest'} mean ${o.baseline} ${G} over the paired seeds, the worse-served group the one with the ${o.higherIsBetter ? 'lowest' : 'highest'}. ` +
+        `From the ${Math.round(100 * o.level)} % CIs of the mean changes (the statistics above): the gap's CI entirely below 0 and the worse-served group's ${G} CI entirely ${down} 0 → **works**; ` +
+        `the gap's CI below 0, the worse-served group's not, and the better-served group's ${G} CI entirely ${up} ${o.tolerance === 0 ? '0' : `${o.higherIsBetter ? '−' : '+'}${o.tolerance}${u} (the tolerance)`} → **levelling down** (the gap closes by making the better-served group worse); ` +
+        `the gap's CI below 0 otherwise → gap closes, mechanism unclear; the gap's CI entirely above 0 → **harm**; otherwise no detectable effect. ` +
+        `The overall ${o.overallLabel}'s CI entirely beyond ${o.higherIsBetter ? `−${o.harmMargin}` : `+${o.harmMargin}`}${u} is marked as harm too. With one seed the single differences stand in for the CIs. ` +
+        '"seeds" counts the seeds on which the gap shrank while the better-served group got worse beyond the tolerance.',
+      '',
+      `| Method | n | Δ gap${units} [CI] | worse-served group: Δ ${G} [CI] | better-served group: Δ ${G} [CI] | seeds | verdict |`,
+      '|---|---:|---:|---:|---:|---:|---|',
+      ...ld.map((m) => {
+        const l = m.levellingDown!;
+        const v = l.verdict === 'levelling down' || l.verdict === 'harm' || l.verdict === 'works' ? `**${l.verdict}**` : l.verdict;
+        const extra = [l.overallHarm ? `**harm**: overall ${o.overallLabel} CI beyond ${o.higherIsBetter ? `−${o.harmMargin}` : `+${o.harmMargin}`}${u}` : '', l.basis === 'point estimate' ? 'one seed: point estimates, no CI' : ''].filter(Boolean);
+        return `| ${m.method} | ${l.n} | ${deltaText(l.gap)} | ${l.worseGroup} ${deltaText(l.worse)} | ${l.betterGroup} ${deltaText(l.better)} | ${l.flaggedSeeds}/${l.seeds.length} | ${v}${extra.length ? ` (${extra.join('; ')})` : ''} |`;
+      }),
+      '',
+    );
+  }
+  return md;
+}
+
 export const reportCompareStage: StagePlugin<ReportCompareParams> = {
   type: 'report.compare',
-  version: '4',
-  description: 'Methods × metrics comparison report (Markdown, JSON, SVG figures) with CIs and relative change against ERM.',
+  version: '5',
+  description:
+    'Methods × metrics comparison report (Markdown, JSON, SVG figures) with CIs; changes against the baseline (ERM) paired by evaluation set and seed, with bootstrap CIs, effect sizes, exact sign-flip and Wilcoxon tests (Holm), a works / levelling-down / harm verdict and the error-vs-gap trade-off.',
   paramsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
       title: { type: 'string', default: 'Fairness comparison' },
-      baseline: { type: 'string', default: 'erm', description: 'Method the relative changes are computed against.' },
+      baseline: { type: 'string', default: 'erm', description: 'Method the changes are computed against, on each evaluation set, paired by seed.' },
       split: { type: ['string', 'null'], default: 'test', description: 'Split of the embeddings to project (null = all).' },
       maxPoints: { type: 'integer', minimum: 10, default: 1000, description: 'Points per method in the embedding projection (seeded subsample).' },
+      statistics: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'Paired comparison against the baseline (docs/fairness.md, "Comparing methods").',
+        properties: {
+          replicates: { type: 'integer', minimum: 100, default: 10000, description: 'Bootstrap replicates (resampling seed pairs) of each mean paired difference.' },
+          alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.05, description: 'CIs cover 1 − alpha; p-values that can never fall below alpha are marked.' },
+          levellingDownTolerance: { type: 'number', minimum: 0, default: 0, description: "Levelling down: the better-served group's CI must lie beyond this change the wrong way (metric units)." },
+          harmMargin: { type: 'number', minimum: 0, default: 1, description: "Harm: the overall metric's change CI lies entirely beyond this many units the wrong way (default 1, i.e. +1 bpm of MAE)." },
+        },
+      },
     },
   },
   inputs: {
@@ -190,12 +333,19 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       }
       const synthetic = runs.some((r) => r.meta.synthetic);
       const warnings: string[] = [];
-      if (!methods.includes(p.baseline)) warnings.push(`baseline method "${p.baseline}" is not among the inputs (${methods.join(', ')}): no relative changes`);
+      if (!methods.includes(p.baseline)) warnings.push(`baseline method "${p.baseline}" is not among the inputs (${methods.join(', ')}): no changes against it`);
 
-      // Per method: one run → value with its bootstrap CI; several runs → mean ± std over seeds.
+      // Rows: one per method and evaluation set (dataset and split). A label used on two
+      // evaluation sets is shown with the set; its runs there are never pooled as seeds.
+      const evalSets = [...new Set(runs.map((r) => evalSetOf(r.meta)))];
+      const rows = methods.flatMap((method) => evalSets.filter((e) => runs.some((r) => r.method === method && evalSetOf(r.meta) === e)).map((evalSet) => ({ method, evalSet })));
+      const ambiguous = new Set(methods.filter((m) => rows.filter((r) => r.method === m).length > 1));
+      const rowLabel = (method: string, evalSet: string) => (ambiguous.has(method) ? `${method} (${evalSet})` : method);
+
+      // Per row: one run → value with its bootstrap CI; several runs → mean ± std over seeds.
       const cells = new Map<string, Record<string, Cell>>();
-      for (const method of methods) {
-        const mine = runs.filter((r) => r.method === method);
+      for (const { method, evalSet } of rows) {
+        const mine = runs.filter((r) => r.method === method && evalSetOf(r.meta) === evalSet);
         const out: Record<string, Cell> = {};
         if (mine.length === 1) {
           const m = mine[0]!.meta;
@@ -206,9 +356,10 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
         } else {
           for (const [k, a] of Object.entries(aggregateSeeds(mine.map((r) => flat(r.meta))))) out[k] = { value: a.mean, std: a.std, n: a.n };
         }
-        cells.set(method, out);
-        for (const w of mine.flatMap((r) => r.meta.warnings ?? [])) warnings.push(`${method}: ${w}`);
+        cells.set(rowLabel(method, evalSet), out);
+        for (const w of mine.flatMap((r) => r.meta.warnings ?? [])) warnings.push(`${rowLabel(method, evalSet)}: ${w}`);
       }
+      const labels = rows.map((r) => rowLabel(r.method, r.evalSet));
       const groupNames = [...new Set(runs.flatMap((r) => Object.keys(r.meta.groups ?? {})))];
       const groupMetric = task === 'regression' ? 'mae' : 'auc';
       const headline =
@@ -217,40 +368,33 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           : ['overall.auc', 'overall.minAuc', 'overall.aucGap', 'overall.equalizedOddsDifference', 'overall.demographicParityDifference', 'overall.ece'];
       const hasRep = runs.some((r) => r.meta.representation);
       const repKeys = hasRep ? ['representation.mmd2', 'representation.silhouette'] : [];
-      const columns = [...headline.slice(0, 1), ...groupNames.map((g) => `groups.${g}.${groupMetric}`), ...headline.slice(1), ...repKeys];
-      const relKeys = [...headline, ...repKeys];
-      const base = cells.get(p.baseline);
-      const relative: Record<string, Record<string, number>> = {};
-      if (base) {
-        for (const method of methods) {
-          if (method === p.baseline) continue;
-          relative[method] = {};
-          for (const k of relKeys) {
-            const b = base[k]?.value ?? Number.NaN;
-            const m = cells.get(method)![k]?.value ?? Number.NaN;
-            relative[method]![k] = b !== 0 ? (100 * (m - b)) / Math.abs(b) : Number.NaN;
-          }
-        }
-      }
+      const groupKeys = groupNames.map((g) => `groups.${g}.${groupMetric}`);
+      const columns = [...headline.slice(0, 1), ...groupKeys, ...headline.slice(1), ...repKeys];
+      const gapKey = task === 'regression' ? 'overall.maeGap' : 'overall.aucGap';
+      // The metrics of interest get a statistics table each: the gap, the worst group, every group, overall.
+      const statKeys = task === 'regression' ? ['overall.maeGap', 'overall.worstGroupMae', ...groupKeys, 'overall.mae'] : ['overall.aucGap', 'overall.minAuc', ...groupKeys, 'overall.auc'];
 
-      // Paired by seed: a method's run and the baseline's run with the same seed share the split
-      // and initialisation, so their difference is free of the split-to-split spread.
-      const paired: Record<string, Record<string, PairedDelta>> = {};
-      if (base) {
-        const baseBySeed = new Map(runs.filter((r) => r.method === p.baseline && r.meta.seed !== undefined).map((r) => [r.meta.seed!, flat(r.meta)]));
-        for (const method of methods) {
-          if (method === p.baseline) continue;
-          const pairs = runs.filter((r) => r.method === method && r.meta.seed !== undefined && baseBySeed.has(r.meta.seed)).map((r) => ({ m: flat(r.meta), b: baseBySeed.get(r.meta.seed!)! }));
-          if (pairs.length < 2) continue;
-          paired[method] = {};
-          for (const k of relKeys) {
-            const d = pairs.map(({ m, b }) => (m[k] ?? Number.NaN) - (b[k] ?? Number.NaN)).filter((x) => Number.isFinite(x));
-            if (d.length === 0) continue;
-            const a = aggregateSeeds(d.map((x) => ({ d: x })))['d']!;
-            paired[method]![k] = { mean: a.mean, std: a.std, n: a.n, lower: d.filter((x) => x < 0).length };
-          }
-        }
-      }
+      // Changes against the baseline: only between runs on the same evaluation set and seed.
+      const compareRuns: CompareRun[] = runs.map((r) => ({ method: r.method, evalSet: evalSetOf(r.meta), seed: typeof r.meta.seed === 'number' ? r.meta.seed : null, ...(typeof r.meta.n === 'number' ? { n: r.meta.n } : {}), values: flat(r.meta) }));
+      const comparison = compareMethods(compareRuns, {
+        baseline: p.baseline,
+        keys: columns,
+        groupKeys: Object.fromEntries(groupNames.map((g) => [g, `groups.${g}.${groupMetric}`])),
+        gapKey,
+        higherIsBetter: task !== 'regression',
+        seed: ctx.seed,
+        replicates: p.statistics.replicates,
+        alpha: p.statistics.alpha,
+        tolerance: p.statistics.levellingDownTolerance,
+        overallKey: task === 'regression' ? 'overall.mae' : 'overall.auc',
+        harmMargin: p.statistics.harmMargin,
+      });
+      warnings.push(...comparison.warnings);
+      const comparisonOf = (method: string, evalSet: string) => comparison.sets.find((s) => s.evalSet === evalSet)?.methods.find((m) => m.method === method);
+      const errorOf = (v: Readonly<Record<string, number>>) => (task === 'regression' ? v['overall.mae'] ?? Number.NaN : 1 - (v['overall.auc'] ?? Number.NaN));
+      const trade = tradeoff(compareRuns, errorOf, gapKey);
+      const labelOf = (method: string, evalSet: string) => rowLabel(method, evalSet);
+      const first0 = runs[0]!.meta;
 
       // Figures.
       const files: Record<string, string> = {};
@@ -262,7 +406,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
         figures.push({ name: f.svg, caption });
         await emit.checkpoint();
       };
-      const barRows = methods.flatMap((method) =>
+      const barRows = labels.flatMap((method) =>
         groupNames.map((g) => {
           const c = cells.get(method)![`groups.${g}.${groupMetric}`];
           const lo = c?.n !== undefined && c.n > 1 ? c.value - num(c.std) : c?.lo;
@@ -278,17 +422,54 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           data: { values: barRows },
           encoding: {
             x: { field: 'group', type: 'nominal', title: 'group' },
-            xOffset: { field: 'method', type: 'nominal', sort: methods },
-            color: { field: 'method', type: 'nominal', sort: methods },
+            xOffset: { field: 'method', type: 'nominal', sort: labels },
+            color: { field: 'method', type: 'nominal', sort: labels },
           },
           layer: [
             { mark: 'bar', encoding: { y: { field: 'value', type: 'quantitative', title: yTitle } } },
             // A constant colour overrides the shared method colour, so the part of the CI inside the bar stays visible.
             { mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { value: 'black' } } },
           ],
-          width: Math.max(200, 60 * groupNames.length * methods.length),
+          width: Math.max(200, 60 * groupNames.length * labels.length),
           height: 220,
         });
+      }
+
+      // Trade-off: overall error against gap, one point per run, method means as diamonds, and
+      // the Pareto front of the means (lower-left is better) as a dashed staircase.
+      if (trade.points.length > 0) {
+        const units = first0.target?.units ? ` (${first0.target.units})` : '';
+        const xTitle = task === 'regression' ? `MAE${units}` : '1 − AUC';
+        const yTitle = task === 'regression' ? `Gap: max − min group MAE${units}` : 'AUC gap (max − min)';
+        const values = [
+          ...trade.points.map((q) => ({ kind: 'run', evalSet: q.evalSet, method: labelOf(q.method, q.evalSet), seed: q.seed, error: q.error, gap: q.gap })),
+          ...trade.means.map((q) => ({ kind: 'mean', evalSet: q.evalSet, method: labelOf(q.method, q.evalSet), runs: q.runs, error: q.error, gap: q.gap, onFront: q.onFront })),
+          ...trade.means.filter((q) => q.onFront).map((q) => ({ kind: 'front', evalSet: q.evalSet, method: labelOf(q.method, q.evalSet), error: q.error, gap: q.gap })),
+        ];
+        const x = { field: 'error', type: 'quantitative', title: xTitle, scale: { zero: false }, axis: { format: '~g' } } as const;
+        const y = { field: 'gap', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: '~g' } } as const;
+        const color = { field: 'method', type: 'nominal', sort: labels, legend: { labelLimit: 400 } } as const;
+        const layer = [
+          {
+            transform: [{ filter: "datum.kind === 'front'" }],
+            mark: { type: 'line', interpolate: 'step-after', color: 'black', strokeDash: [4, 3], strokeWidth: 1 },
+            encoding: { x, y, order: { field: 'error', type: 'quantitative' } },
+          },
+          { transform: [{ filter: "datum.kind === 'run'" }], mark: { type: 'point', filled: true, opacity: 0.55, size: 40 }, encoding: { x, y, color } },
+          {
+            transform: [{ filter: "datum.kind === 'mean'" }],
+            mark: { type: 'point', shape: 'diamond', filled: true, size: 170, stroke: 'black', strokeWidth: 1 },
+            encoding: { x, y, color },
+          },
+        ];
+        const spec = (evalSets.length > 1
+          ? { facet: { column: { field: 'evalSet', type: 'nominal', title: null, sort: evalSets } }, spec: { layer, width: 260, height: 220 }, resolve: { scale: { x: 'independent', y: 'independent' } } }
+          : { layer, width: 320, height: 240 }) as unknown as Record<string, unknown>;
+        await add(
+          'tradeoff',
+          `Overall ${task === 'regression' ? 'MAE' : 'error (1 − AUC)'} against the gap: one dot per run (method × seed), diamonds = method means, dashed = Pareto front of the means${evalSets.length > 1 ? ' per evaluation set' : ''} (lower-left is better; ${trade.means.filter((q) => q.onFront).map((q) => labelOf(q.method, q.evalSet)).join(', ')} on it).`,
+          { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: 'Error against gap', data: { values }, ...spec } as TopLevelSpec,
+        );
       }
 
       const embArts = asList('embeddings');
@@ -376,32 +557,44 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
         '',
         '## Methods × metrics',
         '',
-        `| Method | ${columns.map(label).join(' | ')} |`,
-        `|---|${columns.map(() => '---:').join('|')}|`,
-        ...methods.map((method) => `| ${method} | ${columns.map((k) => cellText(cells.get(method)![k])).join(' | ')} |`),
+        ...(evalSets.length > 1
+          ? [
+              `| Method | Evaluated on | ${columns.map(label).join(' | ')} |`,
+              `|---|---|${columns.map(() => '---:').join('|')}|`,
+              ...rows.map(({ method, evalSet }) => `| ${rowLabel(method, evalSet)} | ${evalSet} | ${columns.map((k) => cellText(cells.get(rowLabel(method, evalSet))![k])).join(' | ')} |`),
+            ]
+          : [
+              `| Method | ${columns.map(label).join(' | ')} |`,
+              `|---|${columns.map(() => '---:').join('|')}|`,
+              ...labels.map((l) => `| ${l} | ${columns.map((k) => cellText(cells.get(l)![k])).join(' | ')} |`),
+            ]),
         '',
       );
-      if (Object.keys(relative).length > 0) {
+      for (const set of comparison.sets) {
         md.push(
-          `## Relative change against ${p.baseline}`,
-          '',
-          '100·(method − baseline)/|baseline|; negative means lower (better for errors, gaps, MMD² and Silhouette; worse for AUC).',
-          '',
-          `| Method | ${relKeys.map(label).join(' | ')} |`,
-          `|---|${relKeys.map(() => '---:').join('|')}|`,
-          ...Object.entries(relative).map(([method, r]) => `| ${method} | ${relKeys.map((k) => (Number.isFinite(r[k]!) ? `${r[k]! >= 0 ? '+' : ''}${r[k]!.toFixed(1)}%` : 'n/a')).join(' | ')} |`),
-          '',
+          ...comparisonMarkdown(set, {
+            baseline: p.baseline,
+            units: task === 'regression' ? (first.target?.units ?? '') : '',
+            alpha: p.statistics.alpha,
+            level: 1 - p.statistics.alpha,
+            replicates: p.statistics.replicates,
+            tolerance: p.statistics.levellingDownTolerance,
+            harmMargin: p.statistics.harmMargin,
+            overallLabel: task === 'regression' ? 'MAE' : 'AUC',
+            statKeys,
+            summaryKeys: columns,
+            groupMetric,
+            higherIsBetter: task !== 'regression',
+            heading: `Change against ${p.baseline}${evalSets.length > 1 ? ` on ${set.evalSet}` : ''}, paired by seed`,
+          }),
         );
       }
-      if (Object.keys(paired).length > 0) {
+      if (comparison.sets.length === 0 && methods.includes(p.baseline)) {
+        const sets = evalSets.map((e) => `${e}: ${rows.filter((r) => r.evalSet === e).map((r) => r.method).join(', ')}`).join('; ');
         md.push(
-          `## Paired differences against ${p.baseline} (same seed)`,
+          `## Change against ${p.baseline}`,
           '',
-          `method − ${p.baseline} on runs with the same seed (same split and initialisation): mean ± sample std over seeds, and on how many seeds the method was lower.`,
-          '',
-          `| Method | ${relKeys.map(label).join(' | ')} |`,
-          `|---|${relKeys.map(() => '---:').join('|')}|`,
-          ...Object.entries(paired).map(([method, r]) => `| ${method} | ${relKeys.map((k) => (r[k] ? `${r[k]!.mean >= 0 ? '+' : ''}${fmt(r[k]!.mean)} ± ${fmt(r[k]!.std)} (lower on ${r[k]!.lower}/${r[k]!.n})` : 'n/a')).join(' | ')} |`),
+          `None: a change against the baseline is computed only between methods evaluated on the same evaluation set (dataset and split) with the same seed, and no other method shares an evaluation set and seed with ${p.baseline} here (${sets}).`,
           '',
         );
       }
@@ -422,13 +615,39 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
         synthetic,
         task,
         baseline: p.baseline,
-        methods: methods.map((method) => ({
-          method,
-          runs: runs.filter((r) => r.method === method).length,
-          metrics: cells.get(method),
-          relativeToBaselinePercent: relative[method] ?? null,
-          pairedToBaseline: paired[method] ?? null,
-        })),
+        evaluationSets: evalSets,
+        methods: rows.map(({ method, evalSet }) => {
+          const c = comparisonOf(method, evalSet);
+          return {
+            method,
+            evaluationSet: evalSet,
+            runs: runs.filter((r) => r.method === method && evalSetOf(r.meta) === evalSet).length,
+            seeds: runs.filter((r) => r.method === method && evalSetOf(r.meta) === evalSet).map((r) => r.meta.seed ?? null),
+            metrics: cells.get(rowLabel(method, evalSet)),
+            relativeToBaselinePercent: c ? Object.fromEntries(Object.entries(c.metrics).map(([k, m]) => [k, m.relativePercent])) : null,
+            pairedToBaseline: c ? { seeds: c.seeds, ...c.metrics } : null,
+            levellingDown: c?.levellingDown ?? null,
+          };
+        }),
+        statistics: {
+          pairing: 'same evaluation set (dataset, split) and stage seed',
+          ci: { method: 'percentile bootstrap of the mean paired difference, resampling seed pairs', level: 1 - p.statistics.alpha, replicates: p.statistics.replicates },
+          effectSize: "Cohen's d_z = mean(d) / sd(d), ddof = 1",
+          tests: {
+            signFlip: 'exact two-sided sign-flip permutation test of the mean difference (all 2^n sign patterns for n <= 20, else 100000 seeded random patterns)',
+            wilcoxon: "two-sided Wilcoxon signed-rank, zero_method 'wilcox' (zeros dropped), mid-ranks, exact null over the ranks",
+            multiplicity: 'Holm step-down across the methods compared on each metric and evaluation set',
+          },
+          verdict: 'docs/fairness.md "Comparing methods": works / levelling down / gap closes, mechanism unclear / harm / no detectable effect, from the CIs',
+          levellingDownTolerance: p.statistics.levellingDownTolerance,
+          harmMargin: p.statistics.harmMargin,
+        },
+        tradeoff: {
+          error: task === 'regression' ? 'overall.mae' : '1 - overall.auc',
+          gap: gapKey,
+          points: trade.points.map((q) => ({ ...q, method: labelOf(q.method, q.evalSet) })),
+          means: trade.means.map((q) => ({ ...q, method: labelOf(q.method, q.evalSet) })),
+        },
         columns,
         projections,
         figures,
@@ -438,7 +657,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       writeFileSync(join(ctx.workDir, 'report.json'), `${JSON.stringify(json, null, 2)}\n`);
       files['report.md'] = join(ctx.workDir, 'report.md');
       files['report.json'] = join(ctx.workDir, 'report.json');
-      emit.log('info', `report.compare: ${methods.length} methods, ${figures.length} figures`);
-      emit.artifact('report', artifact('report', { title: p.title, synthetic, methods, figures: figures.map((f) => f.name) } as JsonObject, {}, files));
+      emit.log('info', `report.compare: ${methods.length} methods on ${evalSets.length} evaluation set${evalSets.length === 1 ? '' : 's'}, ${figures.length} figures`);
+      emit.artifact('report', artifact('report', { title: p.title, synthetic, methods: labels, figures: figures.map((f) => f.name) } as JsonObject, {}, files));
     }),
 };

@@ -50,6 +50,24 @@ function cohort(method: string, bias: number, seed: number): { predictions: Arti
   };
 }
 
+/** A regression metrics artifact as eval.metrics writes it, two equal-sized groups, no CIs. */
+function metricsArtifact(method: string, seed: number, female: number, male: number, at: { dataset?: string; split?: string | null } = {}): Artifact {
+  return artifact('metrics', {
+    method,
+    dataset: at.dataset ?? 'synthetic-dalia',
+    synthetic: true,
+    task: 'regression',
+    target: { name: 'hr', units: 'bpm' },
+    split: at.split === undefined ? 'test' : at.split,
+    seed,
+    n: 200,
+    subjects: 12,
+    overall: { mae: (female + male) / 2, maeGap: Math.abs(female - male), worstGroupMae: Math.max(female, male) },
+    groups: { female: { n: 100, mae: female }, male: { n: 100, mae: male } },
+    warnings: [],
+  } as JsonObject);
+}
+
 describe('eval.metrics', () => {
   it('computes the test-split metrics, representation metrics and subject bootstrap CIs', async () => {
     const { predictions, embeddings } = cohort('erm', 4, 1);
@@ -128,13 +146,13 @@ describe('eval.metrics labels', () => {
 });
 
 describe('report.compare', () => {
-  it('writes a Markdown/JSON report with CIs, seed aggregation, relative change and SVG figures', async () => {
+  it('writes a Markdown/JSON report with CIs, seed aggregation, changes paired by seed and SVG figures', async () => {
     const evaluate = async (method: string, bias: number, seed: number) => {
       const c = cohort(method, bias, seed);
       const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 10 } }, inputs: c, seed });
       return { metrics: outputs.metrics!, embeddings: c.embeddings };
     };
-    const erm = await evaluate('erm', 4, 1);
+    const erm = await evaluate('erm', 4, 2);
     const if1 = await evaluate('inverse-frequency', 1, 2);
     const if2 = await evaluate('inverse-frequency', 1, 3);
     const curves = artifact('json', { method: 'erm', history: [{ epoch: 0, trainLoss: 3 }, { epoch: 1, trainLoss: 2 }] });
@@ -142,7 +160,8 @@ describe('report.compare', () => {
       inputs: { metrics: [if1.metrics, erm.metrics, if2.metrics], embeddings: [erm.embeddings, if1.embeddings], curves: [curves] },
     });
     const report = outputs.report!;
-    expect(Object.keys(report.files).sort()).toEqual([
+    // (tradeoff.svg needs defined gaps; it is checked on the five-seed report below)
+    expect(Object.keys(report.files).filter((f) => !f.startsWith('tradeoff.')).sort()).toEqual([
       'embeddings-pca.svg', 'embeddings-pca.vl.json', 'per-group-mae.svg', 'per-group-mae.vl.json',
       'report.json', 'report.md', 'training-curves.svg', 'training-curves.vl.json',
     ]);
@@ -154,12 +173,19 @@ describe('report.compare', () => {
     expect(md).toMatch(/\| Method \| MAE \| MAE \(female\) \| MAE \(male\) \| Gap \(max−min MAE\) \| Worst-group MAE \| MMD² \| Silhouette \|/);
     expect(md).toMatch(/\| erm \| \d+\.\d{3} \[\d+\.\d{3}, \d+\.\d{3}\]/); // single run: value [CI]
     expect(md).toMatch(/\| inverse-frequency \| \d+\.\d{3} ± \d+\.\d{3} \(2 seeds\)/);
+    // one pair (seed 2): a difference without CI or test
+    expect(md).toMatch(/## Change against erm, paired by seed/);
+    expect(md).toMatch(/\| inverse-frequency \| 1 \| [+-]\d+\.\d{3} \([+-]\d+\.\d %\) \|/);
+    expect(md).not.toMatch(/### Paired statistics/);
+    expect(md).toMatch(/- inverse-frequency on \S+ test split: seed 3 has no erm run and is left out of the paired comparison/);
     const json = JSON.parse(readFileSync(report.files['report.json']!, 'utf8'));
     expect(json.methods.map((m: { method: string }) => m.method)).toEqual(['erm', 'inverse-frequency']);
-    const ermGap = json.methods[0].metrics['overall.maeGap'].value;
-    const ifGap = json.methods[1].metrics['overall.maeGap'].value;
-    expect(json.methods[1].relativeToBaselinePercent['overall.maeGap']).toBeCloseTo((100 * (ifGap - ermGap)) / Math.abs(ermGap), 8);
-    expect(ifGap).toBeLessThan(ermGap); // the cohorts were built with a smaller group effect for IF
+    const male = (a: Artifact) => (a.meta as { groups: { male: { mae: number } } }).groups.male.mae;
+    // the change pairs seed 2 with seed 2 only, not the mean of seeds 2 and 3 with ERM
+    expect(json.methods[1].relativeToBaselinePercent['groups.male.mae']).toBeCloseTo((100 * (male(if1.metrics) - male(erm.metrics))) / Math.abs(male(erm.metrics)), 8);
+    expect(json.methods[1].pairedToBaseline.seeds).toEqual([2]);
+    expect(male(if1.metrics)).toBeLessThan(male(erm.metrics)); // the cohorts were built with a smaller male error for IF
+    expect(json.methods[0].relativeToBaselinePercent).toBeNull();
     expect(json.projections).toHaveLength(2);
   });
 
@@ -170,15 +196,106 @@ describe('report.compare', () => {
     expect((runs[0]!.meta as { seed?: number }).seed).toBe(2);
     const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs } });
     const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
-    expect(md).toMatch(/## Paired differences against erm \(same seed\)/);
-    expect(md).toMatch(/\| inverse-frequency \| [+-]\d+\.\d{3} ± \d+\.\d{3} \(lower on \d\/2\) \| -\d+\.\d{3} ± \d+\.\d{3} \(lower on 2\/2\)/);
+    expect(md).toMatch(/#### MAE \(male\)\n\n\| Method \| n \| Δ \(bpm\) \[CI\] \| d_z \| lower\/higher \| p_perm \| Holm \| p_W \| Holm \|\n.*\n\| inverse-frequency \| 2 \| -\d+\.\d{3} \[-\d+\.\d{3}, -\d+\.\d{3}\] \| -?\d+\.\d{2} \| 2\/0 \| 0\.5000 † \| 0\.5000 † \| 0\.5000 † \| 0\.5000 † \|/);
     const json = JSON.parse(readFileSync(outputs.report!.files['report.json']!, 'utf8'));
-    const gap = (a: Artifact) => (a.meta as { overall: { maeGap: number } }).overall.maeGap;
-    const d = [gap(runs[2]!) - gap(runs[0]!), gap(runs[3]!) - gap(runs[1]!)];
+    // male MAE (the gap may be undefined on four test subjects, depending on eval.metrics' group rules)
+    const male = (a: Artifact) => (a.meta as { groups: { male: { mae: number } } }).groups.male.mae;
+    const d = [male(runs[2]!) - male(runs[0]!), male(runs[3]!) - male(runs[1]!)];
     // Seed 9 has no ERM run and stays out of the pairs.
-    expect(json.methods[1].pairedToBaseline['overall.maeGap'].n).toBe(2);
-    expect(json.methods[1].pairedToBaseline['overall.maeGap'].mean).toBeCloseTo((d[0]! + d[1]!) / 2, 10);
-    expect(json.methods[1].pairedToBaseline['overall.maeGap'].std).toBeCloseTo(Math.abs(d[0]! - d[1]!) / Math.SQRT2, 10);
+    const paired = json.methods[1].pairedToBaseline;
+    expect(paired.seeds).toEqual([2, 3]);
+    expect(paired['groups.male.mae'].n).toBe(2);
+    expect(paired['groups.male.mae'].mean).toBeCloseTo((d[0]! + d[1]!) / 2, 10);
+    expect(paired['groups.male.mae'].std).toBeCloseTo(Math.abs(d[0]! - d[1]!) / Math.SQRT2, 10);
+    // two pairs: the bootstrap means are d1, (d1 + d2)/2, d2 → the 95 % interval spans [min d, max d]
+    expect(paired['groups.male.mae'].ci.lo).toBeCloseTo(Math.min(...d), 10);
+    expect(paired['groups.male.mae'].ci.hi).toBeCloseTo(Math.max(...d), 10);
+    expect(paired['groups.male.mae'].signFlip.p).toBe(0.5);
+  });
+
+  it('gives CIs, effect sizes, Holm-adjusted tests and the n ≤ 5 caveat over five seeds, and flags levelling down', async () => {
+    const seeds = [7, 11, 3, 19, 23];
+    const runs = seeds.flatMap((s, i) => [
+      metricsArtifact('erm', s, 5 + 0.1 * i, 3 + 0.05 * i), // female worse served
+      metricsArtifact('inverse-frequency', s, 4.2 + 0.12 * i, 3.1 + 0.02 * i), // female better, male slightly worse
+      metricsArtifact('group-dro', s, 5 + 0.1 * i, 3.9 + 0.03 * i), // gap closes by raising male error
+    ]);
+    const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs }, seed: 4, params: { statistics: { replicates: 2000 } } });
+    const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
+    // five pairs, all in one direction: p = 2/32 for both tests, Holm over two methods = 0.125, all marked
+    expect(md).toMatch(/#### MAE \(female\)\n\n.*\n.*\n\| inverse-frequency \| 5 \| -0\.\d{3} \[-0\.\d{3}, -0\.\d{3}\] \| -\d+\.\d{2} \| 5\/0 \| 0\.0625 † \| 0\.1250 † \| 0\.0625 † \| 0\.0625 † \|/); // group-dro's female MAE never changes: no Wilcoxon p, a family of one
+    expect(md).toMatch(/† This p-value cannot fall below 0\.05 whatever the data: .* 2\/2\^n \(0\.0625 for n = 5; n ≥ 6 is needed for p < 0\.05\)/);
+    expect(md).toMatch(/### How the gap moved: works, levelling down, harm/);
+    expect(md).toMatch(/the better-served group's MAE CI entirely above 0 → \*\*levelling down\*\*/);
+    expect(md).toMatch(/\| inverse-frequency \| 5 \| -0\.800 \[-0\.\d{3}, -0\.\d{3}\] \| female -0\.760 \[-0\.\d{3}, -0\.\d{3}\] \| male \+0\.040 \[0\.\d{3}, 0\.\d{3}\] \| 4\/5 \| \*\*works\*\* \|/);
+    expect(md).toMatch(/\| group-dro \| 5 \| -0\.860 \[-0\.\d{3}, -0\.\d{3}\] \| female \+0\.000 \[0\.000, 0\.000\] \| male \+0\.860 \[0\.\d{3}, 0\.\d{3}\] \| 5\/5 \| \*\*levelling down\*\* \|/);
+    const json = JSON.parse(readFileSync(outputs.report!.files['report.json']!, 'utf8'));
+    const gdro = json.methods.find((m: { method: string }) => m.method === 'group-dro');
+    expect(gdro.levellingDown.verdict).toBe('levelling down');
+    expect(gdro.levellingDown.betterGroup).toBe('male');
+    expect(gdro.pairedToBaseline['groups.male.mae'].mean).toBeCloseTo((0.9 + 0.88 + 0.86 + 0.84 + 0.82) / 5, 10);
+    expect(gdro.pairedToBaseline['groups.male.mae'].dz).toBeCloseTo(0.86 / Math.sqrt(0.0004 * 2.5), 8);
+    expect(gdro.pairedToBaseline['groups.male.mae'].signFlip.minAttainableP).toBe(0.0625);
+    // deterministic: the same stage seed gives the same report
+    const again = await runStandalone(reportCompareStage, { inputs: { metrics: runs }, seed: 4, params: { statistics: { replicates: 2000 } } });
+    expect(readFileSync(again.outputs.report!.files['report.json']!, 'utf8')).toBe(readFileSync(outputs.report!.files['report.json']!, 'utf8'));
+    // trade-off: means of inverse-frequency dominate ERM's; the front is drawn from the means
+    const vl = JSON.parse(readFileSync(outputs.report!.files['tradeoff.vl.json']!, 'utf8'));
+    const front = vl.data.values.filter((v: { kind: string }) => v.kind === 'front').map((v: { method: string }) => v.method);
+    expect(front.sort()).toEqual(['group-dro', 'inverse-frequency']);
+    expect(vl.data.values.filter((v: { kind: string }) => v.kind === 'run')).toHaveLength(15);
+    expect(json.tradeoff.means.find((m: { method: string }) => m.method === 'erm').onFront).toBe(false);
+  });
+
+  it('prints p-values without a caveat once ten seeds make p < 0.05 attainable', async () => {
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const runs = seeds.flatMap((s) => [metricsArtifact('erm', s, 5 + s / 20, 3), metricsArtifact('inverse-frequency', s, 4 + s / 13, 3)]);
+    const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs }, params: { statistics: { replicates: 500 } } });
+    const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
+    expect(md).toMatch(/\| inverse-frequency \| 10 \| -\d\.\d{3} \[.*\] \| -\d+\.\d{2} \| 10\/0 \| 0\.0020 \| 0\.0020 \| 0\.0020 \| 0\.0020 \|/);
+    expect(md).not.toMatch(/†/);
+  });
+
+  it('with one seed per method (dalia-compare) shows the changes without CIs or tests, and the verdict from the single differences', async () => {
+    const runs = [metricsArtifact('erm', 7, 5, 3), metricsArtifact('group-dro', 7, 5, 3.8), metricsArtifact('inverse-frequency', 7, 4, 3.1)];
+    const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs } });
+    const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
+    expect(md).toMatch(/\| group-dro \| 1 \| \+0\.400 \(\+10\.0 %\) \| \+0\.000 \(\+0\.0 %\) \| \+0\.800 \(\+26\.7 %\) \| -0\.800 \(-40\.0 %\) \| \+0\.000 \(\+0\.0 %\) \|/);
+    expect(md).not.toMatch(/### Paired statistics/);
+    expect(md).toMatch(/\| group-dro \| 1 \| -0\.800 \| female \+0\.000 \| male \+0\.800 \| 1\/1 \| \*\*levelling down\*\* \(one seed: point estimates, no CI\) \|/);
+    expect(md).toMatch(/\| inverse-frequency \| 1 \| -1\.100 \| female -1\.000 \| male \+0\.100 \| 1\/1 \| \*\*works\*\* \(one seed: point estimates, no CI\) \|/);
+  });
+
+  it('computes no change across evaluation sets: a single-method report on two datasets shows none', async () => {
+    // dalia-groupdro: one method, its DaLiA test metrics and its BUT-PPG transfer metrics
+    const runs = [
+      metricsArtifact('group-dro · DaLiA test', 7, 5, 3),
+      metricsArtifact('group-dro · BUT-PPG transfer', 7, 60, 40, { dataset: 'but-ppg', split: null }),
+    ];
+    const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs }, params: { baseline: 'group-dro · DaLiA test' } });
+    const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
+    expect(md).toMatch(/## Change against group-dro · DaLiA test\n\nNone: a change against the baseline is computed only between methods evaluated on the same evaluation set/);
+    expect(md).not.toMatch(/%\)/);
+    expect(md).toMatch(/\| Method \| Evaluated on \| MAE/);
+    const json = JSON.parse(readFileSync(outputs.report!.files['report.json']!, 'utf8'));
+    expect(json.methods.map((m: { relativeToBaselinePercent: unknown }) => m.relativeToBaselinePercent)).toEqual([null, null]);
+
+    // the same labels on two evaluation sets are two rows, compared within each set only
+    const both = [
+      metricsArtifact('erm', 7, 5, 3), metricsArtifact('if', 7, 4, 3.5),
+      metricsArtifact('erm', 7, 60, 40, { dataset: 'but-ppg', split: null }), metricsArtifact('if', 7, 50, 45, { dataset: 'but-ppg', split: null }),
+    ];
+    const res = await runStandalone(reportCompareStage, { inputs: { metrics: both } });
+    const j = JSON.parse(readFileSync(res.outputs.report!.files['report.json']!, 'utf8'));
+    expect(j.methods.map((m: { method: string; evaluationSet: string; runs: number }) => `${m.method} @ ${m.evaluationSet} × ${m.runs}`)).toEqual([
+      'erm @ synthetic-dalia test split × 1', 'erm @ but-ppg all samples × 1', 'if @ synthetic-dalia test split × 1', 'if @ but-ppg all samples × 1',
+    ]);
+    expect(j.methods[2].pairedToBaseline['overall.maeGap'].mean).toBeCloseTo(0.5 - 2, 12);
+    expect(j.methods[3].pairedToBaseline['overall.maeGap'].mean).toBeCloseTo(5 - 20, 12);
+    const md2 = readFileSync(res.outputs.report!.files['report.md']!, 'utf8');
+    expect(md2).toMatch(/## Change against erm on synthetic-dalia test split, paired by seed/);
+    expect(md2).toMatch(/## Change against erm on but-ppg all samples, paired by seed/);
+    expect(md2).toMatch(/\| if \(but-ppg all samples\) \| but-ppg all samples \|/);
   });
 
   it('fails clearly when the embeddings to project lack the requested split', async () => {
