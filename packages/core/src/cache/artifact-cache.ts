@@ -34,8 +34,20 @@ export interface EntryRecord {
   readonly seconds: number;
   /** Last value of each metric the stage emitted, reported again when the entry is reused. */
   readonly metrics: Readonly<Record<string, number>>;
+  /**
+   * Every metric event in the order the stage emitted it (per step, per epoch), so that a stage of
+   * a trial taken from the cache replays to its optimiser what it reported when it ran.
+   */
+  readonly series?: readonly MetricPoint[];
   readonly outputs: Readonly<Record<string, string>>;
   readonly checksums: Readonly<Record<string, { readonly sha256: string; readonly size: number }>>;
+}
+
+export interface MetricPoint {
+  readonly name: string;
+  readonly value: number;
+  readonly step?: number;
+  readonly epoch?: number;
 }
 
 export interface EntryInfo extends EntryRecord {

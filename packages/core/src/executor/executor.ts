@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Observable, Subject, mergeMap, type Subscription } from 'rxjs';
 import type { Artifact } from '../contracts/artifact.js';
 import type { StageEvent } from '../contracts/stage-plugin.js';
-import type { ArtifactCache } from '../cache/artifact-cache.js';
+import type { ArtifactCache, MetricPoint } from '../cache/artifact-cache.js';
 import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
 import { acceptOutput, missingOutputs } from './outputs.js';
 import { computeStageKeys } from './stage-keys.js';
@@ -88,6 +88,9 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
         for (const d of dependents.get(id) ?? []) visit(d);
       };
       for (const id of options.force) visit(id);
+      // Forcing a stage of a trial group (by its id in the file) recomputes it in every trial, and
+      // so its optimiser too.
+      for (const sg of pipeline.subgraphs?.values() ?? []) if (sg.stages.some((id) => options.force instanceof Set && options.force.has(id))) for (const u of sg.users) visit(u);
     }
 
     const controller = new AbortController();
@@ -152,13 +155,22 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
     // trials takes none: it only waits on them, so `--concurrency 1` cannot deadlock.
     const slots = new Slots(Math.max(1, options.concurrency ?? 2));
     const runners = new Map<string, TrialRunner>();
+    // Trial numbers count per group, across every stage that runs it, so copy ids never clash.
+    const trialNumbers = new Map<string, number>();
     for (const sg of pipeline.subgraphs?.values() ?? []) {
       for (const user of sg.users) {
         runners.set(
           user,
           createTrialRunner(sg, user, {
             keyOf: (id) => keys.get(id)!,
-            run: (s, key, signal, why, load, saved) => runStage({ stage: s, key, signal, why, load, saved, trial: true }),
+            run: (s, key, signal, why, load, saved, more) => runStage({ stage: s, key, signal, why, load, saved, trial: true, ...more }),
+            nextNumber: () => {
+              const n = trialNumbers.get(sg.group) ?? 0;
+              trialNumbers.set(sg.group, n + 1);
+              return n;
+            },
+            forced: (template, reads) => options.force === true || forced.has(template) || reads.some((id) => forced.has(id)),
+            log: (message) => outer.next({ type: 'stage-event', stageId: user, event: { type: 'log', level: 'warn', message }, time: Date.now() }),
             emit: (e) => {
               if (e.type === 'stage-start') openTrialStages.set(e.stageId, e);
               if (e.type === 'stage-end') openTrialStages.delete(e.stageId);
@@ -193,6 +205,10 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
       readonly load: (src: { stage: string; output: string }) => Artifact;
       readonly saved?: (stored: Readonly<Record<string, Artifact>>) => void;
       readonly trial?: boolean;
+      /** Recompute even when cached (a trial stage downstream of a forced stage). */
+      readonly force?: boolean;
+      /** Receives the metric series of an entry taken from the cache. */
+      readonly replay?: (series: readonly MetricPoint[]) => void;
     }
 
     const runStage = (run: StageRun): Observable<ExecutorEvent> =>
@@ -203,6 +219,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
         let workDir: string | undefined;
         let slot: (() => void) | undefined;
         const metrics: Record<string, number> = {};
+        const series: MetricPoint[] = [];
         const end = (status: StageStatus, reason?: string) => {
           slot?.();
           slot = undefined;
@@ -224,10 +241,11 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
           if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
           if (!trials) slot = await slots.acquire(signal);
           if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
-          if (!(options.force === true || forced.has(stage.id))) {
+          if (!(options.force === true || forced.has(stage.id) || run.force)) {
             const found = await options.cache.lookup(key);
             if (found.status === 'hit') {
               Object.assign(metrics, found.entry.metrics ?? {});
+              run.replay?.(found.entry.series ?? []);
               if (!run.trial) materialiseReports(stage, found.entry.outputs, (port) => options.cache.load(key, port), options.runDir);
               return end('cached');
             }
@@ -264,7 +282,10 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
                     if (problem) reject(new StageFailure(problem));
                     return;
                   }
-                  if (event.type === 'metric') metrics[event.name] = event.value;
+                  if (event.type === 'metric') {
+                    metrics[event.name] = event.value;
+                    series.push({ name: event.name, value: event.value, ...(event.step !== undefined ? { step: event.step } : {}), ...(event.epoch !== undefined ? { epoch: event.epoch } : {}) });
+                  }
                   sub.next({ type: 'stage-event', stageId: stage.id, event, time: Date.now() });
                 },
                 error: reject,
@@ -275,7 +296,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
           const missing = missingOutputs(stage.plugin, outputs);
           if (missing) throw new StageFailure(missing);
           const stored = await options.cache.save(
-            { key, type: stage.plugin.type, version: stage.plugin.version, stageId: stage.id, pipeline: pipeline.spec.name, seconds: (Date.now() - started) / 1000, metrics },
+            { key, type: stage.plugin.type, version: stage.plugin.version, stageId: stage.id, pipeline: pipeline.spec.name, seconds: (Date.now() - started) / 1000, metrics, series },
             outputs,
             lease,
           );

@@ -2,10 +2,13 @@
  * The executor's side of trial subgraphs (contracts/trials.ts): binds a trial's values into its
  * group's stages, keys them like any stage, runs them through the executor's own stage runner
  * (cache, concurrency slots, run record, progress) and reports their events to the optimiser.
- * A trial's stages run one after another in dependency order; trials run concurrently.
+ * A trial's stages run one after another in dependency order; trials run concurrently. A stage
+ * taken from the cache replays its recorded metric series to the optimiser, so an optimiser sees
+ * the same events whether a trial ran now or earlier (and decides the same way).
  */
 import type { Observable } from 'rxjs';
 import type { Artifact, JsonValue } from '../contracts/artifact.js';
+import type { MetricPoint } from '../cache/artifact-cache.js';
 import type { TrialEvent, TrialOptions, TrialResult, TrialRunner, TrialStatus } from '../contracts/trials.js';
 import type { Subgraph } from '../pipeline/subgraphs.js';
 import type { ResolvedStage } from '../pipeline/validate.js';
@@ -23,7 +26,14 @@ export interface TrialDeps {
     why: () => string,
     load: (src: { stage: string; output: string }) => Artifact,
     saved: (stored: Readonly<Record<string, Artifact>>) => void,
+    more: { readonly force: boolean; readonly replay: (series: readonly MetricPoint[]) => void },
   ) => Observable<ExecutorEvent>;
+  /** The next trial number of the group (shared by every stage that runs it). */
+  readonly nextNumber: () => number;
+  /** Whether `--force` names this trial stage (by its id in the file) or a stage it reads. */
+  readonly forced: (template: string, reads: readonly string[]) => boolean;
+  /** A warning on the optimiser stage, in the run record and progress output. */
+  readonly log: (message: string) => void;
   /** Forwards a trial stage's executor event to the run's stream (run record, progress). */
   readonly emit: (e: ExecutorEvent) => void;
   readonly loadExternal: (src: { stage: string; output: string }) => Artifact;
@@ -39,12 +49,11 @@ export class TrialsCancelled extends Error {
 }
 
 export function createTrialRunner(sg: Subgraph, user: string, deps: TrialDeps): TrialRunner {
-  let next = 0;
   return {
     group: sg.group,
     defaults: sg.defaults,
     stages: sg.stages,
-    run: (values, options = {}) => runTrial(sg, user, next++, values, options, deps),
+    run: (values, options = {}) => runTrial(sg, user, deps.nextNumber(), values, options, deps),
   };
 }
 
@@ -54,6 +63,7 @@ async function runTrial(sg: Subgraph, user: string, number: number, values: Read
   const resolved = sg.resolveTrial(values, number);
   if ('errors' in resolved) {
     const reason = `trial ${number} of "${user}": ${resolved.errors.map((e) => `${e.path || '/'}: ${e.message}`).join('; ')}`;
+    deps.log(`${reason} (the trial did not run)`);
     return { ...base, status: 'failed', reason, output: () => notRun(reason) };
   }
   const templateOf = new Map(resolved.stages.map((s) => [s.id, sg.stages.find((t) => s.id.startsWith(`${t}[`))!]));
@@ -96,12 +106,18 @@ async function runTrial(sg: Subgraph, user: string, number: number, values: Read
 
   let failure: string | undefined;
   let allCached = true;
+  const forced = new Set<string>();
   try {
     for (const s of resolved.stages) {
       const stage = templateOf.get(s.id)!;
       if (failure && !controller.signal.aborted) controller.abort(new Error(why || `stage "${failure}" of the trial failed`));
+      // Forced when named, when it reads a forced stage of the pipeline, or a forced stage of the trial.
+      if (deps.forced(stage, s.dependsOn.filter((d) => !keys.has(d))) || s.dependsOn.some((d) => forced.has(d))) forced.add(s.id);
+      const replay = (series: readonly MetricPoint[]) => {
+        for (const p of series) tell({ type: 'stage-event', trial: number, stage, stageId: s.id, event: { type: 'metric', name: p.name, value: p.value, ...(p.step !== undefined ? { step: p.step } : {}), ...(p.epoch !== undefined ? { epoch: p.epoch } : {}) } });
+      };
       await new Promise<void>((resolve) => {
-        deps.run(s, keys.get(s.id)!, controller.signal, () => why || 'a stage of the trial failed', load, (stored) => saved.set(s.id, stored)).subscribe({
+        deps.run(s, keys.get(s.id)!, controller.signal, () => why || 'a stage of the trial failed', load, (stored) => saved.set(s.id, stored), { force: forced.has(s.id), replay }).subscribe({
           next: (e) => {
             deps.emit(e);
             if (e.type === 'stage-start') tell({ type: 'stage-start', trial: number, stage, stageId: s.id });

@@ -87,6 +87,46 @@ describe('trial subgraphs', () => {
     expect(after.statuses['search']).toBe('executed');
   });
 
+  it('an optimiser decides the same whether its trials ran now or come from the cache (cached stages replay their metric series)', async () => {
+    const dir = tempDir();
+    const file = writePipeline(dir, searchSpec([1, 5, 0.5, 1]));
+    const first = await run(file, dir);
+    const again = await run(file, dir, { force: new Set(['search']) });
+    expect(first.statuses['shift[trial=3]']).toBe('cached'); // the same values as trial 0
+    expect(again.statuses['shift[trial=0]']).toBe('cached');
+    const meta = (r: typeof first) => new ArtifactCache(join(dir, 'cache')).load(r.summary.stages['search']!.key, 'result').meta;
+    expect(first.summary.stages['search']!.key).toBe(again.summary.stages['search']!.key);
+    expect((meta(again) as { trials: { status: string }[] }).trials.map((t) => t.status)).toEqual(['completed', 'pruned', 'completed', 'pruned']);
+    expect(meta(again)).toEqual(meta(first));
+  });
+
+  it('forcing a stage that trials read, or a trial stage by its id in the file, recomputes the trials', async () => {
+    const dir = tempDir();
+    const file = writePipeline(dir, searchSpec([1, 0.5]));
+    await run(file, dir);
+    const upstream = await run(file, dir, { force: new Set(['numbers']) });
+    expect(upstream.statuses).toMatchObject({ numbers: 'executed', search: 'executed', 'shift[trial=0]': 'executed', 'stats[trial=1]': 'executed' });
+    const template = await run(file, dir, { force: new Set(['stats']) });
+    expect(template.statuses).toMatchObject({ numbers: 'cached', search: 'executed', 'shift[trial=0]': 'cached', 'stats[trial=0]': 'executed' });
+  });
+
+  it('two optimisers of one trial group number their trials apart; a trial that cannot be bound is logged on its optimiser', async () => {
+    const dir = tempDir();
+    const spec = searchSpec([1, 2], { search2: { type: 'demo.search', trials: 'trial', params: { param: 'offset', values: [3, 'x'], metric: { stage: 'shift', name: 'running-mean' } } } });
+    expect(await errorsOf(spec)).toEqual([expect.stringMatching(/^\/stages\/search2\/params\/values\/1: must be of type number/)]);
+    (spec.stages.search2 as { params: { values: unknown[] } }).params.values = [3, 4];
+    const r = await run(writePipeline(dir, spec), dir, { concurrency: 3 });
+    expect(r.status).toBe('succeeded');
+    const trialIds = Object.keys(r.statuses).filter((id) => id.startsWith('shift['));
+    expect(trialIds.sort()).toEqual(['shift[trial=0]', 'shift[trial=1]', 'shift[trial=2]', 'shift[trial=3]']);
+    const bad = searchSpec([1, 2]);
+    (bad.stages.shift as { params: Record<string, unknown> }).params['steps'] = '%{offset}';
+    (bad.stages.search as { params: Record<string, unknown> }).params['values'] = [0, 2];
+    bad.groups.trial.trials.offset = 1;
+    const logged = await run(writePipeline(dir, bad, 'bad.json'), dir);
+    expect(logged.events.some((e) => e.type === 'stage-event' && e.stageId === 'search' && e.event.type === 'log' && /trial 0 of "search": .*steps.*the trial did not run/.test(e.event.message))).toBe(true);
+  });
+
   it('validates trial groups: stages checked with defaults, unknown names, non-optimiser users', async () => {
     expect(await errorsOf(searchSpec([1], { stats: { type: 'demo.stats', params: { label: '%{ofset}' }, inputs: { series: 'shift' } } }))).toEqual([
       expect.stringMatching(/^\/stages\/stats\/params\/label: "%\{ofset\}" names no matrix axis of stage "stats"/),
