@@ -15,7 +15,7 @@ import { publishedPipelineSchema } from './pipeline/published-schema.js';
 import { createProgressReporter } from './run/progress.js';
 import type { RunSummary } from './run/run-record.js';
 import { PluginLoadError } from './registry.js';
-import { createRegistry, openPipeline, runPipeline, selectForced } from './runtime.js';
+import { createRegistry, openPipeline, pipelineRedactor, redactedExpanded, RunSetupError, runPipeline, selectForced } from './runtime.js';
 
 const CORE_COMMANDS = new Set(['run', 'validate', 'graph', 'plugins', 'cache', 'schema', 'help']);
 
@@ -64,18 +64,26 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     .option('--json', 'print { valid, errors, warnings } as JSON')
     .option('--expanded', 'print only the expanded pipeline (extends merged, matrices expanded) in pipeline-file format')
     .action(async (file: string, o: { set: string[]; plugin: string[]; builtins: boolean; json?: boolean; expanded?: boolean }) => {
+      // A plugin named by a path was imported to validate: its code ran. Say which file.
+      const pluginLine = (p: { specifier: string; file: string }) => `plugin "${p.specifier}" is ${p.file} (a plugin given as a path is imported, so its code ran)`;
       try {
         const opened = await openPipeline(file, { sets: o.set, plugins: o.plugin, builtins: o.builtins, env: io.env });
-        if (o.expanded) out(JSON.stringify(opened.expanded, null, 2));
-        else if (o.json) out(JSON.stringify({ valid: true, errors: [], warnings: opened.warnings }, null, 2));
+        if (o.expanded) {
+          for (const p of opened.pathPlugins) err(pluginLine(p));
+          out(JSON.stringify(redactedExpanded(opened), null, 2));
+        } else if (o.json) out(JSON.stringify({ valid: true, errors: [], warnings: opened.warnings, pathPlugins: opened.pathPlugins }, null, 2));
         else {
+          for (const p of opened.pathPlugins) err(pluginLine(p));
           for (const w of opened.warnings) err(`warning: ${formatIssue(file, w)}`);
           out(`${file}: valid (${opened.pipeline.stages.length} stages)`);
         }
       } catch (e) {
         if (!(e instanceof PipelineError)) throw e;
-        if (o.json) out(JSON.stringify({ valid: false, errors: e.issues, warnings: e.warnings }, null, 2));
-        else printPipelineError(e, err);
+        if (o.json) out(JSON.stringify({ valid: false, errors: e.issues, warnings: e.warnings, pathPlugins: e.pathPlugins }, null, 2));
+        else {
+          for (const p of e.pathPlugins) err(pluginLine(p));
+          printPipelineError(e, err);
+        }
         code = 2;
       }
     });
@@ -144,13 +152,24 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
       printPipelineError(e, err);
       return 2;
     }
-    if (e instanceof PluginLoadError) {
-      err(`error: ${e.message}`);
+    if (e instanceof PluginLoadError || e instanceof RunSetupError || e instanceof UsageError || (e as Error)?.name === 'UsageError') {
+      err(`error: ${(e as Error).message}`);
       return 2;
     }
     throw e;
   }
   return code;
+}
+
+/**
+ * What the bin prints for an exception nothing else handled (a bug in FairTune or a plugin):
+ * one line, and the stack trace when FAIRTUNE_DEBUG=1. Bad input never gets here: it is
+ * reported as an invalid pipeline, a usage error or a failed run.
+ */
+export function internalErrorText(err: unknown, env: NodeJS.ProcessEnv): string {
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  if (env['FAIRTUNE_DEBUG'] === '1') return `internal error: ${err instanceof Error ? (err.stack ?? message) : message}\n`;
+  return `internal error: ${message.split('\n')[0]} (a bug in FairTune or a plugin; run with FAIRTUNE_DEBUG=1 for the stack trace)\n`;
 }
 
 interface RunFlags {
@@ -182,7 +201,8 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
     }
     throw e;
   }
-  for (const s of opened.pipeline.stages) for (const notice of s.plugin.preflight?.(s.params as never) ?? []) err(`NOTE [${s.id}]: ${notice}`);
+  const redactor = pipelineRedactor(opened.pipeline);
+  for (const s of opened.pipeline.stages) for (const notice of s.plugin.preflight?.(s.params as never) ?? []) err(redactor.text(`NOTE [${s.id}]: ${notice}`));
   for (const w of opened.warnings) err(`warning: ${formatIssue(file, w)}`);
   let forced: Set<string> | undefined;
   if (o.force !== undefined && o.force !== true) {
@@ -194,16 +214,24 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
     }
   }
   const reporter = createProgressReporter(io.stderr as NodeJS.WriteStream, { tty: io.tty, verbose: o.verbose });
-  const result = await runPipeline(opened, {
-    cwd: io.cwd,
-    env,
-    cacheDir: o.cacheDir ? resolve(io.cwd, o.cacheDir) : undefined,
-    runsDir: o.runsDir ? resolve(io.cwd, o.runsDir) : undefined,
-    concurrency: Number(o.concurrency),
-    force: o.force === true ? true : forced,
-    signal: io.signal,
-    onEvent: (e: ExecutorEvent) => reporter.handle(e),
-  });
+  let result;
+  try {
+    result = await runPipeline(opened, {
+      cwd: io.cwd,
+      env,
+      cacheDir: o.cacheDir ? resolve(io.cwd, o.cacheDir) : undefined,
+      runsDir: o.runsDir ? resolve(io.cwd, o.runsDir) : undefined,
+      concurrency: Number(o.concurrency),
+      force: o.force === true ? true : forced,
+      signal: io.signal,
+      onEvent: (e: ExecutorEvent) => reporter.handle(e),
+    });
+  } catch (e) {
+    reporter.stop();
+    if (!(e instanceof RunSetupError)) throw e;
+    err(`error: ${e.message}`);
+    return 2;
+  }
   reporter.stop();
   printSummary(result.summary, err);
   out(result.runDir);

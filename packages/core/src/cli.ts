@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `fairtune` executable: wires Ctrl-C to an abort signal and maps the result to the exit code. */
-import { main } from './cli-main.js';
+import { internalErrorText, main } from './cli-main.js';
 
 // A reader that goes away (`fairtune plugins | head`) is not an error of ours.
 for (const stream of [process.stdout, process.stderr]) {
@@ -31,6 +31,6 @@ main(process.argv.slice(2), { cwd: process.cwd(), stdout: process.stdout, stderr
     process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
   })
   .catch((err: unknown) => {
-    process.stderr.write(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(internalErrorText(err, process.env));
     process.exit(1);
   });

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Container, ContainerModule } from 'inversify';
 import { CLI_COMMAND, type CliCommand } from './contracts/cli-command.js';
 import { NESTED_PLUGIN_KIND, type NestedPlugin, type NestedPluginKind } from './contracts/nested-plugin.js';
@@ -43,11 +43,18 @@ export class PluginLoadError extends Error {
   override readonly name = 'PluginLoadError';
 }
 
+/** A plugin named by a path rather than an npm name, and the file that was imported for it (its code ran). */
+export interface PathPlugin {
+  readonly specifier: string;
+  readonly file: string;
+}
+
 export class StageRegistry {
   readonly container = new Container({ defaultScope: 'Singleton' });
   readonly #byType = new Map<string, RegisteredPlugin>();
   readonly #commands = new Map<string, CliCommand>();
   readonly #loaded = new Set<string>();
+  readonly #pathPlugins: PathPlugin[] = [];
 
   readonly #kinds = new Map<string, NestedPluginKind>();
   readonly #nested = new Map<string, RegisteredNestedPlugin[]>();
@@ -170,15 +177,22 @@ export class StageRegistry {
       try {
         mod = (await import(url)) as { containerModule?: unknown };
       } catch (err) {
-        throw new PluginLoadError(`plugin package "${specifier}" failed to load: ${(err as Error).message}`);
+        const from = isPathSpecifier(specifier) ? ` (imported from ${fileURLToPath(url)})` : '';
+        throw new PluginLoadError(`plugin package "${specifier}"${from} failed to load: ${((err as Error)?.message ?? String(err)).split('\n')[0]}`);
       }
       if (!(mod.containerModule instanceof ContainerModule) && !isContainerModuleLike(mod.containerModule)) {
         throw new PluginLoadError(`plugin package "${specifier}" does not export \`containerModule\` (an inversify ContainerModule)`);
       }
       this.loadModule(mod.containerModule as ContainerModule, specifier);
       loaded.push(specifier);
+      if (isPathSpecifier(specifier)) this.#pathPlugins.push({ specifier, file: fileURLToPath(url) });
     }
     return loaded;
+  }
+
+  /** Plugins loaded by path, with the file imported for each (naming one runs its code, even to validate). */
+  pathPlugins(): PathPlugin[] {
+    return [...this.#pathPlugins];
   }
 
   get(type: string): RegisteredPlugin | undefined {
@@ -250,8 +264,12 @@ function checkNestedShape(kind: string, plugin: NestedPlugin, packageName: strin
   }
 }
 
+function isPathSpecifier(specifier: string): boolean {
+  return specifier.startsWith('.') || isAbsolute(specifier);
+}
+
 function resolvePluginSpecifier(specifier: string, baseDir: string): string | undefined {
-  if (specifier.startsWith('.') || isAbsolute(specifier)) {
+  if (isPathSpecifier(specifier)) {
     const path = resolve(baseDir, specifier);
     if (!existsSync(path)) return undefined;
     // A folder is a package: let Node resolve its main/exports through a require from inside it.

@@ -2,22 +2,24 @@
  * The runtime API used by the CLI and by tests: open (read + validate) a pipeline with its
  * plugins, then run it with the executor, a run record and the cache.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
 import type { JsonObject, JsonValue } from './contracts/artifact.js';
 import { ArtifactCache } from './cache/artifact-cache.js';
+import { fsReason } from './cache/lease.js';
 import { demoStagesModule } from './builtin/demo-stages.js';
 import { executePipeline, type ExecutorEvent, type RunStatus } from './executor/executor.js';
-import { computeFingerprints, computeStageKeys } from './executor/stage-keys.js';
+import { computeStageKeys, fingerprintStages } from './executor/stage-keys.js';
 import { PipelineError, type PipelineIssue } from './pipeline/issues.js';
 import { expandPipeline, issuesToTemplates, readComposedPipeline, selectStages, type StageOrigin } from './pipeline/compose.js';
-import { applyOverrides, substituteEnv } from './pipeline/load.js';
+import { applyOverrides, escapePointer, substituteEnv } from './pipeline/load.js';
+import { Redactor, REDACTED, redactAt, secretValues } from './pipeline/secrets.js';
 import { attachSubgraphs, bindTrialDefaults } from './pipeline/subgraphs.js';
-import { validatePipeline, type ResolvedPipeline } from './pipeline/validate.js';
-import { BUILTIN_PLUGIN_PACKAGES, PluginLoadError, StageRegistry } from './registry.js';
+import { validatePipeline, type ResolvedPipeline, type ResolvedStage } from './pipeline/validate.js';
+import { BUILTIN_PLUGIN_PACKAGES, PluginLoadError, StageRegistry, type PathPlugin } from './registry.js';
 import { RunRecorder, type RunSummary } from './run/run-record.js';
 
 export interface RegistryOptions {
@@ -54,6 +56,8 @@ export interface OpenedPipeline {
   readonly expanded: JsonObject;
   /** Expanded stage id → its template in the file and its matrix bindings. */
   readonly origins: ReadonlyMap<string, StageOrigin>;
+  /** Plugins named by a path (in "plugins" or --plugin), with the file imported for each: their code ran. */
+  readonly pathPlugins: readonly PathPlugin[];
 }
 
 /**
@@ -80,15 +84,17 @@ export async function openPipeline(file: string, options: OpenOptions = {}): Pro
     }
   }
   const known = registry;
+  const pathPlugins = registry.pathPlugins();
   const expansion = expandPipeline(templated, issues, { multiplePort: (type, port) => (known.get(type) ? !!known.get(type)!.plugin.inputs[port]?.multiple : undefined) });
   const spec = applyOverrides(expansion.spec, sets.filter(addressesCopies), issues, (stage, ids) => selectStages(stage, ids, expansion.origins));
   // Trial groups' stages are validated with their default values, then set apart for their optimiser.
   const result = validatePipeline(bindTrialDefaults(spec), registry);
-  const errors = [...issues, ...issuesToTemplates(result.errors, expansion.origins)];
+  // Composition and validation may both see one bad reference: report each problem once.
+  const errors = [...new Map([...issues, ...issuesToTemplates(result.errors, expansion.origins)].map((i) => [`${i.path}\u0000${i.message}`, i])).values()];
   const pipeline = result.pipeline ? attachSubgraphs(spec, result.pipeline, registry, errors) : undefined;
   const warnings = issuesToTemplates(pipeline?.warnings ?? result.warnings, expansion.origins);
-  if (errors.length || !pipeline) throw new PipelineError(file, errors, warnings);
-  return { file, registry, pipeline: { ...pipeline, warnings }, warnings, expanded: spec as JsonObject, origins: expansion.origins };
+  if (errors.length || !pipeline) throw new PipelineError(file, errors, warnings, pathPlugins);
+  return { file, registry, pipeline: { ...pipeline, warnings }, warnings, expanded: spec as JsonObject, origins: expansion.origins, pathPlugins };
 }
 
 /**
@@ -106,14 +112,54 @@ export function selectForced(opened: OpenedPipeline, names: readonly string[]): 
   return out;
 }
 
-/** The pipeline as it runs: defaults filled in, overrides and environment references applied. */
+/**
+ * The pipeline as it runs: defaults filled in, overrides and environment references applied;
+ * secret params (x-fairtune-secret) are `[redacted]`, and so is their text anywhere else in it.
+ */
 export function resolvedPipelineJson(p: ResolvedPipeline): JsonObject {
   const stages: JsonObject = {};
   for (const s of p.stages) {
     const original = p.spec.stages[s.id]!;
-    stages[s.id] = { ...(original as unknown as JsonObject), params: s.params, seed: s.seed };
+    Object.defineProperty(stages, s.id, { value: { ...(original as unknown as JsonObject), params: redactAt(s.params, s.secrets ?? []), seed: s.seed }, enumerable: true, writable: true, configurable: true });
   }
-  return { ...(p.spec as unknown as JsonObject), stages };
+  return pipelineRedactor(p).json({ ...(p.spec as unknown as JsonObject), stages });
+}
+
+/** Every stage of a pipeline, its trial groups' stages included. */
+function allStages(p: ResolvedPipeline): ResolvedStage[] {
+  return [...p.stages, ...[...(p.subgraphs?.values() ?? [])].flatMap((sg) => sg.resolvedDefaults)];
+}
+
+/** Replaces the text of the pipeline's secret params wherever it appears (pipeline/secrets.ts). */
+export function pipelineRedactor(p: ResolvedPipeline): Redactor {
+  return new Redactor(allStages(p).flatMap((s) => secretValues(s.params, s.secrets ?? [])));
+}
+
+/** The expanded pipeline (`validate --expanded`) with secret params `[redacted]`. */
+export function redactedExpanded(opened: OpenedPipeline): JsonObject {
+  const secret = allStages(opened.pipeline).filter((s) => s.secrets?.length);
+  if (!secret.length) return opened.expanded;
+  const pointers = secret.flatMap((s) => s.secrets!.map((p) => `/stages/${escapePointer(s.id)}/params${p}`));
+  return pipelineRedactor(opened.pipeline).json(redactAt(opened.expanded, pointers));
+}
+
+/**
+ * Command-line arguments with secrets replaced: a `--set` whose param path leads to, or into, a
+ * secret param has its value `[redacted]`; the secrets' text is replaced anywhere else.
+ */
+export function redactArgv(argv: readonly string[], p: ResolvedPipeline, redactor = pipelineRedactor(p)): string[] {
+  const pointers = [...new Set(allStages(p).flatMap((s) => s.secrets ?? []))];
+  return argv.map((arg) => {
+    const body = arg.startsWith('--set=') ? arg.slice('--set='.length) : arg;
+    const close = body.indexOf(']');
+    const eq = body.indexOf('=', close + 1);
+    const dot = eq > 0 ? body.indexOf('.', close + 1) : -1;
+    if (pointers.length && eq > 0 && dot > 0 && dot < eq) {
+      const pointer = '/' + body.slice(dot + 1, eq).split('.').map(escapePointer).join('/');
+      if (pointers.some((sp) => sp === pointer || sp.startsWith(`${pointer}/`) || pointer.startsWith(`${sp}/`))) return `${arg.slice(0, arg.length - body.length)}${body.slice(0, eq + 1)}${REDACTED}`;
+    }
+    return redactor.text(arg);
+  });
 }
 
 export interface RunOptions {
@@ -142,33 +188,103 @@ export function defaultRunsDir(cwd: string, env: NodeJS.ProcessEnv): string {
   return resolve(cwd, env['FAIRTUNE_RUNS_DIR'] || 'runs');
 }
 
+/**
+ * The run cannot start: the cache or runs folder cannot be used (a file in its place, no
+ * permission). The message is one line naming the folder; the CLI exits 2. No run record exists.
+ */
+export class RunSetupError extends Error {
+  override readonly name = 'RunSetupError';
+}
+
+/**
+ * Runs an opened pipeline and records it. Whatever happens after the run record is created, the
+ * record ends finished: a stage whose external inputs cannot be fingerprinted (a data root that
+ * is a file, a dangling link) fails the run before any stage starts, and an executor that cannot
+ * go on (the cache cannot hold the run's lease) ends it failed with the reason. A cache or runs
+ * folder that cannot be used throws RunSetupError before any record is written.
+ */
 export async function runPipeline(opened: OpenedPipeline, options: RunOptions = {}): Promise<RunResult> {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
-  const cache = new ArtifactCache(options.cacheDir ?? defaultCacheDir(cwd, env));
   const { pipeline } = opened;
-  const fingerprints = await computeFingerprints(pipeline);
+  const redactor = pipelineRedactor(pipeline);
+  const cacheDir = options.cacheDir ?? defaultCacheDir(cwd, env);
+  const runsDir = options.runsDir ?? defaultRunsDir(cwd, env);
+  const cache = new ArtifactCache(cacheDir, { redactor });
+  usableFolder(cacheDir, 'cache folder', () => cache.ensureMarker());
+  usableFolder(runsDir, 'runs folder', () => mkdirSync(runsDir, { recursive: true }));
+  const { fingerprints, failures } = await fingerprintStages(pipeline);
   const keys = computeStageKeys(pipeline, fingerprints);
-  const recorder = new RunRecorder(
-    options.runsDir ?? defaultRunsDir(cwd, env),
-    pipeline.spec.name,
-    resolvedPipelineJson(pipeline),
-    environmentInfo(opened),
-    pipeline.stages.map((s) => ({ id: s.id, type: s.plugin.type, key: keys.get(s.id)! })),
-    options.runId,
-  );
-  await lastValueFrom(
-    executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: options.force, signal: options.signal, fingerprints }).pipe(
-      tap((e) => {
-        recorder.handle(e);
-        options.onEvent?.(e);
-      }),
-    ),
-  );
+  // Keys that depend on a fingerprint that failed are unknown.
+  const unknown = new Set(failures.map((f) => f.stageId));
+  for (const s of pipeline.stages) if (s.dependsOn.some((d) => unknown.has(d))) unknown.add(s.id);
+  let recorder: RunRecorder;
+  try {
+    recorder = new RunRecorder(
+      runsDir,
+      pipeline.spec.name,
+      resolvedPipelineJson(pipeline),
+      environmentInfo(opened, redactor),
+      pipeline.stages.map((s) => ({ id: s.id, type: s.plugin.type, key: unknown.has(s.id) ? '' : keys.get(s.id)! })),
+      options.runId,
+    );
+  } catch (err) {
+    throw new RunSetupError(`cannot write the run record under ${join(runsDir, pipeline.spec.name)}: ${fsReason(err)}`);
+  }
+  const record = (e: ExecutorEvent) => {
+    const shown = redactor.json(e);
+    recorder.handle(shown);
+    options.onEvent?.(shown);
+  };
+  const endRun = (reason: string, failed: ReadonlyMap<string, string>, failedStage?: string) => {
+    const now = Date.now();
+    for (const s of pipeline.stages) {
+      const status = recorder.summary.stages[s.id]?.status;
+      if (status !== 'pending' && status !== 'running' && status !== undefined) continue;
+      const why = failed.get(s.id);
+      record({ type: 'stage-end', stageId: s.id, status: why ? 'failed' : 'skipped', key: unknown.has(s.id) ? '' : keys.get(s.id)!, pluginType: s.plugin.type, seconds: 0, metrics: {}, reason: why ?? `not run: ${reason}`, time: now });
+    }
+    record({ type: 'run-end', status: 'failed', ...(failedStage ? { failedStage } : {}), reason, time: now });
+  };
+  if (failures.length) {
+    endRun(failures[0]!.message, new Map(failures.map((f) => [f.stageId, f.message])), failures[0]!.stageId);
+    return { runDir: recorder.runDir, status: 'failed', summary: recorder.summary };
+  }
+  try {
+    await lastValueFrom(
+      executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: options.force, signal: options.signal, fingerprints }).pipe(tap(record)),
+    );
+  } catch (err) {
+    // The executor broke off (the cache cannot hold the run's lease, …): the record ends failed, never "running".
+    if (recorder.summary.status === 'running') endRun(`the run could not go on: ${fsReason(err)}`, new Map());
+    // A file-system problem is the run's failure; anything else is a bug, which the CLI reports as one.
+    if (!isEnvironmentError(err)) throw err;
+  }
   return { runDir: recorder.runDir, status: recorder.summary.status as RunStatus, summary: recorder.summary };
 }
 
-function environmentInfo(opened: OpenedPipeline): JsonObject {
+/** Creates or checks a folder the run needs; a RunSetupError naming it when it cannot be used. */
+function usableFolder(dir: string, what: string, make: () => void): void {
+  try {
+    make();
+  } catch (err) {
+    let isFile = false;
+    try {
+      isFile = !statSync(dir).isDirectory();
+    } catch {
+      /* not there at all: the reason says why */
+    }
+    throw new RunSetupError(`cannot use ${dir} as the ${what}: ${isFile ? 'it is a file, not a folder' : fsReason(err)}`);
+  }
+}
+
+/** An error of the file system (it has a code, or its cause does), not of FairTune's logic. */
+function isEnvironmentError(err: unknown): boolean {
+  const codeOf = (e: unknown) => (e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined);
+  return !!(codeOf(err) ?? codeOf((err as { cause?: unknown })?.cause));
+}
+
+function environmentInfo(opened: OpenedPipeline, redactor: Redactor): JsonObject {
   const packages: JsonObject = {};
   const names = new Set(['@fairtune/core', ...opened.registry.all().map((p) => p.packageName)]);
   for (const name of names) packages[name] = packageVersion(name, dirname(resolve(opened.file)));
@@ -180,7 +296,7 @@ function environmentInfo(opened: OpenedPipeline): JsonObject {
     packages,
     // Stages that use tensors report the backend that ran (`environment` events) and overwrite this.
     tensorBackend: 'none (no tensor stage executed in this run)',
-    argv: process.argv.slice(2),
+    argv: redactArgv(process.argv.slice(2), opened.pipeline, redactor),
   };
 }
 

@@ -20,6 +20,7 @@ import { bytesPerElement, type Artifact, type DType } from '../contracts/artifac
 import { ARTIFACT_FORMAT, readArtifact, writeArtifact, type ArtifactManifest } from './artifact-codec.js';
 import { acquireGcLock, CacheLease, readLeases } from './lease.js';
 import { processAlive } from './liveness.js';
+import type { Redactor } from '../pipeline/secrets.js';
 
 export const CACHE_MARKER = 'fairtune-cache.json';
 export const CACHE_FORMAT = 'fairtune-cache/1';
@@ -74,8 +75,23 @@ export interface CacheGcResult {
 
 const TOP_LEVEL = new Set(['entries', 'tmp', 'leases', CACHE_MARKER]);
 
+export interface ArtifactCacheOptions {
+  /**
+   * Secrets of the run writing to the cache (pipeline/secrets.ts): their text is replaced by
+   * `[redacted]` in the artifacts' metadata and text files before they are stored.
+   */
+  readonly redactor?: Redactor;
+}
+
 export class ArtifactCache {
-  constructor(readonly root: string) {}
+  readonly #redactor?: Redactor;
+
+  constructor(
+    readonly root: string,
+    options: ArtifactCacheOptions = {},
+  ) {
+    this.#redactor = options.redactor?.active ? options.redactor : undefined;
+  }
 
   #entryDir(key: string): string {
     return join(this.root, 'entries', key.slice(0, 2), key);
@@ -230,14 +246,16 @@ export class ArtifactCache {
       for (const [port, artifact] of Object.entries(outputs)) {
         const dir = join(tmp, 'outputs', port);
         mkdirSync(dir, { recursive: true });
-        for (const rel of writeArtifact(dir, artifact)) {
+        const stored = this.#redactor ? redactArtifact(artifact, this.#redactor, join(tmp, 'redacted', port)) : artifact;
+        for (const rel of writeArtifact(dir, stored)) {
           const path = join(dir, rel);
           checksums[`outputs/${port}/${rel}`] = { sha256: await hashFile(path), size: statSync(path).size };
         }
         kinds[port] = artifact.kind;
       }
       const entry: EntryRecord = { ...record, created: new Date().toISOString(), outputs: kinds, checksums };
-      writeFileSync(join(tmp, 'entry.json'), JSON.stringify(entry, null, 1));
+      rmSync(join(tmp, 'redacted'), { recursive: true, force: true });
+      writeFileSync(join(tmp, 'entry.json'), JSON.stringify(this.#redactor ? this.#redactor.json(entry) : entry, null, 1));
       await this.#commit(tmp, record.key);
       return Object.fromEntries(Object.keys(outputs).map((port) => [port, this.load(record.key, port)]));
     } finally {
@@ -250,6 +268,14 @@ export class ArtifactCache {
   async #commit(tmp: string, key: string): Promise<void> {
     const final = this.#entryDir(key);
     for (let attempt = 0; ; attempt++) {
+      // entries/ and its shard folders hold only folders: a file in their place is damage, set aside like a damaged entry.
+      for (const dir of [join(this.root, 'entries'), dirname(final)]) {
+        try {
+          if (!statSync(dir).isDirectory()) this.#discard(dir);
+        } catch {
+          /* absent: created next */
+        }
+      }
       mkdirSync(dirname(final), { recursive: true });
       try {
         renameSync(tmp, final);
@@ -358,6 +384,7 @@ export class ArtifactCache {
             : 'temporary item no live run owns (an interrupted write)';
         leftovers.push({ path: join(this.root, 'tmp', name), why });
       }
+      for (const item of strayEntryItems(this.root)) leftovers.push({ path: item, why: 'not a cache entry: entries/ holds only <2 hex digits>/ folders' });
       for (const l of leases) {
         if (l.live) continue;
         const why = l.record ? `lease of a run that is gone (pid ${l.record.pid} on ${l.record.hostname}${l.record.pipeline ? `, pipeline ${l.record.pipeline}` : ''})` : 'unreadable lease file';
@@ -383,6 +410,42 @@ export class ArtifactCache {
   clear(options: { dryRun?: boolean } = {}): CacheGcResult {
     return this.gc(new Set(), options);
   }
+}
+
+/** Items directly under entries/ that are not shard folders: a file, a link, a folder with another name. */
+function strayEntryItems(root: string): string[] {
+  const base = join(root, 'entries');
+  try {
+    return readdirSync(base, { withFileTypes: true })
+      .filter((d) => !d.isDirectory() || !/^[0-9a-f]{2}$/.test(d.name))
+      .map((d) => join(base, d.name));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The artifact as the cache stores it for a run with secrets: metadata scrubbed, and each text
+ * file holding a secret's text replaced by a scrubbed copy written under `scratch`. Binary files
+ * (a NUL byte in their first 8 KiB) are stored as they are.
+ */
+function redactArtifact(a: Artifact, redactor: Redactor, scratch: string): Artifact {
+  const files: Record<string, string> = {};
+  for (const [name, path] of Object.entries(a.files)) {
+    files[name] = path;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      continue; // writeArtifact reports the missing file
+    }
+    if (bytes.subarray(0, 8192).includes(0) || !redactor.values.some((v) => bytes.includes(v))) continue;
+    mkdirSync(scratch, { recursive: true });
+    const copy = join(scratch, name.replace(/[/\\]/g, '_'));
+    writeFileSync(copy, redactor.text(bytes.toString('utf8')));
+    files[name] = copy;
+  }
+  return { ...a, meta: redactor.json(a.meta), files };
 }
 
 /** Whether `names` (the folder's contents) are a cache's layout: entries/ with <2 hex>/<64 hex> folders, and only cache files beside it. */

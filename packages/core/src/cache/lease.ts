@@ -55,8 +55,12 @@ export class CacheLease {
     this.#file = join(root, 'leases', `${this.id}.json`);
     this.#keys = new Set(keys);
     this.#pipeline = pipeline;
-    mkdirSync(join(root, 'leases'), { recursive: true });
-    this.#write();
+    try {
+      mkdirSync(join(root, 'leases'), { recursive: true });
+      this.#write();
+    } catch (err) {
+      throw new Error(`cannot write the run's lease ${this.#file} in the cache: ${fsReason(err)}`, { cause: err });
+    }
     this.#timer = setInterval(() => {
       try {
         const now = new Date();
@@ -82,13 +86,21 @@ export class CacheLease {
   /** A fresh, empty work folder for a stage, inside this run's temporary folder. */
   workDir(stageId: string): string {
     const dir = join(this.tmpDir, `work-${stageId.replace(/[^\w.=,[\]-]/g, '_')}-${randomBytes(4).toString('hex')}`);
-    mkdirSync(dir, { recursive: true });
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new Error(`cannot create the work folder ${dir}: ${fsReason(err)}`, { cause: err });
+    }
     return dir;
   }
 
   /** A path for a temporary item (not created), inside this run's temporary folder. */
   tmpPath(prefix: string): string {
-    mkdirSync(this.tmpDir, { recursive: true });
+    try {
+      mkdirSync(this.tmpDir, { recursive: true });
+    } catch (err) {
+      throw new Error(`cannot create the run's temporary folder ${this.tmpDir}: ${fsReason(err)}`, { cause: err });
+    }
     return join(this.tmpDir, `${prefix}-${randomBytes(4).toString('hex')}`);
   }
 
@@ -219,4 +231,22 @@ export function acquireGcLock(root: string): GcLock {
     }
   }
   throw new GcBusyError(`could not take ${path}`);
+}
+
+/** Why a file-system call failed, in one line: "a part of the path is a file (ENOTDIR)". */
+export function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const why: Record<string, string> = {
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EEXIST: 'a file is in the way',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+    ENAMETOOLONG: 'the name is too long',
+    ELOOP: 'a loop of symbolic links',
+    ENOENT: 'it does not exist',
+  };
+  if (code && why[code]) return `${why[code]} (${code})`;
+  return ((err as Error)?.message ?? String(err)).split('\n')[0]!;
 }

@@ -10,6 +10,14 @@ import type { TrialRunner } from './trials.js';
 /** A JSON Schema (draft-07 subset understood by ajv) for a plugin's params object. */
 export type JsonSchema = { [key: string]: unknown };
 
+/**
+ * Schema keyword marking a param secret (`"token": { "type": "string", "x-fairtune-secret": true }`):
+ * the stage receives the value, and the run record, the cache and the readable cache-key recipe
+ * hold `[redacted]` instead. A secret is a credential: it must not change what the stage
+ * computes, and it does not join the cache key (docs/pipelines.md, "Untrusted input").
+ */
+export const SECRET_PARAM_KEYWORD = 'x-fairtune-secret';
+
 export interface InputPort {
   /** Accepted artifact kind(s). */
   readonly kind: string | readonly string[];

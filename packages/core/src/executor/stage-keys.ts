@@ -10,6 +10,7 @@ import type { JsonObject, JsonValue } from '../contracts/artifact.js';
 import type { Subgraph } from '../pipeline/subgraphs.js';
 import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
 import { canonicalJson, sha256 } from '../cache/canonical.js';
+import { redactAt, Redactor, secretValues } from '../pipeline/secrets.js';
 
 export function computeStageKeys(pipeline: ResolvedPipeline, fingerprints: ReadonlyMap<string, string> = new Map()): Map<string, string> {
   const keys = new Map<string, string>();
@@ -24,12 +25,22 @@ export function computeStageKeys(pipeline: ResolvedPipeline, fingerprints: Reado
 
 /** One stage's key, given the keys of the stages it reads (also used for the stages of a trial). */
 export function stageKey(stage: ResolvedStage, keyOf: (stageId: string) => string, fingerprint?: string, trials?: JsonValue): string {
+  return sha256(canonicalJson(stageRecipe(stage, keyOf, fingerprint, trials)));
+}
+
+/**
+ * What a stage's key hashes, readable: type, version, params, seed, the keys of its inputs, and
+ * (when present) the fingerprint of its external files, its nested plugins and its trial group.
+ * Secret params (x-fairtune-secret) are `[redacted]` here, so neither this recipe nor the key
+ * holds them: a secret is a credential and does not change what the stage computes.
+ */
+export function stageRecipe(stage: ResolvedStage, keyOf: (stageId: string) => string, fingerprint?: string, trials?: JsonValue): JsonValue {
   const inputs: Record<string, string[]> = {};
   for (const b of stage.inputs) inputs[b.port] = b.sources.map((s) => `${keyOf(s.stage)}/${s.output}`);
   const recipe = {
     type: stage.plugin.type,
     version: stage.plugin.version,
-    params: stage.params,
+    params: stage.secrets?.length ? new Redactor(secretValues(stage.params, stage.secrets)).json(redactAt(stage.params, stage.secrets)) : stage.params,
     seed: stage.seed,
     inputs,
     ...(fingerprint !== undefined ? { external: fingerprint } : {}),
@@ -39,7 +50,7 @@ export function stageKey(stage: ResolvedStage, keyOf: (stageId: string) => strin
     // unbound), their types' versions and the keys of what they read from outside the group.
     ...(trials !== undefined ? { trials } : {}),
   };
-  return sha256(canonicalJson(recipe as unknown as JsonValue));
+  return recipe as unknown as JsonValue;
 }
 
 function subgraphRecipe(sg: Subgraph, keyOf: (stageId: string) => string): JsonValue {
@@ -51,22 +62,46 @@ function subgraphRecipe(sg: Subgraph, keyOf: (stageId: string) => string): JsonV
       type: s.plugin.type,
       version: s.plugin.version,
       nested: (s.nested ?? []).map(({ pointer, kind, name, version }) => ({ pointer, kind, name, version })),
-      template: sg.templates[s.id] ?? null,
+      template: s.secrets?.length ? redactAt(sg.templates[s.id] ?? null, s.secrets.map((p) => `/params${p}`)) : (sg.templates[s.id] ?? null),
       reads: s.inputs.flatMap((b) => b.sources.filter((src) => sg.external.includes(src.stage)).map((src) => `${b.port}:${keyOf(src.stage)}/${src.output}`)),
     })),
   };
 }
 
-/** Asks every stage that reads external files for its fingerprint. */
+/** A stage whose fingerprint could not be taken; the message is one line naming the stage and the cause. */
+export class FingerprintError extends Error {
+  override readonly name = 'FingerprintError';
+  constructor(
+    readonly stageId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Asks every stage that reads external files for its fingerprint; throws the first failure (a FingerprintError). */
 export async function computeFingerprints(pipeline: ResolvedPipeline): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+  const { fingerprints, failures } = await fingerprintStages(pipeline);
+  if (failures.length) throw failures[0]!;
+  return fingerprints;
+}
+
+/**
+ * Every stage's fingerprint, and a FingerprintError for each stage whose fingerprint failed (a data
+ * root that is a file, a dangling link, unreadable): `stage "<id>" (<type>): cannot fingerprint its
+ * external inputs: <first line of the cause>`.
+ */
+export async function fingerprintStages(pipeline: ResolvedPipeline): Promise<{ fingerprints: Map<string, string>; failures: FingerprintError[] }> {
+  const fingerprints = new Map<string, string>();
+  const failures: FingerprintError[] = [];
   for (const stage of pipeline.stages) {
     if (!stage.plugin.fingerprint) continue;
     try {
-      out.set(stage.id, await stage.plugin.fingerprint(stage.params));
+      fingerprints.set(stage.id, await stage.plugin.fingerprint(stage.params));
     } catch (err) {
-      throw new Error(`stage "${stage.id}" (${stage.plugin.type}): fingerprint of its external inputs failed: ${(err as Error).message}`);
+      const cause = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+      failures.push(new FingerprintError(stage.id, `stage "${stage.id}" (${stage.plugin.type}): cannot fingerprint its external inputs: ${cause}`));
     }
   }
-  return out;
+  return { fingerprints, failures };
 }

@@ -2,6 +2,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import { NESTED_PLUGIN_KEYWORD } from '../contracts/nested-plugin.js';
+import { SECRET_PARAM_KEYWORD } from '../contracts/stage-plugin.js';
 
 // ajv-formats is CJS with `exports.default`; nodenext types the default import as module.exports.
 const addFormats = addFormatsImport.default;
@@ -16,6 +17,8 @@ export function sharedAjv(): Ajv {
     shared.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
     // Marks a property holding a nested plugin `{ name, params }` (resolved by pipeline/nested-plugins.ts).
     shared.addKeyword({ keyword: NESTED_PLUGIN_KEYWORD, schemaType: 'string' });
+    // Marks a secret param (pipeline/secrets.ts): redacted in records, the cache and the key recipe.
+    shared.addKeyword({ keyword: SECRET_PARAM_KEYWORD, schemaType: 'boolean' });
   }
   return shared;
 }

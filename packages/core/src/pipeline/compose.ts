@@ -25,6 +25,7 @@ import type { JsonObject, JsonValue } from '../contracts/artifact.js';
 import { PipelineError, type PipelineIssue } from './issues.js';
 import { escapePointer, readPipelineJson } from './load.js';
 import { copyId, formatSelector, parseReference, type StageSelector } from './stage-ref.js';
+import { abbreviate } from './strict-json.js';
 
 export interface StageOrigin {
   /** Id of the stage as written in the file. */
@@ -92,8 +93,8 @@ export function mergePipeline(base: JsonObject, child: JsonObject): JsonObject {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(base)) if (k !== 'name' && k !== 'extends') define(out, k, v);
   for (const [k, v] of Object.entries(child)) {
-    if (v === null && k in out) delete out[k];
-    else define(out, k, k in out ? deepMerge(out[k]!, v) : v);
+    if (v === null && Object.hasOwn(out, k)) delete out[k];
+    else define(out, k, Object.hasOwn(out, k) ? deepMerge(out[k]!, v) : v);
   }
   return out;
 }
@@ -104,8 +105,8 @@ export function deepMerge(base: JsonValue, over: JsonValue): JsonValue {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(base)) define(out, k, v);
   for (const [k, v] of Object.entries(over)) {
-    if (v === null && k in base) delete out[k];
-    else define(out, k, k in base ? deepMerge(base[k]!, v) : v);
+    if (v === null && Object.hasOwn(base, k)) delete out[k];
+    else define(out, k, Object.hasOwn(base, k) ? deepMerge(base[k]!, v) : v);
   }
   return out;
 }
@@ -172,6 +173,7 @@ export function expandPipeline(raw: JsonValue, issues: PipelineIssue[], options:
 
   // A written id may itself look like a copy's (an expanded pipeline read back); ids stay unique.
   const out: JsonObject = {};
+  for (const [id, stage] of Object.entries(stages)) if (!isObject(stage)) define(out, id, stage); // the envelope check reports it at its id
   for (const t of templates.values()) {
     const base = `/stages/${escapePointer(t.id)}`;
     if (t.axes.length && t.id.includes('[')) issues.push({ path: base, message: `a stage with a matrix needs a plain id (letters, digits, "-", "_"); "[…]" is added to its copies' ids` });
@@ -512,7 +514,7 @@ export function issuesToTemplates(issues: readonly PipelineIssue[], origins: Rea
     }
   }
   return out.map(({ issue, copies }) =>
-    copies.length === 0 ? issue : { path: issue.path, message: `${issue.message} (in ${copies[0]}${copies.length > 1 ? ` and ${copies.length - 1} other cop${copies.length === 2 ? 'y' : 'ies'}` : ''})` },
+    copies.length === 0 ? issue : { path: issue.path, message: `${issue.message} (in ${abbreviate(copies[0]!, 120)}${copies.length > 1 ? ` and ${copies.length - 1} other cop${copies.length === 2 ? 'y' : 'ies'}` : ''})` },
   );
 }
 

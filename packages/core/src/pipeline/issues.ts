@@ -5,8 +5,14 @@ export interface PipelineIssue {
   readonly message: string;
 }
 
+/** One line for people; a key in the pointer longer than any valid id (a 5,000-character one) is shortened. */
 export function formatIssue(file: string, issue: PipelineIssue): string {
-  return `${file}: ${issue.path || '/'}: ${issue.message}`;
+  const path = issue.path
+    .split('/')
+    .map((seg) => (seg.length > 200 ? `${seg.slice(0, 60)}…(${seg.length} characters)` : seg))
+    .join('/');
+  const message = issue.message.replace(/\s*\n\s*/g, ' ').replace(/[^\s"]{241,}/g, (w) => `${w.slice(0, 60)}…(${w.length} characters)`);
+  return `${file}: ${path || '/'}: ${message}`;
 }
 
 /** An invalid pipeline: all errors at once. The CLI prints them and exits with code 2. */
@@ -16,6 +22,8 @@ export class PipelineError extends Error {
     readonly file: string,
     readonly issues: readonly PipelineIssue[],
     readonly warnings: readonly PipelineIssue[] = [],
+    /** Plugins named by a path and the files imported for them (their code ran before validation failed). */
+    readonly pathPlugins: readonly { readonly specifier: string; readonly file: string }[] = [],
   ) {
     super(`${file} is not a valid pipeline (${issues.length} error${issues.length === 1 ? '' : 's'}):\n` + issues.map((i) => '  ' + formatIssue(file, i)).join('\n'));
   }

@@ -1,17 +1,16 @@
 /**
  * Reading a pipeline file: JSON parsing with line/column errors, environment references
  * (`${VAR}` / `${VAR:-default}` in any string) and `--set stage.param=value` overrides.
+ * Files and `--set` values are read strictly (strict-json.ts): a duplicate key, a reserved key
+ * or nesting deeper than MAX_JSON_DEPTH is an error with its JSON pointer and line and column.
  */
 import { readFileSync } from 'node:fs';
 import type { JsonObject, JsonValue } from '../contracts/artifact.js';
 import { PipelineError, type PipelineIssue } from './issues.js';
+import { escapePointer } from './pointer.js';
+import { abbreviate, lineColumn, RESERVED_KEYS, strictJsonProblems } from './strict-json.js';
 
-/** Converts a character offset into 1-based line and column. */
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
-}
+export { escapePointer };
 
 export function readPipelineJson(file: string): JsonValue {
   let text: string;
@@ -20,14 +19,18 @@ export function readPipelineJson(file: string): JsonValue {
   } catch (err) {
     throw new PipelineError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
+  let value: JsonValue;
   try {
-    return JSON.parse(text) as JsonValue;
+    value = JSON.parse(text) as JsonValue;
   } catch (err) {
     const message = (err as Error).message;
     const m = /position (\d+)/.exec(message);
     const where = m ? (({ line, column }) => ` (line ${line}, column ${column})`)(lineColumn(text, Number(m[1]))) : '';
     throw new PipelineError(file, [{ path: '', message: `not valid JSON${where}: ${message}` }]);
   }
+  const problems = strictJsonProblems(text);
+  if (problems.length) throw new PipelineError(file, problems.map((p) => ({ path: p.pointer, message: p.message })));
+  return value;
 }
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -54,27 +57,28 @@ export function substituteEnv(value: JsonValue, env: NodeJS.ProcessEnv, issues: 
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, issues, `${path}/${i}`));
   if (value && typeof value === 'object') {
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, issues, `${path}/${escapePointer(k)}`);
+    for (const [k, v] of Object.entries(value)) defineKey(out, k, substituteEnv(v, env, issues, `${path}/${escapePointer(k)}`));
     return out;
   }
   return value;
 }
 
-export function escapePointer(segment: string): string {
-  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
-/** Parses `--set` values: JSON when it parses (numbers, booleans, arrays, quoted strings), else the raw string. */
-function parseSetValue(raw: string): JsonValue {
+/**
+ * Parses `--set` values: JSON when it parses (numbers, booleans, arrays, quoted strings), else the
+ * raw string. JSON is read strictly (no duplicate or reserved keys, bounded depth): a sentence
+ * when it breaks those rules.
+ */
+function parseSetValue(raw: string): { value: JsonValue } | { problem: string } {
+  let value: JsonValue;
   try {
-    return JSON.parse(raw) as JsonValue;
+    value = JSON.parse(raw) as JsonValue;
   } catch {
-    return raw;
+    return { value: raw };
   }
+  const problems = strictJsonProblems(raw, { limit: 1 });
+  if (problems.length) return { problem: `${problems[0]!.pointer ? `at ${problems[0]!.pointer}: ` : ''}${problems[0]!.message}` };
+  return { value };
 }
-
-/** Keys that would reach an object's prototype when used as a property name. */
-const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * Applies `stage.param[.sub…]=value` overrides to a parsed pipeline (before validation). The stage
@@ -106,18 +110,24 @@ export function applyOverrides(
       issues.push({ path: '', message: `--set "${set}" must look like <stage>.<param>=<value>` });
       continue;
     }
-    const reserved = paramPath.find((p) => RESERVED_KEYS.has(p));
+    const stageName = stagePart.includes('[') ? stagePart.slice(0, stagePart.indexOf('[')) : stagePart;
+    const reserved = [stageName, ...paramPath].find((p) => RESERVED_KEYS.has(p));
     if (reserved) {
-      issues.push({ path: '', message: `--set "${set}": "${reserved}" is a reserved name, not a param` });
+      issues.push({ path: '', message: `--set "${abbreviate(set, 120)}": "${reserved}" is a reserved name, not a ${reserved === stageName ? 'stage' : 'param'} (reserved: ${[...RESERVED_KEYS].join(', ')})` });
+      continue;
+    }
+    const parsed = parseSetValue(set.slice(eq + 1));
+    if ('problem' in parsed) {
+      issues.push({ path: '', message: `--set "${abbreviate(set, 120)}": the value ${parsed.problem}` });
       continue;
     }
     const ids = stages && typeof stages === 'object' && !Array.isArray(stages) ? Object.keys(stages) : [];
     const targets = ids.includes(stagePart) ? [stagePart] : select ? select(stagePart, ids) : '';
     if (typeof targets === 'string') {
-      issues.push({ path: `/stages/${escapePointer(stagePart)}`, message: `--set "${set}" names stage "${stagePart}", which the pipeline does not have (${targets ? `${targets}; ` : ''}stages: ${ids.join(', ')})` });
+      issues.push({ path: `/stages/${escapePointer(stagePart)}`, message: `--set "${abbreviate(set, 120)}" names stage "${abbreviate(stagePart)}", which the pipeline does not have (${targets ? `${targets}; ` : ''}stages: ${ids.join(', ')})` });
       continue;
     }
-    for (const stageId of targets) setParam(copy, stageId, paramPath, parseSetValue(set.slice(eq + 1)), set, issues);
+    for (const stageId of targets) setParam(copy, stageId, paramPath, parsed.value, set, issues);
   }
   return copy;
 }
@@ -126,14 +136,21 @@ function setParam(copy: JsonObject, stageId: string, paramPath: readonly string[
   const stage = (copy['stages'] as JsonObject)[stageId] as JsonObject;
   if (!stage || typeof stage !== 'object' || Array.isArray(stage)) return; // reported by validation
   let target = (Object.hasOwn(stage, 'params') ? stage['params'] : (stage['params'] = {})) as JsonObject;
+  if (!target || typeof target !== 'object' || Array.isArray(target)) return; // "params" is not an object: reported by validation
   for (const key of paramPath.slice(0, -1)) {
     const next = Object.hasOwn(target, key) ? target[key] : undefined;
-    if (next === undefined || next === null) target = target[key] = {};
+    if (next === undefined || next === null) target = defineKey(target, key, {}) as JsonObject;
     else if (typeof next === 'object' && !Array.isArray(next)) target = next;
     else {
       issues.push({ path: `/stages/${escapePointer(stageId)}/params/${escapePointer(key)}`, message: `--set "${set}": "${key}" is not an object` });
       return;
     }
   }
-  target[paramPath[paramPath.length - 1]!] = value;
+  defineKey(target, paramPath[paramPath.length - 1]!, value);
+}
+
+/** Own-property assignment that is safe for any key; returns the value. */
+function defineKey(o: JsonObject, k: string, v: JsonValue): JsonValue {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return v;
 }

@@ -63,9 +63,9 @@ export function resolveNestedPlugins(schema: unknown, params: JsonObject, lookup
     }
     if (isObject(value)) {
       const props = isObject(sub['properties']) ? sub['properties'] : {};
-      for (const [key, s] of Object.entries(props)) visit(s, value[key], `${pointer}/${escapePointer(key)}`);
+      for (const [key, s] of Object.entries(props)) if (Object.hasOwn(value, key)) visit(s, value[key], `${pointer}/${escapePointer(key)}`);
       if (isObject(sub['additionalProperties'])) {
-        for (const key of Object.keys(value)) if (!(key in props)) visit(sub['additionalProperties'], value[key], `${pointer}/${escapePointer(key)}`);
+        for (const key of Object.keys(value)) if (!Object.hasOwn(props, key)) visit(sub['additionalProperties'], value[key], `${pointer}/${escapePointer(key)}`);
       }
     }
     if (Array.isArray(value) && isObject(sub['items'])) value.forEach((v, i) => visit(sub['items'], v, `${pointer}/${i}`));

@@ -43,7 +43,7 @@ export interface PipelineSpec {
 const MATRIX_SCHEMA = {
   type: 'object',
   minProperties: 1,
-  propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_-]*$' },
+  propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_-]*$', maxLength: MAX_ID_LENGTH },
   additionalProperties: {
     type: 'array',
     minItems: 1,
@@ -75,7 +75,7 @@ export const pipelineEnvelopeSchema = {
     },
     groups: {
       type: 'object',
-      propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_-]*$' },
+      propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_-]*$', maxLength: MAX_ID_LENGTH },
       additionalProperties: {
         type: 'object',
         required: ['stages'],
@@ -87,7 +87,7 @@ export const pipelineEnvelopeSchema = {
           matrix: MATRIX_SCHEMA,
           trials: {
             type: 'object',
-            propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_-]*$' },
+            propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_-]*$', maxLength: MAX_ID_LENGTH },
             description: 'A trial subgraph: the names each trial binds ("%{name}" in its stages), with default values. The stage whose "trials" names this group runs it; its stages never run on their own.',
           },
         },

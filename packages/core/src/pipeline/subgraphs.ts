@@ -154,24 +154,36 @@ function renameInputs(inputs: JsonObject, rename: ReadonlyMap<string, string>): 
   return out;
 }
 
+/** Stages in dependency order (iterative depth-first), or undefined when they form a cycle. */
 function topological(stages: readonly ResolvedStage[]): ResolvedStage[] | undefined {
   const byId = new Map(stages.map((s) => [s.id, s]));
   const state = new Map<string, 1 | 2>();
   const out: ResolvedStage[] = [];
-  let cyclic = false;
-  const visit = (s: ResolvedStage) => {
-    if (state.get(s.id) === 2 || cyclic) return;
-    if (state.get(s.id) === 1) {
-      cyclic = true;
-      return;
+  for (const root of stages) {
+    if (state.has(root.id)) continue;
+    const path: ResolvedStage[] = [root];
+    const next: number[] = [0];
+    state.set(root.id, 1);
+    while (path.length) {
+      const s = path[path.length - 1]!;
+      const i = next[next.length - 1]!;
+      if (i >= s.dependsOn.length) {
+        state.set(s.id, 2);
+        out.push(s);
+        path.pop();
+        next.pop();
+        continue;
+      }
+      next[next.length - 1] = i + 1;
+      const d = byId.get(s.dependsOn[i]!);
+      if (!d || state.get(d.id) === 2) continue;
+      if (state.get(d.id) === 1) return undefined;
+      state.set(d.id, 1);
+      path.push(d);
+      next.push(0);
     }
-    state.set(s.id, 1);
-    for (const d of s.dependsOn) if (byId.has(d)) visit(byId.get(d)!);
-    state.set(s.id, 2);
-    out.push(s);
-  };
-  for (const s of stages) visit(s);
-  return cyclic ? undefined : out;
+  }
+  return out;
 }
 
 function withoutDescription(stage: JsonValue | undefined): JsonValue {

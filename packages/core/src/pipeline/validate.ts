@@ -13,8 +13,10 @@ import { escapePointer } from './load.js';
 import { nearest } from './nearest.js';
 import { resolveNestedPlugins } from './nested-plugins.js';
 import type { PipelineIssue } from './issues.js';
+import { secretPointers } from './secrets.js';
 import { pipelineEnvelopeSchema, type PipelineSpec, type StageSpec } from './spec.js';
-import { formatSelector, parseReference } from './stage-ref.js';
+import { MAX_ID_LENGTH, formatSelector, parseReference } from './stage-ref.js';
+import { abbreviate } from './strict-json.js';
 import type { Subgraph } from './subgraphs.js';
 
 export interface InputBinding {
@@ -35,6 +37,11 @@ export interface ResolvedStage {
    * join the cache key. Absent or empty when the stage type has none.
    */
   readonly nested?: readonly NestedPluginUse[];
+  /**
+   * JSON pointers (into `params`) of the values of params marked `x-fairtune-secret`, nested
+   * plugins' included; absent when there are none. Records and the cache hold `[redacted]` there.
+   */
+  readonly secrets?: readonly string[];
   readonly seed: number;
   readonly inputs: readonly InputBinding[];
   /** Ids of the stages this one reads from. */
@@ -64,19 +71,35 @@ export function validatePipeline(raw: JsonValue, registry: StageRegistry): Valid
   const envelope = structuredClone(raw);
   const check = validateEnvelope();
   if (!check(envelope)) {
+    // ajv reports a failed propertyNames twice: the rule that failed (pattern, maxLength), with the
+    // name in `propertyName`, then propertyNames itself; one sentence per name, from both.
+    const nameRules = new Map<string, string[]>();
     for (const e of check.errors ?? []) {
-      const path = e.keyword === 'propertyNames' ? `${e.instancePath}/${escapePointer(String((e.params as { propertyName?: string }).propertyName ?? ''))}` : e.instancePath;
+      if (!e.schemaPath.includes('/propertyNames/')) continue;
+      const k = `${e.instancePath}\u0000${String(e.propertyName)}`;
+      nameRules.set(k, [...(nameRules.get(k) ?? []), e.keyword]);
+    }
+    for (const e of check.errors ?? []) {
+      if (e.schemaPath.includes('/propertyNames/')) continue;
+      if (e.keyword === 'propertyNames') {
+        const name = String((e.params as { propertyName?: string }).propertyName ?? '');
+        const rules = nameRules.get(`${e.instancePath}\u0000${name}`) ?? [];
+        errors.push({ path: `${e.instancePath}/${escapePointer(name)}`, message: nameMessage(e.instancePath, name, rules) });
+        continue;
+      }
+      // One sentence for a value that matches none of several shapes, not one per shape.
+      if ((check.errors ?? []).some((a) => a.keyword === 'anyOf' && a !== e && e.schemaPath.startsWith(`${a.schemaPath}/`))) continue;
       const message =
-        e.keyword === 'propertyNames' || (e.keyword === 'pattern' && e.instancePath === '')
-          ? `stage id "${String((e.params as { propertyName?: string }).propertyName)}" must start with a letter and use only letters, digits, "-" and "_"`
+        e.keyword === 'anyOf'
+          ? `must be ${describeAlternatives(e.schema)}`
           : e.keyword === 'additionalProperties'
             ? `unknown field "${String((e.params as { additionalProperty: string }).additionalProperty)}"`
             : e.keyword === 'required'
               ? `missing required field "${String((e.params as { missingProperty: string }).missingProperty)}"`
-              : describeAjvError(e);
-      // ajv reports a failed propertyNames twice (pattern + propertyNames); keep one.
-      if (e.keyword === 'pattern' && e.schemaPath.includes('propertyNames')) continue;
-      errors.push({ path, message });
+              : e.keyword === 'maxLength' && e.instancePath === '/name'
+                ? `the pipeline name is ${String(e.data).length} characters long; names have at most ${MAX_ID_LENGTH} (they become folder names under runs/)`
+                : describeAjvError(e);
+      errors.push({ path: e.instancePath, message });
     }
     if (!isObject(envelope) || !isObject(envelope['stages'])) return { errors, warnings };
   }
@@ -99,6 +122,7 @@ export function validatePipeline(raw: JsonValue, registry: StageRegistry): Valid
       });
       continue;
     }
+    if (stage.params !== undefined && !isObject(stage.params)) continue; // reported by the envelope
     const params = structuredClone((stage.params ?? {}) as JsonObject);
     const validateParams = compileSchema(entry.plugin.paramsSchema);
     if (!validateParams(params)) {
@@ -112,7 +136,8 @@ export function validatePipeline(raw: JsonValue, registry: StageRegistry): Valid
     // Nested plugins (params marked x-fairtune-plugin): names resolved, params defaulted and written back.
     const nested = resolveNestedPlugins(entry.plugin.paramsSchema, params, (kind) => registry.nested(kind)?.map((n) => n.plugin));
     for (const e of nested.errors) errors.push({ path: `${base}/params${e.path}`, message: e.message });
-    resolved.set(id, { id, plugin: entry.plugin, packageName: entry.packageName, params, nested: nested.uses, seed: stage.seed ?? spec.seed ?? 0, spec: stage });
+    const secrets = secretPointers(entry.plugin.paramsSchema, params, (kind, name) => registry.nested(kind)?.find((n) => n.plugin.name === name)?.plugin);
+    resolved.set(id, { id, plugin: entry.plugin, packageName: entry.packageName, params, nested: nested.uses, ...(secrets.length ? { secrets } : {}), seed: stage.seed ?? spec.seed ?? 0, spec: stage });
   }
 
   // 2. Inputs: references, ports and kinds.
@@ -121,10 +146,12 @@ export function validatePipeline(raw: JsonValue, registry: StageRegistry): Valid
   for (const [id, stage] of resolved) {
     const base = `/stages/${escapePointer(id)}/inputs`;
     const declared = stage.plugin.inputs;
-    const given = stage.spec.inputs ?? {};
+    const given = isObject(stage.spec.inputs) ? stage.spec.inputs : {};
     const list: InputBinding[] = [];
     for (const [port, ref] of Object.entries(given)) {
-      const portSpec: InputPort | undefined = declared[port];
+      // Anything but a reference or a list of references was reported by the envelope.
+      if (typeof ref !== 'string' && !(Array.isArray(ref) && ref.every((r) => typeof r === 'string'))) continue;
+      const portSpec: InputPort | undefined = Object.hasOwn(declared, port) ? declared[port] : undefined;
       if (!portSpec) {
         const ports = Object.keys(declared);
         errors.push({ path: `${base}/${escapePointer(port)}`, message: `stage type ${stage.plugin.type} has no input "${port}" (inputs: ${ports.join(', ') || 'none'})` });
@@ -155,7 +182,7 @@ export function validatePipeline(raw: JsonValue, registry: StageRegistry): Valid
       list.push({ port, sources, multiple: !!portSpec.multiple });
     }
     for (const [port, portSpec] of Object.entries(declared)) {
-      if (!portSpec.optional && !(port in given)) {
+      if (!portSpec.optional && !Object.hasOwn(given, port)) {
         const kinds = typeof portSpec.kind === 'string' ? portSpec.kind : portSpec.kind.join(' or ');
         errors.push({ path: base, message: `missing required input "${port}" (${kinds}) of ${stage.plugin.type}` });
       }
@@ -167,7 +194,11 @@ export function validatePipeline(raw: JsonValue, registry: StageRegistry): Valid
   const deps = new Map<string, string[]>();
   for (const [id, list] of bindings) deps.set(id, [...new Set(list.flatMap((b) => b.sources.map((s) => s.stage)))]);
   const cycle = findCycle(stageIds.filter((id) => deps.has(id)), deps);
-  if (cycle) errors.push({ path: '/stages', message: `the stages form a cycle: ${cycle.join(' → ')}` });
+  if (cycle) {
+    // A long cycle (a generated file) is shown by its ends: the line stays readable.
+    const shown = cycle.length <= 20 ? cycle.join(' → ') : `${cycle.slice(0, 8).join(' → ')} → … (${cycle.length - 11} more) … → ${cycle.slice(-3).join(' → ')}`;
+    errors.push({ path: '/stages', message: `the stages form a cycle${cycle.length > 20 ? ` of ${cycle.length - 1} stages` : ''}: ${shown}` });
+  }
 
   // 4. Unused stages (warning).
   for (const [id, stage] of resolved) {
@@ -229,41 +260,102 @@ function resolveReference(
   return { stage: stageId, output };
 }
 
+/**
+ * A cycle among `ids`, in dependency order, or undefined. Iterative (an explicit stack), so a
+ * cycle of 10,000 stages is found like one of three.
+ */
 function findCycle(ids: readonly string[], deps: ReadonlyMap<string, readonly string[]>): string[] | undefined {
   const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    if (state.get(id) === 'done') return undefined;
-    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
-    state.set(id, 'visiting');
-    stack.push(id);
-    for (const d of deps.get(id) ?? []) {
-      const c = visit(d);
-      if (c) return c;
+  for (const root of ids) {
+    if (state.has(root)) continue;
+    const path: string[] = [];
+    const next: number[] = [];
+    state.set(root, 'visiting');
+    path.push(root);
+    next.push(0);
+    while (path.length) {
+      const id = path[path.length - 1]!;
+      const list = deps.get(id) ?? [];
+      const i = next[next.length - 1]!;
+      if (i >= list.length) {
+        state.set(id, 'done');
+        path.pop();
+        next.pop();
+        continue;
+      }
+      next[next.length - 1] = i + 1;
+      const d = list[i]!;
+      const s = state.get(d);
+      // Print the cycle in data-flow order (producer → consumer).
+      if (s === 'visiting') return [...path.slice(path.indexOf(d)), d].reverse();
+      if (s === undefined) {
+        state.set(d, 'visiting');
+        path.push(d);
+        next.push(0);
+      }
     }
-    stack.pop();
-    state.set(id, 'done');
-    return undefined;
-  };
-  for (const id of ids) {
-    const c = visit(id);
-    // Print the cycle in data-flow order (producer → consumer).
-    if (c) return c.reverse();
   }
   return undefined;
 }
 
+/** Dependencies before dependents, ties in `ids` order (depth-first, iterative). */
 function topologicalOrder(ids: readonly string[], deps: ReadonlyMap<string, readonly string[]>): string[] {
   const out: string[] = [];
   const done = new Set<string>();
-  const visit = (id: string) => {
-    if (done.has(id)) return;
-    done.add(id);
-    for (const d of deps.get(id) ?? []) visit(d);
-    out.push(id);
-  };
-  for (const id of ids) visit(id);
+  for (const root of ids) {
+    if (done.has(root)) continue;
+    done.add(root);
+    const path: string[] = [root];
+    const next: number[] = [0];
+    while (path.length) {
+      const id = path[path.length - 1]!;
+      const list = deps.get(id) ?? [];
+      const i = next[next.length - 1]!;
+      if (i >= list.length) {
+        out.push(id);
+        path.pop();
+        next.pop();
+        continue;
+      }
+      next[next.length - 1] = i + 1;
+      const d = list[i]!;
+      if (done.has(d)) continue;
+      done.add(d);
+      path.push(d);
+      next.push(0);
+    }
+  }
   return out;
+}
+
+/** The sentence for a key of the envelope that breaks a propertyNames rule (`rules`: the failed keywords). */
+function nameMessage(container: string, name: string, rules: readonly string[]): string {
+  const what = container === '/stages' ? 'stage id' : /\/matrix$/.test(container) ? 'axis name' : /\/trials$/.test(container) ? 'trial value name' : container === '/groups' ? 'group name' : 'name';
+  const shown = abbreviate(name);
+  if (rules.includes('maxLength')) {
+    const why = container === '/stages' ? ' (ids become folder and file names; a matrix copy\'s id includes its axes and labels: give long values a short "id")' : '';
+    return `${what} "${shown}" is ${name.length} characters long; at most ${MAX_ID_LENGTH}${why}`;
+  }
+  return `${what} "${shown}" must start with a letter and use only letters, digits, "-" and "_"`;
+}
+
+/** The shapes an `anyOf` allows, in words: "a string or a list of strings". */
+function describeAlternatives(branches: unknown): string {
+  const one = (b: unknown): string => {
+    if (!isObject(b)) return 'a valid value';
+    const types = [b['type']].flat().filter((t): t is string => typeof t === 'string');
+    const words = types.map((t) => {
+      if (t === 'array') {
+        const item = isObject(b['items']) ? one(b['items']) : '';
+        return item && item !== 'a valid value' ? `a list of ${item.replace(/^an? /, '')}s` : 'a list';
+      }
+      if (t === 'string' && typeof b['pattern'] === 'string') return `a string matching ${b['pattern']}`;
+      return { string: 'a string', integer: 'an integer', number: 'a number', boolean: 'a boolean', object: 'an object', null: 'null' }[t] ?? `a ${t}`;
+    });
+    if (types.includes('object') && Array.isArray(b['required'])) return `an object with ${b['required'].map((r) => `"${String(r)}"`).join(', ')}`;
+    return words.length ? words.join(' or ') : 'a valid value';
+  };
+  return Array.isArray(branches) ? branches.map(one).join(', or ') : 'a valid value';
 }
 
 export { nearest };

@@ -4,8 +4,8 @@
  * format when the root is absent); file checksums; and the per-subject loop.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { join, parse, resolve } from 'node:path';
 import type { StageEmitter } from '@fairtune/core';
 import { DEFAULT_GROUP_EFFECT, DEFAULT_PULSE_REFLECTION, type GroupEffect } from '../synthetic/physiology.js';
 import { GENERATOR_VERSION, ensureCohort } from '../synthetic/cohort.js';
@@ -88,12 +88,12 @@ export async function resolveDataRoot(
   download?: (root: string) => Promise<void>,
 ): Promise<ResolvedRoot> {
   const root = resolve(p.root);
-  if (p.download && !existsSync(root) && p.synthetic !== 'always') {
+  if (p.download && p.synthetic !== 'always' && dataRootState(root) === 'absent') {
     if (!download) throw new Error(`${dataset}: no download is available for this dataset`);
     emit.log('info', `downloading ${dataset} into ${root}`);
     await download(root);
   }
-  const exists = existsSync(root);
+  const exists = p.synthetic !== 'always' && dataRootState(root) === 'folder';
   if (p.synthetic === 'never' || (p.synthetic === 'auto' && exists)) {
     if (!exists) throw new Error(`${dataset}: data root ${root} does not exist (synthetic: 'never'). Point 'root' at the dataset or allow synthetic data.`);
     return { root, synthetic: false };
@@ -207,7 +207,11 @@ export function f32(x: ArrayLike<number>): Float32Array {
 export function loaderPreflight(dataset: string, p: LoaderParams): string[] {
   const root = resolve(p.root);
   if (p.synthetic === 'always') return [`SYNTHETIC DATA: ${dataset} uses the synthetic cohort (synthetic: 'always'), not ${root}`];
-  if (existsSync(root)) return [];
+  try {
+    if (dataRootState(root) === 'folder') return [];
+  } catch (err) {
+    return [`${dataset}: ${(err as Error).message}; the run will fail`];
+  }
   if (p.download) return [`${dataset}: data root ${root} is absent; it will be downloaded first`];
   if (p.synthetic === 'never') return [];
   return [`SYNTHETIC DATA: ${dataset} data root ${root} is absent, so this run uses the synthetic ${dataset}-format cohort (set the root param or its environment variable to use real data)`];
@@ -220,21 +224,96 @@ export function loaderPreflight(dataset: string, p: LoaderParams): string[] {
  */
 export function rootFingerprint(p: LoaderParams, limit = 200_000): string {
   const root = resolve(p.root);
+  const absent = `absent:${root}:${p.synthetic === 'never' ? 'no-synthetic' : `synthetic-generator-v${GENERATOR_VERSION}`}`;
+  // synthetic: 'always' reads no root, whatever is there (a broken one included).
+  let state: 'absent' | 'folder';
+  try {
+    state = dataRootState(root);
+  } catch (err) {
+    if (p.synthetic === 'always' && !existsSync(root)) return absent;
+    throw err;
+  }
   // Absent root: the synthetic cohort is what gets read, so its generator version is the external input.
-  if (!existsSync(root)) return `absent:${root}:${p.synthetic === 'never' ? 'no-synthetic' : `synthetic-generator-v${GENERATOR_VERSION}`}`;
+  if (state === 'absent') return absent;
   const hash = createHash('sha256');
   let count = 0;
-  const walk = (dir: string, rel: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (++count > limit) throw new Error(`data root ${root} holds more than ${limit} entries; point 'root' at the dataset folder itself`);
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path, `${rel}${entry.name}/`);
-      else {
-        const st = statSync(path);
-        hash.update(`${rel}${entry.name}\u0000${st.size}\u0000${st.mtimeMs}\n`);
+  // Iterative (an explicit stack of folders), so a deep tree cannot overflow the call stack.
+  const stack: { dir: string; rel: string; entries?: import('node:fs').Dirent[]; next: number }[] = [{ dir: root, rel: '', next: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (!top.entries) {
+      try {
+        top.entries = readdirSync(top.dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+      } catch (err) {
+        throw new Error(`data root ${root}: cannot list ${top.dir} (${fsCode(err)})`);
       }
     }
-  };
-  walk(root, '');
+    if (top.next >= top.entries.length) {
+      stack.pop();
+      continue;
+    }
+    const entry = top.entries[top.next++]!;
+    if (++count > limit) throw new Error(`data root ${root} holds more than ${limit} entries; point 'root' at the dataset folder itself`);
+    const path = join(top.dir, entry.name);
+    if (entry.isDirectory()) stack.push({ dir: path, rel: `${top.rel}${entry.name}/`, next: 0 });
+    else {
+      let st: import('node:fs').Stats;
+      try {
+        st = statSync(path);
+      } catch (err) {
+        throw new Error(`data root ${root}: ${brokenEntry(path, err)}`);
+      }
+      hash.update(`${top.rel}${entry.name}\u0000${st.size}\u0000${st.mtimeMs}\n`);
+    }
+  }
   return `present:${root}:${hash.digest('hex')}`;
+}
+
+/**
+ * What a data root is: `absent` (nothing there: the loader falls back to the synthetic cohort or
+ * downloads) or a `folder`. Anything else throws a one-line error naming the path: a file, a
+ * symbolic link to nothing or a loop of links (not "absent": the user pointed at something that
+ * is broken), the file system root, a folder that cannot be read.
+ */
+export function dataRootState(root: string): 'absent' | 'folder' {
+  let st: import('node:fs').Stats;
+  try {
+    st = statSync(root);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !isLink(root)) return 'absent';
+    throw new Error(`data root ${brokenEntry(root, err)}`);
+  }
+  if (!st.isDirectory()) throw new Error(`data root ${root} is not a folder (it is a ${st.isFile() ? 'file' : 'special file'}); point 'root' at the dataset folder`);
+  if (root === parse(root).root) throw new Error(`data root ${root} is the file system root; point 'root' at the dataset folder`);
+  return 'folder';
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Why `path` cannot be read, naming it: a dangling link (and its target), a loop of links, … */
+function brokenEntry(path: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return `${path} is a loop of symbolic links`;
+  if (code === 'ENOENT' && isLink(path)) {
+    let target = '?';
+    try {
+      target = readlinkSync(path);
+    } catch {
+      /* keep "?" */
+    }
+    return `${path} is a symbolic link to ${target}, which does not exist`;
+  }
+  if (code === 'ENOTDIR') return `${path}: a part of the path is a file, not a folder`;
+  return `${path} cannot be read (${fsCode(err)})`;
+}
+
+function fsCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? ((err as Error).message ?? String(err)).split('\n')[0]!;
 }

@@ -95,8 +95,10 @@ export function parseHeader(text: string, file: string): WfdbHeader {
     recordName = nameField.slice(0, slash);
     nSegments = num(nameField.slice(slash + 1), 'number of segments', file, true);
   }
+  if (nSegments !== undefined && nSegments < 1) throw new WfdbError(file, `record line: number of segments ${nSegments} must be at least 1`);
   if (rec.length < 2) throw new WfdbError(file, 'record line lacks the number of signals');
   const nSignals = num(rec[1]!, 'number of signals', file, true);
+  if (nSignals < 0) throw new WfdbError(file, `record line: number of signals ${nSignals} is negative`);
   let fs = DEFAULT_FS;
   let counterFrequency: number | undefined;
   let baseCounter: number | undefined;
@@ -104,11 +106,14 @@ export function parseHeader(text: string, file: string): WfdbHeader {
     const m = /^([^/()]+)(?:\/([^()]+)(?:\(([^)]*)\))?)?$/.exec(rec[2]);
     if (!m) throw new WfdbError(file, `sampling frequency field "${rec[2]}" is malformed`);
     fs = num(m[1]!, 'sampling frequency', file);
+    if (fs < 0) throw new WfdbError(file, `record line: sampling frequency ${m[1]} is negative`);
     if (fs === 0) fs = DEFAULT_FS;
     if (m[2] !== undefined) counterFrequency = num(m[2], 'counter frequency', file);
+    if (counterFrequency !== undefined && counterFrequency < 0) throw new WfdbError(file, `record line: counter frequency ${m[2]} is negative`);
     if (m[3] !== undefined) baseCounter = num(m[3], 'base counter', file);
   }
   const nSamples = rec[3] !== undefined ? num(rec[3], 'number of samples', file, true) : undefined;
+  if (nSamples !== undefined && nSamples < 0) throw new WfdbError(file, `record line: number of samples ${nSamples} is negative`);
   const baseTime = rec[4];
   const baseDate = rec[5];
 
@@ -121,7 +126,11 @@ export function parseHeader(text: string, file: string): WfdbHeader {
       if (line === undefined) throw new WfdbError(file, `header declares ${nSegments} segments but lists ${i}`);
       const parts = line.split(/\s+/);
       if (parts.length < 2) throw new WfdbError(file, `segment line ${i + 1} "${line}" needs a name and a length`);
-      segments.push({ name: parts[0]!, length: num(parts[1]!, `length of segment ${parts[0]}`, file, true) });
+      const name = parts[0]!;
+      if (name !== '~' && !isPlainName(name)) throw new WfdbError(file, `segment line ${i + 1}: record name "${name}" must be a plain name in the record's folder (no "/", "\\" or "..")`);
+      const length = num(parts[1]!, `length of segment ${name}`, file, true);
+      if (length < 0) throw new WfdbError(file, `segment line ${i + 1}: length ${length} of segment ${name} is negative`);
+      segments.push({ name, length });
     }
   } else {
     for (let i = 0; i < nSignals; i++) {
@@ -146,6 +155,8 @@ function parseSignalLine(line: string, file: string, index: number): WfdbSignalS
   const where = `signal ${index}`;
   if (parts.length < 2) throw new WfdbError(file, `${where} line "${line}" needs a file name and a format`);
   const fileName = parts[0]!;
+  // The data file lives in the record's folder: a path would let a header read any file on the machine.
+  if (fileName !== '~' && !isPlainName(fileName)) throw new WfdbError(file, `${where}: data file name "${fileName}" must be a plain file name in the record's folder (no "/", "\\" or "..")`);
   const fm = /^(\d+)(?:x(\d+))?(?::(\d+))?(?:\+(\d+))?$/.exec(parts[1]!);
   if (!fm) throw new WfdbError(file, `${where}: format field "${parts[1]}" is malformed`);
   const format = Number(fm[1]);
@@ -185,6 +196,11 @@ function parseSignalLine(line: string, file: string, index: number): WfdbSignalS
     blockSize,
     description,
   };
+}
+
+/** A file or record name with no directory part: not empty, no separators, not "." or "..". */
+function isPlainName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\u0000]/.test(name);
 }
 
 /**
