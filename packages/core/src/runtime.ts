@@ -14,7 +14,8 @@ import { demoStagesModule } from './builtin/demo-stages.js';
 import { executePipeline, type ExecutorEvent, type RunStatus } from './executor/executor.js';
 import { computeStageKeys, fingerprintStages } from './executor/stage-keys.js';
 import { PipelineError, type PipelineIssue } from './pipeline/issues.js';
-import { expandPipeline, issuesToTemplates, readComposedPipeline, selectStages, type StageOrigin } from './pipeline/compose.js';
+import type { PipelineSpec } from './pipeline/spec.js';
+import { escapeLiterals, expandPipeline, issuesToTemplates, readComposedPipeline, selectStages, type StageOrigin } from './pipeline/compose.js';
 import { applyOverrides, escapePointer, substituteEnv } from './pipeline/load.js';
 import { Redactor, REDACTED, redactAt, secretValues } from './pipeline/secrets.js';
 import { attachSubgraphs, bindTrialDefaults } from './pipeline/subgraphs.js';
@@ -89,12 +90,24 @@ export async function openPipeline(file: string, options: OpenOptions = {}): Pro
   const spec = applyOverrides(expansion.spec, sets.filter(addressesCopies), issues, (stage, ids) => selectStages(stage, ids, expansion.origins));
   // Trial groups' stages are validated with their default values, then set apart for their optimiser.
   const result = validatePipeline(bindTrialDefaults(spec), registry);
-  // Composition and validation may both see one bad reference: report each problem once.
-  const errors = [...new Map([...issues, ...issuesToTemplates(result.errors, expansion.origins)].map((i) => [`${i.path}\u0000${i.message}`, i])).values()];
-  const pipeline = result.pipeline ? attachSubgraphs(spec, result.pipeline, registry, errors) : undefined;
+  // Composition and validation may both see one bad reference: report each problem once, and
+  // drop what validation says at a place composition already explained (it saw the unresolved text).
+  const composed = new Set(issues.map((i) => i.path).filter((p) => p.startsWith('/stages/') && p.includes('/inputs/')));
+  const validated = issuesToTemplates(result.errors, expansion.origins).filter((i) => !composed.has(i.path));
+  const errors = [...new Map([...issues, ...validated].map((i) => [`${i.path}\u0000${i.message}`, i])).values()];
+  const attached = result.pipeline ? attachSubgraphs(spec, result.pipeline, registry, errors) : undefined;
+  // The pipeline as written for trial stages: their values are bound per trial, not with the defaults.
+  const pipeline = attached?.subgraphs ? { ...attached, spec: withTrialTemplates(attached.spec, spec as JsonObject, attached) } : attached;
   const warnings = issuesToTemplates(pipeline?.warnings ?? result.warnings, expansion.origins);
   if (errors.length || !pipeline) throw new PipelineError(file, errors, warnings, pathPlugins);
   return { file, registry, pipeline: { ...pipeline, warnings }, warnings, expanded: spec as JsonObject, origins: expansion.origins, pathPlugins };
+}
+
+function withTrialTemplates(validated: PipelineSpec, expanded: JsonObject, p: ResolvedPipeline): PipelineSpec {
+  const stages = { ...validated.stages } as Record<string, unknown>;
+  const written = expanded['stages'] as JsonObject;
+  for (const sg of p.subgraphs?.values() ?? []) for (const id of sg.stages) stages[id] = written[id];
+  return { ...validated, stages: stages as PipelineSpec['stages'] };
 }
 
 /**
@@ -102,7 +115,8 @@ export async function openPipeline(file: string, options: OpenOptions = {}): Pro
  * selector (`finetune[seed=7]`, `finetune[method=*,seed=7]`). Throws a sentence for one that names nothing.
  */
 export function selectForced(opened: OpenedPipeline, names: readonly string[]): Set<string> {
-  const ids = opened.pipeline.stages.map((s) => s.id);
+  // A stage of a trial group is named by its id in the file: it is recomputed in every trial.
+  const ids = [...opened.pipeline.stages.map((s) => s.id), ...[...(opened.pipeline.subgraphs?.values() ?? [])].flatMap((sg) => sg.stages)];
   const out = new Set<string>();
   for (const name of names) {
     const found = selectStages(name, ids, opened.origins);
@@ -118,11 +132,14 @@ export function selectForced(opened: OpenedPipeline, names: readonly string[]): 
  */
 export function resolvedPipelineJson(p: ResolvedPipeline): JsonObject {
   const stages: JsonObject = {};
-  for (const s of p.stages) {
-    const original = p.spec.stages[s.id]!;
-    Object.defineProperty(stages, s.id, { value: { ...(original as unknown as JsonObject), params: redactAt(s.params, s.secrets ?? []), seed: s.seed }, enumerable: true, writable: true, configurable: true });
+  const resolved = new Map(p.stages.map((s) => [s.id, s]));
+  // In file order; stages of trial groups as written (their values are bound per trial).
+  for (const [id, original] of Object.entries(p.spec.stages)) {
+    const s = resolved.get(id);
+    const value = s ? { ...(original as unknown as JsonObject), params: redactAt(s.params, s.secrets ?? []), seed: s.seed } : (original as unknown as JsonObject);
+    Object.defineProperty(stages, id, { value, enumerable: true, writable: true, configurable: true });
   }
-  return pipelineRedactor(p).json({ ...(p.spec as unknown as JsonObject), stages });
+  return escapeLiterals(pipelineRedactor(p).json({ ...(p.spec as unknown as JsonObject), stages }));
 }
 
 /** Every stage of a pipeline, its trial groups' stages included. */
@@ -138,9 +155,9 @@ export function pipelineRedactor(p: ResolvedPipeline): Redactor {
 /** The expanded pipeline (`validate --expanded`) with secret params `[redacted]`. */
 export function redactedExpanded(opened: OpenedPipeline): JsonObject {
   const secret = allStages(opened.pipeline).filter((s) => s.secrets?.length);
-  if (!secret.length) return opened.expanded;
+  if (!secret.length) return escapeLiterals(opened.expanded);
   const pointers = secret.flatMap((s) => s.secrets!.map((p) => `/stages/${escapePointer(s.id)}/params${p}`));
-  return pipelineRedactor(opened.pipeline).json(redactAt(opened.expanded, pointers));
+  return escapeLiterals(pipelineRedactor(opened.pipeline).json(redactAt(opened.expanded, pointers)));
 }
 
 /**

@@ -114,7 +114,7 @@ describe('trial subgraphs', () => {
     const dir = tempDir();
     const spec = searchSpec([1, 2], { search2: { type: 'demo.search', trials: 'trial', params: { param: 'offset', values: [3, 'x'], metric: { stage: 'shift', name: 'running-mean' } } } });
     expect(await errorsOf(spec)).toEqual([expect.stringMatching(/^\/stages\/search2\/params\/values\/1: must be of type number/)]);
-    (spec.stages.search2 as { params: { values: unknown[] } }).params.values = [3, 4];
+    ((spec.stages as Record<string, object>)['search2'] as { params: { values: unknown[] } }).params.values = [3, 4];
     const r = await run(writePipeline(dir, spec), dir, { concurrency: 3 });
     expect(r.status).toBe('succeeded');
     const trialIds = Object.keys(r.statuses).filter((id) => id.startsWith('shift['));
@@ -129,7 +129,7 @@ describe('trial subgraphs', () => {
 
   it('validates trial groups: stages checked with defaults, unknown names, non-optimiser users', async () => {
     expect(await errorsOf(searchSpec([1], { stats: { type: 'demo.stats', params: { label: '%{ofset}' }, inputs: { series: 'shift' } } }))).toEqual([
-      expect.stringMatching(/^\/stages\/stats\/params\/label: "%\{ofset\}" names no matrix axis of stage "stats"/),
+      expect.stringMatching(/^\/stages\/stats\/params\/label: "%\{ofset\}" names no trial binding or matrix axis of stage "stats" \(it is in trial group "trial", which binds offset/),
     ]);
     const wrongUser = searchSpec([1]);
     (wrongUser.stages as Record<string, object>)['other'] = { type: 'demo.stats', trials: 'trial', inputs: { series: 'numbers' } };

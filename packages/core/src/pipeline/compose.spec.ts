@@ -6,6 +6,8 @@ import { openPipeline, selectForced, type OpenedPipeline } from '../runtime.js';
 import { tempDir, testRegistry, writePipeline } from '../test-utils/fixtures.js';
 import { PipelineError } from './issues.js';
 import { decodeLabel, encodeLabel, parseReference } from './stage-ref.js';
+import { readComposedPipeline } from './compose.js';
+import { resolvedPipelineJson } from '../runtime.js';
 
 async function open(spec: object, options: { sets?: string[]; dir?: string; name?: string } = {}): Promise<OpenedPipeline> {
   const file = writePipeline(options.dir ?? tempDir(), spec, options.name);
@@ -143,7 +145,7 @@ describe('matrix', () => {
         r: { type: 'demo.report', inputs: { metrics: ['s'] } },
       },
     });
-    expect(errors).toEqual(['/stages/s/inputs/series: "n" matches 2 stages (n[seed=1], n[seed=2]) but input "series" of demo.stats takes one: pin the axes, e.g. "n[seed=1]"']);
+    expect(errors).toEqual(['/stages/s/inputs/series: "n" matches 2 stages (axis seed is not bound by this stage) but input "series" of demo.stats takes one: pin the axes this stage does not have, e.g. "n[seed=1]"']);
   });
 
   it('points validation errors of copies at their template, once', async () => {
@@ -234,5 +236,94 @@ describe('fairtune validate', () => {
     const a = keysById(await openPipeline(file, { registry: testRegistry(), env: {} }));
     const b = keysById(await openPipeline(again, { registry: testRegistry(), env: {} }));
     expect(b).toEqual(a);
+  });
+});
+
+describe('review findings', () => {
+  it("rebases a base's plugin paths onto the base's folder", () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'base'));
+    writePipeline(join(dir, 'base'), { plugins: ['./plug.mjs', 'some-package'], stages: {} }, 'b.json');
+    const file = writePipeline(dir, { name: 'c', extends: 'base/b.json', stages: {} }, 'c.json');
+    const merged = readComposedPipeline(file, []) as { plugins: string[] };
+    expect(merged.plugins).toEqual([join(dir, 'base', 'plug.mjs'), 'some-package']);
+  });
+
+  it('writes literal %{ and ${ back escaped, so the expanded pipeline and the run record validate to the same keys', async () => {
+    const dir = tempDir();
+    const spec = {
+      name: 'lit',
+      stages: {
+        numbers: { type: 'demo.numbers', description: 'literal %%{x} and $${HOME}' },
+        s: { type: 'demo.stats', matrix: { v: [1, 2] }, params: { label: 'v=%{v} lit=%%{v} env=$${NOPE}' }, inputs: { series: 'numbers' } },
+        r: { type: 'demo.report', inputs: { metrics: ['s'] } },
+      },
+    };
+    const o = await open(spec, { dir });
+    expect(o.pipeline.stages.find((x) => x.id === 's[v=2]')!.params['label']).toBe('v=2 lit=%{v} env=${NOPE}');
+    const record = resolvedPipelineJson(o.pipeline) as { stages: Record<string, { description?: string }> };
+    expect(record.stages['numbers']!.description).toBe('literal %%{x} and $${HOME}');
+    const again = await openPipeline(writePipeline(dir, record, 'record.json'), { registry: testRegistry(), env: {} });
+    expect(keysById(again)).toEqual(keysById(o));
+  });
+
+  it('the run record of a pipeline with a trial group keeps the group and its stages as written', async () => {
+    const dir = tempDir();
+    const spec = {
+      name: 'tr',
+      groups: { trial: { stages: ['shift'], trials: { offset: 0 } } },
+      stages: {
+        numbers: { type: 'demo.numbers', params: { count: 10 } },
+        shift: { type: 'demo.transform', params: { offset: '%{offset}' }, inputs: { series: 'numbers' } },
+        search: { type: 'demo.search', trials: 'trial', params: { param: 'offset', values: [1], metric: { stage: 'shift', name: 'running-mean' } } },
+      },
+    };
+    const o = await open(spec, { dir });
+    const record = resolvedPipelineJson(o.pipeline) as { stages: Record<string, { params: Record<string, unknown> }> };
+    expect(record.stages['shift']!.params['offset']).toBe('%{offset}');
+    const again = await openPipeline(writePipeline(dir, record, 'record.json'), { registry: testRegistry(), env: {} });
+    expect(keysById(again)).toEqual(keysById(o));
+  });
+
+  it('encodes a value bound into a selector; refuses "*" as a value; an environment value is text', async () => {
+    const o = await open({
+      name: 'sel',
+      stages: {
+        t: { type: 'demo.numbers', matrix: { v: ['c,d', '[x]'] }, params: { count: 5 } },
+        s: { type: 'demo.stats', matrix: { w: ['c,d', '[x]'] }, inputs: { series: 't[v=%{w}]' } },
+        r: { type: 'demo.report', inputs: { metrics: ['s'] } },
+      },
+    });
+    expect(o.pipeline.stages.find((x) => x.id === 's[w=c%2Cd]')!.dependsOn).toEqual(['t[v=c%2Cd]']);
+    expect(await errorsOf({ name: 'star', stages: { t: { type: 'demo.numbers', matrix: { v: ['*'] } } } })).toEqual(['/stages/t/matrix/v/0: "*" cannot be a matrix value: in selectors it means every value']);
+    const file = writePipeline(tempDir(), {
+      name: 'env',
+      stages: {
+        n: { type: 'demo.numbers' },
+        s: { type: 'demo.stats', matrix: { c: ['a'] }, params: { label: '${LBL:-%{c}}|${OTHER:-x}' }, inputs: { series: 'n' } },
+        r: { type: 'demo.report', inputs: { metrics: ['s'] } },
+      },
+    });
+    const withEnv = await openPipeline(file, { registry: testRegistry(), env: { LBL: 'foo', OTHER: '50%{off}' } });
+    expect(withEnv.pipeline.stages.find((x) => x.id === 's[c=a]')!.params['label']).toBe('foo|50%{off}');
+    const unset = await openPipeline(file, { registry: testRegistry(), env: {} });
+    expect(unset.pipeline.stages.find((x) => x.id === 's[c=a]')!.params['label']).toBe('a|x');
+  });
+
+  it('pins only the axes a reader lacks in its hint, and reports a bad reference once', async () => {
+    const errors = await errorsOf({
+      name: 'hint',
+      groups: { rep: { stages: ['t', 'agg'], matrix: { seed: [1, 2] } }, meth: { stages: ['t'], matrix: { m: ['a', 'b'] } } },
+      stages: {
+        t: { type: 'demo.numbers' },
+        agg: { type: 'demo.stats', inputs: { series: 't' } },
+        b: { type: 'demo.stats', matrix: { seed: [3] }, inputs: { series: 't[m=a]' } },
+        r: { type: 'demo.report', inputs: { metrics: ['agg', 'b'] } },
+      },
+    });
+    expect(errors).toEqual([
+      expect.stringMatching(/pin the axes this stage does not have, e\.g\. "t\[m=a\]"/),
+      expect.stringMatching(/^\/stages\/b\/inputs\/series: "t\[m=a\]" matches no copy of "t" with seed=3/),
+    ]);
   });
 });

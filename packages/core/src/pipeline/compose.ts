@@ -24,7 +24,8 @@ import { dirname, relative, resolve } from 'node:path';
 import type { JsonObject, JsonValue } from '../contracts/artifact.js';
 import { PipelineError, type PipelineIssue } from './issues.js';
 import { escapePointer, readPipelineJson } from './load.js';
-import { copyId, formatSelector, parseReference, type StageSelector } from './stage-ref.js';
+import { copyId, encodeLabel, formatSelector, MAX_ID_LENGTH, parseReference, type StageSelector } from './stage-ref.js';
+import { listSome } from './load.js';
 import { abbreviate } from './strict-json.js';
 
 export interface StageOrigin {
@@ -85,6 +86,9 @@ function compose(absFile: string, shownFile: string, chain: readonly string[], i
     issues.push({ path: '/extends', message: `base ${baseShown} (extended by ${shownFile}) is not a JSON object` });
     return child;
   }
+  // A base's plugin paths are relative to the base's own folder: make them absolute before the
+  // child's folder becomes the one they are resolved from.
+  if (Array.isArray(base['plugins'])) define(base, 'plugins', base['plugins'].map((p) => (typeof p === 'string' && /^\.\.?\//.test(p) ? resolve(dirname(baseAbs), p) : p)));
   return mergePipeline(base, child);
 }
 
@@ -177,7 +181,13 @@ export function expandPipeline(raw: JsonValue, issues: PipelineIssue[], options:
   for (const t of templates.values()) {
     const base = `/stages/${escapePointer(t.id)}`;
     if (t.axes.length && t.id.includes('[')) issues.push({ path: base, message: `a stage with a matrix needs a plain id (letters, digits, "-", "_"); "[…]" is added to its copies' ids` });
+    let tooLong = false;
     for (const copy of t.copies) {
+      // Validation counts characters; a file name's limit is in bytes (UTF-8).
+      if (!tooLong && copy.id.length <= MAX_ID_LENGTH && Buffer.byteLength(copy.id) > MAX_ID_LENGTH) {
+        tooLong = true;
+        issues.push({ path: base, message: `the id of a copy of "${t.id}", ${JSON.stringify(copy.id.slice(0, 60))}…, is ${Buffer.byteLength(copy.id)} bytes long in UTF-8; ids become folder names and have at most ${MAX_ID_LENGTH}: shorten the matrix values (an object value's "id" names it)` });
+      }
       if (Object.hasOwn(out, copy.id) || (copy.id !== t.id && Object.hasOwn(stages, copy.id))) {
         issues.push({ path: base, message: `expanding "${t.id}" gives the id "${copy.id}", which another stage already has` });
         continue;
@@ -286,6 +296,9 @@ function readAxes(matrix: JsonValue | undefined, path: string, issues: PipelineI
       if (label === undefined) {
         issues.push({ path: `${p}/${i}`, message: `a matrix value is a string, number or boolean, or an object with a string "id" naming it (got ${JSON.stringify(v)})` });
         ok = false;
+      } else if (label === '*') {
+        issues.push({ path: `${p}/${i}`, message: `"*" cannot be a matrix value: in selectors it means every value` });
+        ok = false;
       } else if (labels.includes(label)) {
         issues.push({ path: `${p}/${i}`, message: `axis "${name}" lists "${label}" twice` });
         ok = false;
@@ -333,7 +346,7 @@ function bindValues(value: JsonValue, values: ReadonlyMap<string, JsonValue>, t:
   return value;
 }
 
-function bindString(text: string, values: ReadonlyMap<string, JsonValue>, t: Template, path: string, issues: PipelineIssue[]): JsonValue {
+function bindString(text: string, values: ReadonlyMap<string, JsonValue>, t: Template, path: string, issues: PipelineIssue[], inReference = false): JsonValue {
   if (!text.includes('%{')) return text;
   const ESC = '\u0000';
   const escaped = text.replaceAll('%%{', ESC);
@@ -349,9 +362,9 @@ function bindString(text: string, values: ReadonlyMap<string, JsonValue>, t: Tem
     .replace(REF, (all, ref: string) => {
       const v = lookup(ref, values, t, path, issues);
       if (v === undefined || v === DEFERRED) return all.replace('%{', ESC_LATER);
-      if (typeof v === 'string') return v;
-      if (isObject(v) && typeof v['id'] === 'string' && !ref.includes('.')) return v['id'];
-      return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+      const textOf = typeof v === 'string' ? v : isObject(v) && typeof v['id'] === 'string' && !ref.includes('.') ? v['id'] : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+      // Inside a stage reference (`t[v=%{w}]`) a value is a label, written as ids write it.
+      return inReference ? encodeLabel(textOf) : textOf;
     })
     .replaceAll(ESC, t.trialGroup ? '%%{' : '%{') // a trial's stage is bound again later
     .replaceAll(ESC_LATER, '%{');
@@ -373,7 +386,9 @@ function lookup(ref: string, values: ReadonlyMap<string, JsonValue>, t: Template
   if (axis && !values.has(axis) && t.trialGroup?.trials && Object.hasOwn(t.trialGroup.trials, axis)) return DEFERRED;
   if (!axis || !values.has(axis)) {
     const axes = t.axes.map((a) => a.name);
-    issues.push({ path, message: `"%{${ref}}" names no matrix axis of stage "${t.id}" (${axes.length ? `its axes: ${axes.join(', ')}` : 'it has no matrix'}; write %%{ for a literal "%{")` });
+    const trial = t.trialGroup?.trials ? Object.keys(t.trialGroup.trials) : undefined;
+    const known = trial ? `it is in trial group "${t.trialGroup!.name}", which binds ${trial.join(', ') || 'nothing'}` : axes.length ? `its axes: ${axes.join(', ')}` : 'it has no matrix';
+    issues.push({ path, message: `"%{${ref}}" names no ${trial ? 'trial binding or matrix axis' : 'matrix axis'} of stage "${t.id}" (${known}; write %%{ for a literal "%{")` });
     return undefined;
   }
   let v: JsonValue | undefined = values.get(axis);
@@ -411,17 +426,31 @@ function resolveInputs(
     const refs: string[] = [];
     list.forEach((r, i) => {
       const rp = typeof given === 'string' ? p : `${p}/${i}`;
-      const bound = bindString(r, copy.values, t, rp, issues);
+      const bound = bindString(r, copy.values, t, rp, issues, true);
       refs.push(...(typeof bound === 'string' ? resolveReference(bound, copy.labels, templates, rp, issues) : [r]));
     });
     const type = typeof t.stage['type'] === 'string' ? t.stage['type'] : '';
     if (typeof given === 'string' && refs.length === 1) define(out, port, refs[0]!);
     else if (typeof given === 'string' && refs.length > 1 && options.multiplePort?.(type, port) === false) {
-      issues.push({ path: p, message: `"${given}" matches ${refs.length} stages (${refs.map((r) => r.replace(/\.[^\]]*$/, '')).join(', ')}) but input "${port}" of ${type} takes one: pin the axes, e.g. "${refs[0]}"` });
+      // Worded the same for every copy of this stage, so the copies' reports collapse into one.
+      const hint = pinHint(given, refs[0]!, copy.labels);
+      const free = parseReference(hint);
+      const axes = typeof free === 'string' || !free.bindings ? [] : [...free.bindings.keys()];
+      issues.push({ path: p, message: `"${given}" matches ${refs.length} stages (${axes.length ? `axis ${axes.join(', ')} is not bound by this stage` : 'copies'}) but input "${port}" of ${type} takes one: pin the axes this stage does not have, e.g. "${hint}"` });
       define(out, port, refs[0]!);
     } else define(out, port, refs);
   }
   return out;
+}
+
+/** `given` pinned on the axes of the first match that the referring copy does not bind itself. */
+function pinHint(given: string, first: string, own: ReadonlyMap<string, string>): string {
+  const parsed = parseReference(first);
+  const written = parseReference(given);
+  if (typeof parsed === 'string' || typeof written === 'string' || !parsed.bindings) return first;
+  const pins = [...parsed.bindings].filter(([axis]) => !own.has(axis) || written.bindings?.has(axis));
+  const head = formatSelector({ name: parsed.name, bindings: new Map(pins) });
+  return parsed.output !== undefined ? `${head}.${parsed.output}` : head;
 }
 
 /** One written reference → the expanded references it stands for (itself when it names no matrixed stage). */
@@ -455,7 +484,7 @@ function resolveReference(text: string, own: ReadonlyMap<string, string>, templa
   );
   if (!matches.length) {
     const wanted = axes.filter((a) => own.has(a)).map((a) => `${a}=${own.get(a)}`);
-    issues.push({ path, message: `"${text}" matches no copy of "${ref.name}"${wanted.length ? ` with ${wanted.join(', ')}` : ''} (its copies: ${target.copies.map((c) => c.id).join(', ')})` });
+    issues.push({ path, message: `"${text}" matches no copy of "${ref.name}"${wanted.length ? ` with ${wanted.join(', ')}` : ''} (its copies: ${listSome(target.copies.map((c) => c.id), 8)})` });
     return [text];
   }
   return matches.map((c) => (ref.output !== undefined ? `${c.id}.${ref.output}` : c.id));
@@ -526,4 +555,37 @@ function isObject(v: unknown): v is JsonObject {
 function define(o: JsonObject, k: string, v: JsonValue | undefined): void {
   if (v === undefined) return;
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * A pipeline object as a file again: after `${…}` and `%{…}` were substituted, the literal `${` and
+ * `%{` left in strings are escaped (`$${`, `%%{`), so the expanded pipeline and the run record's
+ * pipeline.json validate to the same stages. Stages of trial groups keep their unbound `%{name}`.
+ */
+export function escapeLiterals(spec: JsonObject): JsonObject {
+  const trial = new Set<string>();
+  if (isObject(spec['groups'])) for (const g of Object.values(spec['groups'])) if (isObject(g) && isObject(g['trials']) && Array.isArray(g['stages'])) for (const id of g['stages']) if (typeof id === 'string') trial.add(id);
+  const walk = (v: JsonValue, matrixText: boolean): JsonValue => {
+    if (typeof v === 'string') {
+      // (a function: in a replacement string "$$" would stand for one "$")
+      const env = v.replaceAll('${', () => '$${');
+      return matrixText ? env.replaceAll('%{', '%%{') : env;
+    }
+    if (Array.isArray(v)) return v.map((x) => walk(x, matrixText));
+    if (isObject(v)) {
+      const out: JsonObject = {};
+      for (const [k, x] of Object.entries(v)) define(out, k, walk(x, matrixText));
+      return out;
+    }
+    return v;
+  };
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(spec)) {
+    if (k === 'stages' && isObject(v)) {
+      const stages: JsonObject = {};
+      for (const [id, st] of Object.entries(v)) define(stages, id, walk(st, !trial.has(id)));
+      define(out, k, stages);
+    } else define(out, k, walk(v, false));
+  }
+  return out;
 }

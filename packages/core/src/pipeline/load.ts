@@ -33,7 +33,8 @@ export function readPipelineJson(file: string): JsonValue {
   return value;
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** `${VAR}` or `${VAR:-default}`; a default may hold matrix references (`${LABEL:-%{method}}`). */
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:%\{[^{}]*\}|[^}])*))?\}/g;
 
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string. When the whole string is one
@@ -45,12 +46,13 @@ export function substituteEnv(value: JsonValue, env: NodeJS.ProcessEnv, issues: 
     const ESC = '\u0000';
     const text = value.replaceAll('$${', ESC).replace(ENV_REF, (_all, name: string, fallback: string | undefined) => {
       const v = env[name];
-      if (v !== undefined && v !== '') return v;
+      // An environment value is text: in a stage, a "%{" in it must not become a matrix reference.
+      if (v !== undefined && v !== '') return path.startsWith('/stages/') || path.startsWith('/groups/') ? v.replaceAll('%{', '%%{') : v;
       if (fallback !== undefined) return fallback;
       issues.push({ path, message: `environment variable ${name} is not set and has no default (write \${${name}:-default})` });
       return '';
     });
-    const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/.test(value);
+    const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-(?:%\{[^{}]*\}|[^}])*)?\}$/.test(value);
     if (whole && /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false)$/.test(text)) return JSON.parse(text) as JsonValue;
     return text.replaceAll(ESC, '${');
   }
@@ -124,7 +126,7 @@ export function applyOverrides(
     const ids = stages && typeof stages === 'object' && !Array.isArray(stages) ? Object.keys(stages) : [];
     const targets = ids.includes(stagePart) ? [stagePart] : select ? select(stagePart, ids) : '';
     if (typeof targets === 'string') {
-      issues.push({ path: `/stages/${escapePointer(stagePart)}`, message: `--set "${abbreviate(set, 120)}" names stage "${abbreviate(stagePart)}", which the pipeline does not have (${targets ? `${targets}; ` : ''}stages: ${ids.join(', ')})` });
+      issues.push({ path: `/stages/${escapePointer(stagePart)}`, message: `--set "${abbreviate(set, 120)}" names stage "${abbreviate(stagePart)}", which the pipeline does not have (${targets ? `${targets}; ` : ''}stages: ${listSome(ids)})` });
       continue;
     }
     for (const stageId of targets) setParam(copy, stageId, paramPath, parsed.value, set, issues);
@@ -153,4 +155,9 @@ function setParam(copy: JsonObject, stageId: string, paramPath: readonly string[
 function defineKey(o: JsonObject, k: string, v: JsonValue): JsonValue {
   Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   return v;
+}
+
+/** The first few items of a long list, and how many more: messages stay readable for 1,000-stage pipelines. */
+export function listSome(items: readonly string[], most = 12): string {
+  return items.length <= most ? items.join(', ') : `${items.slice(0, most).join(', ')}, … (${items.length - most} more)`;
 }

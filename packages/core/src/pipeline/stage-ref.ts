@@ -9,14 +9,15 @@
  *   name       = letter { letter | digit | "-" | "_" }
  *
  * A label is the text of a matrix value (a string as is, a number or boolean as JSON writes it, an
- * object's `id`). Labels may contain dots and `=`; the characters that delimit ids or paths
- * (`[ ] , / \ %`, quotes, whitespace and control characters) are written percent-encoded
- * (`%2C` for a comma), so an id is also a safe file name. A reference's output follows the first
+ * object's `id`). Labels may contain dots and `=`; the characters that delimit ids or paths, or
+ * that some file systems refuse (`[ ] , / \ % : * ? < > |`, quotes, whitespace and control
+ * characters) are written percent-encoded (`%2C` for a comma), so an id is also a safe file name.
+ * `*` as a whole label means "every value" in selectors, so no value may be the text `*`. A reference's output follows the first
  * dot after the closing bracket, or the first dot of a plain id.
  */
 
 export const STAGE_NAME_PATTERN = '[A-Za-z][A-Za-z0-9_-]*';
-const LABEL_CHARS = "[^\\[\\],/\\\\%\\s\"'\\x00-\\x1f]|%[0-9A-F]{2}";
+const LABEL_CHARS = "[^\\[\\],/\\\\%\\s\"'\\x00-\\x1f:*?<>|]|%[0-9A-F]{2}";
 /** Ids as written in files (`name`) and as expanded (`name[axis=label,…]`). */
 export const STAGE_ID_PATTERN = `^${STAGE_NAME_PATTERN}(\\[${STAGE_NAME_PATTERN}=(?:${LABEL_CHARS})*(?:,${STAGE_NAME_PATTERN}=(?:${LABEL_CHARS})*)*\\])?$`;
 /** Longest stage id or pipeline name: ids become file names (work folders, report folders). */
@@ -26,7 +27,7 @@ const NAME_RE = new RegExp(`^${STAGE_NAME_PATTERN}$`);
 
 /** Percent-encodes the characters a label may not carry in an id. */
 export function encodeLabel(label: string): string {
-  return label.replace(/[[\],/\\%\s"'\x00-\x1f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  return label.replace(/[[\],/\\%\s"'\x00-\x1f:*?<>|]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 export function decodeLabel(text: string): string {
