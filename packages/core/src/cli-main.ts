@@ -202,7 +202,10 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
     throw e;
   }
   const redactor = pipelineRedactor(opened.pipeline);
-  for (const s of opened.pipeline.stages) for (const notice of s.plugin.preflight?.(s.params as never) ?? []) err(redactor.text(`NOTE [${s.id}]: ${notice}`));
+  // One line per notice: the copies of a matrix usually say the same thing.
+  const notices = new Map<string, string[]>();
+  for (const s of opened.pipeline.stages) for (const notice of s.plugin.preflight?.(s.params as never) ?? []) notices.set(notice, [...(notices.get(notice) ?? []), s.id]);
+  for (const [notice, ids] of notices) err(redactor.text(`NOTE [${ids[0]}${ids.length > 1 ? ` and ${ids.length - 1} more` : ''}]: ${notice}`));
   for (const w of opened.warnings) err(`warning: ${formatIssue(file, w)}`);
   let forced: Set<string> | undefined;
   if (o.force !== undefined && o.force !== true) {
