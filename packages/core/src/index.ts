@@ -4,6 +4,7 @@ export * from './contracts/artifact-kinds.js';
 export * from './contracts/groups.js';
 export * from './contracts/stage-plugin.js';
 export * from './contracts/trials.js';
+export * from './contracts/search.js';
 export { Rng, deriveSeed } from './rng.js';
 export { runAsync, type StageEmitter } from './observable.js';
 export { runStandalone, resolveParams, type StandaloneRunOptions, type StandaloneRunResult } from './testing.js';

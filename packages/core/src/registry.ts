@@ -12,6 +12,7 @@ import { Container, ContainerModule } from 'inversify';
 import { CLI_COMMAND, type CliCommand } from './contracts/cli-command.js';
 import { NESTED_PLUGIN_KIND, type NestedPlugin, type NestedPluginKind } from './contracts/nested-plugin.js';
 import { TRAINING_STRATEGY_KIND } from './contracts/training-strategy.js';
+import { PRUNER_KIND, SAMPLER_KIND } from './contracts/search.js';
 import { STAGE_PLUGIN, type StagePlugin } from './contracts/stage-plugin.js';
 import { compileSchema } from './pipeline/ajv.js';
 
@@ -30,7 +31,7 @@ export interface RegisteredPlugin {
 }
 
 /** Nested plugin kinds core declares itself; packages add kinds by binding NESTED_PLUGIN_KIND. */
-export const BUILTIN_NESTED_PLUGIN_KINDS: readonly NestedPluginKind[] = [TRAINING_STRATEGY_KIND as unknown as NestedPluginKind];
+export const BUILTIN_NESTED_PLUGIN_KINDS: readonly NestedPluginKind[] = [TRAINING_STRATEGY_KIND, SAMPLER_KIND, PRUNER_KIND] as unknown as NestedPluginKind[];
 
 export interface RegisteredNestedPlugin {
   readonly kind: string;

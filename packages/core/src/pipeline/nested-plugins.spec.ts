@@ -110,7 +110,7 @@ describe('nested plugins at validation', () => {
           type: 'test.orphan',
           version: '1',
           description: '',
-          paramsSchema: { type: 'object', properties: { pruner: { type: 'object', 'x-fairtune-plugin': 'pruner' } } },
+          paramsSchema: { type: 'object', properties: { scheduler: { type: 'object', 'x-fairtune-plugin': 'scheduler' } } },
           inputs: {},
           outputs: {},
           run: () => {
@@ -120,8 +120,8 @@ describe('nested plugins at validation', () => {
       }),
       'orphan',
     );
-    expect(errorsOf({ name: 'o', stages: { o: { type: 'test.orphan', params: { pruner: { name: 'median' } } } } }, registry)).toEqual([
-      '/stages/o/params/pruner: no loaded plugin package declares the nested plugin kind "pruner"',
+    expect(errorsOf({ name: 'o', stages: { o: { type: 'test.orphan', params: { scheduler: { name: 'cosine' } } } } }, registry)).toEqual([
+      '/stages/o/params/scheduler: no loaded plugin package declares the nested plugin kind "scheduler"',
     ]);
   });
 
@@ -135,9 +135,9 @@ describe('nested plugins at validation', () => {
 describe('nested plugins in the registry', () => {
   it('lists kinds and plugins with their packages, and rejects a name registered twice', () => {
     const registry = nestedTestRegistry();
-    expect(registry.nestedKinds().map((k) => k.kind)).toEqual(['test-sampler', 'training-strategy']);
+    expect(registry.nestedKinds().map((k) => k.kind)).toEqual(['pruner', 'sampler', 'test-sampler', 'training-strategy']);
     expect(registry.nested('training-strategy')!.map((n) => `${n.plugin.name} ${n.packageName}`)).toEqual(['erm nested-test', 'group-dro nested-test']);
-    expect(registry.nested('pruner')).toBeUndefined();
+    expect(registry.nested('scheduler')).toBeUndefined();
     const twice = nestedTestRegistry();
     expect(() => twice.loadModule(new ContainerModule((o) => void o.bind(TRAINING_STRATEGY).toConstantValue(testStrategies()[1]!)), 'other')).toThrow(
       new PluginLoadError('training-strategy "group-dro" is registered twice: by nested-test and by other'),
