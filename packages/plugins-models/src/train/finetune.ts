@@ -167,6 +167,25 @@ export function evaluate(
   return { pred, loss, embedding, embeddingWidth: width };
 }
 
+/**
+ * The worst per-group metric over the groups present: the largest group MAE (regression) or the
+ * smallest group AUC (classification; a group with one class has no AUC and is left out).
+ * Undefined without groups.
+ */
+export function worstGroupMetric(task: TaskKind, yTrue: readonly number[], pred: ArrayLike<number>, groups: readonly number[], nGroups: number): number | undefined {
+  let worst: number | undefined;
+  for (let g = 0; g < nGroups; g++) {
+    const idx = groups.flatMap((x, i) => (x === g ? [i] : []));
+    if (!idx.length) continue;
+    const y = idx.map((i) => yTrue[i]!);
+    const p = idx.map((i) => pred[i]!);
+    const m = task === 'classification' ? rocAuc(y, p) : mae(y, p);
+    if (!Number.isFinite(m)) continue;
+    if (worst === undefined || (task === 'classification' ? m < worst : m > worst)) worst = m;
+  }
+  return worst;
+}
+
 function groupMeans(values: ArrayLike<number>, groups: ArrayLike<number> | undefined, nGroups: number): Float64Array {
   const sum = new Float64Array(nGroups);
   const cnt = new Float64Array(nGroups);
@@ -398,6 +417,10 @@ export async function finetune(
         validation = { loss: vLoss, metric, groupLoss: groupMeans(ev.loss, Array.from(val, (i) => data.group?.[i] ?? -1), nGroups) };
         events.metric('val_loss', vLoss, { epoch });
         events.metric(`val_${cfg.task === 'classification' ? 'auc' : 'mae'}`, metric, { epoch });
+        // The worst group on the whole validation split after every epoch: FairTune's search
+        // objective (worst-group AUC; worst-group MAE for regression), reported to its pruner per epoch.
+        const worst = worstGroupMetric(cfg.task, yTrue, ev.pred, Array.from(val, (i) => data.group?.[i] ?? -1), nGroups);
+        if (worst !== undefined) events.metric(`val_worst_group_${cfg.task === 'classification' ? 'auc' : 'mae'}`, worst, { epoch });
         if (selectionName !== 'loss' && !Number.isFinite(metric)) {
           // Otherwise epoch 0 would win (nothing beats NaN) and early stopping would restore it silently.
           const positives = yTrue.reduce((k, y) => k + (y === 1 ? 1 : 0), 0);
