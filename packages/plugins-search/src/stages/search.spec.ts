@@ -1,0 +1,128 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContainerModule } from 'inversify';
+import {
+  ArtifactCache,
+  createRegistry,
+  openPipeline,
+  PRUNER,
+  runPipeline,
+  SAMPLER,
+  type PrunerPlugin,
+  type SamplerPlugin,
+  type SearchSpace,
+  type StudyView,
+  type FrozenTrial,
+} from '@fairtune/core';
+import { containerModule } from '../index.js';
+import { maskBitNames, namedMask, resolveSpace } from '../space.js';
+
+/** Proposes values in a fixed cycle, so the tests know each trial's values in advance. */
+const cycleSampler: SamplerPlugin = {
+  name: 'cycle',
+  version: '1',
+  description: 'test: the n-th trial gets values[n % values.length] for every float, 1 for every int',
+  paramsSchema: { type: 'object', properties: { values: { type: 'array', default: [1, 5, 0.5] } } },
+  create: (params) => ({
+    sample: (_study: StudyView, trial: FrozenTrial, space: SearchSpace) => {
+      const values = params['values'] as number[];
+      return Object.fromEntries(Object.entries(space).map(([name, d]) => [name, d.type === 'int' ? 1 : values[trial.number % values.length]!]));
+    },
+  }),
+};
+
+/** Prunes a trial whose intermediate value is worse than the best finished trial's at the same step. */
+const behindBest: PrunerPlugin = {
+  name: 'behind-best',
+  version: '1',
+  description: 'test pruner',
+  paramsSchema: { type: 'object', properties: {} },
+  create: () => ({
+    shouldPrune: (study, trial) => {
+      const [step, value] = [...trial.intermediateValues].at(-1)!;
+      const refs = study.trials.filter((t) => t.state === 'COMPLETE').map((t) => t.intermediateValues.get(step)).filter((v): v is number => v !== undefined);
+      return refs.length > 0 && value > Math.min(...refs);
+    },
+  }),
+};
+const neverPrune: PrunerPlugin = { ...behindBest, name: 'never', create: () => ({ shouldPrune: () => false }) };
+
+const testModule = new ContainerModule((options) => {
+  options.bind(SAMPLER).toConstantValue(cycleSampler);
+  options.bind(PRUNER).toConstantValue(behindBest);
+  options.bind(PRUNER).toConstantValue(neverPrune);
+});
+
+const pipeline = (search: object) => ({
+  name: 'search-test',
+  seed: 3,
+  groups: { trial: { stages: ['shift', 'stats'], trials: { offset: 0 } } },
+  stages: {
+    numbers: { type: 'demo.numbers', params: { count: 200 } },
+    shift: { type: 'demo.transform', params: { offset: '%{offset}', steps: 6 }, inputs: { series: 'numbers' } },
+    stats: { type: 'demo.stats', inputs: { series: 'shift' } },
+    search: { type: 'search.optimise', trials: 'trial', params: { sampler: { name: 'cycle' }, objective: { stage: 'shift', metric: 'running-mean' }, space: { offset: { type: 'float', low: 0, high: 10 } }, ...search } },
+  },
+});
+
+async function runSearch(search: object) {
+  const dir = mkdtempSync(join(tmpdir(), 'search-'));
+  const file = join(dir, 'p.json');
+  writeFileSync(file, JSON.stringify(pipeline(search)));
+  const registry = await createRegistry({ builtins: false });
+  registry.loadModule(containerModule, '@fairtune/plugins-search');
+  registry.loadModule(testModule, 'test');
+  const opened = await openPipeline(file, { registry, env: {} });
+  const result = await runPipeline(opened, { cacheDir: join(dir, 'cache'), runsDir: join(dir, 'runs') });
+  const study = new ArtifactCache(join(dir, 'cache')).load(result.summary.stages['search']!.key, 'study').meta as {
+    trials: { number: number; state: string; value?: number; bindings: Record<string, unknown>; intermediate: Record<string, number> }[];
+    best: { number: number; bindings: Record<string, unknown> };
+  };
+  return { result, study };
+}
+
+describe('search.optimise', () => {
+  it('runs trials with sampled bindings, reports the objective per step and prunes by the pruner', async () => {
+    const { result, study } = await runSearch({ pruner: { name: 'behind-best' }, trials: 3 });
+    expect(result.status).toBe('succeeded');
+    expect(study.trials.map((t) => [t.bindings['offset'], t.state])).toEqual([
+      [1, 'COMPLETE'],
+      [5, 'PRUNED'],
+      [0.5, 'COMPLETE'],
+    ]);
+    // The pruned trial stopped after its first report; the others reported every step.
+    expect(Object.keys(study.trials[1]!.intermediate)).toEqual(['0']);
+    expect(Object.keys(study.trials[0]!.intermediate)).toHaveLength(6);
+    expect(study.best.bindings).toEqual({ offset: 0.5 });
+    expect(result.summary.stages['stats[trial=1]']!.status).toBe('skipped');
+  });
+
+  it('reportOnce reproduces the public FairTune code: one report after the last step, the pruner only relabels', async () => {
+    const { study } = await runSearch({ pruner: { name: 'behind-best' }, trials: 3, reportOnce: true });
+    expect(study.trials.map((t) => t.state)).toEqual(['COMPLETE', 'PRUNED', 'COMPLETE']);
+    expect(Object.keys(study.trials[1]!.intermediate)).toEqual(['5']);
+    expect(study.trials[1]!.value).toBeGreaterThan(4);
+  });
+
+  it('counts only finished trials toward the target, and names a binding the trial group lacks', async () => {
+    const { study } = await runSearch({ pruner: { name: 'never' }, trials: 2 });
+    expect(study.trials).toHaveLength(2);
+    await expect(runSearch({ pruner: { name: 'never' }, space: { lr: { type: 'float', low: 0, high: 1 } } })).rejects.toThrow();
+  });
+});
+
+describe('search space', () => {
+  it('names mask bits zero-padded and binds them as the bit string the fine-tune takes', () => {
+    expect(maskBitNames('mask', 6)).toEqual(['mask_00', 'mask_01', 'mask_02', 'mask_03', 'mask_04', 'mask_05']);
+    expect(maskBitNames('mask', 120)[7]).toBe('mask_007');
+    const space = resolveSpace({ lr: { type: 'float', low: 1e-5, high: 1e-3, log: true }, mask: { type: 'mask' } }, 2);
+    expect(Object.keys(space.study)).toEqual([...maskBitNames('mask', 6), 'lr'].sort());
+    expect(space.study['lr']).toEqual({ type: 'float', low: 1e-5, high: 1e-3, log: true });
+    expect(space.toBindings({ ...space.fromBinding('mask', 'attention'), lr: 3e-4 })).toEqual({ lr: 3e-4, mask: '010010' });
+    expect(namedMask('layernorm', 6)).toBe('100100');
+    expect(namedMask('linear-readout', 3)).toBe('000');
+    expect(() => resolveSpace({ mask: { type: 'mask' } }, undefined)).toThrow(/needs "bits", or a backbone input/);
+    expect(() => resolveSpace({ lr: { type: 'float', low: 0, high: 1, log: true } }, undefined)).toThrow(/log-scale range needs low > 0/);
+  });
+});
