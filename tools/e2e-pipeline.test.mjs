@@ -53,6 +53,20 @@ test('tiny DaLiA → PPG-GPT → GroupDRO → metrics → report, then a fully c
     }
     const json = JSON.parse(readFileSync(join(first.runDir, 'report', 'report.json'), 'utf8'));
     assert.equal(json.methods.length, 2);
+    // BUT-PPG has 4 subjects, below eval.metrics' default minSubjects: flagged, and no gap
+    assert.ok(!('maeGap' in first.summary.stages['metrics-butppg'].metrics), 'BUT-PPG gap reported for groups below minSubjects');
+    assert.match(report, /fewer than minSubjects = 5: its metrics are reported but it takes part in no gap/);
+
+    // model card: method and params, group sizes per split, both evaluations; DaLiA activity carried from windowing into the predictions
+    const card = JSON.parse(readFileSync(join(first.runDir, 'model-card', 'model-card.json'), 'utf8'));
+    assert.equal(card.synthetic, true);
+    assert.equal(card.method.training.strategy.name, 'group-dro');
+    assert.deepEqual(Object.keys(card.data.splits), ['train', 'validation', 'test']);
+    assert.equal(card.evaluations.length, 2);
+    assert.ok(card.evaluations[0].byActivity.strata.length > 0, 'no MAE by activity on DaLiA');
+    assert.equal(card.evaluations[1].byActivity, null);
+    assert.ok(card.evaluations[1].smallGroups.length > 0);
+    assert.match(readFileSync(join(first.runDir, 'model-card', 'model-card.md'), 'utf8'), /^# Model card: group-dro\n\n> \*\*Synthetic data\.\*\*/);
 
     const second = run();
     assert.equal(second.summary.counts.cached, Object.keys(second.summary.stages).length);

@@ -7,8 +7,11 @@ the top-label ECE, percentile intervals and seed aggregation; and the paired sta
 report.compare with SciPy (scipy.stats.wilcoxon, scipy.stats.permutation_test with every sign
 pattern), exact integer enumeration, a NumPy convolution of the signed-rank null, Holm's
 adjustment as statsmodels' multipletests(method='holm') computes it, bootstrap percentiles and
-a brute-force Pareto front. Prints the largest absolute difference per family and overall, and
-exits 1 if any exceeds the tolerance.
+a brute-force Pareto front; and eval.metrics' regression breakdowns: bias and Bland-Altman
+limits by hand (np.mean, np.std(ddof=1), mean +/- 1.96 SD), subject-weighted MAE with
+np.unique/np.bincount, bins of the true value with np.digitize and scipy.stats.binned_statistic,
+gaps over eligible groups and cells. Prints the largest absolute difference per family and
+overall, and exits 1 if any exceeds the tolerance.
 """
 import itertools
 import json
@@ -47,6 +50,29 @@ def group_ids(g):
 def spread(values):
     v = [x for x in values if not np.isnan(x)]
     return max(v) - min(v) if v else np.nan
+
+
+def subject_mae(y, p, subj):
+    """Mean over subjects of each subject's MAE (np.unique + np.bincount)."""
+    if len(y) == 0:
+        return np.nan, 0
+    _, inv = np.unique(subj, return_inverse=True)
+    per = np.bincount(inv, weights=np.abs(p - y)) / np.bincount(inv)
+    return per.mean(), len(per)
+
+
+def bland_altman(y, p):
+    d = np.asarray(p, float) - np.asarray(y, float)
+    bias = d.mean() if len(d) else np.nan
+    sd = d.std(ddof=1) if len(d) > 1 else np.nan
+    return bias, sd, bias - 1.96 * sd, bias + 1.96 * sd
+
+
+def eligible_spread(values, ids, eligible):
+    if all(k in eligible for k in ids):
+        return spread(values)
+    kept = [v for v, k in zip(values, ids) if k in eligible and not np.isnan(v)]
+    return max(kept) - min(kept) if len(kept) >= 2 else np.nan
 
 
 def fairlearn_rates(y, yhat):
@@ -249,6 +275,104 @@ def main(path):
                  if not any(j != i and a <= x and b <= y and (a < x or b < y) for j, (a, b) in enumerate(pts))]
         front.sort(key=lambda i: (pts[i][0], pts[i][1], i))
         compare("pareto", "front matches brute force (0/1)", 0 if front == c["front"] else 1, 0)
+
+    for c in cases.get("agreement", []):
+        y, p, g, subj = (np.array(c[k], float) for k in ("yTrue", "yPred", "group", "subject"))
+        r = c["result"]
+        bias, sd, lo, hi = bland_altman(y, p)
+        for name, ours, ref in (("bias", r["bias"], bias), ("sd (ddof=1)", r["sd"], sd), ("loaLower", r["loaLower"], lo), ("loaUpper", r["loaUpper"], hi),
+                                ("blandAltman.bias", c["blandAltman"]["bias"], bias), ("blandAltman.loaUpper", c["blandAltman"]["loaUpper"], hi)):
+            compare("agreement", name, ours, ref)
+        smae, _ = subject_mae(y, p, subj)
+        compare("agreement", "subjectMae", r["subjectMae"], smae)
+        compare("agreement", "subjectWeightedMae()", c["subjectMae"], smae)
+        ids = group_ids(g)
+        maes, smaes = [], []
+        for ours, k in zip(r["groups"], ids):
+            m = g == k
+            gb, gsd, glo, ghi = bland_altman(y[m], p[m])
+            gs, gn = subject_mae(y[m], p[m], subj[m])
+            maes.append(mean_absolute_error(y[m], p[m]))
+            smaes.append(gs)
+            compare("agreement", f"group{k}.bias", ours["bias"], gb)
+            compare("agreement", f"group{k}.sd", ours["sd"], gsd)
+            compare("agreement", f"group{k}.loaLower", ours["loaLower"], glo)
+            compare("agreement", f"group{k}.loaUpper", ours["loaUpper"], ghi)
+            compare("agreement", f"group{k}.subjectMae", ours["subjectMae"], gs)
+            compare("agreement", f"group{k}.subjects", ours["subjects"], gn)
+        compare("agreement", "subjectMaeGap", r["subjectMaeGap"], spread(smaes))
+        eligible = set(c["gapGroups"])
+        compare("agreement", "maeGap over eligible groups", c["gapped"]["maeGap"], eligible_spread(maes, ids, eligible))
+        compare("agreement", "subjectMaeGap over eligible groups", c["gapped"]["subjectMaeGap"], eligible_spread(smaes, ids, eligible))
+
+    for c in cases.get("strata", []):
+        y, p, g, subj = (np.array(c[k], float) for k in ("yTrue", "yPred", "group", "subject"))
+        d = p - y
+        res = c["result"]
+        if c["kind"] == "bins":
+            stratum = np.digitize(y, c["edges"], right=False)
+            compare("strata", "bin index mismatches (np.digitize)", int(np.sum(stratum != np.array(c["bins"]))), 0)
+        else:
+            act = np.array([np.nan if a is None else a for a in c["activity"]], float)
+            codes = sorted(set(act[~np.isnan(act)].tolist()))
+            compare("strata", "activity codes mismatch", 0 if codes == c["codes"] else 1, 0)
+            stratum = np.array([codes.index(a) if not np.isnan(a) else -1 for a in act])
+        names = res["strata"]
+
+        def cells(mask):
+            out = []
+            for k in range(len(names)):
+                m = mask & (stratum == k)
+                n = int(m.sum())
+                out.append((n, len(np.unique(subj[m])), np.abs(d[m]).mean() if n else np.nan, d[m].mean() if n else np.nan))
+            return out
+
+        ref_overall = cells(np.ones(len(y), bool))
+        if c["kind"] == "bins":
+            # scipy's binned_statistic as a second reference for the per-bin MAE (finite outer edges)
+            outer = [min(y.min(), c["edges"][0]) - 1] + list(c["edges"]) + [max(y.max(), c["edges"][-1]) + 1]
+            stat = stats.binned_statistic(y, np.abs(d), statistic="mean", bins=outer).statistic
+            for k, name in enumerate(names):
+                compare("strata", f"overall {name} mae (binned_statistic)", res["overall"][name]["mae"], stat[k])
+        for k, name in enumerate(names):
+            ours = res["overall"][name]
+            n, ns, mae, bias = ref_overall[k]
+            compare("strata", f"overall {name} n", ours["n"], n)
+            compare("strata", f"overall {name} subjects", ours["subjects"], ns)
+            compare("strata", f"overall {name} mae", ours["mae"], mae)
+            compare("strata", f"overall {name} bias", ours["bias"], bias)
+        ids = group_ids(g)
+        by_group = {k: cells(g == k) for k in ids}
+        for k in ids:
+            for j, name in enumerate(names):
+                ours = res["groups"][str(k)][name]
+                n, ns, mae, bias = by_group[k][j]
+                compare("strata", f"group{k} {name} n", ours["n"], n)
+                compare("strata", f"group{k} {name} subjects", ours["subjects"], ns)
+                compare("strata", f"group{k} {name} mae", ours["mae"], mae)
+                compare("strata", f"group{k} {name} bias", ours["bias"], bias)
+        for j, name in enumerate(names):
+            ok = [by_group[k][j][2] for k in ids if by_group[k][j][0] > 0 and by_group[k][j][1] >= c["minSubjects"]]
+            compare("strata", f"maeGap {name} (cells with >= {c['minSubjects']} subjects)", res["maeGap"][name], max(ok) - min(ok) if len(ok) >= 2 else np.nan)
+
+    for c in cases.get("subjectBootstrap", []):
+        y, p, g, subj = (np.array(c[k], float) for k in ("yTrue", "yPred", "group", "subject"))
+        smaes, gaps, his = [], [], []
+        for rep in c["replicates"]:
+            idx, draws = np.array(rep["samples"]), np.array(rep["draws"])
+            for dr in np.unique(draws):
+                members = idx[draws == dr]
+                s0 = subj[members[0]]
+                assert np.all(subj[members] == s0) and len(members) == int((subj == s0).sum()), "a draw is not one whole subject"
+            smaes.append(subject_mae(y[idx], p[idx], draws)[0])
+            gm = [subject_mae(y[idx][g[idx] == k], p[idx][g[idx] == k], draws[g[idx] == k])[0] for k in group_ids(g[idx])]
+            gaps.append(max(gm) - min(gm))
+            his.append(bland_altman(y[idx], p[idx])[3])
+        a = c["alpha"]
+        for name, vals in (("subjectMae", smaes), ("subjectMaeGap", gaps), ("loaUpper", his)):
+            lo, hi = np.percentile(vals, [100 * a / 2, 100 * (1 - a / 2)])
+            compare("bootstrap-subj", f"{name}.lo", c["ci"][name]["lo"], lo)
+            compare("bootstrap-subj", f"{name}.hi", c["ci"][name]["hi"], hi)
 
     overall = max(worst.values())
     for family, d in worst.items():

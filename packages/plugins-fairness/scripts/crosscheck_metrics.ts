@@ -5,7 +5,9 @@
  *   npm run crosscheck:metrics -w packages/plugins-fairness
  *
  * Generates seeded random cases (with ties, unknown groups, one-class groups, > 2 groups;
- * paired differences with ties and zeros), computes the metrics and the paired statistics of
+ * paired differences with ties and zeros; true values on bin edges, subjects with unequal window
+ * counts), computes the metrics (with bias, Bland–Altman limits, subject-weighted MAE and errors
+ * by stratum) and the paired statistics of
  * report.compare with this package, writes inputs and outputs to a temporary JSON file and runs
  * scripts/crosscheck_metrics.py with /usr/bin/python3 (Debian python3-sklearn, python3-scipy,
  * python3-numpy), which recomputes everything and prints the largest absolute difference.
@@ -19,14 +21,23 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '@fairtune/core';
 import {
   aggregateSeeds,
+  binIndex,
+  binLabels,
+  blandAltman,
   bootstrapBySubject,
+  categoryStrata,
   classificationMetrics,
+  computeTaskMetrics,
   matrixFromRows,
   mmd2Rbf,
   RepresentationAnalysis,
   regressionMetrics,
   silhouetteScore,
+  stratifiedErrors,
+  stratifiedJson,
+  stratumGaps,
   SubjectResampler,
+  subjectWeightedMae,
   toJsonSafe,
 } from '../src/metrics/index.js';
 import { comparePaired, holmAdjust, pairedBootstrapMeanCI, paretoFront, signFlipTest, wilcoxonSignedRank } from '../src/metrics/paired.js';
@@ -153,6 +164,65 @@ for (let c = 0; c < 8; c++) {
 for (let c = 0; c < 6; c++) {
   const pts = Array.from({ length: 3 + rng.int(10) }, () => ({ x: Math.round(rng.next() * 8) / 2, y: Math.round(rng.next() * 8) / 2 }));
   cases.pareto!.push({ points: pts, front: paretoFront(pts) });
+}
+
+// Bias, Bland–Altman limits, subject-weighted MAE, gaps over eligible groups and errors by
+// stratum (eval.metrics' regression breakdowns), on a stream of their own so the cases above do
+// not change: subjects with unequal window counts, unknown groups, true values on bin edges.
+{
+  const r2 = new Rng(20261204);
+  cases['agreement'] = [];
+  cases['strata'] = [];
+  cases['subjectBootstrap'] = [];
+  for (let c = 0; c < 8; c++) {
+    const subjects = 6 + r2.int(20);
+    const G = 2 + (c % 3);
+    const subjectGroup = Array.from({ length: subjects }, (_, s) => (c % 2 && r2.next() < 0.1 ? -1 : s % G));
+    const subject: number[] = [];
+    for (let s = 0; s < subjects; s++) for (let k = 0, m = 1 + r2.int(c % 4 === 0 ? 40 : 8); k < m; k++) subject.push(s);
+    const group = subject.map((s) => subjectGroup[s]!);
+    // whole bpm for half the cases, so that many true values sit exactly on the edges 60, 80, 100, 120
+    const yTrue = subject.map(() => (c % 2 ? Math.round(45 + 95 * r2.next()) : 45 + 95 * r2.next()));
+    const yPred = yTrue.map((y, i) => y + r2.normal(0.5 * Math.max(group[i]!, 0) - 0.7, 2 + Math.max(group[i]!, 0)));
+    const gapGroups = new Set(Array.from({ length: G }, (_, g) => g).filter(() => r2.next() < 0.7));
+    const input = { task: 'regression' as const, yTrue, yPred, group, groupNames: [], subject };
+    cases['agreement']!.push({
+      yTrue, yPred, group, subject, gapGroups: [...gapGroups],
+      result: toJsonSafe(regressionMetrics(yTrue, yPred, group, { subject })),
+      blandAltman: toJsonSafe(blandAltman(yTrue, yPred)),
+      subjectMae: subjectWeightedMae(yTrue, yPred, subject),
+      gapped: toJsonSafe(computeTaskMetrics({ ...input, gapGroups }).overall),
+    });
+    const edges = c % 3 === 2 ? [50 + 10 * r2.int(3), 85, 85.5, 130] : [60, 80, 100, 120];
+    const bins = binIndex(yTrue, edges);
+    const minSubjects = 1 + r2.int(4);
+    const activity = subject.map((s) => (r2.next() < 0.05 ? Number.NaN : [0, 1, 2, 3, 4, 5, 6, 7, 8][(s + r2.int(3)) % 9]!));
+    const cat = categoryStrata(activity);
+    for (const [kind, stratum, names] of [['bins', bins, binLabels(edges)], ['activity', cat.stratum, cat.names]] as const) {
+      const st = stratifiedErrors(yTrue, yPred, stratum, names, group, subject);
+      const gaps = stratumGaps(st, (g, k) => st.groups.get(g)![k]!.subjects >= minSubjects);
+      cases['strata']!.push({ kind, yTrue, yPred, group, subject, activity: activity.map((a) => (Number.isFinite(a) ? a : null)), edges, minSubjects, bins: Array.from(bins), codes: cat.codes, result: toJsonSafe(stratifiedJson(st, gaps, [])) });
+    }
+  }
+  for (let c = 0; c < 3; c++) {
+    const subjects = 8 + r2.int(8);
+    const subject: number[] = [];
+    for (let s = 0; s < subjects; s++) for (let k = 0, m = 2 + r2.int(15); k < m; k++) subject.push(s);
+    const group = subject.map((s) => s % 2);
+    const yTrue = subject.map(() => 60 + 50 * r2.next());
+    const yPred = yTrue.map((y, i) => y + r2.normal(0, 2 + 2 * group[i]!));
+    const replicates: { samples: number[]; draws: number[] }[] = [];
+    const ci = await bootstrapBySubject(
+      new SubjectResampler(subject, group),
+      (rep) => {
+        replicates.push({ samples: Array.from(rep.samples), draws: Array.from(rep.draws) });
+        const m = computeTaskMetrics({ task: 'regression', yTrue: Array.from(rep.samples, (i) => yTrue[i]!), yPred: Array.from(rep.samples, (i) => yPred[i]!), group: Array.from(rep.samples, (i) => group[i]!), groupNames: [], subject: rep.draws });
+        return { subjectMae: m.overall['subjectMae']!, subjectMaeGap: m.overall['subjectMaeGap']!, loaUpper: m.overall['loaUpper']! };
+      },
+      { seed: 40 + c, replicates: 50, alpha: 0.05 },
+    );
+    cases['subjectBootstrap']!.push({ subject, group, yTrue, yPred, replicates, alpha: 0.05, ci });
+  }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'fairtune-crosscheck-'));

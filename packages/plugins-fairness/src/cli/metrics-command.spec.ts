@@ -45,7 +45,12 @@ describe('fairtune metrics', () => {
     expect(out.overall.rmse).toBeCloseTo(Math.sqrt(21 / 5), 12);
     expect(out.overall.maeGap).toBeCloseTo(2.5, 12);
     expect(out.overall.worstGroupMae).toBe(3);
-    expect(out.groups).toEqual({ female: { n: 2, mae: 0.5, rmse: Math.sqrt(0.5) }, male: { n: 2, mae: 3, rmse: Math.sqrt(10) } });
+    // signed errors ŷ − y: female +1, 0 → bias 0.5, SD √0.5; male +2, −4 → bias −1, SD √18; limits bias ± 1.96·SD
+    expect(out.groups).toEqual({
+      female: { n: 2, mae: 0.5, rmse: Math.sqrt(0.5), bias: 0.5, sd: Math.sqrt(0.5), loaLower: 0.5 - 1.96 * Math.sqrt(0.5), loaUpper: 0.5 + 1.96 * Math.sqrt(0.5) },
+      male: { n: 2, mae: 3, rmse: Math.sqrt(10), bias: -1, sd: Math.sqrt(18), loaLower: -1 - 1.96 * Math.sqrt(18), loaUpper: -1 + 1.96 * Math.sqrt(18) },
+    });
+    expect(out.overall.bias).toBeCloseTo((1 + 0 + 2 - 4 + 0) / 5, 12);
     expect(out.warnings).toEqual(['1 row(s) with an empty group cell count in overall metrics only']);
   });
 
@@ -55,6 +60,10 @@ describe('fairtune metrics', () => {
     expect(await cmd.run(args, io)).toBe(0);
     const out = JSON.parse(io.out());
     expect(Object.keys(out.groups)).toEqual(['female|young', 'male|old', 'male|young']);
+    // with --subject: subjects per group and the subject-weighted MAE (s1: 0.5, s2: 2, s3: 4, s4: 0)
+    expect(out.groups['female|young'].subjects).toBe(1);
+    expect(out.overall.subjectMae).toBeCloseTo((0.5 + 2 + 4 + 0) / 4, 12);
+    expect(out.overall.subjectMaeGap).toBeCloseTo(4 - 0.5, 12);
     expect(out.ci.unit).toBe('subject');
     const mae = out.ci.intervals['overall.mae'];
     expect(mae.valid).toBe(30);

@@ -14,7 +14,8 @@ const USAGE = `Usage: fairtune metrics <predictions.csv> --task regression|class
          [--threshold 0.5] [--ece-bins 15] [--subject <column> [--bootstrap 200] [--seed 0]] [--json]
 
 Computes every metric from a CSV file with a header row and one row per sample.
-  --task         regression (MAE, RMSE, per-group MAE, gap, worst group) or classification
+  --task         regression (MAE, RMSE, per-group MAE, gap, worst group, bias = mean of
+                 prediction − target, Bland–Altman SD and 95 % limits of agreement) or classification
                  (AUC, worst-group AUC, AUC gap, accuracy, equalized-odds and demographic-parity
                  differences, ECE; the prediction column is the positive-class probability)
   --target       column with the true value (0/1 for classification)
@@ -23,7 +24,8 @@ Computes every metric from a CSV file with a header row and one row per sample.
                  rows with an empty group cell count overall but in no group
   --threshold    classification: ŷ = [prediction ≥ threshold] (default 0.5)
   --ece-bins     classification: equal-width ECE bins (default 15)
-  --subject      subject column: adds bootstrap confidence intervals resampling subjects
+  --subject      subject column: adds subjects per group, the subject-weighted MAE and its gap
+                 (regression), and bootstrap confidence intervals resampling subjects
   --bootstrap    number of bootstrap replicates (default 200)
   --seed         bootstrap seed (default 0)
   --json         print one JSON object instead of tables (undefined metrics are null)
@@ -132,7 +134,7 @@ export class MetricsCommand implements CliCommand {
         subject: args.subject,
       });
       const result = await evaluatePredictions(
-        { task: args.task, yTrue: t.yTrue, yPred: t.yPred, group: t.group, groupNames: t.groupNames, threshold: args.threshold, eceBins: args.eceBins },
+        { task: args.task, yTrue: t.yTrue, yPred: t.yPred, group: t.group, groupNames: t.groupNames, threshold: args.threshold, eceBins: args.eceBins, ...(t.subject ? { subject: t.subject } : {}) },
         t.subject ? { subject: t.subject, bootstrap: { replicates: args.bootstrap, alpha: 0.05, seed: args.seed } } : {},
       );
       const warnings = [...result.warnings];

@@ -18,6 +18,8 @@ describe('subject bootstrap', () => {
       // windows = all windows of each drawn subject
       const expected = drawn.flatMap((s) => r.samplesOf(s));
       expect(Array.from(rep.samples)).toEqual(expected);
+      // each window carries the index of its draw: a subject drawn twice is two draws
+      expect(Array.from(rep.draws)).toEqual(drawn.flatMap((s, d) => r.samplesOf(s).map(() => d)));
     }
   });
 

@@ -35,6 +35,11 @@ export interface SubjectResample {
   readonly samples: Int32Array;
   /** Drawn subject ids (with repeats). */
   readonly subjects: Int32Array;
+  /**
+   * Per sample of `samples`, the index of its subject draw in `subjects`: a subject drawn twice
+   * counts as two subjects in subject-weighted metrics, as in a resample of distinct people.
+   */
+  readonly draws: Int32Array;
 }
 
 /** Groups the samples by subject and the subjects by stratum (group signature). */
@@ -77,14 +82,18 @@ export class SubjectResampler {
   draw(rng: Rng): SubjectResample {
     const subjects: number[] = [];
     const samples: number[] = [];
+    const draws: number[] = [];
     for (const stratum of this.#strata) {
       for (let k = 0; k < stratum.length; k++) {
         const s = stratum[rng.int(stratum.length)]!;
+        for (const i of this.#samplesOf.get(s)!) {
+          samples.push(i);
+          draws.push(subjects.length);
+        }
         subjects.push(s);
-        for (const i of this.#samplesOf.get(s)!) samples.push(i);
       }
     }
-    return { samples: Int32Array.from(samples), subjects: Int32Array.from(subjects) };
+    return { samples: Int32Array.from(samples), subjects: Int32Array.from(subjects), draws: Int32Array.from(draws) };
   }
 }
 

@@ -73,6 +73,19 @@ export function spread(values: readonly number[]): number {
   return Math.max(...finite) - Math.min(...finite);
 }
 
+/**
+ * Gap (max − min) over the groups allowed to take part. `values[k]` belongs to group `ids[k]`.
+ * Without `eligible` every group takes part (`spread`: one group gives 0). When `eligible`
+ * leaves a group out (e.g. one with fewer subjects than `eval.metrics`' `minSubjects`), the gap
+ * needs two eligible finite values and is NaN otherwise: a "gap" over the one group left would
+ * read as "no disparity".
+ */
+export function eligibleSpread(values: readonly number[], ids: readonly number[], eligible?: ReadonlySet<number>): number {
+  if (!eligible || ids.every((g) => eligible.has(g))) return spread(values);
+  const kept = values.filter((v, k) => eligible.has(ids[k]!) && Number.isFinite(v));
+  return kept.length >= 2 ? spread(kept) : Number.NaN;
+}
+
 /** Largest finite value, NaN if none. */
 export function finiteMax(values: readonly number[]): number {
   const finite = values.filter((v) => Number.isFinite(v));

@@ -27,6 +27,22 @@ describe('evaluatePredictions', () => {
     expect(r.overall['mae']).toBeCloseTo(2.5, 12);
   });
 
+  it('counts a subject drawn twice as two subjects in the subject-weighted MAE of a replicate', async () => {
+    // constant error per subject (|e| = 1 + s) and unequal window counts: the subject-weighted MAE
+    // of a replicate is the mean of |e| over its draws, repeats included
+    const subj = [0, 1, 1, 1, 2, 3, 3, 4, 4, 4, 4, 5];
+    const err = (s: number) => 1 + s;
+    const rows = { task: 'regression' as const, yTrue: subj.map(() => 70), yPred: subj.map((s) => 70 + err(s)), group: subj.map((s) => s % 2), groupNames: ['f', 'm'], subject: subj };
+    const r = await evaluatePredictions(rows, {
+      subject: subj,
+      bootstrap: { replicates: 30, alpha: 0.1, seed: 9 },
+      replicateMetrics: (rep) => ({ 'extra.meanOverDraws': Array.from(rep.subjects, err).reduce((a, b) => a + b, 0) / rep.subjects.length }),
+    });
+    expect(r.overall['subjectMae']).toBeCloseTo(3.5, 12);
+    expect(r.ci!['overall.subjectMae']!.lo).toBeCloseTo(r.ci!['extra.meanOverDraws']!.lo, 12);
+    expect(r.ci!['overall.subjectMae']!.hi).toBeCloseTo(r.ci!['extra.meanOverDraws']!.hi, 12);
+  });
+
   it('returns point metrics only without a bootstrap', async () => {
     const r = await evaluatePredictions(input, { replicateMetrics: () => ({ x: 1 }) });
     expect(r.ci).toBeUndefined();

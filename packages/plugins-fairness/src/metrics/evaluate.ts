@@ -43,6 +43,8 @@ export async function evaluatePredictions(input: TaskMetricsInput, options: Eval
           yTrue: take(input.yTrue, rep.samples),
           yPred: take(input.yPred, rep.samples),
           group: take(input.group, rep.samples),
+          // a subject drawn twice is two subjects of the replicate
+          ...(input.subject ? { subject: rep.draws } : {}),
         }),
       ),
       ...options.replicateMetrics?.(rep),

@@ -6,3 +6,5 @@ export * from './representation.js';
 export * from './bootstrap.js';
 export * from './summary.js';
 export * from './evaluate.js';
+export * from './agreement.js';
+export * from './stratified.js';

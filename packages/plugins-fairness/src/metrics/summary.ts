@@ -5,7 +5,7 @@
 import type { TaskKind } from '@fairtune/core';
 import { classificationMetrics } from './classification.js';
 import { regressionMetrics } from './regression.js';
-import type { NumArray } from './common.js';
+import { eligibleSpread, groupIndices, type NumArray } from './common.js';
 
 export interface TaskMetricsInput {
   readonly task: TaskKind;
@@ -17,6 +17,16 @@ export interface TaskMetricsInput {
   readonly groupNames: readonly string[];
   readonly threshold?: number;
   readonly eceBins?: number;
+  /**
+   * Subject id per sample (a bootstrap replicate passes one id per subject draw): adds the
+   * number of subjects per group and, for regression, the subject-weighted MAE and its gap.
+   */
+  readonly subject?: NumArray;
+  /**
+   * Group ids that take part in gaps (maeGap, subjectMaeGap; aucGap, demographic parity and
+   * equalized odds differences); absent = every group. See `eligibleSpread`.
+   */
+  readonly gapGroups?: ReadonlySet<number>;
 }
 
 export interface TaskMetrics {
@@ -30,18 +40,48 @@ function nameOf(names: readonly string[], g: number): string {
 }
 
 export function computeTaskMetrics(input: TaskMetricsInput): TaskMetrics {
-  const { yTrue, yPred, group, groupNames } = input;
+  const { yTrue, yPred, group, groupNames, subject, gapGroups } = input;
   if (input.task === 'regression') {
-    const r = regressionMetrics(yTrue, yPred, group);
+    const r = regressionMetrics(yTrue, yPred, group, subject ? { subject } : {});
+    const ids = r.groups.map((g) => g.group);
     const groups: Record<string, Record<string, number>> = {};
-    for (const g of r.groups) groups[nameOf(groupNames, g.group)] = { n: g.n, mae: g.mae, rmse: g.rmse };
-    return { overall: { mae: r.mae, rmse: r.rmse, maeGap: r.maeGap, worstGroupMae: r.worstGroupMae }, groups, warnings: [] };
+    for (const g of r.groups) {
+      groups[nameOf(groupNames, g.group)] = {
+        n: g.n,
+        ...(g.subjects !== undefined ? { subjects: g.subjects } : {}),
+        mae: g.mae,
+        rmse: g.rmse,
+        bias: g.bias,
+        sd: g.sd,
+        loaLower: g.loaLower,
+        loaUpper: g.loaUpper,
+        ...(g.subjectMae !== undefined ? { subjectMae: g.subjectMae } : {}),
+      };
+    }
+    return {
+      overall: {
+        mae: r.mae,
+        rmse: r.rmse,
+        maeGap: eligibleSpread(r.groups.map((g) => g.mae), ids, gapGroups),
+        worstGroupMae: r.worstGroupMae,
+        bias: r.bias,
+        sd: r.sd,
+        loaLower: r.loaLower,
+        loaUpper: r.loaUpper,
+        ...(r.subjectMae !== undefined ? { subjectMae: r.subjectMae, subjectMaeGap: eligibleSpread(r.groups.map((g) => g.subjectMae!), ids, gapGroups) } : {}),
+      },
+      groups,
+      warnings: [],
+    };
   }
   const c = classificationMetrics(yTrue, yPred, group, { threshold: input.threshold, eceBins: input.eceBins, groupNames });
+  const ids = c.groups.map((g) => g.group);
+  const subjectsOf = subject ? new Map([...groupIndices(group)].map(([g, idx]) => [g, new Set(idx.map((i) => subject[i]!)).size])) : undefined;
   const groups: Record<string, Record<string, number>> = {};
   for (const g of c.groups) {
     groups[nameOf(groupNames, g.group)] = {
       n: g.n,
+      ...(subjectsOf ? { subjects: subjectsOf.get(g.group)! } : {}),
       auc: g.auc,
       accuracy: g.accuracy,
       tpr: g.tpr,
@@ -53,10 +93,13 @@ export function computeTaskMetrics(input: TaskMetricsInput): TaskMetrics {
     overall: {
       auc: c.auc,
       minAuc: c.minAuc,
-      aucGap: c.aucGap,
+      aucGap: gapGroups ? eligibleSpread(c.groups.map((g) => g.auc), ids, gapGroups) : c.aucGap,
       accuracy: c.accuracy,
-      equalizedOddsDifference: c.equalizedOddsDifference,
-      demographicParityDifference: c.demographicParityDifference,
+      // With every group eligible these equal fairlearn's between-groups differences (classification.ts).
+      equalizedOddsDifference: gapGroups
+        ? Math.max(eligibleSpread(c.groups.map((g) => g.tpr), ids, gapGroups), eligibleSpread(c.groups.map((g) => g.fpr), ids, gapGroups))
+        : c.equalizedOddsDifference,
+      demographicParityDifference: gapGroups ? eligibleSpread(c.groups.map((g) => g.selectionRate), ids, gapGroups) : c.demographicParityDifference,
       ece: c.ece,
     },
     groups,
@@ -75,7 +118,7 @@ export function flattenRepresentation(r: { readonly mmd2?: MetricValue; readonly
 }
 
 /**
- * Flat `overall.<metric>` / `groups.<name>.<metric>` (sample counts left out) and, when present,
+ * Flat `overall.<metric>` / `groups.<name>.<metric>` (sample and subject counts left out) and, when present,
  * `representation.<metric>` scalars: the keys of bootstrap CIs and of the comparison report.
  * Accepts computed metrics or their JSON form, where an undefined value was written as null
  * (read back as NaN).
@@ -88,7 +131,7 @@ export function flattenMetrics(m: {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(m.overall)) out[`overall.${k}`] = num(v);
   for (const [g, values] of Object.entries(m.groups)) {
-    for (const [k, v] of Object.entries(values)) if (k !== 'n') out[`groups.${g}.${k}`] = num(v);
+    for (const [k, v] of Object.entries(values)) if (k !== 'n' && k !== 'subjects') out[`groups.${g}.${k}`] = num(v);
   }
   if (m.representation) Object.assign(out, flattenRepresentation(m.representation));
   return out;

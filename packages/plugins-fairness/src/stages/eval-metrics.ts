@@ -1,7 +1,10 @@
 /**
  * `eval.metrics`: every metric of a predictions artifact on one split — task metrics overall
- * and per group, representation metrics (MMD², Silhouette) of the optional embeddings, and
- * subject-level bootstrap CIs of all of them from the same replicates.
+ * and per group (for regression also bias, Bland–Altman limits of agreement, subject-weighted
+ * MAE, and MAE per group within bins of the true value and within activities), representation
+ * metrics (MMD², Silhouette) of the optional embeddings, and subject-level bootstrap CIs of all
+ * of them from the same replicates. Groups with fewer than `minSubjects` subjects are reported,
+ * flagged, and left out of every gap.
  */
 import {
   artifact,
@@ -16,6 +19,8 @@ import {
 } from '@fairtune/core';
 import { take } from '../metrics/common.js';
 import type { SubjectResample } from '../metrics/bootstrap.js';
+import { LOA_Z } from '../metrics/agreement.js';
+import { binIndex, binLabels, categoryStrata, flattenStratified, stratifiedErrors, stratifiedJson, stratumGaps, type StratifiedErrors } from '../metrics/stratified.js';
 import { evaluatePredictions } from '../metrics/evaluate.js';
 import { RepresentationAnalysis, type RepresentationResult } from '../metrics/representation.js';
 import { flattenRepresentation, toJsonSafe } from '../metrics/summary.js';
@@ -28,6 +33,32 @@ export interface EvalMetricsParams {
   eceBins: number;
   bootstrap: { replicates: number; alpha: number };
   representation: { maxSamples: number; sigma: number | null };
+  minSubjects: number;
+  targetBins: number[];
+  activity: { column: string; names: Record<string, string> };
+}
+
+/** PPG-DaLiA's activity ids (its readme, §II), the default names of `activity.names`. */
+export const DALIA_ACTIVITY_NAMES: Readonly<Record<string, string>> = {
+  '0': 'transient',
+  '1': 'sitting',
+  '2': 'stairs',
+  '3': 'table soccer',
+  '4': 'cycling',
+  '5': 'driving',
+  '6': 'lunch',
+  '7': 'walking',
+  '8': 'working',
+};
+
+/** A regression breakdown of the evaluated rows by strata (true-value bins or activities), with the cells allowed into each stratum's gap. */
+interface Breakdown {
+  readonly key: 'byTargetBin' | 'byActivity';
+  readonly stratum: Float64Array;
+  readonly names: readonly string[];
+  readonly extra: JsonObject;
+  readonly point: StratifiedErrors;
+  readonly eligible: (group: number, stratum: number) => boolean;
 }
 
 /** Throws unless every present array among `names` has `n` elements, naming the artifact and array. */
@@ -57,8 +88,10 @@ function representationJson(r: RepresentationResult, names: readonly string[], a
 
 export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
   type: 'eval.metrics',
-  version: '3',
-  description: 'Regression or classification metrics overall and per group, MMD² and Silhouette of embeddings, subject-level bootstrap CIs.',
+  // 4: bias, Bland–Altman limits, subject-weighted MAE, MAE by true-value bin and by activity, subjects per group, minSubjects.
+  version: '4',
+  description:
+    'Regression or classification metrics overall and per group (regression: also bias, Bland–Altman limits of agreement, subject-weighted MAE, MAE by true-value bin and by activity), MMD² and Silhouette of embeddings, subject-level bootstrap CIs; groups below minSubjects are flagged and left out of gaps.',
   paramsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -85,10 +118,39 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
           sigma: { type: ['number', 'null'], exclusiveMinimum: 0, default: null, description: 'RBF bandwidth; null = median heuristic.' },
         },
       },
+      minSubjects: {
+        type: 'integer',
+        minimum: 1,
+        default: 5,
+        description:
+          'A group with fewer subjects in the evaluated rows is reported but flagged (warning, smallGroups) and takes part in no gap; a gap left with fewer than two groups is null. Within a stratum (true-value bin, activity) a group needs this many subjects there to enter that stratum\'s gap.',
+      },
+      targetBins: {
+        type: 'array',
+        items: { type: 'number' },
+        minItems: 1,
+        default: [60, 80, 100, 120],
+        description: 'Regression: increasing edges of the bins of the true target (bpm for heart rate): <60, 60–80, 80–100, 100–120, ≥120; lower edge inclusive.',
+      },
+      activity: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'Regression: MAE per group within each activity, when the predictions carry the label as array aux/<column>.',
+        properties: {
+          column: { type: 'string', minLength: 1, default: 'activity', description: 'Label name (predictions array aux/<column>).' },
+          names: {
+            type: 'object',
+            additionalProperties: { type: 'string' },
+            default: DALIA_ACTIVITY_NAMES,
+            description: "Code → name (default: PPG-DaLiA's activity ids); unnamed codes are shown as numbers.",
+          },
+        },
+      },
     },
   },
   inputs: {
-    predictions: { kind: 'predictions', description: 'yTrue, yPred, subject, group, split arrays.' },
+    predictions: { kind: 'predictions', description: 'yTrue, yPred, subject, group, split arrays; optional aux/<label> arrays (e.g. aux/activity).' },
     embeddings: { kind: 'embeddings', optional: true, description: 'z [N, D] with subject, group, split for MMD² and Silhouette.' },
   },
   outputs: { metrics: { kind: 'metrics' } },
@@ -108,8 +170,69 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       const groupArr = pred.arrays['group'];
       if (!groupArr) warnings.push('predictions artifact has no "group" array: no per-group metrics');
       const group = groupArr ? take(groupArr.data, rows) : new Float64Array(rows.length).fill(-1);
+
+      // Small groups: reported, flagged, and left out of every gap.
+      const subjectsOf = new Map<number, Set<number>>();
+      group.forEach((g, i) => {
+        if (g < 0) return;
+        let set = subjectsOf.get(g);
+        if (!set) subjectsOf.set(g, (set = new Set()));
+        set.add(subject[i]!);
+      });
+      const nameOf = (g: number) => groupNames[g] ?? String(g);
+      const groupIds = [...subjectsOf.keys()].sort((a, b) => a - b);
+      const small = groupIds.filter((g) => subjectsOf.get(g)!.size < p.minSubjects);
+      const gapGroups = small.length > 0 ? new Set(groupIds.filter((g) => !small.includes(g))) : undefined;
+      let gapNote: string | null = null;
+      for (const g of small) {
+        warnings.push(`group "${nameOf(g)}" has ${subjectsOf.get(g)!.size} subject(s) in the evaluated rows, fewer than minSubjects = ${p.minSubjects}: its metrics are reported but it takes part in no gap`);
+      }
+      if (gapGroups && gapGroups.size < 2) {
+        gapNote = `no gap reported (null): ${gapGroups.size === 0 ? 'no group has' : 'only one group has'} at least ${p.minSubjects} subjects (${groupIds.map((g) => `${nameOf(g)}: ${subjectsOf.get(g)!.size}`).join(', ')})`;
+        warnings.push(gapNote);
+      } else if (gapGroups) {
+        gapNote = `gaps are over ${[...gapGroups].map(nameOf).join(', ')} only (${small.map(nameOf).join(', ')} below minSubjects = ${p.minSubjects})`;
+      }
       const taskWarningsAt = warnings.length;
-      const task = { task: meta.task, yTrue, yPred, group, groupNames, threshold: p.threshold, eceBins: p.eceBins };
+      const task = { task: meta.task, yTrue, yPred, group, groupNames, threshold: p.threshold, eceBins: p.eceBins, subject, ...(gapGroups ? { gapGroups } : {}) };
+
+      // Regression breakdowns: per group within bins of the true value, and within activities
+      // when the predictions carry the label. Which cells enter a stratum's gap is fixed on the
+      // evaluated rows and kept in the bootstrap replicates.
+      const breakdowns: Breakdown[] = [];
+      if (meta.task === 'regression') {
+        const eligibleCells = (point: StratifiedErrors) => {
+          const ok = new Set<string>();
+          for (const [g, cells] of point.groups) cells.forEach((c, k) => (!gapGroups || gapGroups.has(g)) && c.subjects >= p.minSubjects && ok.add(`${g}:${k}`));
+          return (g: number, k: number) => ok.has(`${g}:${k}`);
+        };
+        const add = (key: Breakdown['key'], stratum: Float64Array, names: readonly string[], extra: JsonObject) => {
+          const point = stratifiedErrors(yTrue, yPred, stratum, names, group, subject);
+          breakdowns.push({ key, stratum, names, extra, point, eligible: eligibleCells(point) });
+        };
+        const edges = p.targetBins;
+        edges.forEach((e, k) => {
+          if (k > 0 && !(e > edges[k - 1]!)) throw new Error(`targetBins must increase strictly, got [${edges.join(', ')}]`);
+        });
+        add('byTargetBin', Float64Array.from(binIndex(yTrue, edges)), binLabels(edges), { edges: [...edges], units: meta.target?.units ?? null, binOf: 'true value; lower edge inclusive' });
+        const auxName = `aux/${p.activity.column}`;
+        const auxArr = pred.arrays[auxName];
+        if (auxArr) {
+          checkRows(pred, [auxName], nPred);
+          const cs = categoryStrata(take(auxArr.data, rows), p.activity.names);
+          add('byActivity', Float64Array.from(cs.stratum), cs.names, { column: p.activity.column, codes: cs.codes });
+        } else {
+          emit.log('info', `no "${auxName}" array in the predictions: no MAE by ${p.activity.column}`);
+        }
+      }
+      const flattenBreakdowns = (rep: SubjectResample): Record<string, number> => {
+        const out: Record<string, number> = {};
+        for (const b of breakdowns) {
+          const s = stratifiedErrors(take(yTrue, rep.samples), take(yPred, rep.samples), take(b.stratum, rep.samples), b.names, take(group, rep.samples), rep.draws);
+          Object.assign(out, flattenStratified(b.key, s, stratumGaps(s, b.eligible), groupNames));
+        }
+        return out;
+      };
 
       // Representation metrics on the embeddings of the same split; subjects are matched by name.
       let analysis: RepresentationAnalysis | undefined;
@@ -166,10 +289,12 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
               },
             }
           : {}),
-        ...(repAnalysis && positionsOf.size > 0
+        ...(breakdowns.length > 0 || (repAnalysis && positionsOf.size > 0)
           ? {
-              replicateMetrics: (rep: SubjectResample) =>
-                flattenRepresentation(repAnalysis.compute(Array.from(rep.subjects).flatMap((s) => positionsOf.get(s) ?? []))),
+              replicateMetrics: (rep: SubjectResample) => ({
+                ...flattenBreakdowns(rep),
+                ...(repAnalysis && positionsOf.size > 0 ? flattenRepresentation(repAnalysis.compute(Array.from(rep.subjects).flatMap((s) => positionsOf.get(s) ?? []))) : {}),
+              }),
             }
           : {}),
       });
@@ -207,6 +332,14 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
         ...(meta.task === 'classification' ? { threshold: p.threshold, eceBins: p.eceBins } : {}),
         overall: point.overall,
         groups: point.groups,
+        minSubjects: p.minSubjects,
+        smallGroups: small.map((g) => ({ group: nameOf(g), subjects: subjectsOf.get(g)!.size })),
+        gapGroups: (gapGroups ? [...gapGroups] : groupIds).map(nameOf),
+        gapNote,
+        ...(meta.task === 'regression'
+          ? { agreement: { difference: 'prediction − reference (ŷ − y)', sd: 'sample SD, ddof = 1', z: LOA_Z, limits: 'bias ± z·sd' } }
+          : {}),
+        ...Object.fromEntries(breakdowns.map((b) => [b.key, { ...b.extra, ...stratifiedJson(b.point, stratumGaps(b.point, b.eligible), groupNames) }])),
         ...(repPoint && analysis ? { representation: representationJson(repPoint, groupNames, analysis) } : {}),
         ...(ci ? { ci } : {}),
         warnings,

@@ -3,7 +3,7 @@ import { Container } from 'inversify';
 import { artifact, CLI_COMMAND, ndarray, STAGE_PLUGIN, TRAINING_STRATEGY, resolveParams, Rng, runStandalone, type Artifact, type JsonObject, type PredictionsMeta } from '@fairtune/core';
 import { containerModule } from '../index.js';
 import { regressionMetrics } from '../metrics/regression.js';
-import { evalMetricsStage } from './eval-metrics.js';
+import { DALIA_ACTIVITY_NAMES, evalMetricsStage } from './eval-metrics.js';
 import { reportCompareStage } from './report-compare.js';
 
 /** 12 subjects (6 female, 6 male), 5 windows each; split test = subjects 8..11; male error larger by `bias`. */
@@ -71,8 +71,9 @@ function metricsArtifact(method: string, seed: number, female: number, male: num
 describe('eval.metrics', () => {
   it('computes the test-split metrics, representation metrics and subject bootstrap CIs', async () => {
     const { predictions, embeddings } = cohort('erm', 4, 1);
+    // two test subjects per group: minSubjects 2 lets them into the gap
     const { outputs, events } = await runStandalone(evalMetricsStage, {
-      params: { bootstrap: { replicates: 25 } },
+      params: { bootstrap: { replicates: 25 }, minSubjects: 2 },
       inputs: { predictions, embeddings },
       seed: 3,
     });
@@ -98,7 +99,7 @@ describe('eval.metrics', () => {
     }
     expect(events.some((e) => e.type === 'metric' && e.name === 'maeGap')).toBe(true);
     // same seed → same artifact
-    const again = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 25 } }, inputs: { predictions, embeddings }, seed: 3 });
+    const again = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 25 }, minSubjects: 2 }, inputs: { predictions, embeddings }, seed: 3 });
     expect(again.outputs.metrics!.meta).toEqual(outputs.metrics!.meta);
   });
 
@@ -131,6 +132,9 @@ describe('eval.metrics', () => {
       eceBins: 15,
       bootstrap: { replicates: 200, alpha: 0.05 },
       representation: { maxSamples: 2000, sigma: null },
+      minSubjects: 5,
+      targetBins: [60, 80, 100, 120],
+      activity: { column: 'activity', names: DALIA_ACTIVITY_NAMES },
     });
   });
 });
@@ -149,7 +153,7 @@ describe('report.compare', () => {
   it('writes a Markdown/JSON report with CIs, seed aggregation, changes paired by seed and SVG figures', async () => {
     const evaluate = async (method: string, bias: number, seed: number) => {
       const c = cohort(method, bias, seed);
-      const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 10 } }, inputs: c, seed });
+      const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 10 }, minSubjects: 2 }, inputs: c, seed });
       return { metrics: outputs.metrics!, embeddings: c.embeddings };
     };
     const erm = await evaluate('erm', 4, 2);
@@ -323,7 +327,7 @@ describe('containerModule', () => {
   it('binds the stages, the four mitigation strategies and the metrics command', async () => {
     const c = new Container();
     await c.load(containerModule);
-    expect(c.getAll(STAGE_PLUGIN).map((s) => s.type).sort()).toEqual(['eval.metrics', 'report.compare']);
+    expect(c.getAll(STAGE_PLUGIN).map((s) => s.type).sort()).toEqual(['eval.metrics', 'report.compare', 'report.model-card']);
     expect(c.getAll(TRAINING_STRATEGY).map((s) => s.name).sort()).toEqual(['adversarial', 'group-dro', 'group-reweight', 'inverse-frequency']);
     expect(c.getAll(CLI_COMMAND).map((x) => x.name)).toEqual(['metrics']);
   });

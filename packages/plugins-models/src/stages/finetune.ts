@@ -6,6 +6,7 @@ import {
   nestedPluginParam,
   runAsync,
   type Artifact,
+  type JsonObject,
   type NestedPluginRef,
   type StageContext,
   type StagePlugin,
@@ -36,11 +37,18 @@ interface Params extends OptimiserParams {
   backend?: string;
 }
 
+/** The fine-tune's settings as the model records them (`meta.training`): resolved params without the backend and evaluation batch size, with the seed used. */
+function trainingRecord(p: Params, seed: number): JsonObject {
+  const { backend: _backend, evalBatchSize: _evalBatchSize, seed: _seed, ...settings } = p;
+  return { ...(settings as unknown as JsonObject), seed };
+}
+
 @injectable()
 export class FinetuneStage implements StagePlugin<Params> {
   readonly type = 'train.finetune';
   // 4: the strategy's version and its defaulted params join the cache key (resolved at validation).
-  readonly version = '4';
+  // 5: the model records its training settings (meta.training); predictions carry the samples' aux/<label> arrays.
+  readonly version = '5';
   readonly description = 'Fine-tunes a PPG-GPT backbone (regression or binary classification) with a PEFT mask and a training strategy.';
   readonly #strategies: readonly TrainingStrategyPlugin[];
 
@@ -147,6 +155,8 @@ export class FinetuneStage implements StagePlugin<Params> {
           'model',
           modelArtifact('model', model, { pooling: p.pooling, targetMean: result.scaling.mean, targetStd: result.scaling.std, mask: p.mask }, task, result.mask.trainableCount, {
             method: plugin.name,
+            // what the model card reports as "method and its params": the resolved params (strategy included), the seed used, not the backend
+            training: trainingRecord(p, seed),
             history: result.history,
             bestEpoch: result.bestEpoch,
             ...(result.strategyState ? { strategyState: result.strategyState } : {}),

@@ -22,7 +22,8 @@ interface Params {
 @injectable()
 export class PredictStage implements StagePlugin<Params> {
   readonly type = 'eval.predict';
-  readonly version = '5';
+  // 6: predictions carry the samples' aux/<label> arrays (e.g. aux/activity).
+  readonly version = '6';
   readonly description =
     "Runs a fine-tuned PPG-GPT model on another dataset (cross-dataset transfer). A dataset is brought to the model's input: the training data's filters and resampling are replayed, then it is windowed to the model's length, poor-quality windows dropped and subjects grouped as in training.";
   readonly paramsSchema = {

@@ -4,7 +4,7 @@ import type { SampleSet } from '../train/data.js';
 import { evaluate } from '../train/finetune.js';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 
-/** Builds the `predictions` and `embeddings` artifacts for every sample of `data`. */
+/** Builds the `predictions` (with the samples' `aux/<label>` arrays) and `embeddings` artifacts for every sample of `data`. */
 export function predictionArtifacts(model: PpgGpt, data: SampleSet, task: TaskKind, scaling: { mean: number; std: number }, batchSize: number, method: string): { predictions: Artifact; embeddings: Artifact } {
   const all = Int32Array.from({ length: data.n }, (_, i) => i);
   const ev = evaluate(model, { x: data.x }, all, task, scaling, batchSize, true);
@@ -28,6 +28,8 @@ export function predictionArtifacts(model: PpgGpt, data: SampleSet, task: TaskKi
       yTrue: { dtype: 'float32', shape: [data.n], data: data.y.slice() },
       yPred: { dtype: 'float32', shape: [data.n], data: ev.pred },
       ...common,
+      // per-window labels of the samples (e.g. aux/activity), for metrics by stratum
+      ...Object.fromEntries(Object.entries(data.aux).map(([name, v]) => [name, { dtype: 'float32' as const, shape: [data.n], data: v.slice() }])),
     }),
     embeddings: artifact('embeddings', meta as unknown as JsonObject, {
       z: { dtype: 'float32', shape: [data.n, ev.embeddingWidth], data: ev.embedding! },

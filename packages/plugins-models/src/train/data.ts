@@ -12,6 +12,8 @@ export interface SampleSet {
   readonly subject: Int32Array;
   readonly split: Int8Array | undefined;
   readonly group: Int32Array | undefined;
+  /** The samples' per-window labels other than the target (`aux/<name>`, e.g. `aux/activity`), carried into the predictions. */
+  readonly aux: Readonly<Record<string, Float32Array>>;
 }
 
 /**
@@ -46,7 +48,11 @@ export function readSamples(a: Artifact, config: PpgGptConfig, port = 'samples')
   if (meta.task === 'classification') {
     for (let i = 0; i < n; i++) if (y[i] !== 0 && y[i] !== 1) throw new Error(`samples "${meta.name}": classification target y[${i}] = ${y[i]}, expected 0 or 1`);
   }
-  return { meta, n, x: preprocessWindows(x.data as Float32Array, n, length), y, subject, split, group };
+  const aux: Record<string, Float32Array> = {};
+  for (const [name, arr] of Object.entries(a.arrays)) {
+    if (name.startsWith('aux/') && arr.shape.length === 1 && arr.data.length === n) aux[name] = Float32Array.from(arr.data as ArrayLike<number>);
+  }
+  return { meta, n, x: preprocessWindows(x.data as Float32Array, n, length), y, subject, split, group, aux };
 }
 
 /** Indices of the samples whose split is named `name` (empty when the split does not exist). */
