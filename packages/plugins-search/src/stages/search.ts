@@ -43,6 +43,7 @@ export interface SearchParams {
   baselines: boolean;
   reportOnce: boolean;
   studyName?: string;
+  modelStage?: string;
 }
 
 const paramsSchema = {
@@ -69,8 +70,12 @@ const paramsSchema = {
     baselines: { type: 'boolean', default: true, description: 'Run the known masks first (full, linear-readout, attention, layernorm) as baseline trials, after `enqueue`.' },
     reportOnce: { type: 'boolean', default: false, description: 'Report the objective once, after the last epoch, as the public FairTune code does (then pruning only relabels finished trials).' },
     studyName: { type: 'string', minLength: 1, description: 'Study name (default <pipeline>/<stage id>).' },
+    modelStage: { type: 'string', minLength: 1, description: 'The trial stage whose model, predictions and embeddings the best trial passes on (default: objective.stage).' },
   },
 };
+
+/** The trainer's outputs the best trial passes on, so evaluation stages read the search's result. */
+const PASSED_ON = ['model', 'predictions', 'embeddings'] as const;
 
 @injectable()
 export class SearchStage implements StagePlugin<SearchParams> {
@@ -85,7 +90,9 @@ export class SearchStage implements StagePlugin<SearchParams> {
   readonly outputs = {
     study: { kind: 'study', description: 'Every trial (number, state, params, bindings, intermediate and final values) and the best one.' },
     best: { kind: 'metrics', description: 'The best trial: its objective, params and bindings (the searched learning rate included).' },
-  };
+  } as Readonly<Record<string, { kind: string; description: string }>>;
+  /** Whether the best trial's model, predictions and embeddings are passed on (search.fairtune). */
+  protected readonly passOn: boolean = false;
   readonly #samplers: readonly SamplerPlugin[];
   readonly #pruners: readonly PrunerPlugin[];
 
@@ -123,7 +130,7 @@ export class SearchStage implements StagePlugin<SearchParams> {
         emit.log('info', `trial ${number}: ${store.view().trials[number]!.state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
         emit.progress(finishedCount(store), p.trials, undefined, 'trials');
       }
-      finishOutputs(emit, store, ran, p);
+      finishOutputs(emit, store, ran, p, this.passOn);
     });
   }
 
@@ -167,7 +174,7 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
   return result;
 }
 
-function finishOutputs(emit: StageEmitter, store: StudyStore, ran: readonly { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[], p: SearchParams): void {
+function finishOutputs(emit: StageEmitter, store: StudyStore, ran: readonly { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[], p: SearchParams, passOn: boolean): void {
   const view = store.view();
   const complete = view.trials.filter((t) => t.state === 'COMPLETE' && t.value !== undefined);
   if (!complete.length) throw new Error(`no trial of ${view.trials.length} completed (${view.trials.map((t) => t.state.toLowerCase()).join(', ')})`);
@@ -183,6 +190,17 @@ function finishOutputs(emit: StageEmitter, store: StudyStore, ran: readonly { st
     ...(typeof t.userAttrs['fail_reason'] === 'string' ? { reason: t.userAttrs['fail_reason'] as string } : {}),
     trial: String(t.userAttrs['fairtune_trial'] ?? ''),
   }));
+  // The best trial's own trained model and outputs (the searched mask and learning rate kept).
+  const bestRun = ran.find((r) => r.study === best.number);
+  if (passOn && !bestRun) throw new Error(`the best trial ${best.number} of study ${view.name} ran in an earlier run; its outputs are not at hand`);
+  const modelStage = p.modelStage ?? p.objective.stage;
+  if (passOn && bestRun) for (const port of PASSED_ON) {
+    try {
+      emit.artifact(port, bestRun.result.output(modelStage, port));
+    } catch (err) {
+      throw new Error(`the best trial's stage "${modelStage}" has no output "${port}" to pass on (set modelStage to the trial's trainer): ${(err as Error).message}`);
+    }
+  }
   const bestJson = { number: best.number, value: best.value!, params: { ...best.params } as JsonObject, bindings: (bindingsOf.get(best.number) ?? {}) as JsonObject };
   const epochs = view.trials.reduce((s, t) => s + t.intermediateValues.size, 0);
   emit.metric('best_value', best.value!);
@@ -216,4 +234,27 @@ function describe(bindings: Readonly<Record<string, ParamValue>>): string {
   return Object.entries(bindings)
     .map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : String(v)}`)
     .join(', ');
+}
+
+/**
+ * `search.fairtune`: `search.optimise` over a trial group whose trainer yields a model, passing the
+ * best trial's model, predictions and embeddings on, so the pipeline evaluates the searched model
+ * (its mask and learning rate kept) with the usual evaluation and report stages.
+ */
+@injectable()
+export class FairTuneSearchStage extends SearchStage {
+  override readonly type = 'search.fairtune';
+  override readonly description =
+    "FairTune's mask and learning-rate search (search.optimise) that passes the best trial's model, predictions and embeddings on for evaluation.";
+  override readonly outputs = {
+    ...new SearchStage().outputs,
+    model: { kind: 'model', description: "The best trial's model (modelStage's `model`)." },
+    predictions: { kind: 'predictions', description: "The best trial's predictions on every sample (test included), for evaluation stages." },
+    embeddings: { kind: 'embeddings', description: "The best trial's embeddings." },
+  };
+  protected override readonly passOn = true;
+
+  constructor(@multiInject(SAMPLER) @optional() samplers?: SamplerPlugin[], @multiInject(PRUNER) @optional() pruners?: PrunerPlugin[]) {
+    super(samplers, pruners);
+  }
 }
