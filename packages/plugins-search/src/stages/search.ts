@@ -79,9 +79,9 @@ const PASSED_ON = ['model', 'predictions', 'embeddings'] as const;
 
 @injectable()
 export class SearchStage implements StagePlugin<SearchParams> {
-  readonly type = 'search.optimise';
+  readonly type: string = 'search.optimise';
   readonly version = '1';
-  readonly description = "FairTune's outer loop: samples trial bindings (PEFT mask bits, learning rate, …), runs the pipeline's trial group with them, prunes by the objective reported per epoch.";
+  readonly description: string = "FairTune's outer loop: samples trial bindings (PEFT mask bits, learning rate, …), runs the pipeline's trial group with them, prunes by the objective reported per epoch.";
   readonly runsTrials = true;
   readonly paramsSchema = paramsSchema;
   readonly inputs = {
@@ -209,7 +209,7 @@ function finishOutputs(emit: StageEmitter, store: StudyStore, ran: readonly { st
   emit.metric('trials_failed', view.trials.filter((t) => t.state === 'FAIL').length);
   emit.metric('epochs_reported', epochs);
   emit.artifact('study', artifact('study', { name: view.name, direction: view.direction, objective: p.objective as unknown as JsonObject, sampler: p.sampler as unknown as JsonObject, pruner: p.pruner as unknown as JsonObject, trials: rows, best: bestJson }));
-  emit.artifact('best', artifact('metrics', { label: `best trial ${best.number}`, objective: p.objective.metric, value: best.value!, ...bestJson }));
+  emit.artifact('best', artifact('metrics', { label: `best trial ${best.number}`, objective: p.objective.metric, ...bestJson }));
 }
 
 function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamValue>[] {
