@@ -92,10 +92,16 @@ const LABELS: Record<string, string> = {
   'representation.silhouette': 'Silhouette',
 };
 
+/** A column label for a metric key; group names may hold "|" (intersections), escaped for Markdown tables. */
 function label(key: string): string {
   if (LABELS[key]) return LABELS[key]!;
   const m = /^groups\.(.*)\.(\w+)$/.exec(key);
-  return m ? `${m[2]!.toUpperCase()} (${m[1]})` : key;
+  return cell(m ? `${m[2]!.toUpperCase()} (${m[1]})` : key);
+}
+
+/** Text in a Markdown table cell: "|" would end the cell. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
 }
 
 interface Curve {
@@ -271,7 +277,7 @@ function comparisonMarkdown(set: EvalSetComparison, o: StatsOptions): string[] {
         const l = m.levellingDown!;
         const v = l.verdict === 'levelling down' || l.verdict === 'harm' || l.verdict === 'works' ? `**${l.verdict}**` : l.verdict;
         const extra = [l.overallHarm ? `**harm**: overall ${o.overallLabel} CI beyond ${o.higherIsBetter ? `−${o.harmMargin}` : `+${o.harmMargin}`}${u}` : '', l.basis === 'point estimate' ? 'one seed: point estimates, no CI' : ''].filter(Boolean);
-        return `| ${m.method} | ${l.n} | ${deltaText(l.gap)} | ${l.worseGroup} ${deltaText(l.worse)} | ${l.betterGroup} ${deltaText(l.better)} | ${l.flaggedSeeds}/${l.seeds.length} | ${v}${extra.length ? ` (${extra.join('; ')})` : ''} |`;
+        return `| ${m.method} | ${l.n} | ${deltaText(l.gap)} | ${cell(l.worseGroup)} ${deltaText(l.worse)} | ${cell(l.betterGroup)} ${deltaText(l.better)} | ${l.flaggedSeeds}/${l.seeds.length} | ${v}${extra.length ? ` (${extra.join('; ')})` : ''} |`;
       }),
       '',
     );
@@ -281,7 +287,7 @@ function comparisonMarkdown(set: EvalSetComparison, o: StatsOptions): string[] {
 
 export const reportCompareStage: StagePlugin<ReportCompareParams> = {
   type: 'report.compare',
-  version: '5',
+  version: '6', // 6: "|" in group names (intersections) escaped in Markdown tables
   description:
     'Methods × metrics comparison report (Markdown, JSON, SVG figures) with CIs; changes against the baseline (ERM) paired by evaluation set and seed, with bootstrap CIs, effect sizes, exact sign-flip and Wilcoxon tests (Holm), a works / levelling-down / harm verdict and the error-vs-gap trade-off.',
   paramsSchema: {
