@@ -4,6 +4,7 @@
  * failing stage, or an abort (Ctrl-C), stops scheduling, cancels running stages and marks the
  * rest skipped; every artifact finished so far stays in the cache.
  */
+import { setMaxListeners } from 'node:events';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Observable, Subject, mergeMap, type Subscription } from 'rxjs';
@@ -94,6 +95,8 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
     }
 
     const controller = new AbortController();
+    // Every stage waiting for a concurrency slot listens to it: a 1,000-stage matrix is not a leak.
+    setMaxListeners(0, controller.signal);
     let abortReason: { status: RunStatus; stage?: string; reason: string } | undefined;
     const onExternalAbort = () => {
       abortReason ??= { status: 'cancelled', reason: 'interrupted' };
