@@ -1,21 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { runCli } from './testing.js';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from './cli-main.js';
 import { tempDir, writePipeline } from './test-utils/fixtures.js';
 
 const repoRoot = resolve(process.cwd(), '../..');
 
-async function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { cwd, stdout, stderr, env: { ...env }, tty: false });
-  return { code, out, err };
-}
+const cli = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd, env });
 
 const demo = {
   name: 'cli-demo',

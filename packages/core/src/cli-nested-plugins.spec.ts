@@ -1,21 +1,11 @@
 import { resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from './cli-main.js';
+import { runCli } from './testing.js';
 import { tempDir, writePipeline } from './test-utils/fixtures.js';
 
 // The fixture is loaded by path, as a user's plugin package is.
 const fixture = resolve(process.cwd(), 'src/test-utils/nested-fixture.ts');
 
-async function cli(args: string[], cwd: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { cwd, stdout, stderr, env: {}, tty: false });
-  return { code, out, err };
-}
+const cli = (args: string[], cwd: string) => runCli(args, { cwd });
 
 const pipeline = (strategy: object) => ({
   name: 'nested-cli',

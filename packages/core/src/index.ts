@@ -7,7 +7,7 @@ export * from './contracts/trials.js';
 export * from './contracts/search.js';
 export { Rng, deriveSeed } from './rng.js';
 export { runAsync, type StageEmitter } from './observable.js';
-export { runStandalone, resolveParams, type StandaloneRunOptions, type StandaloneRunResult } from './testing.js';
+export { runStandalone, resolveParams, runCli, type StandaloneRunOptions, type StandaloneRunResult, type CliRunResult } from './testing.js';
 export * from './contracts/cli-command.js';
 export * from './contracts/training-strategy.js';
 export * from './contracts/nested-plugin.js';

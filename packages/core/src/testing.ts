@@ -7,6 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { Artifact, JsonObject } from './contracts/artifact.js';
 import type { NestedPlugin } from './contracts/nested-plugin.js';
@@ -81,4 +82,26 @@ export async function runStandalone(plugin: StagePlugin, options: StandaloneRunO
   const missing = missingOutputs(plugin, outputs);
   if (missing) throw new Error(`${plugin.type} ${missing}`);
   return { outputs, events, params };
+}
+
+export interface CliRunResult {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/**
+ * Runs the `fairtune` command line in process, as a test would run the bin: its exit code and
+ * what it printed on stdout and stderr (no TTY display). `env` replaces the process environment.
+ */
+export async function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRunResult> {
+  const { main } = await import('./cli-main.js');
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await main(args, { cwd: options.cwd ?? process.cwd(), stdout, stderr, env: { ...(options.env ?? {}) }, tty: false });
+  return { code, out, err };
 }

@@ -5,10 +5,10 @@
  * prototype; secret params stay out of every record.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { runCli } from './testing.js';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { ContainerModule } from 'inversify';
-import { internalErrorText, main } from './cli-main.js';
+import { internalErrorText } from './cli-main.js';
 import { ArtifactCache } from './cache/artifact-cache.js';
 import { artifact, ndarray } from './contracts/artifact.js';
 import { STAGE_PLUGIN, type StagePlugin } from './contracts/stage-plugin.js';
@@ -20,16 +20,7 @@ import { repoRoot, tempDir, testModule, Probe, testRegistry, writePipeline } fro
 import { StageRegistry } from './registry.js';
 import { demoStagesModule } from './builtin/demo-stages.js';
 
-async function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { cwd, stdout, stderr, env: { ...env }, tty: false });
-  return { code, out, err };
-}
+const cli = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd, env });
 
 /** The issues of an invalid pipeline, as `path: message` lines (an empty list when it is valid). */
 async function problems(spec: object | string, options: { sets?: string[]; env?: NodeJS.ProcessEnv; registry?: StageRegistry } = {}): Promise<string[]> {

@@ -3,24 +3,14 @@
  * touch a folder that is not a FairTune cache, and collect what killed runs left behind.
  */
 import { spawn } from 'node:child_process';
+import { runCli } from '../testing.js';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../cli-main.js';
 import type { ExecutorEvent } from '../executor/executor.js';
 import { openPipeline, runPipeline } from '../runtime.js';
 import { deadPid, repoRoot, tempDir, testRegistry, thisHost, writePipeline } from '../test-utils/fixtures.js';
 
-async function cli(args: string[], cwd: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { cwd, stdout, stderr, env: {}, tty: false });
-  return { code, out, err };
-}
+const cli = (args: string[], cwd: string) => runCli(args, { cwd });
 
 const demo = {
   name: 'gc-demo',

@@ -2,8 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { PipelineError, StageRegistry, main, openPipeline } from '@fairtune/core';
+import { PipelineError, StageRegistry, openPipeline, runCli } from '@fairtune/core';
 import { containerModule } from '../index.js';
 import { validationTestModule } from '../test-utils/validation-fixture.js';
 
@@ -48,16 +47,7 @@ async function finetuneStage(strategy: object | undefined, strategyVersion = '1'
   return opened.pipeline.stages.find((s) => s.id === 'finetune')!;
 }
 
-async function cli(args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { cwd: process.cwd(), stdout, stderr, env: {}, tty: false });
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCli(args);
 
 describe('train.finetune strategy validation', () => {
   it('reports an unknown strategy name at /stages/<id>/params/strategy/name', async () => {
