@@ -1,6 +1,7 @@
 /**
  * Oracle for the journal storage and the pruners, against Python Optuna (opt-in: needs
- * `/usr/bin/python3` with optuna; `apt-get update && apt-get install -y python3-optuna`).
+ * `/usr/bin/python3`, or the interpreter in FAIRTUNE_PYTHON, with optuna;
+ * `apt-get update && apt-get install -y python3-optuna`).
  *
  *   npm run oracle:journal -w packages/plugins-search
  *
@@ -33,13 +34,13 @@ import { JournalStorage, openJournalStudy, type JournalStudy, type JournalTrial 
 import { distributionToJson } from '../src/storage/journal-format.js';
 import { PyFloat, pyFloatRepr, pyJsonDumps, pyJsonLoads, type PyJson } from '../src/storage/python-json.js';
 
-const PYTHON = '/usr/bin/python3';
+const PYTHON = process.env['FAIRTUNE_PYTHON'] ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
 const pyScript = join(here, 'oracle_journal.py');
 
 const probe = spawnSync(PYTHON, ['-c', 'import optuna; print(optuna.__version__)'], { encoding: 'utf8' });
 if (probe.status !== 0) {
-  console.log(`SKIP oracle:journal — \`${PYTHON} -c "import optuna"\` failed (${(probe.stderr || String(probe.error ?? '')).trim().split('\n').at(-1)}).`);
+  console.log(`SKIP oracle:journal: \`${PYTHON} -c "import optuna"\` failed (${(probe.stderr || String(probe.error ?? '')).trim().split('\n').at(-1)}).`);
   console.log('  Install Python Optuna to run it: apt-get update && apt-get install -y python3-optuna');
   process.exit(0);
 }
