@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerModule } from 'inversify';
@@ -62,12 +62,11 @@ const pipeline = (search: object) => ({
     numbers: { type: 'demo.numbers', params: { count: 200 } },
     shift: { type: 'demo.transform', params: { offset: '%{offset}', steps: 6 }, inputs: { series: 'numbers' } },
     stats: { type: 'demo.stats', inputs: { series: 'shift' } },
-    search: { type: 'search.optimise', trials: 'trial', params: { sampler: { name: 'cycle' }, objective: { stage: 'shift', metric: 'running-mean' }, space: { offset: { type: 'float', low: 0, high: 10 } }, ...search } },
+    search: { type: 'search.optimise', trials: 'trial', params: { sampler: { name: 'cycle' }, storage: 'memory', objective: { stage: 'shift', metric: 'running-mean' }, space: { offset: { type: 'float', low: 0, high: 10 } }, ...search } },
   },
 });
 
-async function runSearch(search: object) {
-  const dir = mkdtempSync(join(tmpdir(), 'search-'));
+async function runSearch(search: object, dir = mkdtempSync(join(tmpdir(), 'search-'))) {
   const file = join(dir, 'p.json');
   writeFileSync(file, JSON.stringify(pipeline(search)));
   const registry = await createRegistry({ builtins: false });
@@ -103,6 +102,23 @@ describe('search.optimise', () => {
     expect(study.trials.map((t) => t.state)).toEqual(['COMPLETE', 'PRUNED', 'COMPLETE']);
     expect(Object.keys(study.trials[1]!.intermediate)).toEqual(['5']);
     expect(study.trials[1]!.value).toBeGreaterThan(4);
+  });
+
+  it('keeps the study in an Optuna journal file and continues it: finished trials are not run again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'search-'));
+    const storage = `journal:${join(dir, 'studies')}`;
+    const first = await runSearch({ pruner: { name: 'never' }, trials: 2, storage }, dir);
+    expect(first.study.trials.map((t) => t.bindings['offset'])).toEqual([1, 5]);
+    const journal = readFileSync(join(dir, 'studies', 'search-test--search.journal'), 'utf8');
+    expect(journal.split('\n').filter(Boolean).map((l) => JSON.parse(l).op_code)).toContain(0); // create_study
+    const second = await runSearch({ pruner: { name: 'never' }, trials: 3, storage }, dir);
+    expect(second.study.trials.map((t) => [t.number, t.bindings['offset'], t.state])).toEqual([
+      [0, 1, 'COMPLETE'],
+      [1, 5, 'COMPLETE'],
+      [2, 0.5, 'COMPLETE'],
+    ]);
+    // One new trial ran; the continued study's earlier trials came from the journal.
+    expect(Object.keys(second.result.summary.stages).filter((id) => id.startsWith('shift['))).toHaveLength(1);
   });
 
   it('counts only finished trials toward the target, and names a binding the trial group lacks', async () => {

@@ -30,6 +30,8 @@ import {
   type TrialRunner,
 } from '@fairtune/core';
 import { resolveSpace, spaceSchema, type ResolvedSpace, type SpaceEntry } from '../space.js';
+import { join, resolve } from 'node:path';
+import { openJournalStudy } from '../storage/journal.js';
 import { MemoryStudyStore, type StudyStore } from '../study/store.js';
 
 export interface SearchParams {
@@ -44,6 +46,7 @@ export interface SearchParams {
   reportOnce: boolean;
   studyName?: string;
   modelStage?: string;
+  storage: string;
 }
 
 const paramsSchema = {
@@ -71,6 +74,12 @@ const paramsSchema = {
     reportOnce: { type: 'boolean', default: false, description: 'Report the objective once, after the last epoch, as the public FairTune code does (then pruning only relabels finished trials).' },
     studyName: { type: 'string', minLength: 1, description: 'Study name (default <pipeline>/<stage id>).' },
     modelStage: { type: 'string', minLength: 1, description: 'The trial stage whose model, predictions and embeddings the best trial passes on (default: objective.stage).' },
+    storage: {
+      type: 'string',
+      default: 'journal:.fairtune/studies',
+      description:
+        'Where the study lives: "journal:<folder>" (an Optuna journal file <folder>/<study name>.journal, relative to the working directory; Optuna 3.1+ and optuna-dashboard open it), "journal:<file>.journal", or "memory" (no record beyond this stage\'s outputs). A study found there is continued: finished trials are not run again.',
+    },
   },
 };
 
@@ -113,8 +122,16 @@ export class SearchStage implements StagePlugin<SearchParams> {
       const space = resolveSpace(p.space, Number.isFinite(layers) ? layers : undefined);
       const sampler = this.#plugin(this.#samplers, 'sampler', p.sampler.name).create(p.sampler.params, ctx.seed);
       const pruner = this.#plugin(this.#pruners, 'pruner', p.pruner.name).create(p.pruner.params);
-      const store: StudyStore = new MemoryStudyStore(p.studyName ?? `${ctx.pipelineName}/${ctx.stageId}`, p.direction);
-      const queue = enqueued(p, space);
+      const store = openStore(p.storage, p.studyName ?? `${ctx.pipelineName}/${ctx.stageId}`, p.direction);
+      const resumed = store.view().trials.length;
+      if (resumed) emit.log('info', `continuing study "${store.name}" (${resumed} trials, ${finishedCount(store)} finished)`);
+      // A trial left RUNNING by a killed run will never finish: it fails, and its budget is given back.
+      for (const t of store.view().trials) if (t.state === 'RUNNING') {
+        store.setUserAttr(t.number, 'fail_reason', 'left running by an earlier run that stopped');
+        store.finish(t.number, 'FAIL');
+      }
+      // Enqueued and baseline trials open a study; a continued study has had them.
+      const queue = resumed ? [] : enqueued(p, space);
       const ran: { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[] = [];
       while (finishedCount(store) < p.trials) {
         if (ctx.signal.aborted) throw new Error('cancelled');
@@ -124,13 +141,14 @@ export class SearchStage implements StagePlugin<SearchParams> {
         const params = { ...sampler.sample(store.view(), trialOf(store, number), space.study), ...fixed };
         store.setParams(number, params, space.study);
         const bindings = space.toBindings(params);
+        store.setUserAttr(number, 'fairtune_bindings', bindings);
         const result = await runOneTrial(trials, store, number, bindings, p, pruner);
         ran.push({ study: number, result, bindings });
         const value = store.view().trials[number]!.value;
         emit.log('info', `trial ${number}: ${store.view().trials[number]!.state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
         emit.progress(finishedCount(store), p.trials, undefined, 'trials');
       }
-      finishOutputs(emit, store, ran, p, this.passOn);
+      await finishOutputs(emit, store, ran, p, this.passOn, trials);
     });
   }
 
@@ -154,7 +172,7 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
       last = { step, value: e.event.value };
       if (p.reportOnce || prune.signal.aborted || !Number.isFinite(e.event.value)) return;
       store.report(number, step, e.event.value);
-      if (pruner.shouldPrune(store.view(), trialOf(store, number))) prune.abort(new Error(`pruned at epoch ${step + 1} (${p.objective.metric} ${e.event.value.toFixed(4)})`));
+      if (pruner.shouldPrune(store.view(), trialOf(store, number))) prune.abort(new Error(`at epoch ${step + 1} (${p.objective.metric} ${e.event.value.toFixed(4)})`));
     },
   });
   store.setUserAttr(number, 'fairtune_trial', result.stageIds[p.objective.stage] ?? `trial ${result.number}`);
@@ -174,12 +192,13 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
   return result;
 }
 
-function finishOutputs(emit: StageEmitter, store: StudyStore, ran: readonly { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[], p: SearchParams, passOn: boolean): void {
+async function finishOutputs(emit: StageEmitter, store: StudyStore, ran: { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[], p: SearchParams, passOn: boolean, trials: TrialRunner): Promise<void> {
   const view = store.view();
   const complete = view.trials.filter((t) => t.state === 'COMPLETE' && t.value !== undefined);
   if (!complete.length) throw new Error(`no trial of ${view.trials.length} completed (${view.trials.map((t) => t.state.toLowerCase()).join(', ')})`);
   const best = complete.reduce((a, b) => ((p.direction === 'minimize' ? b.value! < a.value! : b.value! > a.value!) ? b : a));
-  const bindingsOf = new Map(ran.map((r) => [r.study, r.bindings]));
+  const bindingsOf = new Map(view.trials.map((t) => [t.number, (t.userAttrs['fairtune_bindings'] ?? {}) as Record<string, ParamValue>]));
+  for (const r of ran) bindingsOf.set(r.study, r.bindings);
   const rows = view.trials.map((t) => ({
     number: t.number,
     state: t.state,
@@ -191,8 +210,14 @@ function finishOutputs(emit: StageEmitter, store: StudyStore, ran: readonly { st
     trial: String(t.userAttrs['fairtune_trial'] ?? ''),
   }));
   // The best trial's own trained model and outputs (the searched mask and learning rate kept).
-  const bestRun = ran.find((r) => r.study === best.number);
-  if (passOn && !bestRun) throw new Error(`the best trial ${best.number} of study ${view.name} ran in an earlier run; its outputs are not at hand`);
+  let bestRun = ran.find((r) => r.study === best.number);
+  if (passOn && !bestRun) {
+    // The best trial ran in an earlier run of a continued study: its stages, keyed by its values, are cached.
+    const bindings = bindingsOf.get(best.number) ?? {};
+    const result = await trials.run(bindings);
+    if (result.status !== 'completed') throw new Error(`the best trial ${best.number} of study ${view.name} ran in an earlier run; running it again to pass its model on ${result.status}: ${result.reason ?? ''}`);
+    bestRun = { study: best.number, result, bindings };
+  }
   const modelStage = p.modelStage ?? p.objective.stage;
   if (passOn && bestRun) for (const port of PASSED_ON) {
     try {
@@ -210,6 +235,16 @@ function finishOutputs(emit: StageEmitter, store: StudyStore, ran: readonly { st
   emit.metric('epochs_reported', epochs);
   emit.artifact('study', artifact('study', { name: view.name, direction: view.direction, objective: p.objective as unknown as JsonObject, sampler: p.sampler as unknown as JsonObject, pruner: p.pruner as unknown as JsonObject, trials: rows, best: bestJson }));
   emit.artifact('best', artifact('metrics', { label: `best trial ${best.number}`, objective: p.objective.metric, ...bestJson }));
+}
+
+/** The study's store from the `storage` param (see its description). */
+function openStore(storage: string, name: string, direction: 'minimize' | 'maximize'): StudyStore {
+  if (storage === 'memory') return new MemoryStudyStore(name, direction);
+  if (!storage.startsWith('journal:')) throw new Error(`storage "${storage}": use "journal:<folder>", "journal:<file>.journal" or "memory"`);
+  const target = storage.slice('journal:'.length) || '.fairtune/studies';
+  // A study name may hold "/" (<pipeline>/<stage>); in a file name it is "--".
+  const file = target.endsWith('.journal') ? target : join(target, `${name.replace(/[^A-Za-z0-9._-]+/g, '--')}.journal`);
+  return openJournalStudy(resolve(file), name, direction);
 }
 
 function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamValue>[] {
