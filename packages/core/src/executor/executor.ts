@@ -83,10 +83,15 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
     // stage's recipe, so they would otherwise be reused over its new output.
     const forced = new Set<string>();
     if (options.force instanceof Set) {
-      const visit = (id: string) => {
-        if (forced.has(id)) return;
-        forced.add(id);
-        for (const d of dependents.get(id) ?? []) visit(d);
+      // Iterative: a 10,000-stage chain would overflow the call stack recursively.
+      const visit = (start: string) => {
+        const todo = [start];
+        while (todo.length) {
+          const id = todo.pop()!;
+          if (forced.has(id)) continue;
+          forced.add(id);
+          todo.push(...(dependents.get(id) ?? []));
+        }
       };
       for (const id of options.force) visit(id);
       // Forcing a stage of a trial group (by its id in the file) recomputes it in every trial, and
