@@ -29,6 +29,7 @@ import {
   type TrialResult,
   type TrialRunner,
 } from '@fairtune/core';
+import { writeSearchReport } from '../report.js';
 import { resolveSpace, spaceSchema, type ResolvedSpace, type SpaceEntry } from '../space.js';
 import { join, resolve } from 'node:path';
 import { openJournalStudy } from '../storage/journal.js';
@@ -89,7 +90,8 @@ const PASSED_ON = ['model', 'predictions', 'embeddings'] as const;
 @injectable()
 export class SearchStage implements StagePlugin<SearchParams> {
   readonly type: string = 'search.optimise';
-  readonly version = '1';
+  // 2: a `report` output (trajectory, component frequencies among the top trials, baselines).
+  readonly version = '2';
   readonly description: string = "FairTune's outer loop: samples trial bindings (PEFT mask bits, learning rate, …), runs the pipeline's trial group with them, prunes by the objective reported per epoch.";
   readonly runsTrials = true;
   readonly paramsSchema = paramsSchema;
@@ -99,6 +101,7 @@ export class SearchStage implements StagePlugin<SearchParams> {
   readonly outputs = {
     study: { kind: 'study', description: 'Every trial (number, state, params, bindings, intermediate and final values) and the best one.' },
     best: { kind: 'metrics', description: 'The best trial: its objective, params and bindings (the searched learning rate included).' },
+    report: { kind: 'report', description: 'report.md and trajectory.svg: the optimisation trajectory, how often each mask component is selected among the top trials, the best trial against the baseline masks.' },
   } as Readonly<Record<string, { kind: string; description: string }>>;
   /** Whether the best trial's model, predictions and embeddings are passed on (search.fairtune). */
   protected readonly passOn: boolean = false;
@@ -148,7 +151,7 @@ export class SearchStage implements StagePlugin<SearchParams> {
         emit.log('info', `trial ${number}: ${store.view().trials[number]!.state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
         emit.progress(finishedCount(store), p.trials, undefined, 'trials');
       }
-      await finishOutputs(emit, store, ran, p, this.passOn, trials);
+      await finishOutputs(emit, store, ran, p, this.passOn, trials, { workDir: ctx.workDir, masks: space.masks });
     });
   }
 
@@ -192,7 +195,15 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
   return result;
 }
 
-async function finishOutputs(emit: StageEmitter, store: StudyStore, ran: { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[], p: SearchParams, passOn: boolean, trials: TrialRunner): Promise<void> {
+async function finishOutputs(
+  emit: StageEmitter,
+  store: StudyStore,
+  ran: { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[],
+  p: SearchParams,
+  passOn: boolean,
+  trials: TrialRunner,
+  report: { workDir: string; masks: ReadonlyMap<string, number> },
+): Promise<void> {
   const view = store.view();
   const complete = view.trials.filter((t) => t.state === 'COMPLETE' && t.value !== undefined);
   if (!complete.length) throw new Error(`no trial of ${view.trials.length} completed (${view.trials.map((t) => t.state.toLowerCase()).join(', ')})`);
@@ -219,9 +230,13 @@ async function finishOutputs(emit: StageEmitter, store: StudyStore, ran: { study
     bestRun = { study: best.number, result, bindings };
   }
   const modelStage = p.modelStage ?? p.objective.stage;
+  let trainableShare: number | undefined;
   if (passOn && bestRun) for (const port of PASSED_ON) {
     try {
-      emit.artifact(port, bestRun.result.output(modelStage, port));
+      const a = bestRun.result.output(modelStage, port);
+      const meta = a.meta as { parameterCount?: number; trainableParameterCount?: number };
+      if (port === 'model' && meta.parameterCount && meta.trainableParameterCount !== undefined) trainableShare = meta.trainableParameterCount / meta.parameterCount;
+      emit.artifact(port, a);
     } catch (err) {
       throw new Error(`the best trial's stage "${modelStage}" has no output "${port}" to pass on (set modelStage to the trial's trainer): ${(err as Error).message}`);
     }
@@ -235,6 +250,8 @@ async function finishOutputs(emit: StageEmitter, store: StudyStore, ran: { study
   emit.metric('epochs_reported', epochs);
   emit.artifact('study', artifact('study', { name: view.name, direction: view.direction, objective: p.objective as unknown as JsonObject, sampler: p.sampler as unknown as JsonObject, pruner: p.pruner as unknown as JsonObject, trials: rows, best: bestJson }));
   emit.artifact('best', artifact('metrics', { label: `best trial ${best.number}`, objective: p.objective.metric, ...bestJson }));
+  const files = writeSearchReport(report.workDir, { view, objective: p.objective.metric, bindings: bindingsOf, masks: report.masks, bestNumber: best.number, top: Math.max(3, Math.ceil(complete.length / 4)), ...(trainableShare !== undefined ? { bestTrainableShare: trainableShare } : {}) });
+  emit.artifact('report', artifact('report', { title: `Search ${view.name}` }, {}, files));
 }
 
 /** The study's store from the `storage` param (see its description). */

@@ -1,0 +1,51 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FrozenTrial, StudyView } from '@fairtune/core';
+import { writeSearchReport } from './report.js';
+
+const trial = (number: number, state: FrozenTrial['state'], value: number | undefined, steps: number): FrozenTrial => ({
+  number,
+  state,
+  params: {},
+  distributions: {},
+  ...(value !== undefined ? { value } : {}),
+  intermediateValues: new Map(Array.from({ length: steps }, (_, i) => [i, (value ?? 9) + 1 - i / steps])),
+  userAttrs: {},
+  systemAttrs: {},
+});
+
+describe('search report', () => {
+  it('lists the trajectory, counts mask components among the top trials and compares the best with the baselines', () => {
+    const view: StudyView = {
+      name: 'p/search',
+      direction: 'minimize',
+      trials: [trial(0, 'COMPLETE', 5, 4), trial(1, 'COMPLETE', 3, 4), trial(2, 'PRUNED', 6, 1), trial(3, 'COMPLETE', 2, 4), trial(4, 'FAIL', undefined, 0)],
+    };
+    const bindings = new Map<number, Record<string, unknown>>([
+      [0, { mask: '111111', lr: 0.001 }],
+      [1, { mask: '010010', lr: 0.0003 }],
+      [2, { mask: '100100', lr: 0.0001 }],
+      [3, { mask: '010011', lr: 0.0002 }],
+      [4, { mask: '000000', lr: 0.0005 }],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'search-report-'));
+    writeSearchReport(dir, { view, objective: 'val_worst_group_mae', bindings, masks: new Map([['mask', 6]]), bestNumber: 3, top: 2, bestTrainableShare: 0.25 });
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).toContain('5 trials: 3 complete, 1 pruned, 1 failed; 13 epochs reported (16 without pruning)');
+    // best so far: 5, then 3, 3 (pruned trial), 2, 2
+    expect(md).toMatch(/\| 2 \| pruned \| 6\.0000 \| 3\.0000 \| 1 \|/);
+    expect(md).toMatch(/\| 3 \| complete \| 2\.0000 \| 2\.0000 \| 4 \|/);
+    // The top 2 complete trials (3 and 1) both train attention in block 0 and 1; only trial 3 trains block 1's MLP.
+    expect(md).toContain('| 0 | 0 % | 100 % | 0 % |');
+    expect(md).toContain('| 1 | 0 % | 100 % | 50 % |');
+    expect(md).toContain('| best (trial 3) | 010011 | 2.0000 |');
+    expect(md).toContain('| full | 111111 | 5.0000 |');
+    expect(md).toContain('| norm only | 100100 | not run to completion |');
+    expect(md).toContain('trains 25.0 % of its parameters');
+    const svg = readFileSync(join(dir, 'trajectory.svg'), 'utf8');
+    expect(svg.match(/<circle/g)).toHaveLength(4);
+    expect(svg).toContain('fill="none"'); // the pruned trial is hollow
+    expect(svg).toContain('×'); // the failed trial
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * The search report (report.md + trajectory.svg): the optimisation trajectory (objective per trial
+ * and best so far, pruned trials marked, epochs each trial trained), how often each block
+ * component is selected among the top trials (the ICLR paper's Figure 4), and the best trial
+ * against the baseline masks on the validation objective.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FrozenTrial, StudyView } from '@fairtune/core';
+
+export interface SearchReportInput {
+  readonly view: StudyView;
+  readonly objective: string;
+  /** Trial number → its bindings (mask bit strings, learning rate, …). */
+  readonly bindings: ReadonlyMap<number, Readonly<Record<string, unknown>>>;
+  /** Mask bindings and their bit counts. */
+  readonly masks: ReadonlyMap<string, number>;
+  /** Share of the backbone the best model trains, when known. */
+  readonly bestTrainableShare?: number;
+  readonly bestNumber: number;
+  /** How many of the best complete trials the component frequencies count. */
+  readonly top: number;
+}
+
+const COMPONENTS = ['norm', 'attention', 'mlp'];
+
+/** Writes report.md and trajectory.svg into `dir`; returns their paths by file name. */
+export function writeSearchReport(dir: string, r: SearchReportInput): Record<string, string> {
+  const md = [`# Search: ${r.view.name}`, '', ...trajectorySection(r), ...frequencySection(r), ...baselineSection(r)].join('\n');
+  const files = { 'report.md': join(dir, 'report.md'), 'trajectory.svg': join(dir, 'trajectory.svg') };
+  writeFileSync(files['report.md'], md);
+  writeFileSync(files['trajectory.svg'], trajectorySvg(r));
+  return files;
+}
+
+function fmt(v: number | undefined, digits = 4): string {
+  return v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits);
+}
+
+function better(direction: StudyView['direction'], a: number, b: number): boolean {
+  return direction === 'minimize' ? a < b : a > b;
+}
+
+function trajectorySection(r: SearchReportInput): string[] {
+  const { view } = r;
+  let best: number | undefined;
+  const rows = view.trials.map((t) => {
+    if (t.state === 'COMPLETE' && t.value !== undefined && (best === undefined || better(view.direction, t.value, best))) best = t.value;
+    const b = r.bindings.get(t.number) ?? {};
+    return `| ${t.number} | ${t.state.toLowerCase()} | ${fmt(t.value)} | ${fmt(best)} | ${t.intermediateValues.size} | ${Object.entries(b).map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : String(v)}`).join(', ')} |`;
+  });
+  const epochs = view.trials.reduce((s, t) => s + t.intermediateValues.size, 0);
+  const full = Math.max(0, ...view.trials.map((t) => t.intermediateValues.size)) * view.trials.filter((t) => t.state !== 'FAIL').length;
+  return [
+    `Objective: ${r.objective} (${view.direction}). ${view.trials.length} trials: ${count(view, 'COMPLETE')} complete, ${count(view, 'PRUNED')} pruned, ${count(view, 'FAIL')} failed; ${epochs} epochs reported${full ? ` (${full} without pruning)` : ''}.`,
+    '',
+    '![trajectory](trajectory.svg)',
+    '',
+    '## Trajectory',
+    '',
+    '| trial | state | value | best so far | epochs | values |',
+    '|---:|---|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ];
+}
+
+function count(view: StudyView, state: FrozenTrial['state']): number {
+  return view.trials.filter((t) => t.state === state).length;
+}
+
+function frequencySection(r: SearchReportInput): string[] {
+  if (!r.masks.size) return [];
+  const complete = r.view.trials.filter((t) => t.state === 'COMPLETE' && t.value !== undefined).sort((a, b) => (better(r.view.direction, a.value!, b.value!) ? -1 : 1));
+  const top = complete.slice(0, Math.max(1, Math.min(r.top, complete.length)));
+  const out: string[] = [];
+  for (const [name, bits] of r.masks) {
+    const blocks = Math.ceil(bits / 3);
+    const freq = Array.from({ length: blocks }, (_, b) =>
+      COMPONENTS.map((_c, c) => {
+        const i = 3 * b + c;
+        if (i >= bits) return undefined;
+        return top.filter((t) => String(r.bindings.get(t.number)?.[name] ?? '')[i] === '1').length / top.length;
+      }),
+    );
+    out.push(
+      `## How often the top ${top.length} trials train each component of \`${name}\``,
+      '',
+      'Share of the best complete trials (by the objective) whose mask trains that block component (the ICLR paper\'s Figure 4).',
+      '',
+      `| block | ${COMPONENTS.join(' | ')} |`,
+      `|---:|${COMPONENTS.map(() => '---:').join('|')}|`,
+      ...freq.map((row, b) => `| ${b} | ${row.map((f) => (f === undefined ? '' : `${Math.round(f * 100)} %`)).join(' | ')} |`),
+      '',
+    );
+  }
+  return out;
+}
+
+function baselineSection(r: SearchReportInput): string[] {
+  const byValue = (t: FrozenTrial) => fmt(t.value);
+  const best = r.view.trials.find((t) => t.number === r.bestNumber);
+  if (!best || !r.masks.size) return [];
+  const [name] = [...r.masks.keys()];
+  const bits = r.masks.get(name!)!;
+  const named: Record<string, string> = { full: '1'.repeat(bits), 'linear readout': '0'.repeat(bits), attention: pattern(bits, 1), 'norm only': pattern(bits, 0) };
+  const rows = Object.entries(named).map(([label, bitsText]) => {
+    const t = r.view.trials.find((x) => String(r.bindings.get(x.number)?.[name!] ?? '') === bitsText && x.state === 'COMPLETE');
+    return `| ${label} | ${bitsText} | ${t ? byValue(t) : 'not run to completion'} |`;
+  });
+  return [
+    '## The best trial against the baseline masks (validation objective)',
+    '',
+    '| mask | bits | value |',
+    '|---|---|---:|',
+    `| best (trial ${best.number}) | ${String(r.bindings.get(best.number)?.[name!] ?? '')} | ${byValue(best)} |`,
+    ...rows,
+    '',
+    ...(r.bestTrainableShare !== undefined ? [`The best model trains ${(100 * r.bestTrainableShare).toFixed(1)} % of its parameters.`, ''] : []),
+    'Test-set figures of the best model are in the pipeline\'s evaluation and report stages.',
+    '',
+  ];
+}
+
+function pattern(bits: number, component: number): string {
+  return Array.from({ length: bits }, (_, i) => (i % 3 === component ? '1' : '0')).join('');
+}
+
+/** Objective per trial (filled: complete, hollow: pruned, cross: failed) and the best-so-far line. */
+export function trajectorySvg(r: SearchReportInput): string {
+  const W = 640;
+  const H = 320;
+  const m = { l: 60, r: 20, t: 20, b: 40 };
+  const trials = r.view.trials;
+  const values = trials.map((t) => t.value ?? [...t.intermediateValues.values()].at(-1)).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  const lo = values.length ? Math.min(...values) : 0;
+  const hi = values.length ? Math.max(...values) : 1;
+  const span = hi - lo || 1;
+  const x = (n: number) => m.l + ((W - m.l - m.r) * (n + 0.5)) / Math.max(1, trials.length);
+  const y = (v: number) => m.t + (H - m.t - m.b) * (1 - (v - (lo - 0.05 * span)) / (1.1 * span));
+  const marks: string[] = [];
+  let best: number | undefined;
+  const line: string[] = [];
+  for (const t of trials) {
+    const v = t.value ?? [...t.intermediateValues.values()].at(-1);
+    if (t.state === 'COMPLETE' && t.value !== undefined && (best === undefined || better(r.view.direction, t.value, best))) best = t.value;
+    if (best !== undefined) line.push(`${x(t.number).toFixed(1)},${y(best).toFixed(1)}`);
+    if (v === undefined || !Number.isFinite(v)) {
+      marks.push(`<text x="${x(t.number).toFixed(1)}" y="${(H - m.b - 4).toFixed(1)}" font-size="11" text-anchor="middle" fill="#b00">×</text>`);
+      continue;
+    }
+    const fill = t.state === 'COMPLETE' ? '#1f77b4' : 'none';
+    marks.push(`<circle cx="${x(t.number).toFixed(1)}" cy="${y(v).toFixed(1)}" r="4" fill="${fill}" stroke="#1f77b4" stroke-width="1.5"><title>trial ${t.number} ${t.state.toLowerCase()}: ${v.toFixed(4)}</title></circle>`);
+  }
+  const ticks = [lo, lo + span / 2, hi].map((v) => `<text x="${m.l - 6}" y="${y(v).toFixed(1)}" font-size="11" text-anchor="end" dominant-baseline="middle">${v.toFixed(3)}</text>`);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/>`,
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>`,
+    ...ticks,
+    `<text x="${(W + m.l) / 2}" y="${H - 8}" font-size="12" text-anchor="middle">trial (filled: complete, hollow: pruned, ×: failed; line: best so far)</text>`,
+    `<text x="14" y="${H / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${H / 2})">${escapeXml(r.objective)}</text>`,
+    line.length > 1 ? `<polyline points="${line.join(' ')}" fill="none" stroke="#d62728" stroke-width="1.5"/>` : '',
+    ...marks,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+}
