@@ -142,3 +142,16 @@ describe('search space', () => {
     expect(() => resolveSpace({ lr: { type: 'float', low: 0, high: 1, log: true } }, undefined)).toThrow(/log-scale range needs low > 0/);
   });
 });
+
+describe('what the sampler sees', () => {
+  it('with Hyperband, TPE sees only the trial\'s bracket (as Optuna filters it); other samplers see the study', async () => {
+    const { samplerView } = await import('./search.js');
+    const { MemoryStudyStore } = await import('../study/store.js');
+    const store = new MemoryStudyStore('s', 'minimize');
+    for (let i = 0; i < 4; i++) store.createTrial();
+    const hyperband = { bracketStudy: (s: StudyView, t: FrozenTrial) => ({ ...s, trials: s.trials.filter((x) => x.number % 2 === t.number % 2) }) };
+    expect(samplerView(store, 3, 'tpe', hyperband).trials.map((t) => t.number)).toEqual([1, 3]);
+    expect(samplerView(store, 3, 'random', hyperband).trials).toHaveLength(4);
+    expect(samplerView(store, 3, 'tpe', {}).trials).toHaveLength(4);
+  });
+});

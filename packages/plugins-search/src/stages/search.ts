@@ -26,6 +26,7 @@ import {
   type StageContext,
   type StageEmitter,
   type StagePlugin,
+  type StudyView,
   type TrialResult,
   type TrialRunner,
 } from '@fairtune/core';
@@ -141,7 +142,7 @@ export class SearchStage implements StagePlugin<SearchParams> {
         const number = store.createTrial();
         const fixed = queue.shift() ?? {};
         if (Object.keys(fixed).length) store.setParams(number, fixed, pick(space.study, Object.keys(fixed)));
-        const params = { ...sampler.sample(store.view(), trialOf(store, number), space.study), ...fixed };
+        const params = { ...sampler.sample(samplerView(store, number, p.sampler.name, pruner), trialOf(store, number), space.study), ...fixed };
         store.setParams(number, params, space.study);
         const bindings = space.toBindings(params);
         store.setUserAttr(number, 'fairtune_bindings', bindings);
@@ -268,6 +269,16 @@ function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamVa
   const out = p.enqueue.map((bindings) => Object.assign({}, ...Object.entries(bindings).map(([k, v]) => space.fromBinding(k, v))) as Record<string, ParamValue>);
   if (p.baselines) for (const [name] of space.masks) for (const layout of ['full', 'linear-readout', 'attention', 'layernorm']) out.push(space.fromBinding(name, layout));
   return out;
+}
+
+/**
+ * What the sampler sees: the whole study, or with Hyperband only the trial's bracket for TPE, as
+ * Optuna does (`optuna.pruners._filter_study`), so TPE models trials of comparable budgets.
+ */
+export function samplerView(store: StudyStore, number: number, samplerName: string, pruner: object): StudyView {
+  const view = store.view();
+  const bracket = (pruner as { bracketStudy?: (s: StudyView, t: FrozenTrial) => StudyView }).bracketStudy;
+  return samplerName === 'tpe' && typeof bracket === 'function' ? bracket.call(pruner, view, view.trials[number]!) : view;
 }
 
 function finishedCount(store: StudyStore): number {

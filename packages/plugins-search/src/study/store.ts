@@ -42,8 +42,9 @@ export class MemoryStudyStore implements StudyStore {
     readonly direction: StudyDirection,
   ) {}
 
-  view(): StudyView {
-    return { name: this.name, direction: this.direction, trials: this.#trials.map(freeze) };
+  /** The study now; pruners that keep state in the study (successive halving's rungs) write through it. */
+  view(): StudyView & { setTrialSystemAttr(trial: number, key: string, value: unknown): void } {
+    return { name: this.name, direction: this.direction, trials: this.#trials.map(freeze), setTrialSystemAttr: (trial, key, value) => this.setSystemAttr(trial, key, value) };
   }
 
   createTrial(): number {
