@@ -92,7 +92,8 @@ const PASSED_ON = ['model', 'predictions', 'embeddings'] as const;
 export class SearchStage implements StagePlugin<SearchParams> {
   readonly type: string = 'search.optimise';
   // 2: a `report` output (trajectory, component frequencies among the top trials, baselines).
-  readonly version = '2';
+  // 3: with hyperband, TPE samples from the trial's bracket.
+  readonly version = '3';
   readonly description: string = "FairTune's outer loop: samples trial bindings (PEFT mask bits, learning rate, …), runs the pipeline's trial group with them, prunes by the objective reported per epoch.";
   readonly runsTrials = true;
   readonly paramsSchema = paramsSchema;
