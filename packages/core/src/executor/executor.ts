@@ -1,20 +1,19 @@
 /**
- * The RxJS executor. Stages whose inputs are ready run concurrently up to a limit
- * (`mergeMap` with a concurrency bound); each finished stage releases its dependents. A
- * failing stage, or an abort (Ctrl-C), stops scheduling, cancels running stages and marks the
- * rest skipped; every artifact finished so far stays in the cache.
+ * The RxJS executor. Stages whose inputs are ready are scheduled as they become ready and run
+ * within a shared number of concurrency slots (stage-runner.ts runs one stage); each finished
+ * stage releases its dependents. A failing stage, or an abort (Ctrl-C), stops scheduling,
+ * cancels running stages and marks the rest skipped; every artifact finished so far stays in the
+ * cache.
  */
 import { setMaxListeners } from 'node:events';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { Observable, Subject, mergeMap, type Subscription } from 'rxjs';
+import { Observable, Subject, mergeMap } from 'rxjs';
 import type { Artifact } from '../contracts/artifact.js';
 import type { StageEvent } from '../contracts/stage-plugin.js';
-import type { ArtifactCache, MetricPoint } from '../cache/artifact-cache.js';
+import type { ArtifactCache } from '../cache/artifact-cache.js';
 import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
-import { acceptOutput, missingOutputs } from './outputs.js';
+import { runStage as runStageWith, type StageRun, type StageRunContext } from './stage-runner.js';
 import { computeStageKeys } from './stage-keys.js';
-import { createTrialRunner, Slots } from './trial-runner.js';
+import { createTrialRunner, Slots, type TrialDeps } from './trial-runner.js';
 import type { TrialRunner } from '../contracts/trials.js';
 
 export type StageStatus = 'executed' | 'cached' | 'failed' | 'skipped';
@@ -49,9 +48,7 @@ export interface ExecuteOptions {
   readonly fingerprints?: ReadonlyMap<string, string>;
 }
 
-export class StageFailure extends Error {
-  override readonly name = 'StageFailure';
-}
+export { StageFailure } from './stage-runner.js';
 
 export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOptions): Observable<ExecutorEvent> {
   return new Observable<ExecutorEvent>((outer) => {
@@ -65,39 +62,9 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
       waitingOn.set(s.id, s.dependsOn.length);
       for (const d of s.dependsOn) dependents.get(d)!.push(s.id);
     }
-    // Artifacts of this run kept in memory until their last consumer has run.
-    const memory = new Map<string, Artifact>();
-    const consumersLeft = new Map<string, number>();
-    for (const s of pipeline.stages) for (const b of s.inputs) for (const src of b.sources) {
-      const ref = `${src.stage}/${src.output}`;
-      consumersLeft.set(ref, (consumersLeft.get(ref) ?? 0) + 1);
-    }
-    // What trials read from outside their group stays in memory until their optimiser ends.
-    for (const sg of pipeline.subgraphs?.values() ?? []) for (const s of sg.resolvedDefaults) for (const b of s.inputs) for (const src of b.sources) {
-      if (!sg.external.includes(src.stage)) continue;
-      const ref = `${src.stage}/${src.output}`;
-      for (const _user of sg.users) consumersLeft.set(ref, (consumersLeft.get(ref) ?? 0) + 1);
-    }
+    const memory = new RunMemory(pipeline, (src) => options.cache.load(keys.get(src.stage)!, src.output));
 
-    // Forcing a stage also recomputes its descendants: their cache keys only name the forced
-    // stage's recipe, so they would otherwise be reused over its new output.
-    const forced = new Set<string>();
-    if (options.force instanceof Set) {
-      // Iterative: a 10,000-stage chain would overflow the call stack recursively.
-      const visit = (start: string) => {
-        const todo = [start];
-        while (todo.length) {
-          const id = todo.pop()!;
-          if (forced.has(id)) continue;
-          forced.add(id);
-          todo.push(...(dependents.get(id) ?? []));
-        }
-      };
-      for (const id of options.force) visit(id);
-      // Forcing a stage of a trial group (by its id in the file) recomputes it in every trial, and
-      // so its optimiser too.
-      for (const sg of pipeline.subgraphs?.values() ?? []) if (sg.stages.some((id) => options.force instanceof Set && options.force.has(id))) for (const u of sg.users) visit(u);
-    }
+    const forced = forcedStages(pipeline, options.force, dependents);
 
     const controller = new AbortController();
     // Every stage waiting for a concurrency slot listens to it: a 1,000-stage matrix is not a leak.
@@ -133,18 +100,9 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
       outer.complete();
     };
 
-    const release = (ref: string) => {
-      const left = (consumersLeft.get(ref) ?? 1) - 1;
-      consumersLeft.set(ref, left);
-      if (left <= 0) memory.delete(ref);
-    };
     const onStageEnd = (e: Extract<ExecutorEvent, { type: 'stage-end' }>) => {
       ended.add(e.stageId);
-      for (const b of byId.get(e.stageId)!.inputs) for (const src of b.sources) release(`${src.stage}/${src.output}`);
-      for (const sg of pipeline.subgraphs?.values() ?? []) {
-        if (!sg.users.includes(e.stageId)) continue;
-        for (const s of sg.resolvedDefaults) for (const b of s.inputs) for (const src of b.sources) if (sg.external.includes(src.stage)) release(`${src.stage}/${src.output}`);
-      }
+      memory.stageEnded(byId.get(e.stageId)!);
       if (e.status === 'failed' && !abortReason) {
         abortReason = { status: 'failed', stage: e.stageId, reason: `stage "${e.stageId}" failed: ${e.reason ?? 'unknown error'}` };
         controller.abort(new Error(abortReason.reason));
@@ -162,168 +120,34 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
     // Concurrency slots, shared by the pipeline's stages and its trials' stages. A stage that runs
     // trials takes none: it only waits on them, so `--concurrency 1` cannot deadlock.
     const slots = new Slots(Math.max(1, options.concurrency ?? 2));
-    const runners = new Map<string, TrialRunner>();
-    // Trial numbers count per group, across every stage that runs it, so copy ids never clash.
-    const trialNumbers = new Map<string, number>();
-    for (const sg of pipeline.subgraphs?.values() ?? []) {
-      for (const user of sg.users) {
-        runners.set(
-          user,
-          createTrialRunner(sg, user, {
-            keyOf: (id) => keys.get(id)!,
-            run: (s, key, signal, why, load, saved, more) => runStage({ stage: s, key, signal, why, load, saved, trial: true, ...more }),
-            nextNumber: () => {
-              const n = trialNumbers.get(sg.group) ?? 0;
-              trialNumbers.set(sg.group, n + 1);
-              return n;
-            },
-            forced: (template, reads) => options.force === true || forced.has(template) || reads.some((id) => forced.has(id)),
-            log: (message) => outer.next({ type: 'stage-event', stageId: user, event: { type: 'log', level: 'warn', message }, time: Date.now() }),
-            emit: (e) => {
-              if (e.type === 'stage-start') openTrialStages.set(e.stageId, e);
-              if (e.type === 'stage-end') openTrialStages.delete(e.stageId);
-              outer.next(e);
-            },
-            loadExternal: (src) => loadShared(src),
-            loadCached: (key, port) => options.cache.load(key, port),
-            signal: controller.signal,
-          }),
-        );
-      }
-    }
+    const runners = trialRunners(pipeline, {
+      keyOf: (id) => keys.get(id)!,
+      run: (s, key, signal, why, load, saved, more) => runStage({ stage: s, key, signal, why, load, saved, trial: true, ...more }),
+      forced: (template, reads) => options.force === true || forced.has(template) || reads.some((id) => forced.has(id)),
+      log: (user, message) => outer.next({ type: 'stage-event', stageId: user, event: { type: 'log', level: 'warn', message }, time: Date.now() }),
+      emit: (e) => {
+        if (e.type === 'stage-start') openTrialStages.set(e.stageId, e);
+        if (e.type === 'stage-end') openTrialStages.delete(e.stageId);
+        outer.next(e);
+      },
+      loadExternal: (src) => memory.get(src),
+      loadCached: (key, port) => options.cache.load(key, port),
+      signal: controller.signal,
+    });
     const openTrialStages = new Map<string, Extract<ExecutorEvent, { type: 'stage-start' }>>();
 
-    const loadShared = (src: { stage: string; output: string }): Artifact => {
-      const ref = `${src.stage}/${src.output}`;
-      let a = memory.get(ref);
-      if (!a) {
-        a = options.cache.load(keys.get(src.stage)!, src.output);
-        if ((consumersLeft.get(ref) ?? 0) > 0) memory.set(ref, a);
-      }
-      return a;
+
+    const stageContext: StageRunContext = {
+      pipelineName: pipeline.spec.name,
+      cache: options.cache,
+      lease,
+      runDir: options.runDir,
+      slots,
+      trialsOf: (id) => runners.get(id),
+      failedStage: () => abortReason?.stage,
     };
-
-    interface StageRun {
-      readonly stage: ResolvedStage;
-      readonly key: string;
-      /** Aborts this stage: the run's signal, or a trial's (pruned). */
-      readonly signal: AbortSignal;
-      /** Why the signal aborted, for the skip reason. */
-      readonly why: () => string;
-      readonly load: (src: { stage: string; output: string }) => Artifact;
-      readonly saved?: (stored: Readonly<Record<string, Artifact>>) => void;
-      readonly trial?: boolean;
-      /** Recompute even when cached (a trial stage downstream of a forced stage). */
-      readonly force?: boolean;
-      /** Receives the metric series of an entry taken from the cache. */
-      readonly replay?: (series: readonly MetricPoint[]) => void;
-    }
-
     const runStage = (run: StageRun): Observable<ExecutorEvent> =>
-      new Observable<ExecutorEvent>((sub) => {
-        const { stage, key, signal } = run;
-        const started = Date.now();
-        let pluginSub: Subscription | undefined;
-        let workDir: string | undefined;
-        let slot: (() => void) | undefined;
-        const metrics: Record<string, number> = {};
-        const series: MetricPoint[] = [];
-        const end = (status: StageStatus, reason?: string) => {
-          slot?.();
-          slot = undefined;
-          if (sub.closed) return;
-          if (workDir) rmSync(workDir, { recursive: true, force: true });
-          sub.next({ type: 'stage-end', stageId: stage.id, status, key, pluginType: stage.plugin.type, seconds: (Date.now() - started) / 1000, metrics, reason, time: Date.now() });
-          sub.complete();
-        };
-        const log = (level: 'info' | 'warn', message: string) =>
-          sub.next({ type: 'stage-event', stageId: stage.id, event: { type: 'log', level, message }, time: Date.now() });
-        const onAbort = () => {
-          pluginSub?.unsubscribe();
-          end('skipped', `cancelled: ${run.why()}`);
-        };
-        const trials = runners.get(stage.id);
-
-        void (async () => {
-          await lease.addKeys([key]); // a trial's stage keys are not known in advance
-          if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
-          if (!trials) slot = await slots.acquire(signal);
-          if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
-          if (!(options.force === true || forced.has(stage.id) || run.force)) {
-            const found = await options.cache.lookup(key);
-            if (found.status === 'hit') {
-              Object.assign(metrics, found.entry.metrics ?? {});
-              run.replay?.(found.entry.series ?? []);
-              if (!run.trial) materialiseReports(stage, found.entry.outputs, (port) => options.cache.load(key, port), options.runDir);
-              return end('cached');
-            }
-            if (found.status === 'corrupt') log('warn', `cache entry ${key.slice(0, 12)} was damaged (${found.reason}); recomputing`);
-          }
-          if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
-          sub.next({ type: 'stage-start', stageId: stage.id, pluginType: stage.plugin.type, key, time: started });
-
-          const inputs: Record<string, Artifact | Artifact[]> = {};
-          for (const b of stage.inputs) {
-            const list = b.sources.map((src) => run.load(src));
-            inputs[b.port] = b.multiple ? list : list[0]!;
-          }
-          workDir = lease.workDir(stage.id);
-          const outputs: Record<string, Artifact> = {};
-          signal.addEventListener('abort', onAbort, { once: true });
-          await new Promise<void>((resolve, reject) => {
-            pluginSub = stage.plugin
-              .run({
-                pipelineName: pipeline.spec.name,
-                stageId: stage.id,
-                params: structuredClone(stage.params),
-                inputs,
-                seed: stage.seed,
-                workDir: workDir!,
-                runDir: options.runDir,
-                signal,
-                ...(trials ? { trials } : {}),
-              })
-              .subscribe({
-                next: (event) => {
-                  if (event.type === 'artifact') {
-                    const problem = acceptOutput(stage.plugin, outputs, event.port, event.artifact);
-                    if (problem) reject(new StageFailure(problem));
-                    return;
-                  }
-                  if (event.type === 'metric') {
-                    metrics[event.name] = event.value;
-                    series.push({ name: event.name, value: event.value, ...(event.step !== undefined ? { step: event.step } : {}), ...(event.epoch !== undefined ? { epoch: event.epoch } : {}) });
-                  }
-                  sub.next({ type: 'stage-event', stageId: stage.id, event, time: Date.now() });
-                },
-                error: reject,
-                complete: resolve,
-              });
-          });
-          signal.removeEventListener('abort', onAbort);
-          const missing = missingOutputs(stage.plugin, outputs);
-          if (missing) throw new StageFailure(missing);
-          const stored = await options.cache.save(
-            { key, type: stage.plugin.type, version: stage.plugin.version, stageId: stage.id, pipeline: pipeline.spec.name, seconds: (Date.now() - started) / 1000, metrics, series },
-            outputs,
-            lease,
-          );
-          run.saved?.(stored);
-          if (!run.trial) materialiseReports(stage, Object.fromEntries(Object.entries(stored).map(([p, a]) => [p, a.kind])), (port) => stored[port]!, options.runDir);
-          end('executed');
-        })().catch((err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          if (sub.closed) return;
-          if (signal.aborted && abortReason?.stage !== stage.id) return end('skipped', `cancelled: ${run.why()}`);
-          end('failed', errorMessage(err));
-        });
-        return () => {
-          signal.removeEventListener('abort', onAbort);
-          pluginSub?.unsubscribe();
-          slot?.();
-          slot = undefined;
-        };
-      });
+      runStageWith({ ...run, force: options.force === true || forced.has(run.stage.id) || !!run.force }, stageContext);
 
     const runPipelineStage = (stage: ResolvedStage): Observable<ExecutorEvent> =>
       runStage({
@@ -331,10 +155,8 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
         key: keys.get(stage.id)!,
         signal: controller.signal,
         why: () => abortReason?.reason ?? 'interrupted',
-        load: loadShared,
-        saved: (stored) => {
-          for (const [port, a] of Object.entries(stored)) if ((consumersLeft.get(`${stage.id}/${port}`) ?? 0) > 0) memory.set(`${stage.id}/${port}`, a);
-        },
+        load: (src) => memory.get(src),
+        saved: (stored) => memory.keep(stage.id, stored),
       });
 
     const subscription = ready$.pipe(mergeMap((s) => runPipelineStage(s))).subscribe({
@@ -356,18 +178,94 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
   });
 }
 
-/** Copies the files of `report` outputs into `<runDir>/<stage id>/` so a run directory is self-contained. */
-function materialiseReports(stage: ResolvedStage, kinds: Readonly<Record<string, string>>, load: (port: string) => Artifact, runDir: string): void {
-  for (const [port, kind] of Object.entries(kinds)) {
-    if (kind !== 'report') continue;
-    const a = load(port);
-    const dir = join(runDir, stage.id);
-    mkdirSync(dir, { recursive: true });
-    for (const [name, path] of Object.entries(a.files)) copyFileSync(path, join(dir, name));
+/** Artifacts of this run kept in memory until their last consumer has run. */
+class RunMemory {
+  readonly #kept = new Map<string, Artifact>();
+  readonly #consumersLeft: Map<string, number>;
+
+  constructor(
+    private readonly pipeline: ResolvedPipeline,
+    private readonly load: (src: { stage: string; output: string }) => Artifact,
+  ) {
+    this.#consumersLeft = countConsumers(pipeline);
+  }
+
+  /** An output, from memory or the cache (kept while more stages will read it). */
+  get(src: { stage: string; output: string }): Artifact {
+    const ref = `${src.stage}/${src.output}`;
+    let a = this.#kept.get(ref);
+    if (!a) {
+      a = this.load(src);
+      if ((this.#consumersLeft.get(ref) ?? 0) > 0) this.#kept.set(ref, a);
+    }
+    return a;
+  }
+
+  /** A stage's freshly saved outputs that other stages will read. */
+  keep(stageId: string, stored: Readonly<Record<string, Artifact>>): void {
+    for (const [port, a] of Object.entries(stored)) if ((this.#consumersLeft.get(`${stageId}/${port}`) ?? 0) > 0) this.#kept.set(`${stageId}/${port}`, a);
+  }
+
+  /** A stage ended: what it read (and, for an optimiser, what its trials read) has one consumer less. */
+  stageEnded(stage: ResolvedStage): void {
+    for (const b of stage.inputs) for (const src of b.sources) this.#release(`${src.stage}/${src.output}`);
+    for (const sg of this.pipeline.subgraphs?.values() ?? []) {
+      if (!sg.users.includes(stage.id)) continue;
+      for (const s of sg.resolvedDefaults) for (const b of s.inputs) for (const src of b.sources) if (sg.external.includes(src.stage)) this.#release(`${src.stage}/${src.output}`);
+    }
+  }
+
+  #release(ref: string): void {
+    const left = (this.#consumersLeft.get(ref) ?? 1) - 1;
+    this.#consumersLeft.set(ref, left);
+    if (left <= 0) this.#kept.delete(ref);
   }
 }
 
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
+/** How many stages read each output (`<stage>/<port>`); what trials read counts once per optimiser. */
+function countConsumers(pipeline: ResolvedPipeline): Map<string, number> {
+  const consumersLeft = new Map<string, number>();
+  const add = (ref: string) => consumersLeft.set(ref, (consumersLeft.get(ref) ?? 0) + 1);
+  for (const s of pipeline.stages) for (const b of s.inputs) for (const src of b.sources) add(`${src.stage}/${src.output}`);
+  // What trials read from outside their group stays in memory until their optimiser ends.
+  for (const sg of pipeline.subgraphs?.values() ?? []) for (const s of sg.resolvedDefaults) for (const b of s.inputs) for (const src of b.sources) {
+    if (sg.external.includes(src.stage)) for (const _user of sg.users) add(`${src.stage}/${src.output}`);
+  }
+  return consumersLeft;
+}
+
+/**
+ * The stages `--force` recomputes: the named ones and their descendants (whose cache keys only
+ * name the forced stage's recipe, so they would otherwise be reused over its new output). Naming
+ * a stage of a trial group (by its id in the file) recomputes it in every trial, so its optimiser too.
+ */
+function forcedStages(pipeline: ResolvedPipeline, force: ExecuteOptions['force'], dependents: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const forced = new Set<string>();
+  if (!(force instanceof Set)) return forced;
+  // Iterative: a 10,000-stage chain would overflow the call stack recursively.
+  const visit = (start: string) => {
+    const todo = [start];
+    while (todo.length) {
+      const id = todo.pop()!;
+      if (forced.has(id)) continue;
+      forced.add(id);
+      todo.push(...(dependents.get(id) ?? []));
+    }
+  };
+  for (const id of force) visit(id);
+  for (const sg of pipeline.subgraphs?.values() ?? []) if (sg.stages.some((id) => force.has(id))) for (const u of sg.users) visit(u);
+  return forced;
+}
+
+/**
+ * A trial runner for every stage that runs a trial group. Trial numbers count per group, across
+ * every stage that runs it, so copy ids never clash.
+ */
+function trialRunners(pipeline: ResolvedPipeline, deps: Omit<TrialDeps, 'nextNumber' | 'log'> & { log: (user: string, message: string) => void }): Map<string, TrialRunner> {
+  const runners = new Map<string, TrialRunner>();
+  for (const sg of pipeline.subgraphs?.values() ?? []) {
+    let next = 0;
+    for (const user of sg.users) runners.set(user, createTrialRunner(sg, user, { ...deps, nextNumber: () => next++, log: (message) => deps.log(user, message) }));
+  }
+  return runners;
 }
