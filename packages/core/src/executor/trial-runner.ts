@@ -69,27 +69,9 @@ async function runTrial(sg: Subgraph, user: string, number: number, values: Read
   const templateOf = new Map(resolved.stages.map((s) => [s.id, sg.stages.find((t) => s.id.startsWith(`${t}[`))!]));
   for (const [id, t] of templateOf) base.stageIds[t] = id;
 
-  const keys = new Map<string, string>();
-  for (const s of resolved.stages) {
-    const fingerprint = s.plugin.fingerprint ? await s.plugin.fingerprint(s.params) : undefined;
-    keys.set(s.id, stageKey(s, (id) => keys.get(id) ?? deps.keyOf(id), fingerprint));
-  }
-
-  // The trial's own signal: the optimiser's (pruning) or the run's.
-  const controller = new AbortController();
-  let why = '';
-  const onPrune = () => {
-    why ||= `pruned${options.signal?.reason instanceof Error && options.signal.reason.message ? `: ${options.signal.reason.message}` : ''}`;
-    controller.abort(new Error(why));
-  };
-  const onRunAbort = () => {
-    why ||= 'the run was cancelled';
-    controller.abort(new Error(why));
-  };
-  if (options.signal?.aborted) onPrune();
-  else options.signal?.addEventListener('abort', onPrune, { once: true });
-  if (deps.signal.aborted) onRunAbort();
-  else deps.signal.addEventListener('abort', onRunAbort, { once: true });
+  const keys = await trialKeys(resolved.stages, deps.keyOf);
+  const stop = new TrialStop(options.signal, deps.signal);
+  const controller = stop.controller;
 
   const saved = new Map<string, Readonly<Record<string, Artifact>>>();
   const load = (src: { stage: string; output: string }): Artifact => {
@@ -110,14 +92,14 @@ async function runTrial(sg: Subgraph, user: string, number: number, values: Read
   try {
     for (const s of resolved.stages) {
       const stage = templateOf.get(s.id)!;
-      if (failure && !controller.signal.aborted) controller.abort(new Error(why || `stage "${failure}" of the trial failed`));
+      if (failure && !controller.signal.aborted) stop.abort(`stage "${failure}" of the trial failed`);
       // Forced when named, when it reads a forced stage of the pipeline, or a forced stage of the trial.
       if (deps.forced(stage, s.dependsOn.filter((d) => !keys.has(d))) || s.dependsOn.some((d) => forced.has(d))) forced.add(s.id);
       const replay = (series: readonly MetricPoint[]) => {
         for (const p of series) tell({ type: 'stage-event', trial: number, stage, stageId: s.id, event: { type: 'metric', name: p.name, value: p.value, ...(p.step !== undefined ? { step: p.step } : {}), ...(p.epoch !== undefined ? { epoch: p.epoch } : {}) } });
       };
       await new Promise<void>((resolve) => {
-        deps.run(s, keys.get(s.id)!, controller.signal, () => why || 'a stage of the trial failed', load, (stored) => saved.set(s.id, stored), { force: forced.has(s.id), replay }).subscribe({
+        deps.run(s, keys.get(s.id)!, controller.signal, () => stop.why || 'a stage of the trial failed', load, (stored) => saved.set(s.id, stored), { force: forced.has(s.id), replay }).subscribe({
           next: (e) => {
             deps.emit(e);
             if (e.type === 'stage-start') tell({ type: 'stage-start', trial: number, stage, stageId: s.id });
@@ -130,7 +112,7 @@ async function runTrial(sg: Subgraph, user: string, number: number, values: Read
               if (e.status !== 'cached') allCached = false;
               if (e.status === 'failed') {
                 failure = stage;
-                why ||= `stage "${stage}" failed: ${e.reason ?? 'unknown error'}`;
+                stop.explain(`stage "${stage}" failed: ${e.reason ?? 'unknown error'}`);
               }
             }
           },
@@ -140,15 +122,14 @@ async function runTrial(sg: Subgraph, user: string, number: number, values: Read
       });
     }
   } finally {
-    options.signal?.removeEventListener('abort', onPrune);
-    deps.signal.removeEventListener('abort', onRunAbort);
+    stop.dispose();
   }
   if (deps.signal.aborted && !failure) throw new TrialsCancelled(`trial ${number} of "${user}" stopped: the run was cancelled`);
   const status: TrialStatus = failure ? 'failed' : options.signal?.aborted ? 'pruned' : 'completed';
   return {
     ...base,
     status,
-    ...(status === 'completed' ? {} : { reason: why }),
+    ...(status === 'completed' ? {} : { reason: stop.why }),
     cached: status === 'completed' && allCached,
     output: (stage, port) => {
       const id = base.stageIds[stage];
@@ -157,6 +138,49 @@ async function runTrial(sg: Subgraph, user: string, number: number, values: Read
       return load({ stage: id, output: port });
     },
   };
+}
+
+/** The keys of a trial's stages, from their bound params and the keys of what they read. */
+async function trialKeys(stages: readonly ResolvedStage[], keyOf: (stageId: string) => string): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  for (const s of stages) {
+    const fingerprint = s.plugin.fingerprint ? await s.plugin.fingerprint(s.params) : undefined;
+    keys.set(s.id, stageKey(s, (id) => keys.get(id) ?? keyOf(id), fingerprint));
+  }
+  return keys;
+}
+
+/** A trial's own abort signal: the optimiser's (pruning) or the run's, with the first reason given. */
+class TrialStop {
+  readonly controller = new AbortController();
+  why = '';
+  readonly #onPrune = () => this.abort(`pruned${this.prune?.reason instanceof Error && this.prune.reason.message ? `: ${this.prune.reason.message}` : ''}`);
+  readonly #onRunAbort = () => this.abort('the run was cancelled');
+
+  constructor(
+    private readonly prune: AbortSignal | undefined,
+    private readonly run: AbortSignal,
+  ) {
+    if (prune?.aborted) this.#onPrune();
+    else prune?.addEventListener('abort', this.#onPrune, { once: true });
+    if (run.aborted) this.#onRunAbort();
+    else run.addEventListener('abort', this.#onRunAbort, { once: true });
+  }
+
+  /** Keeps the first reason. */
+  explain(reason: string): void {
+    this.why ||= reason;
+  }
+
+  abort(reason: string): void {
+    this.explain(reason);
+    this.controller.abort(new Error(this.why));
+  }
+
+  dispose(): void {
+    this.prune?.removeEventListener('abort', this.#onPrune);
+    this.run.removeEventListener('abort', this.#onRunAbort);
+  }
 }
 
 function notRun(reason: string): never {
