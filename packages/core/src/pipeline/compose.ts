@@ -23,9 +23,8 @@ import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import type { JsonObject, JsonValue } from '../contracts/artifact.js';
 import { PipelineError, type PipelineIssue } from './issues.js';
-import { escapePointer, readPipelineJson } from './load.js';
+import { escapePointer, listSome, readPipelineJson } from './load.js';
 import { copyId, encodeLabel, formatSelector, MAX_ID_LENGTH, parseReference, type StageSelector } from './stage-ref.js';
-import { listSome } from './load.js';
 import { abbreviate } from './strict-json.js';
 
 export interface StageOrigin {

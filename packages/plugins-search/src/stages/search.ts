@@ -128,10 +128,11 @@ export class SearchStage implements StagePlugin<SearchParams> {
       const sampler = this.#plugin(this.#samplers, 'sampler', p.sampler.name).create(p.sampler.params, ctx.seed);
       const pruner = this.#plugin(this.#pruners, 'pruner', p.pruner.name).create(p.pruner.params);
       const store = openStore(p.storage, p.studyName ?? `${ctx.pipelineName}/${ctx.stageId}`, p.direction);
-      const resumed = store.view().trials.length;
+      const earlier = store.view().trials;
+      const resumed = earlier.length;
       if (resumed) emit.log('info', `continuing study "${store.name}" (${resumed} trials, ${finishedCount(store)} finished)`);
       // A trial left RUNNING by a killed run will never finish: it fails, and its budget is given back.
-      for (const t of store.view().trials) if (t.state === 'RUNNING') {
+      for (const t of earlier) if (t.state === 'RUNNING') {
         store.setUserAttr(t.number, 'fail_reason', 'left running by an earlier run that stopped');
         store.finish(t.number, 'FAIL');
       }
@@ -143,14 +144,17 @@ export class SearchStage implements StagePlugin<SearchParams> {
         const number = store.createTrial();
         const fixed = queue.shift() ?? {};
         if (Object.keys(fixed).length) store.setParams(number, fixed, pick(space.study, Object.keys(fixed)));
-        const params = { ...sampler.sample(samplerView(store, number, p.sampler.name, pruner), trialOf(store, number), space.study), ...fixed };
-        store.setParams(number, params, space.study);
+        const view = samplerView(store, number, p.sampler.name, pruner);
+        const params = { ...sampler.sample(view, store.view().trials[number]!, space.study), ...fixed };
+        // The enqueued values are in the study already; the sampler's are added.
+        const sampled = Object.keys(params).filter((k) => !Object.hasOwn(fixed, k));
+        store.setParams(number, pick(params, sampled), pick(space.study, sampled));
         const bindings = space.toBindings(params);
         store.setUserAttr(number, 'fairtune_bindings', bindings);
         const result = await runOneTrial(trials, store, number, bindings, p, pruner);
         ran.push({ study: number, result, bindings });
-        const value = store.view().trials[number]!.value;
-        emit.log('info', `trial ${number}: ${store.view().trials[number]!.state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
+        const { value, state } = store.view().trials[number]!;
+        emit.log('info', `trial ${number}: ${state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
         emit.progress(finishedCount(store), p.trials, undefined, 'trials');
       }
       await finishOutputs(emit, store, ran, p, this.passOn, trials, { workDir: ctx.workDir, masks: space.masks });
@@ -177,7 +181,8 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
       last = { step, value: e.event.value };
       if (p.reportOnce || prune.signal.aborted || !Number.isFinite(e.event.value)) return;
       store.report(number, step, e.event.value);
-      if (pruner.shouldPrune(store.view(), trialOf(store, number))) prune.abort(new Error(`at epoch ${step + 1} (${p.objective.metric} ${e.event.value.toFixed(4)})`));
+      const view = store.view();
+      if (pruner.shouldPrune(view, view.trials[number]!)) prune.abort(new Error(`at epoch ${step + 1} (${p.objective.metric} ${e.event.value.toFixed(4)})`));
     },
   });
   store.setUserAttr(number, 'fairtune_trial', result.stageIds[p.objective.stage] ?? `trial ${result.number}`);
@@ -192,7 +197,8 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
   } else if (p.reportOnce) {
     // The public FairTune code: one report at the last epoch, then the pruner relabels.
     store.report(number, last.step, last.value);
-    store.finish(number, pruner.shouldPrune(store.view(), trialOf(store, number)) ? 'PRUNED' : 'COMPLETE', last.value);
+    const view = store.view();
+    store.finish(number, pruner.shouldPrune(view, view.trials[number]!) ? 'PRUNED' : 'COMPLETE', last.value);
   } else store.finish(number, 'COMPLETE', last.value);
   return result;
 }
@@ -284,10 +290,6 @@ export function samplerView(store: StudyStore, number: number, samplerName: stri
 
 function finishedCount(store: StudyStore): number {
   return store.view().trials.filter((t) => t.state === 'COMPLETE' || t.state === 'PRUNED').length;
-}
-
-function trialOf(store: StudyStore, number: number): FrozenTrial {
-  return store.view().trials[number]!;
 }
 
 function pick<T>(o: Readonly<Record<string, T>>, keys: readonly string[]): Record<string, T> {
