@@ -96,6 +96,8 @@ export interface SamplesMeta {
     /** Processing applied to the dataset before windowing. */
     readonly processing?: readonly SignalProcessingStep[];
   };
+  /** Image samples: how `x` (uint8 [N, H, W, 3], RGB) was made and how a model normalises it. */
+  readonly image?: ImageSpec;
   readonly subjects: readonly string[];
   /** attribute name → value per subject index. */
   readonly subjectAttributes: Readonly<Record<string, readonly AttributeValue[]>>;
@@ -103,6 +105,24 @@ export interface SamplesMeta {
   readonly groups?: GroupsMeta;
   /** Window quality checks the samples passed (`preprocess.quality`). */
   readonly quality?: QualityChecks;
+}
+
+/**
+ * Images stored as uint8 RGB [N, H, W, 3] after decoding, resizing (shorter side to `resize`)
+ * and centre-cropping to `height` × `width`. They stay uint8 in the artifact (a quarter of
+ * float32's size); a model converts each batch to float as (x / 255 − mean) / std per channel.
+ */
+export interface ImageSpec {
+  readonly height: number;
+  readonly width: number;
+  readonly channels: 3;
+  /** Shorter side after resizing, before the centre crop. */
+  readonly resize: number;
+  /** Per-channel mean and standard deviation on the 0–1 scale (ImageNet's by default). */
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+  /** Decoder and its version (e.g. `sharp 0.35.5, libvips 8.17.3`): decoders differ by a few grey levels. */
+  readonly decoder: string;
 }
 
 /** Window quality checks: a window failing any of them is dropped. */
@@ -142,6 +162,8 @@ export interface InputSpec {
   readonly normalisation?: string;
   /** Quality checks the training windows passed. */
   readonly quality?: QualityChecks;
+  /** Image models: the size and normalisation the training images had; evaluation applies the same. */
+  readonly image?: ImageSpec;
 }
 
 /**
