@@ -4,6 +4,8 @@ import { CLI_COMMAND, STAGE_PLUGIN } from '@fairtune/core';
 import { DaliaLoader } from './loaders/dalia.js';
 import { ButPpgLoader } from './loaders/but-ppg.js';
 import { MimicLoader } from './loaders/mimic.js';
+import { Fitzpatrick17kLoader } from './loaders/fitzpatrick17k.js';
+import { Ham10000Loader } from './loaders/ham10000.js';
 import { BandpassStage, ResampleStage } from './stages/signal-stages.js';
 import { WindowStage } from './stages/window-stage.js';
 import { GroupAttributesStage, QualityStage, SplitSubjectsStage } from './stages/sample-stages.js';
@@ -13,6 +15,8 @@ export const containerModule = new ContainerModule((options) => {
   options.bind(STAGE_PLUGIN).to(DaliaLoader).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(ButPpgLoader).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(MimicLoader).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(Fitzpatrick17kLoader).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(Ham10000Loader).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(ResampleStage).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(BandpassStage).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(WindowStage).inSingletonScope();

@@ -86,6 +86,32 @@ export function ensureCohort(dataset: string, params: unknown, write: (dir: stri
   }
 }
 
+/**
+ * ensureCohort for generators that write asynchronously (the imaging cohorts encode JPEGs with
+ * sharp, whose encoder is asynchronous only); same folders, marker and publication.
+ */
+export async function ensureCohortAsync(dataset: string, params: unknown, write: (dir: string) => Promise<void>, baseDir = syntheticBaseDir()): Promise<{ dir: string; reused: boolean }> {
+  const dir = join(baseDir, `${dataset}-${cohortHash(dataset, params)}`);
+  const marker = join(dir, '.complete.json');
+  if (existsSync(marker)) return { dir, reused: true };
+  mkdirSync(baseDir, { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  mkdirSync(tmp);
+  try {
+    writeFileSync(join(tmp, OWNER_FILE), JSON.stringify(processOwner()));
+    await write(tmp);
+    writeFileSync(join(tmp, '.complete.json'), JSON.stringify({ dataset, generatorVersion: GENERATOR_VERSION, params }, null, 1));
+    rmSync(join(tmp, OWNER_FILE), { force: true });
+    const published = publish(tmp, dir);
+    if (!published) rmSync(tmp, { recursive: true, force: true });
+    return { dir, reused: !published };
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (existsSync(marker)) return { dir, reused: true };
+    throw err;
+  }
+}
+
 /** Renames a complete cohort into place; false when a complete one is already there (never replaced). */
 function publish(tmp: string, dir: string): boolean {
   for (let attempt = 0; ; attempt++) {
