@@ -1,18 +1,21 @@
 /**
- * `fairtune study ls|show|best`: read the studies of search stages (Optuna journal files) from the
- * command line, as `optuna studies` / `optuna trials` / `optuna best-trial` do, with `--json`.
+ * `fairtune study ls|show|best`: read the studies of search stages (Optuna journal files, or
+ * Optuna's Redis journal) from the command line, as `optuna studies` / `optuna trials` /
+ * `optuna best-trial` do, with `--json`.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError, type CliCommand, type CliIO, type FrozenTrial, type StudyDirection } from '@fairtune/core';
 import { JournalStorage } from '../storage/journal.js';
+import { DEFAULT_STORAGE, parseStorage, type StorageLocation } from '../storage/location.js';
 
-const USAGE = `usage: fairtune study ls   [--storage journal:<folder>|journal:<file>.journal] [--json]
-       fairtune study show <study name> [--storage …] [--json]
-       fairtune study best <study name> [--storage …] [--json]
+const USAGE = `usage: fairtune study ls   [--storage journal:<folder>|journal:<file>.journal|redis://host:port[/db]] [--prefix <p>] [--json]
+       fairtune study show <study name> [--storage …] [--prefix <p>] [--json]
+       fairtune study best <study name> [--storage …] [--prefix <p>] [--json]
 
 Studies of search stages, in Optuna's journal format (default storage: journal:.fairtune/studies,
-every *.journal file in that folder). "show" lists every trial: number, state, value, params and
+every *.journal file in that folder; redis://… is Optuna's Redis journal, its keys under --prefix,
+as the search stage's "prefix" param). "show" lists every trial: number, state, value, params and
 intermediate values; "best" prints the best complete trial.`;
 
 export class StudyCommand implements CliCommand {
@@ -21,25 +24,35 @@ export class StudyCommand implements CliCommand {
   readonly usage = USAGE;
 
   async run(argv: readonly string[], io: CliIO): Promise<number> {
-    const { positional, storage, json } = parseArgs(argv);
+    const { positional, storage, prefix, json } = parseArgs(argv);
+    const storages = openStorages(storage, prefix, io.cwd);
+    try {
+      return this.#run(positional, storage, storages, json, io);
+    } finally {
+      for (const s of storages) s.storage.close();
+    }
+  }
+
+  #run(positional: readonly string[], storage: { text: string }, storages: readonly { storage: JournalStorage; where: string }[], json: boolean, io: CliIO): number {
     const [action, name] = positional;
     const out = (s: string) => io.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
-    const files = journalFiles(resolve(io.cwd, storage));
     if (action === 'ls') {
-      const rows = files.flatMap((file) => {
-        const st = JournalStorage.file(file);
-        return st.studyNames().map((n) => summarise(n, st.loadStudy(n).view().trials, st.loadStudy(n).view().direction, file));
-      });
+      const rows = storages.flatMap(({ storage: st, where }) =>
+        st.studyNames().map((n) => {
+          const view = st.loadStudy(n).view();
+          return summarise(n, view.trials, view.direction, where);
+        }),
+      );
       if (json) out(JSON.stringify(rows, null, 2));
-      else if (!rows.length) out(`no studies in ${storage}`);
+      else if (!rows.length) out(`no studies in ${storage.text}`);
       else for (const r of rows) out(`${r.name}  ${r.direction}  ${r.trials} trials (${r.complete} complete, ${r.pruned} pruned, ${r.failed} failed, ${r.running} running)${r.best !== undefined ? `  best ${r.best}` : ''}  ${r.file}`);
       return 0;
     }
     if (action !== 'show' && action !== 'best') throw new UsageError(action ? `unknown action "${action}" (ls, show, best)` : 'name an action: ls, show or best');
     if (!name) throw new UsageError(`"study ${action}" needs a study name (see "fairtune study ls")`);
-    const found = files.map((file) => JournalStorage.file(file)).find((st) => st.studyNames().includes(name));
+    const found = storages.map((s) => s.storage).find((st) => st.studyNames().includes(name));
     if (!found) {
-      io.stderr.write(`error: no study "${name}" in ${storage}\n`);
+      io.stderr.write(`error: no study "${name}" in ${storage.text}\n`);
       return 2;
     }
     const view = found.loadStudy(name).view();
@@ -58,20 +71,36 @@ export class StudyCommand implements CliCommand {
   }
 }
 
-function parseArgs(argv: readonly string[]): { positional: string[]; storage: string; json: boolean } {
+function parseArgs(argv: readonly string[]): { positional: string[]; storage: StorageLocation & { text: string }; prefix: string; json: boolean } {
   const positional: string[] = [];
-  let storage = 'journal:.fairtune/studies';
+  let storage = DEFAULT_STORAGE;
+  let prefix = '';
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') json = true;
     else if (a === '--storage') storage = argv[++i] ?? '';
     else if (a.startsWith('--storage=')) storage = a.slice('--storage='.length);
+    else if (a === '--prefix') prefix = argv[++i] ?? '';
+    else if (a.startsWith('--prefix=')) prefix = a.slice('--prefix='.length);
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
     else positional.push(a);
   }
-  if (!storage.startsWith('journal:')) throw new UsageError(`--storage "${storage}": use journal:<folder> or journal:<file>.journal`);
-  return { positional, storage: storage.slice('journal:'.length), json };
+  let location: StorageLocation;
+  try {
+    location = parseStorage(storage);
+  } catch (e) {
+    throw new UsageError(`--storage: ${(e as Error).message}`);
+  }
+  if (location.kind === 'memory') throw new UsageError('--storage memory: a study in memory lives only inside its run; use journal:… or redis://…');
+  return { positional, storage: { ...location, text: storage }, prefix, json };
+}
+
+/** The journal storages to look in: each *.journal file of a folder, the one file, or the Redis journal. */
+function openStorages(location: StorageLocation & { text: string }, prefix: string, cwd: string): { storage: JournalStorage; where: string }[] {
+  if (location.kind === 'redis') return [{ storage: JournalStorage.redis(location.url, { prefix }), where: `${location.url}${prefix ? ` (prefix ${prefix})` : ''}` }];
+  if (location.kind !== 'journal') return [];
+  return journalFiles(resolve(cwd, location.target)).map((file) => ({ storage: JournalStorage.file(file), where: file }));
 }
 
 function journalFiles(target: string): string[] {
@@ -88,9 +117,9 @@ function bestTrial(trials: readonly FrozenTrial[], direction: StudyDirection): F
   return complete.reduce<FrozenTrial | undefined>((a, b) => (!a || (direction === 'minimize' ? b.value! < a.value! : b.value! > a.value!) ? b : a), undefined);
 }
 
-function summarise(name: string, trials: readonly FrozenTrial[], direction: StudyDirection, file: string) {
+function summarise(name: string, trials: readonly FrozenTrial[], direction: StudyDirection, where: string) {
   const count = (s: string) => trials.filter((t) => t.state === s).length;
-  return { name, direction, file, trials: trials.length, complete: count('COMPLETE'), pruned: count('PRUNED'), failed: count('FAIL'), running: count('RUNNING'), best: bestTrial(trials, direction)?.value };
+  return { name, direction, file: where, trials: trials.length, complete: count('COMPLETE'), pruned: count('PRUNED'), failed: count('FAIL'), running: count('RUNNING'), best: bestTrial(trials, direction)?.value };
 }
 
 function trialJson(t: FrozenTrial) {

@@ -21,7 +21,9 @@ import {
   type JsonObject,
   type NestedPluginRef,
   type ParamValue,
+  type Pruner,
   type PrunerPlugin,
+  type Sampler,
   type SamplerPlugin,
   type StageContext,
   type StageEmitter,
@@ -32,9 +34,10 @@ import {
 } from '@fairtune/core';
 import { writeSearchReport } from '../report.js';
 import { resolveSpace, spaceSchema, type ResolvedSpace, type SpaceEntry } from '../space.js';
-import { join, resolve } from 'node:path';
-import { openJournalStudy } from '../storage/journal.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_STORAGE, openJournalStorage, parseStorage } from '../storage/location.js';
 import { MemoryStudyStore, type StudyStore } from '../study/store.js';
+import { failStaleTrials, Heartbeat, HEARTBEAT_ATTR, heartbeatValue, lostTrial, nextStep } from '../study/workers.js';
 
 export interface SearchParams {
   sampler: NestedPluginRef;
@@ -49,6 +52,9 @@ export interface SearchParams {
   studyName?: string;
   modelStage?: string;
   storage: string;
+  prefix: string;
+  heartbeatSeconds: number;
+  staleAfterSeconds: number;
 }
 
 const paramsSchema = {
@@ -78,9 +84,17 @@ const paramsSchema = {
     modelStage: { type: 'string', minLength: 1, description: 'The trial stage whose model, predictions and embeddings the best trial passes on (default: objective.stage).' },
     storage: {
       type: 'string',
-      default: 'journal:.fairtune/studies',
+      default: DEFAULT_STORAGE,
       description:
-        'Where the study lives: "journal:<folder>" (an Optuna journal file <folder>/<study name>.journal, relative to the working directory; Optuna 3.1+ and optuna-dashboard open it), "journal:<file>.journal", or "memory" (no record beyond this stage\'s outputs). A study found there is continued: finished trials are not run again.',
+        'Where the study lives: "journal:<folder>" (an Optuna journal file <folder>/<study name>.journal, relative to the working directory; Optuna 3.1+ and optuna-dashboard open it), "journal:<file>.journal", "redis://host:port[/db]" (Optuna\'s Redis journal, keys under `prefix`; for workers on many machines), or "memory" (no record beyond this stage\'s outputs). A study found there is continued: finished trials are not run again; workers started on the same study share its trial count.',
+    },
+    prefix: { type: 'string', default: '', description: 'Redis key prefix, as Optuna\'s JournalRedisStorage(url, prefix): keys <prefix>:log_number and <prefix>:log:<n>. Ignored by journal files.' },
+    heartbeatSeconds: { type: 'number', exclusiveMinimum: 0, default: 15, description: 'How often a running trial renews its heartbeat (system attr fairtune:heartbeat), besides at every report.' },
+    staleAfterSeconds: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      default: 120,
+      description: 'A RUNNING trial whose heartbeat is older than this is taken for one whose worker died: it is marked FAIL and its budget given back. Keep it well above heartbeatSeconds and above the longest stretch a trial blocks the process (one epoch).',
     },
   },
 };
@@ -93,7 +107,8 @@ export class SearchStage implements StagePlugin<SearchParams> {
   readonly type: string = 'search.optimise';
   // 2: a `report` output (trajectory, component frequencies among the top trials, baselines).
   // 3: with hyperband, TPE samples from the trial's bracket.
-  readonly version = '3';
+  // 4: many workers: the count comes from the shared study at each ask, heartbeats and stale trials, enqueued trials by number.
+  readonly version = '4';
   readonly description: string = "FairTune's outer loop: samples trial bindings (PEFT mask bits, learning rate, …), runs the pipeline's trial group with them, prunes by the objective reported per epoch.";
   readonly runsTrials = true;
   readonly paramsSchema = paramsSchema;
@@ -127,37 +142,15 @@ export class SearchStage implements StagePlugin<SearchParams> {
       const space = resolveSpace(p.space, Number.isFinite(layers) ? layers : undefined);
       const sampler = this.#plugin(this.#samplers, 'sampler', p.sampler.name).create(p.sampler.params, ctx.seed);
       const pruner = this.#plugin(this.#pruners, 'pruner', p.pruner.name).create(p.pruner.params);
-      const store = openStore(p.storage, p.studyName ?? `${ctx.pipelineName}/${ctx.stageId}`, p.direction);
-      const earlier = store.view().trials;
-      const resumed = earlier.length;
-      if (resumed) emit.log('info', `continuing study "${store.name}" (${resumed} trials, ${finishedCount(store)} finished)`);
-      // A trial left RUNNING by a killed run will never finish: it fails, and its budget is given back.
-      for (const t of earlier) if (t.state === 'RUNNING') {
-        store.setUserAttr(t.number, 'fail_reason', 'left running by an earlier run that stopped');
-        store.finish(t.number, 'FAIL');
+      const store = openStore(p, p.studyName ?? `${ctx.pipelineName}/${ctx.stageId}`);
+      try {
+        const resumed = store.view().trials;
+        if (resumed.length) emit.log('info', `continuing study "${store.name}" (${resumed.length} trials, ${nextStep(resumed, p.trials, Date.now(), p.staleAfterSeconds * 1000).finished} finished)`);
+        const ran = await runTrials(ctx, emit, store, { sampler, pruner, space, trials });
+        await finishOutputs(emit, store, ran, p, this.passOn, trials, { workDir: ctx.workDir, masks: space.masks });
+      } finally {
+        store.close?.();
       }
-      // Enqueued and baseline trials open a study; a continued study has had them.
-      const queue = resumed ? [] : enqueued(p, space);
-      const ran: { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[] = [];
-      while (finishedCount(store) < p.trials) {
-        if (ctx.signal.aborted) throw new Error('cancelled');
-        const number = store.createTrial();
-        const fixed = queue.shift() ?? {};
-        if (Object.keys(fixed).length) store.setParams(number, fixed, pick(space.study, Object.keys(fixed)));
-        const view = samplerView(store, number, p.sampler.name, pruner);
-        const params = { ...sampler.sample(view, store.view().trials[number]!, space.study), ...fixed };
-        // The enqueued values are in the study already; the sampler's are added.
-        const sampled = Object.keys(params).filter((k) => !Object.hasOwn(fixed, k));
-        store.setParams(number, pick(params, sampled), pick(space.study, sampled));
-        const bindings = space.toBindings(params);
-        store.setUserAttr(number, 'fairtune_bindings', bindings);
-        const result = await runOneTrial(trials, store, number, bindings, p, pruner);
-        ran.push({ study: number, result, bindings });
-        const { value, state } = store.view().trials[number]!;
-        emit.log('info', `trial ${number}: ${state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
-        emit.progress(finishedCount(store), p.trials, undefined, 'trials');
-      }
-      await finishOutputs(emit, store, ran, p, this.passOn, trials, { workDir: ctx.workDir, masks: space.masks });
     });
   }
 
@@ -169,8 +162,64 @@ export class SearchStage implements StagePlugin<SearchParams> {
   }
 }
 
+type Ran = { study: number; result: TrialResult; bindings: Record<string, ParamValue> };
+
+/**
+ * Asks, runs and tells trials until the shared study has `trials` finished ones (study/workers.ts):
+ * the count is read from the study before each ask, so workers in other processes (or on other
+ * machines, on Redis) running the same stage share it. Stale trials are failed first.
+ */
+async function runTrials(
+  ctx: StageContext<SearchParams>,
+  emit: StageEmitter,
+  store: StudyStore,
+  s: { sampler: Sampler; pruner: Pruner; space: ResolvedSpace; trials: TrialRunner },
+): Promise<Ran[]> {
+  const p = ctx.params;
+  const staleMs = p.staleAfterSeconds * 1000;
+  // Enqueued and baseline configurations belong to trial numbers 0, 1, …: whichever worker creates trial k runs the k-th.
+  const queue = enqueued(p, s.space);
+  const ran: Ran[] = [];
+  let waiting = false;
+  for (;;) {
+    if (ctx.signal.aborted) throw new Error('cancelled');
+    for (const n of failStaleTrials(store, Date.now(), staleMs)) emit.log('warn', `trial ${n}: marked FAIL, its heartbeat is older than ${p.staleAfterSeconds} s (its worker stopped); its budget is given back`);
+    const step = nextStep(store.view().trials, p.trials, Date.now(), staleMs);
+    if (step.action === 'stop') break;
+    if (step.action === 'wait') {
+      if (!waiting) emit.log('info', `${step.finished} of ${p.trials} trials finished and ${step.running} running in other workers: waiting for them`);
+      waiting = true;
+      await sleep(Math.min(1000, p.heartbeatSeconds * 1000), undefined, { signal: ctx.signal }).catch(() => undefined);
+      continue;
+    }
+    waiting = false;
+    const number = store.createTrial({ [HEARTBEAT_ATTR]: heartbeatValue(Date.now()) });
+    const fixed = queue[number] ?? {};
+    if (Object.keys(fixed).length) store.setParams(number, fixed, pick(s.space.study, Object.keys(fixed)));
+    const view = samplerView(store, number, p.sampler.name, s.pruner);
+    const params = { ...s.sampler.sample(view, store.view().trials[number]!, s.space.study), ...fixed };
+    // The enqueued values are in the study already; the sampler's are added.
+    const sampled = Object.keys(params).filter((k) => !Object.hasOwn(fixed, k));
+    store.setParams(number, pick(params, sampled), pick(s.space.study, sampled));
+    const bindings = s.space.toBindings(params);
+    store.setUserAttr(number, 'fairtune_bindings', bindings);
+    const heartbeat = new Heartbeat(store, number, p.heartbeatSeconds * 1000, (e) => emit.log('warn', `trial ${number}: heartbeat not written: ${(e as Error).message}`));
+    let result: TrialResult;
+    try {
+      result = await runOneTrial(s.trials, store, number, bindings, p, s.pruner, heartbeat);
+    } finally {
+      heartbeat.stop();
+    }
+    ran.push({ study: number, result, bindings });
+    const { value, state } = store.view().trials[number]!;
+    emit.log('info', `trial ${number}: ${state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
+    emit.progress(nextStep(store.view().trials, p.trials, Date.now(), staleMs).finished, p.trials, undefined, 'trials');
+  }
+  return ran;
+}
+
 /** One trial: bind, run, report per epoch (or once), prune, and record the outcome in the study. */
-async function runOneTrial(trials: TrialRunner, store: StudyStore, number: number, bindings: Record<string, ParamValue>, p: SearchParams, pruner: { shouldPrune: (s: ReturnType<StudyStore['view']>, t: FrozenTrial) => boolean }): Promise<TrialResult> {
+async function runOneTrial(trials: TrialRunner, store: StudyStore, number: number, bindings: Record<string, ParamValue>, p: SearchParams, pruner: Pruner, heartbeat: Heartbeat): Promise<TrialResult> {
   const prune = new AbortController();
   let last: { step: number; value: number } | undefined;
   const result = await trials.run(bindings, {
@@ -179,12 +228,31 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
       if (e.type !== 'stage-event' || e.stage !== p.objective.stage || e.event.type !== 'metric' || e.event.name !== p.objective.metric) return;
       const step = e.event.epoch ?? e.event.step ?? (last ? last.step + 1 : 0);
       last = { step, value: e.event.value };
-      if (p.reportOnce || prune.signal.aborted || !Number.isFinite(e.event.value)) return;
-      store.report(number, step, e.event.value);
-      const view = store.view();
-      if (pruner.shouldPrune(view, view.trials[number]!)) prune.abort(new Error(`at epoch ${step + 1} (${p.objective.metric} ${e.event.value.toFixed(4)})`));
+      if (prune.signal.aborted) return;
+      try {
+        // Reports renew the heartbeat too (an epoch may keep the timer from firing).
+        heartbeat.renew();
+        if (p.reportOnce || !Number.isFinite(e.event.value)) return;
+        store.report(number, step, e.event.value);
+        const view = store.view();
+        if (pruner.shouldPrune(view, view.trials[number]!)) prune.abort(new Error(`at epoch ${step + 1} (${p.objective.metric} ${e.event.value.toFixed(4)})`));
+      } catch (err) {
+        if (!lostTrial(err, store, number)) throw err;
+        prune.abort(new Error('another worker marked this trial FAIL as stale (its heartbeat was late)'));
+      }
     },
   });
+  try {
+    tell(store, number, result, last, p, pruner);
+  } catch (err) {
+    // Failed as stale by another worker meanwhile: the study keeps that verdict.
+    if (!lostTrial(err, store, number)) throw err;
+  }
+  return result;
+}
+
+/** Records a trial's outcome: its stage runs, its state and value. */
+function tell(store: StudyStore, number: number, result: TrialResult, last: { step: number; value: number } | undefined, p: SearchParams, pruner: Pruner): void {
   store.setUserAttr(number, 'fairtune_trial', result.stageIds[p.objective.stage] ?? `trial ${result.number}`);
   if (result.status === 'failed') {
     store.setUserAttr(number, 'fail_reason', result.reason ?? 'unknown');
@@ -200,13 +268,12 @@ async function runOneTrial(trials: TrialRunner, store: StudyStore, number: numbe
     const view = store.view();
     store.finish(number, pruner.shouldPrune(view, view.trials[number]!) ? 'PRUNED' : 'COMPLETE', last.value);
   } else store.finish(number, 'COMPLETE', last.value);
-  return result;
 }
 
 async function finishOutputs(
   emit: StageEmitter,
   store: StudyStore,
-  ran: { study: number; result: TrialResult; bindings: Record<string, ParamValue> }[],
+  ran: Ran[],
   p: SearchParams,
   passOn: boolean,
   trials: TrialRunner,
@@ -262,14 +329,17 @@ async function finishOutputs(
   emit.artifact('report', artifact('report', { title: `Search ${view.name}` }, {}, files));
 }
 
-/** The study's store from the `storage` param (see its description). */
-function openStore(storage: string, name: string, direction: 'minimize' | 'maximize'): StudyStore {
-  if (storage === 'memory') return new MemoryStudyStore(name, direction);
-  if (!storage.startsWith('journal:')) throw new Error(`storage "${storage}": use "journal:<folder>", "journal:<file>.journal" or "memory"`);
-  const target = storage.slice('journal:'.length) || '.fairtune/studies';
-  // A study name may hold "/" (<pipeline>/<stage>); in a file name it is "--".
-  const file = target.endsWith('.journal') ? target : join(target, `${name.replace(/[^A-Za-z0-9._-]+/g, '--')}.journal`);
-  return openJournalStudy(resolve(file), name, direction);
+/** The study's store from the `storage` and `prefix` params (see their descriptions). */
+function openStore(p: SearchParams, name: string): StudyStore {
+  const location = parseStorage(p.storage);
+  if (location.kind === 'memory') return new MemoryStudyStore(name, p.direction);
+  const storage = openJournalStorage(location, name, { prefix: p.prefix });
+  try {
+    return storage.openStudy(name, p.direction);
+  } catch (e) {
+    storage.close();
+    throw e;
+  }
 }
 
 function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamValue>[] {
@@ -286,10 +356,6 @@ export function samplerView(store: StudyStore, number: number, samplerName: stri
   const view = store.view();
   const bracket = (pruner as { bracketStudy?: (s: StudyView, t: FrozenTrial) => StudyView }).bracketStudy;
   return samplerName === 'tpe' && typeof bracket === 'function' ? bracket.call(pruner, view, view.trials[number]!) : view;
-}
-
-function finishedCount(store: StudyStore): number {
-  return store.view().trials.filter((t) => t.state === 'COMPLETE' || t.state === 'PRUNED').length;
 }
 
 function pick<T>(o: Readonly<Record<string, T>>, keys: readonly string[]): Record<string, T> {

@@ -7,10 +7,9 @@
  * a lock file (file-backend.ts); Optuna's Redis backend does it with `INCR` on a counter key and one
  * key per record (`{prefix}:log:{n}`), so a Redis implementation of this interface needs no lock.
  *
- * The interface is synchronous because the search stage's `StudyStore` is. A backend that can only
- * talk asynchronously (a Redis client) can implement it through a worker thread and `Atomics.wait`,
- * or pair with an asynchronous twin of `JournalStorage`: the replay and the record builders
- * (journal-format.ts) hold no I/O and serve both.
+ * The interface is synchronous because the search stage's `StudyStore` is. The Redis backend
+ * (redis-backend.ts), whose client is asynchronous, runs it in a worker thread and waits for each
+ * answer with `Atomics.wait`.
  */
 import type { PyJson } from './python-json.js';
 
@@ -22,4 +21,6 @@ export interface JournalBackend {
   readLogs(from: number): Record<string, unknown>[];
   /** Appends `records` after every record already stored, all together, in order. */
   appendLogs(records: readonly JournalRecord[]): void;
+  /** Releases what the backend holds open (a connection); later calls fail. Optional: a file holds nothing between calls. */
+  close?(): void;
 }

@@ -23,3 +23,5 @@ export {
 } from './journal-format.js';
 export { JournalStorage, JournalStudy, openJournalStudy, type JournalStorageOptions, type JournalTrial } from './journal.js';
 export { PyFloat, pyFloatRepr, pyJsonDumps, pyJsonLoads } from './python-json.js';
+export { JournalRedisBackend, checkRedisUrl, type JournalRedisBackendOptions } from './redis-backend.js';
+export { DEFAULT_STORAGE, journalFile, openJournalStorage, parseStorage, type OpenStorageOptions, type StorageLocation } from './location.js';

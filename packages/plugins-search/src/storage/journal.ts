@@ -23,6 +23,7 @@ import type { WritableStudyView } from '../pruners/study-view.js';
 import type { StudyStore } from '../study/store.js';
 import type { JournalBackend, JournalRecord } from './backend.js';
 import { JournalFileBackend, type JournalFileBackendOptions } from './file-backend.js';
+import { JournalRedisBackend, type JournalRedisBackendOptions } from './redis-backend.js';
 import {
   DIRECTION_CODES,
   JournalOperation,
@@ -70,6 +71,22 @@ export class JournalStorage {
   /** A storage on the journal file at `path` (created, with its folder, if missing), appending under Optuna's open lock. */
   static file(path: string, options: JournalFileBackendOptions & JournalStorageOptions = {}): JournalStorage {
     return new JournalStorage(new JournalFileBackend(path, options), options);
+  }
+
+  /** A storage on Redis at `url` (`redis://host:port[/db]`) with Optuna's key layout under `prefix`; an error naming the URL if it cannot connect. */
+  static redis(url: string, options: JournalRedisBackendOptions & JournalStorageOptions = {}): JournalStorage {
+    const backend = new JournalRedisBackend(url, options);
+    try {
+      return new JournalStorage(backend, options);
+    } catch (e) {
+      backend.close();
+      throw e;
+    }
+  }
+
+  /** Releases the backend's connection, if it has one. */
+  close(): void {
+    this.backend.close?.();
   }
 
   /** Reads and replays what was appended since the last read. */
@@ -150,6 +167,11 @@ export class JournalStudy implements StudyStore {
     this.studyId = record.studyId;
   }
 
+  /** Releases the storage's connection (Redis); the study is not usable afterwards. */
+  close(): void {
+    this.storage.close();
+  }
+
   /** Every trial as stored now, other writers' included (reads the journal first). A pruner given this view records its system attrs in the journal. */
   view(): WritableStudyView {
     this.storage.sync();
@@ -190,9 +212,14 @@ export class JournalStudy implements StudyStore {
     this.storage.write([{ ...this.#op(JournalOperation.SET_STUDY_SYSTEM_ATTR), study_id: this.studyId, system_attr: { [key]: value as PyJson } }]);
   }
 
-  /** A new RUNNING trial; returns its number (learned by reading the journal back, as Optuna does). */
-  createTrial(): number {
-    this.storage.write([{ ...this.#op(JournalOperation.CREATE_TRIAL), study_id: this.studyId, datetime_start: this.storage.datetimeNow() }]);
+  /**
+   * A new RUNNING trial; returns its number (learned by reading the journal back, as Optuna does).
+   * `systemAttrs` are written in the same record (Optuna's CREATE_TRIAL takes them), so no reader
+   * ever sees the trial without them (the heartbeat: study/workers.ts).
+   */
+  createTrial(systemAttrs?: Readonly<Record<string, unknown>>): number {
+    const attrs = systemAttrs && Object.keys(systemAttrs).length ? { system_attrs: systemAttrs as PyJson } : {};
+    this.storage.write([{ ...this.#op(JournalOperation.CREATE_TRIAL), study_id: this.studyId, datetime_start: this.storage.datetimeNow(), ...attrs }]);
     const id = this.storage.replay.lastCreatedTrialId;
     const t = this.storage.replay.trials[id];
     if (!t || t.studyId !== this.studyId) throw new Error(`journal: the trial just created in study '${this.name}' was not found on reading back`);

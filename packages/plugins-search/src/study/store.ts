@@ -10,14 +10,16 @@ export interface StudyStore {
   readonly direction: StudyDirection;
   /** Every trial as stored now (other writers' included). */
   view(): StudyView;
-  /** A new RUNNING trial; returns its number. */
-  createTrial(): number;
+  /** A new RUNNING trial, with these system attrs from the start; returns its number. */
+  createTrial(systemAttrs?: Readonly<Record<string, unknown>>): number;
   setParams(trial: number, params: Readonly<Record<string, ParamValue>>, distributions: Readonly<Record<string, Distribution>>): void;
   report(trial: number, step: number, value: number): void;
   setUserAttr(trial: number, key: string, value: unknown): void;
   setSystemAttr(trial: number, key: string, value: unknown): void;
   /** Ends a trial: COMPLETE with its objective, PRUNED (value optional), FAIL. */
   finish(trial: number, state: Exclude<TrialState, 'RUNNING' | 'WAITING'>, value?: number): void;
+  /** Releases a connection the store holds (Redis); absent where there is none. */
+  close?(): void;
 }
 
 interface MutableTrial {
@@ -47,9 +49,9 @@ export class MemoryStudyStore implements StudyStore {
     return { name: this.name, direction: this.direction, trials: this.#trials.map(freeze), setTrialSystemAttr: (trial, key, value) => this.setSystemAttr(trial, key, value) };
   }
 
-  createTrial(): number {
+  createTrial(systemAttrs: Readonly<Record<string, unknown>> = {}): number {
     const number = this.#trials.length;
-    this.#trials.push({ number, state: 'RUNNING', params: {}, distributions: {}, intermediateValues: new Map(), datetimeStart: new Date().toISOString(), userAttrs: {}, systemAttrs: {} });
+    this.#trials.push({ number, state: 'RUNNING', params: {}, distributions: {}, intermediateValues: new Map(), datetimeStart: new Date().toISOString(), userAttrs: {}, systemAttrs: { ...systemAttrs } });
     return number;
   }
 
