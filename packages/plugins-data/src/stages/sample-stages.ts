@@ -51,7 +51,12 @@ export interface SplitParams {
   train: number;
   validation: number;
   test: number;
-  stratifyBy: string | null;
+  /**
+   * A subject attribute, or several stratified jointly (e.g. ["label", "skinType"]; "label" is
+   * the subject's binary target). With a list, `attr` passed to assignSubjectSplits holds the
+   * joint stratum keys (subjectStrata).
+   */
+  stratifyBy: string | readonly string[] | null;
   folds?: number;
   fold?: number;
   seed?: number;
@@ -78,7 +83,7 @@ export function assignSubjectSplits(attr: readonly AttributeValue[], p: SplitPar
  * split, where they add to the evaluation of the under-represented group. At least one subject of
  * the stratum stays in training so the group still exists there.
  */
-function underRepresent(split: Int8Array, attr: readonly AttributeValue[], share: { value: string; train: number }, by: string | null): void {
+function underRepresent(split: Int8Array, attr: readonly AttributeValue[], share: { value: string; train: number }, by: string | readonly string[] | null): void {
   if (by === null) throw new Error('split.subjects: groupShare needs stratifyBy (the attribute whose value it under-represents)');
   if (!(share.train > 0 && share.train < 1)) throw new Error(`split.subjects: groupShare.train must be in (0, 1), got ${share.train}`);
   const inTrain = [...split.keys()].filter((s) => split[s] === 0);
@@ -98,7 +103,7 @@ function dealSubjectSplits(attr: readonly AttributeValue[], p: SplitParams, seed
   const rng = new Rng(p.seed ?? seed);
   const strata = new Map<string, number[]>();
   attr.forEach((a, i) => {
-    const key = p.stratifyBy === null ? '*' : stratumOf(p.stratifyBy, a, p.ageThreshold ?? 60);
+    const key = p.stratifyBy === null ? '*' : typeof p.stratifyBy === 'string' ? stratumOf(p.stratifyBy, a, p.ageThreshold ?? 60) : String(a);
     strata.set(key, [...(strata.get(key) ?? []), i]);
   });
   const lists = [...strata.keys()].sort().map((k) => rng.shuffle([...strata.get(k)!]));
@@ -149,7 +154,13 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
       train: { type: 'number', minimum: 0, default: 0.7 },
       validation: { type: 'number', minimum: 0, default: 0.15 },
       test: { type: 'number', minimum: 0, default: 0.15 },
-      stratifyBy: { type: ['string', 'null'], default: 'sex' },
+      stratifyBy: {
+        type: ['string', 'null', 'array'],
+        items: { type: 'string' },
+        minItems: 1,
+        default: 'sex',
+        description: 'Subject attribute to stratify by, or a list stratified jointly; "label" in a list is the binary target (a subject is positive when any of its samples is), e.g. ["label", "skinType"].',
+      },
       ageThreshold: { type: 'number', default: 60, description: 'With stratifyBy "age": strata are age ≤ threshold and > threshold.' },
       folds: { type: 'integer', minimum: 2 },
       fold: { type: 'integer', minimum: 0 },
@@ -174,11 +185,11 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
       const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
       const meta = samplesMeta(input);
       const by = ctx.params.stratifyBy;
-      const attr = by === null ? meta.subjects.map(() => null) : meta.subjectAttributes[by];
-      if (!attr) throw new Error(`split.subjects: stratifyBy "${by}" is not a subject attribute (have ${Object.keys(meta.subjectAttributes).join(', ')})`);
-      const subjSplit = assignSubjectSplits(attr, ctx.params, ctx.seed);
       const subject = input.arrays['subject'];
       if (!subject) throw new Error('samples artifact has no "subject" array');
+      const attr = by === null ? meta.subjects.map(() => null) : typeof by === 'string' ? meta.subjectAttributes[by] : subjectStrata(meta, input.arrays['y'], subject.data, by, ctx.params.ageThreshold ?? 60);
+      if (!attr) throw new Error(`split.subjects: stratifyBy "${String(by)}" is not a subject attribute (have ${Object.keys(meta.subjectAttributes).join(', ')})`);
+      const subjSplit = assignSubjectSplits(attr, ctx.params, ctx.seed);
       const split = Int8Array.from(subject.data, (s) => subjSplit[s]!);
       const names = ['train', 'validation', 'test'];
       names.forEach((nm, i) => {
@@ -195,6 +206,28 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
 export interface GroupParams {
   attributes: string[];
   ageThreshold: number;
+}
+
+/**
+ * Joint stratum key per subject for a list of attributes, joined with `|` (e.g. `1|IV-VI`).
+ * "label" is the subject's binary target: 1 when any of its samples has y = 1 (the images of one
+ * lesion share its diagnosis).
+ */
+export function subjectStrata(meta: SamplesMeta, y: NdArray | undefined, subject: ArrayLike<number>, by: readonly string[], ageThreshold: number): string[] {
+  let label: Int8Array | undefined;
+  if (by.includes('label')) {
+    if (meta.task !== 'classification') throw new Error(`split.subjects: stratifyBy "label" needs a classification task; these samples are ${meta.task}`);
+    if (!y) throw new Error('split.subjects: stratifyBy "label" but the samples have no "y" array');
+    label = new Int8Array(meta.subjects.length);
+    for (let i = 0; i < subject.length; i++) if (y.data[i]! > 0.5) label[subject[i]!] = 1;
+  }
+  const columns = by.map((name) => {
+    if (name === 'label') return Array.from(label!, String);
+    const values = meta.subjectAttributes[name];
+    if (!values) throw new Error(`split.subjects: stratifyBy "${name}" is not a subject attribute (have label, ${Object.keys(meta.subjectAttributes).join(', ')})`);
+    return values.map((v) => stratumOf(name, v, ageThreshold));
+  });
+  return meta.subjects.map((_, s) => columns.map((c) => c[s]!).join('|'));
 }
 
 /** Stratum of a subject: categorical values as they are, age binarised; other numbers are refused. */

@@ -1,4 +1,5 @@
-import { assignSubjectSplits, type SplitParams } from './sample-stages.js';
+import { artifact, ndarray, runStandalone, type SamplesMeta } from '@fairtune/core';
+import { assignSubjectSplits, SplitSubjectsStage, subjectStrata, type SplitParams } from './sample-stages.js';
 
 const base: SplitParams = { train: 0.5, validation: 0.2, test: 0.3, stratifyBy: 'sex' };
 const sexes = (f: number, m: number) => [...Array<string>(f).fill('female'), ...Array<string>(m).fill('male')];
@@ -68,5 +69,68 @@ describe('assignSubjectSplits: proportions, folds and numeric strata', () => {
     const old = (s: Int8Array, k: number) => ages.filter((x, i) => s[i] === k && x > 60).length;
     for (const k of [0, 1, 2]) expect(old(a, k)).toBeGreaterThan(0);
     expect(() => assignSubjectSplits([1.7, 1.8], { ...base, stratifyBy: 'height' }, 1)).toThrow(/stratifyBy "height" is numeric/);
+  });
+});
+
+describe('split.subjects: joint strata (label × attribute) and lesion-level splits', () => {
+  /** Samples with `lesions` subjects, `views[s]` images each, per-subject label and skin type. */
+  const samples = (labels: number[], skin: string[], views: number[] = labels.map(() => 1), task: 'classification' | 'regression' = 'classification') => {
+    const subject = labels.flatMap((_, s) => Array<number>(views[s]!).fill(s));
+    const meta = { name: 't', synthetic: true, modality: 'image', task, target: { name: 'malignant' }, subjects: labels.map((_, s) => `L${s}`), subjectAttributes: { skinType: skin, sex: skin.map((_, s) => (s % 2 ? 'male' : 'female')) } };
+    return artifact('samples', meta as never, { y: ndarray(Float32Array.from(subject, (s) => labels[s]!)), subject: ndarray(Int32Array.from(subject)) });
+  };
+  const strata = (sizes: Record<string, number>) => {
+    const labels: number[] = [];
+    const skin: string[] = [];
+    for (const [k, n] of Object.entries(sizes)) {
+      const [l, s] = k.split('|');
+      for (let i = 0; i < n; i++) {
+        labels.push(Number(l));
+        skin.push(s!);
+      }
+    }
+    return { labels, skin };
+  };
+
+  it('allocates every label × skin-type stratum 80/10/10 (within one subject)', async () => {
+    const sizes = { '0|I-III': 100, '1|I-III': 40, '0|IV-VI': 50, '1|IV-VI': 10 };
+    const { labels, skin } = strata(sizes);
+    const { outputs } = await runStandalone(new SplitSubjectsStage(), { params: { train: 0.8, validation: 0.1, test: 0.1, stratifyBy: ['label', 'skinType'] }, inputs: { samples: samples(labels, skin) } });
+    const split = outputs['samples']!.arrays['split']!.data;
+    for (const [key, n] of Object.entries(sizes)) {
+      const members = labels.map((l, s) => s).filter((s) => `${labels[s]}|${skin[s]}` === key);
+      for (const [k, share] of [[0, 0.8], [1, 0.1], [2, 0.1]] as const) {
+        expect(Math.abs(members.filter((s) => split[s] === k).length - share * n)).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('keeps every image of a lesion in one split, and derives the lesion label from its images', async () => {
+    const labels = Array.from({ length: 60 }, (_, s) => (s % 5 === 0 ? 1 : 0));
+    const skin = labels.map((_, s) => (s % 3 === 0 ? 'IV-VI' : 'I-III'));
+    const views = labels.map((_, s) => 1 + (s % 3));
+    const input = samples(labels, skin, views);
+    const { outputs } = await runStandalone(new SplitSubjectsStage(), { params: { train: 0.8, validation: 0.1, test: 0.1, stratifyBy: ['label', 'sex'] }, inputs: { samples: input } });
+    const split = outputs['samples']!.arrays['split']!.data;
+    const subject = input.arrays['subject']!.data;
+    const byLesion = new Map<number, Set<number>>();
+    subject.forEach((s, i) => byLesion.set(s, (byLesion.get(s) ?? new Set()).add(split[i]!)));
+    expect([...byLesion.values()].every((set) => set.size === 1)).toBe(true);
+    expect(new Set(split)).toEqual(new Set([0, 1, 2]));
+    // One positive image makes the lesion positive: the strata see 12 positive lesions.
+    const meta = input.meta as unknown as SamplesMeta;
+    const mixedY = Float32Array.from(subject, (s, i) => (s === 1 && i === subject.indexOf(1) ? 1 : labels[s]!));
+    expect(subjectStrata(meta, ndarray(mixedY), subject, ['label', 'skinType'], 60).slice(0, 3)).toEqual(['1|IV-VI', '1|I-III', '0|I-III']);
+  });
+
+  it('a one-element list stratifies as the plain attribute did (existing pipelines keep their splits)', () => {
+    const attr = sexes(13, 9);
+    expect(assignSubjectSplits(attr, { ...base, stratifyBy: ['sex'] }, 4)).toEqual(assignSubjectSplits(attr, base, 4));
+  });
+
+  it('names an unknown attribute and refuses label on a regression task', async () => {
+    const { labels, skin } = strata({ '0|I-III': 5, '1|IV-VI': 5 });
+    await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label', 'skin'] }, inputs: { samples: samples(labels, skin) } })).rejects.toThrow(/stratifyBy "skin" is not a subject attribute \(have label, skinType, sex\)/);
+    await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label'] }, inputs: { samples: samples(labels, skin, undefined, 'regression') } })).rejects.toThrow(/"label" needs a classification task/);
   });
 });
