@@ -13,6 +13,7 @@ import { listDaliaSubjects, readDaliaSubject } from '../loaders/dalia.js';
 import { butPpgSignal, indexButPpg } from '../loaders/but-ppg.js';
 import { listMimicSubjects, subjectIdOf } from '../loaders/mimic.js';
 import { readCsvTable } from '../loaders/csv.js';
+import { inspectImagingRoot, isImagingRoot } from './inspect-imaging.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -116,11 +117,12 @@ function inspectMimic(root: string): Json {
 export function inspectPath(path: string, cwd: string): Json {
   const abs = resolve(cwd, path);
   if (existsSync(abs) && statSync(abs).isDirectory()) {
+    if (isImagingRoot(abs)) return inspectImagingRoot(abs);
     if (existsSync(join(abs, 'quality-hr-ann.csv')) || existsSync(join(abs, 'subject-info.csv'))) return inspectButPpg(abs);
     if (existsSync(join(abs, 'PPG_FieldStudy'))) return inspectDalia(join(abs, 'PPG_FieldStudy'));
     if (listSafe(() => listDaliaSubjects(abs)).length) return inspectDalia(abs);
     if (listSafe(() => listMimicSubjects(abs)).length) return inspectMimic(abs);
-    throw new UsageError(`${abs}: not a DaLiA, BUT-PPG or MIMIC dataset root, WFDB record or pickle`);
+    throw new UsageError(`${abs}: not a DaLiA, BUT-PPG, MIMIC, Fitzpatrick17k or HAM10000 dataset root, WFDB record or pickle`);
   }
   if (abs.endsWith('.pkl') || abs.endsWith('.pickle')) return inspectPickle(abs);
   if (abs.endsWith('.hea') || existsSync(`${abs}.hea`)) return inspectWfdb(abs, cwd);
@@ -180,7 +182,8 @@ export class DataCommand implements CliCommand {
     'Usage: fairtune data inspect <path> [--json]',
     '',
     '  <path>   a WFDB record (.hea path or record name), a pickle (.pkl), or a dataset root',
-    '           (PPG_FieldStudy, BUT-PPG release, MIMIC-III matched subset)',
+    '           (PPG_FieldStudy, BUT-PPG release, MIMIC-III matched subset, Fitzpatrick17k with',
+    '           fitzpatrick17k.csv, HAM10000 with HAM10000_metadata.csv)',
     '  --json   print JSON instead of text',
     '',
     'Verifies every checksum the format carries. Exit codes: 0 ok, 1 unreadable data, 2 bad usage.',

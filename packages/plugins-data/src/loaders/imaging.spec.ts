@@ -6,6 +6,8 @@ import { runStandalone, type Artifact, type SamplesMeta, type StageEvent } from 
 import { tempDir } from '../test-utils/paths.js';
 import { Fitzpatrick17kLoader } from './fitzpatrick17k.js';
 import { Ham10000Loader } from './ham10000.js';
+import { Writable } from 'node:stream';
+import { DataCommand } from '../cli/inspect.js';
 
 type Meta = SamplesMeta & { dropped: Record<string, number>; ids: string[]; source: { root: string } };
 const meta = (a: Artifact) => a.meta as unknown as Meta;
@@ -204,5 +206,43 @@ describe('data.ham10000 on the published format', () => {
     await expect(withCsv(csv.replace('ISIC_0025030', 'ISIC_0027419'))).rejects.toThrow(/row 3, column image_id: duplicate id ISIC_0027419 \(also row 2\)/);
     await expect(withCsv(csv.replace(HAM_HEADER, 'lesion_id,image_id,dx,dx_type,age,gender,localization'))).rejects.toThrow(/HAM10000_metadata\.csv: missing column\(s\) sex/);
     await expect(withCsv(csv.replace('ISIC_0000004', 'ISIC_9999999'))).rejects.toThrow(/1 image\(s\) listed in .*HAM10000_metadata\.csv are missing \(first: ISIC_9999999\)/);
+  });
+});
+
+describe('fairtune data inspect on the imaging roots', () => {
+  const inspect = async (root: string, json = true) => {
+    let out = '';
+    const sink = new Writable({ write(c, _e, cb) { out += String(c); cb(); } });
+    const rc = await new DataCommand().run(['inspect', root, ...(json ? ['--json'] : [])], { cwd: '/', env: {}, stdout: sink, stderr: sink } as never);
+    return { rc, out };
+  };
+
+  it('Fitzpatrick17k: kept images, labels, skin-type counts, dropped and missing images', async () => {
+    const root = await fitzFixture();
+    (await import('node:fs')).rmSync(join(root, 'images', `${md5(4)}.png`));
+    const { rc, out } = await inspect(root);
+    expect(rc).toBe(0);
+    expect(JSON.parse(out)).toEqual({
+      kind: 'dataset', dataset: 'fitzpatrick17k', root, images: 5, labels: { malignant: 2, other: 3 },
+      attributeCounts: { skinType: { 'I-III': 2, 'IV-VI': 3 }, fitzpatrick: { '2': 1, '3': 1, '4': 1, '5': 1, '6': 1 } },
+      dropped: { fitzpatrickScaleMinus1: 1 }, missingImages: 1,
+    });
+    expect((await inspect(root, false)).out).toMatch(/dataset: fitzpatrick17k\n[\s\S]*missingImages: 1/);
+  });
+
+  it('HAM10000: age, sex and their intersection, dx, dropped rows', async () => {
+    const root = await hamFixture();
+    const { rc, out } = await inspect(root);
+    expect(rc).toBe(0);
+    expect(JSON.parse(out)).toEqual({
+      kind: 'dataset', dataset: 'ham10000', root, images: 6, lesions: 5, labels: { malignant: 2, other: 4 },
+      attributeCounts: {
+        age: { '<=60': 3, '>60': 3 },
+        sex: { female: 2, male: 3, null: 1 },
+        'sex|age': { 'female|<=60': 1, 'female|>60': 1, 'male|<=60': 1, 'male|>60': 2, null: 1 },
+        dx: { akiec: 1, bkl: 2, mel: 1, nv: 2 },
+      },
+      dropped: { emptyAge: 1, emptySex: 1, sexUnknown: 1 }, missingImages: 0,
+    });
   });
 });
