@@ -7,6 +7,7 @@
  * from Pillow's by a few grey levels (different IDCT and filter), so the decoder and its version
  * travel with the samples (`ImageSpec.decoder`).
  */
+import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
 
 export interface DecodeGeometry {
@@ -58,11 +59,13 @@ export async function decodeImageInto(path: string, g: DecodeGeometry, out: Uint
   let data: Buffer;
   let info: OutputInfo;
   try {
+    // Read once: the header (for the crop plan) and the decode share the bytes.
+    const bytes = await readFile(path);
     // failOn 'truncated': a cut-off JPEG is an error, not a grey lower half.
-    const meta = await sharp(path, { failOn: 'truncated' }).metadata();
+    const meta = await sharp(bytes, { failOn: 'truncated' }).metadata();
     if (!meta.width || !meta.height) throw new Error('no image size in the header');
     const plan = cropPlan(meta.width, meta.height, g);
-    ({ data, info } = await sharp(path, { failOn: 'truncated' })
+    ({ data, info } = await sharp(bytes, { failOn: 'truncated' })
       .removeAlpha()
       .toColourspace('srgb')
       .resize({ width: plan.w, height: plan.h, fit: 'fill', kernel: 'linear' })
