@@ -103,3 +103,41 @@ describe('many workers on one study', () => {
     await threeWorkers(`journal:${join(dir, 'study.journal')}`, '');
   }, 120_000);
 });
+
+describe('a worker killed mid-trial', () => {
+  it('leaves its trial RUNNING; the next worker fails it once its heartbeat is stale and finishes the study', async () => {
+    const dir = tmp();
+    const path = join(dir, 'study.journal');
+    const target = 3;
+    const pipeline = writePipeline(dir, { trials: target, storage: `journal:${path}`, enqueue: [], heartbeatSeconds: 0.2, staleAfterSeconds: 1.5 }, 400);
+    const first = worker(dir, pipeline, 'a');
+    // Kill it once trial 1 is RUNNING and has reported (trial 0 finished).
+    const tick = new Int32Array(new SharedArrayBuffer(4));
+    let view: readonly { state: string; intermediateValues: ReadonlyMap<number, number> }[] = [];
+    for (const started = Date.now(); Date.now() - started < 60_000; Atomics.wait(tick, 0, 0, 50)) {
+      try {
+        view = JournalStorage.file(path).loadStudy('workers/search').view().trials;
+      } catch {
+        continue; // not created yet
+      }
+      if (view[1]?.state === 'RUNNING' && view[1].intermediateValues.size >= 1) break;
+    }
+    expect(view.map((t) => t.state)).toEqual(['COMPLETE', 'RUNNING']);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+
+    const second = await worker(dir, pipeline, 'b').done;
+    expect({ code: second.code, stderr: second.code === 0 ? '' : second.stderr }).toEqual({ code: 0, stderr: '' });
+    const storage = JournalStorage.file(path);
+    const trials = storage.loadStudy('workers/search').view().trials;
+    expect(trials.map((t) => t.state)).toEqual(['COMPLETE', 'FAIL', ...Array(trials.length - 2).fill('COMPLETE')]);
+    expect(trials.filter((t) => t.state === 'COMPLETE')).toHaveLength(target);
+    expect(trials[1]!.userAttrs['fail_reason']).toMatch(/^stale: no heartbeat for \d+\.\d s/);
+    // Trial 0 was not run again: one creator each, the killed worker's trials 0 and 1, the new worker's the rest.
+    const byTrial = [...records(storage).values()];
+    expect(byTrial[1]!.creator).toBe(byTrial[0]!.creator);
+    expect(byTrial[1]!.states).toEqual([{ worker: byTrial[2]!.creator, state: 3 }]);
+    expect(byTrial.slice(2).every((r) => r.creator === byTrial[2]!.creator && r.creator !== byTrial[0]!.creator)).toBe(true);
+    expect(trials).toHaveLength(target + 1);
+  }, 120_000);
+});
