@@ -70,9 +70,13 @@ export interface RopeTables {
   sin: Float32Array;
 }
 
-/** cos/sin [T, dh]: rotary_embedding_torch frequencies θ^(−2i/r) on the first r = dh/2 dims; identity beyond. */
+/**
+ * cos/sin [T, dh]: rotary_embedding_torch frequencies θ^(−2i/r) on the first r = dh/2 dims;
+ * identity beyond. θ = 0 means no rotary embedding at all (identity everywhere): models with
+ * absolute position embeddings (ViT) use the same attention kernel that way.
+ */
 export function ropeTables(T: number, dh: number, theta: number): RopeTables {
-  const r = dh / 2;
+  const r = theta === 0 ? 0 : dh / 2;
   const cos = new Float32Array(T * dh);
   const sin = new Float32Array(T * dh);
   for (let t = 0; t < T; t++) {
@@ -98,6 +102,7 @@ export interface AttentionOptions {
   readonly batch: number;
   readonly seq: number;
   readonly heads: number;
+  /** RoPE base θ; 0 = no rotary embedding. */
   readonly ropeTheta: number;
   readonly causal: boolean;
   /** Dropout rate on the attention probabilities (0 = none). */
@@ -313,7 +318,8 @@ function buildAttention(backend: WasmBackendLike, a: AttnAttrs): AttnModule {
   const H = a.heads;
   const d = H * dh;
   const D3 = 3 * d;
-  const r = dh / 2;
+  // Rotated dims per head (0 without RoPE: the rotation terms are then not emitted at all).
+  const r = a.ropeTheta === 0 ? 0 : dh / 2;
   const Tp = Math.ceil(T / 4) * 4;
   const nd = dh / 4;
   const drop = a.dropout > 0;

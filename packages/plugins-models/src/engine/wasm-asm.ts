@@ -57,10 +57,15 @@ function name(s: string, out: number[]): void {
   out.push(...b);
 }
 
+/** out.push(...src) without spreading: code bodies of large heads (ViT-B: dh 64) exceed the call-stack limit on spread. */
+function append(out: number[], src: ArrayLike<number>): void {
+  for (let i = 0; i < src.length; i++) out.push(src[i]!);
+}
+
 function section(id: number, body: number[], out: number[]): void {
   out.push(id);
   uleb(body.length, out);
-  out.push(...body);
+  append(out, body);
 }
 
 /** SIMD opcodes used by the kernels (after the 0xFD prefix). */
@@ -227,10 +232,11 @@ export class Fn {
       uleb(n, body);
       body.push(t);
     }
-    body.push(...this.code, 0x0b);
+    append(body, this.code);
+    body.push(0x0b);
     const out: number[] = [];
     uleb(body.length, out);
-    out.push(...body);
+    append(out, body);
     return out;
   }
 }
@@ -280,7 +286,7 @@ export function assemble(fns: readonly Fn[], memory: WasmMemory): Uint8Array {
   section(7, exports, out);
   const code: number[] = [];
   uleb(fns.length, code);
-  for (const f of fns) code.push(...f.encodeBody());
+  for (const f of fns) append(code, f.encodeBody());
   section(10, code, out);
   return Uint8Array.from(out);
 }
