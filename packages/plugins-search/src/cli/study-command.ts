@@ -25,7 +25,14 @@ export class StudyCommand implements CliCommand {
 
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const { positional, storage, prefix, json } = parseArgs(argv);
-    const storages = openStorages(storage, prefix, io.cwd);
+    let storages: { storage: JournalStorage; where: string }[];
+    try {
+      storages = openStorages(storage, prefix, io.cwd);
+    } catch (e) {
+      // An unreachable server or an unreadable journal is the user's to fix, not a bug: say which.
+      io.stderr.write(`error: ${(e as Error).message}\n`);
+      return 1;
+    }
     try {
       return this.#run(positional, storage, storages, json, io);
     } finally {

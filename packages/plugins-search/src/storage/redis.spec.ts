@@ -149,6 +149,8 @@ describe('Redis journal', () => {
     const started = Date.now();
     expect(() => JournalStorage.redis(`redis://127.0.0.1:${port}/0`)).toThrow(new RegExp(`Redis redis://127\\.0\\.0\\.1:${port}/0 .*connecting failed: .*ECONNREFUSED`));
     expect(Date.now() - started).toBeLessThan(5000);
+    const cli = await runCli(['study', 'ls', '--storage', `redis://127.0.0.1:${port}/0`], { cwd: tmp() });
+    expect({ code: cli.code, err: cli.err }).toEqual({ code: 1, err: expect.stringMatching(new RegExp(`^error: Redis redis://127\\.0\\.0\\.1:${port}/0 .*ECONNREFUSED`)) });
   });
 
   it('a server that never answers: an error naming the URL after the timeout, not a hang', async () => {
