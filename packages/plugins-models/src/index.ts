@@ -2,6 +2,7 @@
 import { ContainerModule } from 'inversify';
 import { STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core';
 import { PpgGptModelStage } from './stages/model-ppg-gpt.js';
+import { VitModelStage } from './stages/model-vit.js';
 import { PretrainStage } from './stages/pretrain.js';
 import { FinetuneStage } from './stages/finetune.js';
 import { PredictStage } from './stages/predict.js';
@@ -9,6 +10,7 @@ import { ermStrategy } from './strategies/erm.js';
 
 export const containerModule = new ContainerModule((options) => {
   options.bind(STAGE_PLUGIN).to(PpgGptModelStage).inSingletonScope();
+  options.bind(STAGE_PLUGIN).to(VitModelStage).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(PretrainStage).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(FinetuneStage).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(PredictStage).inSingletonScope();

@@ -15,7 +15,7 @@ import {
 } from '@fairtune/core';
 import { backendParam, seedParam } from './params.js';
 import { optimiserParams, type OptimiserParams } from './train-params.js';
-import { MASK_PRESETS } from '../train/peft.js';
+import { MASK_PATTERN, MASK_PRESETS } from '../train/peft.js';
 import { ermStrategy } from '../strategies/erm.js';
 import type { Pooling } from '../ppg-gpt/config.js';
 
@@ -24,7 +24,9 @@ interface Params extends OptimiserParams {
   pooling: Pooling;
   mask: string;
   patience: number;
-  selectionMetric: 'auto' | 'loss' | 'mae' | 'auc';
+  selectionMetric: 'auto' | 'loss' | 'mae' | 'auc' | 'worst-group-auc';
+  selection?: 'best' | 'last';
+  augment?: boolean;
   auxWeight?: number;
   auxSchedule: 'anneal' | 'constant';
   standardizeTarget: boolean;
@@ -49,7 +51,7 @@ export class FinetuneStage implements StagePlugin<Params> {
   // 4: the strategy's version and its defaulted params join the cache key (resolved at validation).
   // 5: the model records its training settings (meta.training); predictions carry the samples' aux/<label> arrays.
   readonly version = '5';
-  readonly description = 'Fine-tunes a PPG-GPT backbone (regression or binary classification) with a PEFT mask and a training strategy.';
+  readonly description = 'Fine-tunes a PPG-GPT backbone (regression or binary classification) or a ViT backbone (binary image classification) with a PEFT mask and a training strategy.';
   readonly #strategies: readonly TrainingStrategyPlugin[];
 
   constructor(@multiInject(TRAINING_STRATEGY) @optional() strategies?: TrainingStrategyPlugin[]) {
@@ -71,12 +73,20 @@ export class FinetuneStage implements StagePlugin<Params> {
       mask: {
         type: 'string',
         default: 'full',
-        pattern: `^(${MASK_PRESETS.join('|')}|[01]+)$`,
-        errorMessage: `must be a PEFT preset (${MASK_PRESETS.join(', ')}) or a bitstring of 3 bits per block (norm, attention, mlp)`,
+        pattern: MASK_PATTERN,
+        errorMessage: `must be a PEFT preset (${MASK_PRESETS.join(', ')}), a bitstring of 3 bits per block (norm, attention, mlp), or <components>:<one bit per block> (components attention, layernorm, mlp joined by +, or block)`,
       },
       ...optimiserParams,
       patience: { type: 'integer', minimum: 0, default: 0, description: 'Early stopping after this many epochs without improvement; 0 = off.' },
-      selectionMetric: { type: 'string', enum: ['auto', 'loss', 'mae', 'auc'], default: 'auto', description: 'Validation metric for best-checkpoint selection (auto: MAE for regression, AUC for classification).' },
+      selectionMetric: {
+        type: 'string',
+        enum: ['auto', 'loss', 'mae', 'auc', 'worst-group-auc'],
+        default: 'auto',
+        description: 'Validation metric for best-checkpoint selection (auto: MAE for regression, AUC for PPG classification, worst-group AUC for a ViT on grouped images, AUC without groups).',
+      },
+      // No defaults on the two below: a default would change every existing fine-tune's cache key.
+      selection: { type: 'string', enum: ['best', 'last'], description: "Which weights the model keeps: 'best' (default) validation checkpoint, or the 'last' epoch's (the FairTune seed code's choice)." },
+      augment: { type: 'boolean', description: 'ViT: seeded random horizontal flip and translation of training images (default true); ignored for PPG-GPT.' },
       auxWeight: { type: 'number', minimum: 0, description: 'Weight of the Logit-Laplace term; default 10 for regression, 0 for classification.' },
       auxSchedule: { type: 'string', enum: ['anneal', 'constant'], default: 'anneal', description: 'anneal: weight·(1 − (epoch+1)/epochs) (PPG-Distill).' },
       standardizeTarget: { type: 'boolean', default: true, description: 'Regression: train on (y − mean)/std of the training split; predictions are in target units.' },
@@ -109,6 +119,15 @@ export class FinetuneStage implements StagePlugin<Params> {
       if (!plugin) throw new Error(`training strategy "${p.strategy.name}" was resolved at validation but is not bound in this stage's container`);
       // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
       const { loadModel, modelArtifact, startEngine } = await import('./common.js');
+      const { isVitArtifact } = await import('./vit-common.js');
+      const seedUsed = p.seed ?? ctx.seed;
+      const events = (): import('../train/finetune.js').TrainerEvents => ({ progress: (d, t) => emit.progress(d, t, undefined, 'steps'), metric: (n, v, at) => emit.metric(n, v, at), log: (l, m) => emit.log(l, m), checkpoint: () => emit.checkpoint() });
+      if (isVitArtifact(ctx.inputs['backbone'] as Artifact)) {
+        const { finetuneVit } = await import('./finetune-vit.js');
+        await startEngine(emit, p.backend);
+        await finetuneVit(ctx.inputs['backbone'] as Artifact, ctx.inputs['samples'] as Artifact, p, seedUsed, plugin, emit, trainingRecord(p, seedUsed), events());
+        return;
+      }
       const { readSamples, splitIndices } = await import('../train/data.js');
       const { finetune } = await import('../train/finetune.js');
       const { predictionArtifacts } = await import('./prediction-artifacts.js');

@@ -65,6 +65,11 @@ export class PredictStage implements StagePlugin<Params> {
       const { readSamples } = await import('../train/data.js');
       const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, ctx.params.backend);
+      const { isVitArtifact } = await import('./vit-common.js');
+      if (isVitArtifact(ctx.inputs['model'] as Artifact)) {
+        await predictVit(ctx.inputs['model'] as Artifact, ctx.inputs['data'] as Artifact | undefined, ctx.params, emit);
+        return;
+      }
       const { samplesFromDataset } = await import('./model-input.js');
       const { model, stored, meta } = loadModel(ctx.inputs['model'] as Artifact, 'model');
       try {
@@ -99,5 +104,28 @@ function warnSamplesMismatch(samples: Artifact, model: ModelMeta, p: Params, emi
   }
   if (spec.normalisation && signal.normalisation && spec.normalisation !== signal.normalisation) {
     emit.log('warn', `the samples are normalised with "${signal.normalisation}" but the model's training windows with "${spec.normalisation}"`);
+  }
+}
+
+/** A ViT on image samples: probabilities (sigmoid of the logit) and class-token embeddings. */
+async function predictVit(modelArtifact: Artifact, input: Artifact | undefined, p: Params, emit: StageEmitter): Promise<void> {
+  const { loadVit } = await import('./vit-common.js');
+  const { readImageSamples, vitFinetuneModel } = await import('../vit/data.js');
+  const { predictionArtifacts } = await import('./prediction-artifacts.js');
+  if (!input || input.kind !== 'samples') throw new Error(`input "data": a ViT model needs image samples (from an image loader), got ${input ? `a ${input.kind} artifact` : 'nothing'}`);
+  const { model, meta } = loadVit(modelArtifact, 'model');
+  try {
+    if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
+    const data = readImageSamples(input, model.config, 'data');
+    const want = meta.inputSpec.image;
+    const got = data.image;
+    if (want && (want.mean.some((v, i) => v !== got.mean[i]) || want.std.some((v, i) => v !== got.std[i]) || want.resize !== got.resize)) {
+      emit.log('warn', `the images were resized/normalised differently (resize ${got.resize}, mean ${got.mean.join('/')}, std ${got.std.join('/')}) from the model's training images (resize ${want.resize}, mean ${want.mean.join('/')}, std ${want.std.join('/')}); they are normalised with their own spec`);
+    }
+    const out = predictionArtifacts(vitFinetuneModel(model, data, { augment: false, seed: 0 }), data, meta.task, { mean: 0, std: 1 }, p.batchSize, p.method ?? meta.method ?? 'transfer');
+    emit.artifact('predictions', out.predictions);
+    emit.artifact('embeddings', out.embeddings);
+  } finally {
+    model.dispose();
   }
 }

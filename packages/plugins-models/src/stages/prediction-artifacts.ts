@@ -1,13 +1,14 @@
 /** The `predictions` and `embeddings` outputs shared by `train.finetune` and `eval.predict`. */
 import { artifact, type Artifact, type JsonObject, type PredictionsMeta, type TaskKind } from '@fairtune/core';
 import type { SampleSet } from '../train/data.js';
-import { evaluate } from '../train/finetune.js';
+import { evaluate, type LabelledSet } from '../train/finetune.js';
+import type { FinetuneModel } from '../train/finetune-model.js';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 
 /** Builds the `predictions` (with the samples' `aux/<label>` arrays) and `embeddings` artifacts for every sample of `data`. */
-export function predictionArtifacts(model: PpgGpt, data: SampleSet, task: TaskKind, scaling: { mean: number; std: number }, batchSize: number, method: string): { predictions: Artifact; embeddings: Artifact } {
+export function predictionArtifacts(model: PpgGpt | FinetuneModel, data: SampleSet | LabelledSet, task: TaskKind, scaling: { mean: number; std: number }, batchSize: number, method: string): { predictions: Artifact; embeddings: Artifact } {
   const all = Int32Array.from({ length: data.n }, (_, i) => i);
-  const ev = evaluate(model, { x: data.x }, all, task, scaling, batchSize, true);
+  const ev = evaluate(model, { x: (data as Partial<SampleSet>).x }, all, task, scaling, batchSize, true);
   const meta: PredictionsMeta = {
     task,
     target: data.meta.target,

@@ -69,7 +69,7 @@ export function splitIndices(s: SampleSet, name: string): Int32Array {
  * the sample, its subject and split; otherwise a NaN y only surfaces later as a diverged loss.
  * Rows outside training/validation (e.g. test) may lack a label: they are only predicted.
  */
-export function requireFiniteTargets(s: SampleSet, rows: ArrayLike<number>): void {
+export function requireFiniteTargets(s: Omit<SampleSet, 'x'>, rows: ArrayLike<number>): void {
   for (let r = 0; r < rows.length; r++) {
     const i = rows[r]!;
     const y = s.y[i]!;

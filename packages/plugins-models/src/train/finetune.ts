@@ -13,10 +13,9 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy, type BatchInfo, type LogLevel } from '@fairtune/core';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 import type { Pooling } from '../ppg-gpt/config.js';
-import { pooledWidth } from '../ppg-gpt/config.js';
-import { gatherRows, requireFiniteTargets, type SampleSet } from './data.js';
+import { requireFiniteTargets, type SampleSet } from './data.js';
 import { bceWithLogitsPerSample, l1PerSample, softmaxCrossEntropyPerSample } from './losses.js';
-import { nextPatchNll } from './pretrain.js';
+import { isFinetuneModel, ppgFinetuneModel, type FinetuneModel } from './finetune-model.js';
 import { Adam, clipByGlobalNorm, warmupCosine, type OptimiserSettings } from './optimizer.js';
 import { resolveMask, type ResolvedMask } from './peft.js';
 import { mae, rocAuc } from './metrics.js';
@@ -28,7 +27,10 @@ export interface FinetuneConfig extends OptimiserSettings {
   readonly mask: string;
   /** Epochs without improvement before stopping; 0 disables early stopping. */
   readonly patience: number;
-  readonly selectionMetric: 'auto' | 'loss' | 'mae' | 'auc';
+  /** `worst-group-auc`: the smallest per-group AUC on validation (FairTune's objective). */
+  readonly selectionMetric: 'auto' | 'loss' | 'mae' | 'auc' | 'worst-group-auc';
+  /** `best` (default): restore the best validation checkpoint; `last`: keep the last epoch's weights (the seed code's choice). */
+  readonly selection?: 'best' | 'last';
   /** Weight λ of the Logit-Laplace term; `anneal` multiplies by (1 − (epoch+1)/epochs). */
   readonly auxWeight: number;
   readonly auxSchedule: 'anneal' | 'constant';
@@ -127,17 +129,20 @@ export interface Evaluation {
   readonly embeddingWidth: number;
 }
 
-/** Runs the model without dropout over the given rows of `data`. */
+/** Samples as the loop reads them: labels and groups; the model adapter reads the inputs. */
+export type LabelledSet = Omit<SampleSet, 'x'>;
+
+/** Runs the model without dropout over the given rows of `data` (a PPG-GPT reads `data.x`). */
 export function evaluate(
-  model: PpgGpt,
-  data: { x: Float32Array; y?: Float32Array },
+  model: PpgGpt | FinetuneModel,
+  data: { x?: Float32Array; y?: Float32Array },
   indices: ArrayLike<number>,
   task: TaskKind,
   scaling: TargetScaling,
   batchSize: number,
   withEmbeddings: boolean,
 ): Evaluation {
-  const L = model.config.windowLength;
+  const fm = isFinetuneModel(model) ? model : ppgFinetuneModel(model, data.x!, model.pooling ?? 'flatten');
   const n = indices.length;
   const pred = new Float32Array(n);
   const loss = new Float32Array(n);
@@ -147,9 +152,8 @@ export function evaluate(
     const idx = Array.from({ length: Math.min(batchSize, n - s) }, (_, k) => indices[s + k]!);
     const B = idx.length;
     tf.tidy(() => {
-      const xb = tf.tensor2d(gatherRows(data.x, L, idx), [B, L]);
-      const h = model.encode(xb, { causal: false, training: false });
-      const { output, embedding: z } = model.taskHead(h, B);
+      const xb = fm.input(idx);
+      const { output, embedding: z } = fm.forward(xb, B, { training: false, seed: 0 });
       const out = output.dataSync();
       for (let k = 0; k < B; k++) pred[s + k] = task === 'classification' ? 1 / (1 + Math.exp(-out[k]!)) : out[k]! * scaling.std + scaling.mean;
       if (data.y) {
@@ -202,14 +206,15 @@ function groupMeans(values: ArrayLike<number>, groups: ArrayLike<number> | undef
 }
 
 export async function finetune(
-  model: PpgGpt,
-  data: SampleSet,
+  model: PpgGpt | FinetuneModel,
+  data: SampleSet | LabelledSet,
   cfg: FinetuneConfig,
   strategy: TrainingStrategy,
   groupNames: readonly string[],
   events: TrainerEvents,
 ): Promise<FinetuneResult> {
-  const L = model.config.windowLength;
+  // A PPG-GPT is adapted here (windows in data.x); other models come as adapters (e.g. the ViT on images).
+  const fm = isFinetuneModel(model) ? model : ppgFinetuneModel(model, (data as SampleSet).x, cfg.pooling);
   const train = cfg.trainIndices;
   const val = cfg.validationIndices;
   if (train.length === 0) throw new Error('the training split is empty');
@@ -235,8 +240,8 @@ export async function finetune(
   // epoch (`anneal` over a single epoch gives weight 0 throughout); it is counted apart from the
   // FairTune trainable share (mask + task head).
   const auxActive = cfg.auxWeight > 0 && (cfg.auxSchedule === 'constant' || cfg.epochs > 1);
-  const mask = resolveMask(cfg.mask, model.specs, model.config.nLayers, { auxiliary: auxActive });
-  const trainableVars = [...model.vars.entries()].filter(([k]) => mask.trainable.has(k));
+  const mask = resolveMask(cfg.mask, fm.specs, fm.nLayers, { auxiliary: auxActive });
+  const trainableVars = [...fm.vars.entries()].filter(([k]) => mask.trainable.has(k));
   const trainableMap = new Map(trainableVars);
   events.metric('parameters_total', mask.totalCount, {});
   events.metric('parameters_trainable', mask.trainableCount, {});
@@ -256,9 +261,10 @@ export async function finetune(
   let adversary: AdversaryHead | undefined;
   const orderRng = Rng.derive(cfg.seed, 'order');
   const dropoutBase = deriveSeed(cfg.seed, 'dropout') >>> 1;
-  const higherIsBetter = (metric: string) => metric === 'auc';
+  const higherIsBetter = (metric: string) => metric === 'auc' || metric === 'worst-group-auc';
   const metricName = cfg.selectionMetric === 'auto' ? (cfg.task === 'classification' ? 'auc' : 'mae') : cfg.selectionMetric;
-  if (metricName === 'auc' && cfg.task !== 'classification') throw new Error('selectionMetric "auc" needs a classification task');
+  if ((metricName === 'auc' || metricName === 'worst-group-auc') && cfg.task !== 'classification') throw new Error(`selectionMetric "${metricName}" needs a classification task`);
+  if (metricName === 'worst-group-auc' && nGroups < 2) throw new Error('selectionMetric "worst-group-auc" needs samples with groups (at least 2)');
   if (metricName === 'mae' && cfg.task !== 'regression') throw new Error('selectionMetric "mae" needs a regression task');
 
   // Selection switches to validation loss (for the rest of the run, so values stay comparable)
@@ -266,6 +272,7 @@ export async function finetune(
   let selectionName: string = metricName;
   let best = { epoch: -1, metric: NaN, valLoss: NaN, weights: undefined as Map<string, Float32Array> | undefined };
   let sinceBest = 0;
+  let lastSelection = NaN;
   let step = 0;
   let epochsRun = 0;
   const history: JsonObject[] = [];
@@ -291,19 +298,19 @@ export async function finetune(
         const lr = warmupCosine(step, totalSteps, cfg.learningRate, cfg.warmupSteps, cfg.minLearningRate);
         const stepSeed = (dropoutBase + step * 104729) % 2147483647;
         let losses: Float32Array = new Float32Array(B);
-        const xb = tf.tensor2d(gatherRows(data.x, L, rows), [B, L]);
+        const xb = fm.input(rows, { epoch, step });
         const yb = tf.tensor1d(rows.map(target));
         const lam = adversarySpec ? adversarySpec.lambda(step / Math.max(1, totalSteps - 1), epoch) : 0;
         if (adversarySpec && !adversary) {
-          adversary = new AdversaryHead(pooledWidth(model.config, cfg.pooling), adversarySpec.hiddenUnits, nGroups, deriveSeed(cfg.seed, 'adversary'));
+          adversary = new AdversaryHead(fm.embeddingWidth, adversarySpec.hiddenUnits, nGroups, deriveSeed(cfg.seed, 'adversary'));
         }
         const forward = () => {
-          const h = model.encode(xb, { causal: false, training: true, seed: stepSeed });
-          const { output, embedding } = model.taskHead(h, B);
+          const { output, embedding, aux: auxLoss } = fm.forward(xb, B, { training: true, seed: stepSeed });
           const task = cfg.task === 'classification' ? bceWithLogitsPerSample(output, yb) : l1PerSample(output, yb);
           let aux: tf.Scalar | undefined;
           if (auxW > 0) {
-            aux = tf.mean<tf.Scalar>(nextPatchNll(model, h, xb));
+            if (!auxLoss) throw new Error('auxWeight > 0 but this model has no auxiliary loss (set auxWeight 0)');
+            aux = auxLoss();
           }
           return { task, embedding, aux };
         };
@@ -410,7 +417,7 @@ export async function finetune(
       let validation: { loss: number; metric: number; groupLoss: Float64Array } | undefined;
       let selection: number;
       if (val.length > 0) {
-        const ev = evaluate(model, data, val, cfg.task, scaling, cfg.evalBatchSize, false);
+        const ev = evaluate(fm, data, val, cfg.task, scaling, cfg.evalBatchSize, false);
         const vLoss = ev.loss.reduce((a, b) => a + b, 0) / val.length;
         const yTrue = Array.from(val, (i) => data.y[i]!);
         const metric = cfg.task === 'classification' ? rocAuc(yTrue, ev.pred) : mae(yTrue, ev.pred);
@@ -421,21 +428,25 @@ export async function finetune(
         // objective (worst-group AUC; worst-group MAE for regression), reported to its pruner per epoch.
         const worst = worstGroupMetric(cfg.task, yTrue, ev.pred, Array.from(val, (i) => data.group?.[i] ?? -1), nGroups);
         if (worst !== undefined) events.metric(`val_worst_group_${cfg.task === 'classification' ? 'auc' : 'mae'}`, worst, { epoch });
-        if (selectionName !== 'loss' && !Number.isFinite(metric)) {
+        const selectedValue = metricName === 'worst-group-auc' ? (worst ?? NaN) : metric;
+        if (selectionName !== 'loss' && !Number.isFinite(selectedValue)) {
           // Otherwise epoch 0 would win (nothing beats NaN) and early stopping would restore it silently.
           const positives = yTrue.reduce((k, y) => k + (y === 1 ? 1 : 0), 0);
           const why =
-            metricName === 'auc' && (positives === 0 || positives === yTrue.length)
+            metricName === 'worst-group-auc' && worst === undefined
+              ? 'no validation group has both classes'
+              : metricName !== 'mae' && (positives === 0 || positives === yTrue.length)
               ? `the validation split has a single class: all ${yTrue.length} samples are ${positives === 0 ? 0 : 1}`
               : 'the validation predictions are not finite';
-          events.log('warn', `validation ${metricName} is ${metric} at epoch ${epoch + 1} (${why}); selecting checkpoints and early stopping by validation loss instead`);
+          events.log('warn', `validation ${metricName} is ${selectedValue} at epoch ${epoch + 1} (${why}); selecting checkpoints and early stopping by validation loss instead`);
           selectionName = 'loss';
           if (best.epoch >= 0) best.metric = best.valLoss;
         }
-        selection = selectionName === 'loss' ? vLoss : metric;
+        selection = selectionName === 'loss' ? vLoss : selectedValue;
       } else {
         selection = trainLoss;
       }
+      lastSelection = selection;
       history.push({ epoch, trainLoss, ...(validation ? { valLoss: validation.loss, [`val${cfg.task === 'classification' ? 'Auc' : 'Mae'}`]: validation.metric } : {}) });
       strategy.afterEpoch?.({ epoch, trainLoss, trainGroupLoss, validation });
       const state = strategy.state?.();
@@ -453,7 +464,10 @@ export async function finetune(
         break;
       }
     }
-    if (best.weights && best.epoch !== epochsRun - 1) {
+    if (cfg.selection === 'last') {
+      best = { ...best, epoch: epochsRun - 1, metric: lastSelection };
+      events.log('info', `kept the last epoch's weights (selection: last)`);
+    } else if (best.weights && best.epoch !== epochsRun - 1) {
       for (const [k, w] of best.weights) {
         const v = trainableMap.get(k)!;
         const t = tf.tensor(w, v.shape);

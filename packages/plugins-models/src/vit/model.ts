@@ -65,6 +65,11 @@ function initialValue(s: VariableSpec, seed: number): Float32Array {
   return data;
 }
 
+/** A freshly initialised head for `config` in timm layout (a checkpoint whose head does not fit). */
+export function initialHead(config: VitConfig, seed: number): Record<string, NdArray> {
+  return Object.fromEntries(vitHeadSpecs(config).map((s) => [s.name, { dtype: 'float32' as const, shape: [...s.shape], data: initialValue(s, seed) }]));
+}
+
 export interface VitOutput {
   /** Head output [B, numClasses]. */
   readonly logits: tf.Tensor2D;
