@@ -20,20 +20,30 @@ export interface PpgGptConfig {
   readonly ropeTheta: number;
 }
 
-export type PresetName = 'tiny' | 'small' | '19m' | '85m';
+export type PresetName = 'tiny' | 'small' | '19m' | '85m' | '345m' | '1b';
 
 const BASE = { windowLength: 1200, fs: 40, patchSize: 40, ffnMultiplier: 4, dropout: 0.1, attentionDropout: 0.1, ropeTheta: 10000 };
 
 /**
  * `tiny`/`small` match the CPU benchmark sizes of tfjs-engine.md; `19m` is the paper's model
- * (d 512, 8 heads, 6 layers); `85m` (d 768, 12 heads, 12 layers) is declared for completeness
- * (consistent with the paper's 85M name, not verified against released weights).
+ * (d 512, 8 heads, 6 layers: the only published configuration, algorithms.md §2.2).
+ *
+ * The larger sizes are assumptions (no configuration or weights are public), documented in
+ * docs/models.md "Model sizes". The paper's names follow GPT-2's ladder: 12·d²·L (the blocks'
+ * weights) gives 18.9M for `19m` and 84.9M for d 768 × 12 layers, GPT-2 small's shape, so `85m`
+ * is that shape. `345m` is GPT-2 medium's shape (d 1024, 16 heads, 24 layers), the model GPT-2's
+ * authors first called "345M": in this architecture, without GPT-2's 51M-parameter vocabulary
+ * embedding, it has 302.4M parameters. `1b` is d 2048, 16 heads, 20 layers (1.007B), the
+ * smallest round shape whose count reaches 1B with 128-wide heads. Neither fits the 4 GiB wasm32
+ * heap for training (ppg-gpt/memory.ts): they need @tensorflow/tfjs-node(-gpu).
  */
 export const PRESETS: Readonly<Record<PresetName, PpgGptConfig>> = {
   tiny: { ...BASE, dModel: 64, nHeads: 4, nLayers: 2 },
   small: { ...BASE, dModel: 128, nHeads: 4, nLayers: 4 },
   '19m': { ...BASE, dModel: 512, nHeads: 8, nLayers: 6 },
   '85m': { ...BASE, dModel: 768, nHeads: 12, nLayers: 12 },
+  '345m': { ...BASE, dModel: 1024, nHeads: 16, nLayers: 24 },
+  '1b': { ...BASE, dModel: 2048, nHeads: 16, nLayers: 20 },
 };
 
 export function validateConfig(c: PpgGptConfig, where = 'model config'): void {

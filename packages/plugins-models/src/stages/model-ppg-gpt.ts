@@ -6,7 +6,7 @@ import { backendParam, seedParam } from './params.js';
 import { PRESETS, type PpgGptConfig } from '../ppg-gpt/config.js';
 
 export const architectureParams = {
-  preset: { type: 'string', enum: Object.keys(PRESETS), default: 'small', description: 'Size preset: tiny, small (CPU), 19m (paper), 85m.' },
+  preset: { type: 'string', enum: Object.keys(PRESETS), default: 'small', description: 'Size preset: tiny, small (CPU), 19m (the paper\'s published configuration), 85m, 345m, 1b (assumed shapes, docs/models.md; 345m and 1b need @tensorflow/tfjs-node(-gpu)).' },
   windowLength: { type: 'integer', minimum: 1, description: 'Samples per window (default 1200 = 30 s at 40 Hz).' },
   fs: { type: 'number', exclusiveMinimum: 0, description: 'Sampling rate the model expects (default 40 Hz).' },
   patchSize: { type: 'integer', minimum: 1, description: 'Samples per patch/token (default 40).' },
@@ -69,6 +69,10 @@ export class PpgGptModelStage implements StagePlugin<Params> {
         }
       }
       const config = configFromParams(params, `${this.type} params`);
+      // Before any tensor exists: 345m and 1b cannot train in the wasm32 heap, so building them there fails now.
+      const { checkPpgGptMemory } = await import('../ppg-gpt/memory.js');
+      const { tensorBackend } = await import('../engine/backend.js');
+      checkPpgGptMemory(config, 1, tensorBackend(), `${this.type} (preset ${config.preset})`);
       const seed = ctx.params.seed ?? ctx.seed;
       const model = file ? PpgGpt.fromArrays(config, file.tensors, undefined, `weights file ${resolve(ctx.params.weights!)}`) : PpgGpt.create(config, seed);
       try {

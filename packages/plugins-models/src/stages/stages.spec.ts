@@ -42,6 +42,10 @@ describe('model.ppg-gpt', () => {
     expect(Array.from(loaded.arrays['blocks.0.mlp.w1']!.data)).toEqual(Array.from(backbone.arrays['blocks.0.mlp.w1']!.data));
     await expect(runStandalone(new PpgGptModelStage(), { params: { weights: join(tmpdir(), 'missing.safetensors') } })).rejects.toThrow(/missing.safetensors: cannot read/);
   });
+
+  it('refuses 1b on WebAssembly before allocating it (4 GB of weights alone), naming tfjs-node', async () => {
+    await expect(runStandalone(new PpgGptModelStage(), { params: { preset: '1b', backend: 'wasm' } })).rejects.toThrow(/preset "1b".*1007\.3M parameters.*@tensorflow\/tfjs-node/);
+  });
 });
 
 describe('train.pretrain', () => {
