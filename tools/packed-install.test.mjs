@@ -174,17 +174,37 @@ test('packed tarballs install outside the workspace and run a pipeline naming th
       assert.ok(byPackage.has(p.name), `${p.name}: no stage type or nested plugin listed from it (packages listed: ${[...byPackage].join(', ')})`);
     }
 
-    // A tiny pipeline naming the third-party plugin package by its npm name.
+    // A CSV-folder dataset for fairtune-plugin-csv-ppg: two subjects, 20 s at 32 Hz, HR 60 and 90 bpm.
+    const study = join(project, 'study');
+    mkdirSync(study);
+    writeFileSync(join(study, 'subjects.csv'), 'subject,sex,age\nA,f,34\nB,m,61\n');
+    for (const [id, hr] of [['A', 60], ['B', 90]]) {
+      const rows = ['time,ppg,hr'];
+      for (let k = 0; k < 640; k++) rows.push(`${k / 32},${Math.sin((2 * Math.PI * hr * k) / 32 / 60).toFixed(5)},${hr}`);
+      writeFileSync(join(study, `${id}_rest.csv`), rows.join('\n') + '\n');
+    }
+
+    // `data inspect` (plugins-data's command) describes the folder through the example's inspector.
+    const inspect = sh('npx fairtune data inspect study --json --plugin fairtune-plugin-csv-ppg', project, env);
+    expectOk(inspect, 'npx fairtune data inspect study --plugin fairtune-plugin-csv-ppg');
+    const described = JSON.parse(inspect.stdout);
+    assert.equal(described.dataset, 'csv-ppg');
+    assert.deepEqual(described.subjects.map((x) => [x.id, x.sex, x.age, x.signals[0].fs, x.signals[0].samples]), [['A', 'female', 34, 32, 640], ['B', 'male', 61, 32, 640]]);
+
+    // A tiny pipeline naming the third-party plugin packages by their npm names: the TypeScript
+    // dataset plugin feeds the built-in windowing stage; the JavaScript example clips demo numbers.
     writeFileSync(
       join(project, 'pipeline.json'),
       JSON.stringify(
         {
           name: 'packed-plugins',
           seed: 7,
-          plugins: ['fairtune-plugin-example'],
+          plugins: ['fairtune-plugin-example', 'fairtune-plugin-csv-ppg', 'fairtune-plugin-fair-cvar'],
           stages: {
             numbers: { type: 'demo.numbers', params: { count: 200 } },
             clip: { type: 'example.winsorize', params: { lower: 0.1, upper: 0.9 }, inputs: { series: 'numbers' } },
+            study: { type: 'csv-ppg.load', params: { root: 'study', fs: 32 } },
+            windows: { type: 'preprocess.window', params: { windowSeconds: 8, shiftSeconds: 4 }, inputs: { dataset: 'study' } },
           },
         },
         null,
@@ -199,6 +219,9 @@ test('packed tarballs install outside the workspace and run a pipeline naming th
     // 200 normal numbers clipped at their 10th and 90th percentiles: about 40 values change.
     const clipped = summary.stages.clip.metrics.clipped;
     assert.ok(clipped >= 30 && clipped <= 42, `example.winsorize clipped ${clipped} of 200 values at the 10/90 % quantiles`);
+    assert.equal(summary.stages.study.metrics.recordings, 2);
+    // 20 s recordings, 8 s windows every 4 s: 4 windows each.
+    assert.equal(summary.stages.windows.metrics.windows, 8, JSON.stringify(summary.stages.windows));
     ok = true;
   } finally {
     if (ok && !process.env.FAIRTUNE_KEEP_PACKED) rmSync(work, { recursive: true, force: true });

@@ -247,8 +247,44 @@ function printSummary(s: RunSummary, err: (s: string) => void): void {
   if (s.failedStage) err(`failed stage: ${s.failedStage}: ${s.stages[s.failedStage]?.reason ?? s.reason ?? ''}`);
 }
 
-async function runContributed(name: string, rest: readonly string[], io: MainIO): Promise<number> {
-  const registry = await createRegistry({ baseDir: io.cwd });
+/**
+ * `--plugin <package>` (repeatable) is core's for every contributed command: the packages load
+ * before the command runs and the command never sees the option, so a plugin package's
+ * contributions to another package's command (a dataset inspector for `data inspect`) apply.
+ */
+export function splitPluginOptions(args: readonly string[]): { plugins: string[]; rest: string[] } {
+  const plugins: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--plugin') {
+      const value = args[i + 1];
+      if (value === undefined || value.startsWith('-')) throw new UsageError('--plugin needs a package name or path');
+      plugins.push(value);
+      i++;
+    } else if (a.startsWith('--plugin=')) plugins.push(a.slice('--plugin='.length));
+    else rest.push(a);
+  }
+  return { plugins, rest };
+}
+
+async function runContributed(name: string, args: readonly string[], io: MainIO): Promise<number> {
+  let plugins: string[];
+  let rest: string[];
+  try {
+    ({ plugins, rest } = splitPluginOptions(args));
+  } catch (e) {
+    io.stderr.write(`error: ${(e as Error).message}\n`);
+    return 2;
+  }
+  let registry;
+  try {
+    registry = await createRegistry({ baseDir: io.cwd, plugins });
+  } catch (e) {
+    if (!(e instanceof PluginLoadError)) throw e;
+    io.stderr.write(`error: ${e.message}\n`);
+    return 2;
+  }
   const command = registry.command(name);
   if (!command) {
     const known = [...CORE_COMMANDS].filter((c) => c !== 'help').concat(registry.commands().map((c) => c.name));

@@ -9,6 +9,7 @@ export { Rng, deriveSeed } from './rng.js';
 export { runAsync, type StageEmitter } from './observable.js';
 export { runStandalone, resolveParams, runCli, type StandaloneRunOptions, type StandaloneRunResult, type CliRunResult } from './testing.js';
 export * from './contracts/cli-command.js';
+export * from './contracts/dataset-inspector.js';
 export * from './contracts/training-strategy.js';
 export * from './contracts/nested-plugin.js';
 export { StageRegistry, BUILTIN_PLUGIN_PACKAGES, BUILTIN_NESTED_PLUGIN_KINDS, PluginLoadError, type RegisteredPlugin, type RegisteredNestedPlugin, type PathPlugin } from './registry.js';

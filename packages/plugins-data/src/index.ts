@@ -1,6 +1,6 @@
 /** Public surface of this plugin package: its inversify ContainerModule. */
 import { ContainerModule } from 'inversify';
-import { CLI_COMMAND, STAGE_PLUGIN } from '@fairtune/core';
+import { CLI_COMMAND, DATASET_INSPECTOR, STAGE_PLUGIN } from '@fairtune/core';
 import { DaliaLoader } from './loaders/dalia.js';
 import { ButPpgLoader } from './loaders/but-ppg.js';
 import { MimicLoader } from './loaders/mimic.js';
@@ -9,7 +9,7 @@ import { Ham10000Loader } from './loaders/ham10000.js';
 import { BandpassStage, ResampleStage } from './stages/signal-stages.js';
 import { WindowStage } from './stages/window-stage.js';
 import { GroupAttributesStage, QualityStage, SplitSubjectsStage } from './stages/sample-stages.js';
-import { DataCommand } from './cli/inspect.js';
+import { BUILTIN_INSPECTORS, DataCommand } from './cli/inspect.js';
 
 export const containerModule = new ContainerModule((options) => {
   options.bind(STAGE_PLUGIN).to(DaliaLoader).inSingletonScope();
@@ -24,4 +24,5 @@ export const containerModule = new ContainerModule((options) => {
   options.bind(STAGE_PLUGIN).to(SplitSubjectsStage).inSingletonScope();
   options.bind(STAGE_PLUGIN).to(GroupAttributesStage).inSingletonScope();
   options.bind(CLI_COMMAND).to(DataCommand).inSingletonScope();
+  for (const inspector of BUILTIN_INSPECTORS) options.bind(DATASET_INSPECTOR).toConstantValue(inspector);
 });

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { copyFileSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WFDB_FIXTURES, PICKLE_FIXTURES, tempDir } from '../test-utils/paths.js';
-import { DataCommand } from './inspect.js';
+import { BUILTIN_INSPECTORS, DataCommand } from './inspect.js';
 import { writeButPpgCohort } from '../synthetic/but-ppg.js';
 import { withDefaults } from '../synthetic/cohort.js';
 
@@ -88,5 +88,31 @@ describe('fairtune data inspect', () => {
     expect(f.out()).toMatch(/^2 subjects:$/m);
     expect(f.out()).toMatch(/^subject +signals +labels \(count\)$/m);
     expect(f.out()).toMatch(/^100 +ppg 30 Hz × 600/m);
+  });
+});
+
+describe('fairtune data inspect with dataset inspectors of other packages', () => {
+  const fake = {
+    format: 'Toy folder',
+    canInspect: (abs: string) => abs.includes('fairtune-data-toy-'),
+    inspect: (abs: string) => ({ kind: 'dataset', dataset: 'toy', root: abs, subjects: [{ id: 'T1', sex: 'female', signals: [{ name: 'ppg', fs: 25, samples: 100 }], labels: { hr: 4 } }] }),
+  };
+
+  it('asks the inspectors bound after the built-in ones, and prints their subjects as a table', async () => {
+    const dir = tempDir('toy');
+    const f = fakeIo(dir);
+    expect(await new DataCommand([...BUILTIN_INSPECTORS, fake]).run(['inspect', '.'], f.io)).toBe(0);
+    expect(f.out()).toContain('dataset: toy');
+    expect(f.out()).toMatch(/T1\s+female\s+ppg 25 Hz × 100\s+hr 4/);
+  });
+
+  it('lists every format in the message for an unrecognised folder; the built-in list is unchanged', async () => {
+    const dir = tempDir('other');
+    const withFake = fakeIo(dir);
+    expect(await new DataCommand([...BUILTIN_INSPECTORS, fake]).run(['inspect', '.'], withFake.io)).toBe(2);
+    expect(withFake.err()).toContain(': not a DaLiA, BUT-PPG, MIMIC, Fitzpatrick17k, HAM10000 or Toy folder dataset root, WFDB record or pickle');
+    const builtin = fakeIo(dir);
+    expect(await new DataCommand().run(['inspect', '.'], builtin.io)).toBe(2);
+    expect(builtin.err()).toContain(': not a DaLiA, BUT-PPG, MIMIC, Fitzpatrick17k or HAM10000 dataset root, WFDB record or pickle');
   });
 });

@@ -5,8 +5,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { injectable } from 'inversify';
-import { UsageError, type CliCommand, type CliIO } from '@fairtune/core';
+import { injectable, multiInject, optional } from 'inversify';
+import { DATASET_INSPECTOR, UsageError, type CliCommand, type CliIO, type DatasetInspector } from '@fairtune/core';
 import { readRecord, WfdbError } from '../formats/wfdb/index.js';
 import { isNdArray, openPickle, pyString, PickleError } from '../formats/pickle/index.js';
 import { listDaliaSubjects, readDaliaSubject } from '../loaders/dalia.js';
@@ -14,6 +14,7 @@ import { butPpgSignal, indexButPpg } from '../loaders/but-ppg.js';
 import { listMimicSubjects, subjectIdOf } from '../loaders/mimic.js';
 import { readCsvTable } from '../loaders/csv.js';
 import { inspectImagingRoot, isImagingRoot } from './inspect-imaging.js';
+import { FITZPATRICK_CSV } from '../loaders/fitzpatrick17k.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -113,16 +114,35 @@ function inspectMimic(root: string): Json {
   };
 }
 
-/** Works out what `path` is and describes it. */
-export function inspectPath(path: string, cwd: string): Json {
+/**
+ * The dataset roots this package describes, as DATASET_INSPECTORs (bound in index.ts, so other
+ * packages' inspectors follow them). The guards keep the order in which
+ * the folder checks ran before inspectors existed: imaging, BUT-PPG, DaLiA, MIMIC.
+ */
+export const BUILTIN_INSPECTORS: readonly DatasetInspector[] = [
+  { format: 'DaLiA', canInspect: (abs) => !isImagingRoot(abs) && !isButPpgRoot(abs) && (existsSync(join(abs, 'PPG_FieldStudy')) || listSafe(() => listDaliaSubjects(abs)).length > 0), inspect: (abs) => inspectDalia(existsSync(join(abs, 'PPG_FieldStudy')) ? join(abs, 'PPG_FieldStudy') : abs) },
+  { format: 'BUT-PPG', canInspect: (abs) => !isImagingRoot(abs) && isButPpgRoot(abs), inspect: inspectButPpg },
+  { format: 'MIMIC', canInspect: (abs) => !isImagingRoot(abs) && listSafe(() => listMimicSubjects(abs)).length > 0, inspect: inspectMimic },
+  { format: 'Fitzpatrick17k', canInspect: (abs) => existsSync(join(abs, FITZPATRICK_CSV)), inspect: inspectImagingRoot },
+  { format: 'HAM10000', canInspect: (abs) => isImagingRoot(abs), inspect: inspectImagingRoot },
+];
+
+function isButPpgRoot(abs: string): boolean {
+  return existsSync(join(abs, 'quality-hr-ann.csv')) || existsSync(join(abs, 'subject-info.csv'));
+}
+
+function formatList(inspectors: readonly DatasetInspector[]): string {
+  const names = inspectors.map((i) => i.format);
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}` : names.join('');
+}
+
+/** Works out what `path` is and describes it; dataset folders go to the first inspector that recognises them. */
+export function inspectPath(path: string, cwd: string, inspectors: readonly DatasetInspector[] = BUILTIN_INSPECTORS): Json {
   const abs = resolve(cwd, path);
   if (existsSync(abs) && statSync(abs).isDirectory()) {
-    if (isImagingRoot(abs)) return inspectImagingRoot(abs);
-    if (existsSync(join(abs, 'quality-hr-ann.csv')) || existsSync(join(abs, 'subject-info.csv'))) return inspectButPpg(abs);
-    if (existsSync(join(abs, 'PPG_FieldStudy'))) return inspectDalia(join(abs, 'PPG_FieldStudy'));
-    if (listSafe(() => listDaliaSubjects(abs)).length) return inspectDalia(abs);
-    if (listSafe(() => listMimicSubjects(abs)).length) return inspectMimic(abs);
-    throw new UsageError(`${abs}: not a DaLiA, BUT-PPG, MIMIC, Fitzpatrick17k or HAM10000 dataset root, WFDB record or pickle`);
+    const inspector = inspectors.find((i) => i.canInspect(abs));
+    if (inspector) return inspector.inspect(abs) as Json;
+    throw new UsageError(`${abs}: not a ${formatList(inspectors)} dataset root, WFDB record or pickle`);
   }
   if (abs.endsWith('.pkl') || abs.endsWith('.pickle')) return inspectPickle(abs);
   if (abs.endsWith('.hea') || existsSync(`${abs}.hea`)) return inspectWfdb(abs, cwd);
@@ -177,6 +197,13 @@ function outline(j: Json, indent = ''): string {
 @injectable()
 export class DataCommand implements CliCommand {
   readonly name = 'data';
+  /** Every bound DATASET_INSPECTOR (this package's first); the built-in ones when constructed by hand. */
+  readonly #inspectors: readonly DatasetInspector[];
+
+  constructor(@multiInject(DATASET_INSPECTOR) @optional() inspectors?: DatasetInspector[]) {
+    this.#inspectors = inspectors?.length ? inspectors : BUILTIN_INSPECTORS;
+  }
+
   readonly summary = 'Inspect datasets, WFDB records and pickles (fairtune data inspect <path> [--json])';
   readonly usage = [
     'Usage: fairtune data inspect <path> [--json]',
@@ -184,6 +211,7 @@ export class DataCommand implements CliCommand {
     '  <path>   a WFDB record (.hea path or record name), a pickle (.pkl), or a dataset root',
     '           (PPG_FieldStudy, BUT-PPG release, MIMIC-III matched subset, Fitzpatrick17k with',
     '           fitzpatrick17k.csv, HAM10000 with HAM10000_metadata.csv)',
+    '           or a dataset folder of a format a plugin package adds (load it with --plugin <package>)',
     '  --json   print JSON instead of text',
     '',
     'Verifies every checksum the format carries. Exit codes: 0 ok, 1 unreadable data, 2 bad usage.',
@@ -202,7 +230,7 @@ export class DataCommand implements CliCommand {
       return 2;
     }
     try {
-      const out = inspectPath(rest[1]!, io.cwd);
+      const out = inspectPath(rest[1]!, io.cwd, this.#inspectors);
       io.stdout.write(json ? JSON.stringify(out, null, 2) + '\n' : human(out) + '\n');
       const sigs = (out as { signals?: { checksumOk?: boolean; name: string }[] }).signals;
       const badSig = Array.isArray(sigs) ? sigs.filter((s) => s.checksumOk === false) : [];

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'example-csv-ppg', preset: '../../jest.preset.cjs' };

@@ -1,0 +1,1 @@
+module.exports = { displayName: 'example-fair-cvar', preset: '../../jest.preset.cjs' };
