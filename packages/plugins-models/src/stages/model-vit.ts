@@ -18,7 +18,8 @@ interface Params {
 @injectable()
 export class VitModelStage implements StagePlugin<Params> {
   readonly type = 'model.vit';
-  readonly version = '1';
+  // 2: a backbone loaded from a file records it (meta.weights), which train.pretrain reads to skip pretraining; weights "" means none.
+  readonly version = '2';
   readonly description = "Vision Transformer backbone with timm's variable names: seeded initialisation or timm weights (e.g. vit_base_patch16_224.safetensors), position embeddings resampled to the image size.";
   readonly paramsSchema = {
     type: 'object',
@@ -27,7 +28,10 @@ export class VitModelStage implements StagePlugin<Params> {
       preset: { type: 'string', enum: VIT_PRESET_NAMES, default: 'tiny', description: 'tiny (32², CPU), small (64²), vit-s16 (ViT-S/16), vit-b16 (ViT-B/16, the FairTune paper).' },
       imageSize: { type: 'integer', minimum: 1, description: "Input side in pixels (default: the preset's); a multiple of the patch size. Weights for another size get their position embeddings resampled." },
       classes: { type: 'integer', minimum: 1, default: 1, description: 'Head outputs (1 for binary classification); a file whose head differs gets a fresh head.' },
-      weights: { type: 'string', minLength: 1, description: 'Path of a timm VisionTransformer state dict in safetensors format.' },
+      weights: {
+        type: 'string',
+        description: 'Path of a timm VisionTransformer state dict in safetensors format. An empty string means none (what "${FAIRTUNE_VIT_WEIGHTS:-}" gives when the variable is unset), so one pipeline serves both.',
+      },
       seed: seedParam,
       backend: backendParam,
     },
@@ -63,7 +67,7 @@ export class VitModelStage implements StagePlugin<Params> {
       try {
         emit.metric('parameters_total', model.parameterCount);
         emit.log('info', `ViT ${preset} (${config.imageSize}², patch ${config.patchSize}, dim ${config.dim}, depth ${config.depth}, ${config.heads} heads): ${model.parameterCount} parameters` + (p.weights ? ' loaded from file' : ` initialised with seed ${seed}`));
-        emit.artifact('backbone', vitArtifact('backbone', model, { preset }));
+        emit.artifact('backbone', vitArtifact('backbone', model, { preset }, p.weights ? { info: { weights: { file: resolve(p.weights) } } } : {}));
       } finally {
         model.dispose();
       }

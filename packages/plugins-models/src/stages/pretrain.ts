@@ -1,4 +1,7 @@
-/** `train.pretrain`: GPT next-patch pretraining of a PPG-GPT backbone with the Logit-Laplace likelihood. */
+/**
+ * `train.pretrain`: GPT next-patch pretraining of a PPG-GPT backbone with the Logit-Laplace
+ * likelihood, or supervised pretraining of a ViT backbone on an image set (stages/pretrain-vit.ts).
+ */
 import { injectable } from 'inversify';
 import { runAsync, type Artifact, type StageContext, type StagePlugin } from '@fairtune/core';
 import { backendParam, seedParam } from './params.js';
@@ -6,6 +9,7 @@ import { optimiserParams, type OptimiserParams } from './train-params.js';
 
 interface Params extends OptimiserParams {
   split?: string;
+  onWeights?: 'skip' | 'pretrain';
   seed?: number;
   backend?: string;
 }
@@ -14,7 +18,8 @@ interface Params extends OptimiserParams {
 export class PretrainStage implements StagePlugin<Params> {
   readonly type = 'train.pretrain';
   readonly version = '3';
-  readonly description = 'GPT-style next-patch pretraining (causal attention, Logit-Laplace likelihood) of a PPG-GPT backbone.';
+  // Still 3: the ViT path and `onWeights` (no schema default) leave every PPG-GPT recipe, and so its cache key, as it was.
+  readonly description = 'GPT-style next-patch pretraining (causal attention, Logit-Laplace likelihood) of a PPG-GPT backbone; supervised pretraining (BCE on the binary label) of a ViT backbone on an image set.';
   readonly paramsSchema = {
     type: 'object',
     additionalProperties: false,
@@ -23,15 +28,21 @@ export class PretrainStage implements StagePlugin<Params> {
       split: {
         type: 'string',
         description:
-          'Train only on the windows of this split (labels are not used). Default: "train", so validation/test subjects are never seen (no transductive leakage); samples without a split array use every window (logged).',
+          'Train only on the windows/images of this split (PPG-GPT uses no labels; the ViT uses the binary label). Default: "train", so validation/test subjects are never seen (no transductive leakage); samples without a split array (e.g. a separate cohort) use every sample (logged).',
+      },
+      // No default: a default would change every existing PPG-GPT pretraining's cache key.
+      onWeights: {
+        type: 'string',
+        enum: ['skip', 'pretrain'],
+        description: "ViT: what to do with a backbone whose weights came from a file (model.vit weights): 'skip' (default) passes it through unchanged, 'pretrain' trains on top. PPG-GPT: not accepted.",
       },
       seed: seedParam,
       backend: backendParam,
     },
   };
   readonly inputs = {
-    backbone: { kind: 'backbone', description: 'Backbone to start from (model.ppg-gpt)' },
-    samples: { kind: 'samples', description: 'PPG windows matching the backbone inputSpec' },
+    backbone: { kind: 'backbone', description: 'Backbone to start from (model.ppg-gpt or model.vit)' },
+    samples: { kind: 'samples', description: 'PPG windows matching the backbone inputSpec, or labelled images at the ViT input size' },
   };
   readonly outputs = { backbone: { kind: 'backbone', description: 'Pretrained backbone' } };
 
@@ -39,6 +50,21 @@ export class PretrainStage implements StagePlugin<Params> {
     return runAsync(ctx.signal, async (emit) => {
       // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
       const { loadModel, modelArtifact, startEngine } = await import('./common.js');
+      const { isVitArtifact } = await import('./vit-common.js');
+      const backbone = ctx.inputs['backbone'] as Artifact;
+      if (isVitArtifact(backbone)) {
+        const { pretrainVit } = await import('./pretrain-vit.js');
+        await startEngine(emit, ctx.params.backend);
+        const { backend: _b, seed: _s, ...p } = ctx.params;
+        await pretrainVit(backbone, ctx.inputs['samples'] as Artifact, p, ctx.params.seed ?? ctx.seed, emit, {
+          progress: (d, t) => emit.progress(d, t, undefined, 'steps'),
+          metric: (n, v, at) => emit.metric(n, v, at),
+          log: (l, m) => emit.log(l, m),
+          checkpoint: () => emit.checkpoint(),
+        });
+        return;
+      }
+      if (ctx.params.onWeights !== undefined) throw new Error('params.onWeights applies to a ViT backbone (model.vit); PPG-GPT pretraining does not read it');
       const { readSamples, splitIndices } = await import('../train/data.js');
       const { pretrain } = await import('../train/pretrain.js');
       await startEngine(emit, ctx.params.backend);
