@@ -3,27 +3,41 @@
  * Optuna's Redis journal) from the command line, as `optuna studies` / `optuna trials` /
  * `optuna best-trial` do, with `--json`.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { UsageError, type CliCommand, type CliIO, type FrozenTrial, type StudyDirection } from '@fairtune/core';
 import { JournalStorage } from '../storage/journal.js';
-import { DEFAULT_STORAGE, parseStorage, type StorageLocation } from '../storage/location.js';
+import { runAskTell } from './ask-tell.js';
+import { studyActionIndex } from './ask-tell-args.js';
+import { DEFAULT_STORAGE, journalFiles, parseStorage, type StorageLocation } from '../storage/location.js';
 
 const USAGE = `usage: fairtune study ls   [--storage journal:<folder>|journal:<file>.journal|redis://host:port[/db]] [--prefix <p>] [--json]
        fairtune study show <study name> [--storage …] [--prefix <p>] [--json]
        fairtune study best <study name> [--storage …] [--prefix <p>] [--json]
+       fairtune study ask  [--storage …] [--prefix <p>] [--study-name <name>] [--direction minimize|maximize]
+                           [--sampler tpe|random|grid|TPESampler|RandomSampler|GridSampler] [--sampler-kwargs <json>]
+                           [--search-space <json>] [-f json|table|yaml] [--flatten]
+       fairtune study tell [--storage …] [--prefix <p>] [--study-name <name>] --trial-number <n>
+                           [--values <v>] [--state complete|pruned|fail] [--skip-if-finished]
 
 Studies of search stages, in Optuna's journal format (default storage: journal:.fairtune/studies,
 every *.journal file in that folder; redis://… is Optuna's Redis journal, its keys under --prefix,
 as the search stage's "prefix" param). "show" lists every trial: number, state, value, params and
-intermediate values; "best" prints the best complete trial.`;
+intermediate values; "best" prints the best complete trial.
+
+"ask" and "tell" take the flags of Optuna 3.1's "optuna ask" / "optuna tell" and print the same
+JSON ({"number": …, "params": {…}}); --search-space is Optuna's distribution JSON
+({"x": {"name": "FloatDistribution", "attributes": {"low": 0, "high": 1, "log": false, "step": null}}}),
+--sampler-kwargs Optuna's keyword names (n_startup_trials, seed, multivariate, …) or ours.
+Without --storage, OPTUNA_STORAGE is used if set. Common flags: -q/--quiet, -v/--verbose, --log-file, --debug.`;
 
 export class StudyCommand implements CliCommand {
   readonly name = 'study';
-  readonly summary = 'list and read the studies of search stages (Optuna journal files)';
+  readonly summary = 'list and read the studies of search stages (Optuna journal files); ask and tell as Optuna\'s CLI';
   readonly usage = USAGE;
 
   async run(argv: readonly string[], io: CliIO): Promise<number> {
+    const at = studyActionIndex(argv);
+    const action = argv[at];
+    if (action === 'ask' || action === 'tell') return runAskTell(action, argv.filter((_, i) => i !== at), io);
     const { positional, storage, prefix, json } = parseArgs(argv);
     let storages: { storage: JournalStorage; where: string }[];
     try {
@@ -55,7 +69,7 @@ export class StudyCommand implements CliCommand {
       else for (const r of rows) out(`${r.name}  ${r.direction}  ${r.trials} trials (${r.complete} complete, ${r.pruned} pruned, ${r.failed} failed, ${r.running} running)${r.best !== undefined ? `  best ${r.best}` : ''}  ${r.file}`);
       return 0;
     }
-    if (action !== 'show' && action !== 'best') throw new UsageError(action ? `unknown action "${action}" (ls, show, best)` : 'name an action: ls, show or best');
+    if (action !== 'show' && action !== 'best') throw new UsageError(action ? `unknown action "${action}" (ls, show, best, ask, tell)` : 'name an action: ls, show, best, ask or tell');
     if (!name) throw new UsageError(`"study ${action}" needs a study name (see "fairtune study ls")`);
     const found = storages.map((s) => s.storage).find((st) => st.studyNames().includes(name));
     if (!found) {
@@ -107,16 +121,7 @@ function parseArgs(argv: readonly string[]): { positional: string[]; storage: St
 function openStorages(location: StorageLocation & { text: string }, prefix: string, cwd: string): { storage: JournalStorage; where: string }[] {
   if (location.kind === 'redis') return [{ storage: JournalStorage.redis(location.url, { prefix }), where: `${location.url}${prefix ? ` (prefix ${prefix})` : ''}` }];
   if (location.kind !== 'journal') return [];
-  return journalFiles(resolve(cwd, location.target)).map((file) => ({ storage: JournalStorage.file(file), where: file }));
-}
-
-function journalFiles(target: string): string[] {
-  if (target.endsWith('.journal')) return existsSync(target) ? [target] : [];
-  if (!existsSync(target) || !statSync(target).isDirectory()) return [];
-  return readdirSync(target)
-    .filter((f) => f.endsWith('.journal'))
-    .sort()
-    .map((f) => join(target, f));
+  return journalFiles(location.target, cwd).map((file) => ({ storage: JournalStorage.file(file), where: file }));
 }
 
 function bestTrial(trials: readonly FrozenTrial[], direction: StudyDirection): FrozenTrial | undefined {

@@ -24,4 +24,4 @@ export {
 export { JournalStorage, JournalStudy, openJournalStudy, type JournalStorageOptions, type JournalTrial } from './journal.js';
 export { PyFloat, pyFloatRepr, pyJsonDumps, pyJsonLoads } from './python-json.js';
 export { JournalRedisBackend, checkRedisUrl, type JournalRedisBackendOptions } from './redis-backend.js';
-export { DEFAULT_STORAGE, journalFile, openJournalStorage, parseStorage, type OpenStorageOptions, type StorageLocation } from './location.js';
+export { DEFAULT_STORAGE, journalFile, journalFiles, openJournalStorage, parseStorage, type OpenStorageOptions, type StorageLocation } from './location.js';

@@ -7,6 +7,7 @@
  *   journal:<file>.journal      every study in that one file
  *   redis://host:port[/db]      Optuna's Redis journal (with the `prefix` param), for many machines
  */
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { JournalStorage, type JournalStorageOptions } from './journal.js';
 import { checkRedisUrl, type JournalRedisBackendOptions } from './redis-backend.js';
@@ -40,4 +41,15 @@ export interface OpenStorageOptions extends JournalStorageOptions, Pick<JournalR
 export function openJournalStorage(location: Exclude<StorageLocation, { kind: 'memory' }>, name: string, options: OpenStorageOptions = {}): JournalStorage {
   if (location.kind === 'redis') return JournalStorage.redis(location.url, options);
   return JournalStorage.file(journalFile(location.target, name, options.cwd), options);
+}
+
+/** The journal files a `journal:` target names: the one `*.journal` file (if it exists), or every `*.journal` file of the folder, sorted. */
+export function journalFiles(target: string, cwd = process.cwd()): string[] {
+  const path = resolve(cwd, target);
+  if (path.endsWith('.journal')) return existsSync(path) ? [path] : [];
+  if (!existsSync(path) || !statSync(path).isDirectory()) return [];
+  return readdirSync(path)
+    .filter((f) => f.endsWith('.journal'))
+    .sort()
+    .map((f) => join(path, f));
 }
