@@ -51,7 +51,8 @@ export const recalibrateStage: StagePlugin<RecalibrateParams> = {
   outputs: { predictions: { kind: 'predictions', description: 'The same rows, yPred recalibrated per group.' } },
   run: (ctx: StageContext<RecalibrateParams>) =>
     runAsync(ctx.signal, async (emit) => {
-      const input = ctx.inputs['predictions'] as Artifact<PredictionsMeta>;
+      const input = ctx.inputs['predictions'] as Artifact<PredictionsMeta> | undefined;
+      if (!input) throw new Error('input predictions is not connected');
       const meta = input.meta;
       if (meta.task !== 'regression') throw new Error(`predictions: task is "${meta.task}"; cvar.recalibrate corrects regression outputs only`);
       const splitNames = meta.splits ?? [];

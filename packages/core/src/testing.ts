@@ -16,6 +16,8 @@ import { compileSchema, describeAjvError } from './pipeline/ajv.js';
 import { nestedPluginSlots, resolveNestedPlugins } from './pipeline/nested-plugins.js';
 import { acceptOutput, missingOutputs } from './executor/outputs.js';
 
+export { checkStageConformance, checkNestedConformance, expectConformance, junkFor, type ConformanceCheck, type ConformanceReport, type StageSample, type NestedSample } from './conformance.js';
+
 export interface StandaloneRunOptions {
   params?: JsonObject;
   inputs?: Record<string, Artifact | Artifact[]>;
