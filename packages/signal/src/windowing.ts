@@ -167,6 +167,9 @@ export async function windowDataset(input: DatasetArrays, p: WindowingOptions, h
       normalisation: p.normalisation,
       signals: [...p.signals],
       processing: [...(meta.processing ?? [])],
+      // The rule is part of what the windows are only when it touched a recording; a model
+      // trained on them records it (InputSpec.short) and eval.predict replays it.
+      ...(droppedShort + extendedShort > 0 ? { short: p.short } : {}),
     },
     subjects,
     subjectAttributes,

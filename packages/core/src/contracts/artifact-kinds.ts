@@ -95,6 +95,12 @@ export interface SamplesMeta {
     readonly signals?: readonly string[];
     /** Processing applied to the dataset before windowing. */
     readonly processing?: readonly SignalProcessingStep[];
+    /**
+     * Rule applied to recordings shorter than one window (`tile`, `pad-edge`, `drop`); recorded
+     * only when at least one recording was that short, so a model trained on such windows has
+     * its evaluation data extended (or dropped) the same way.
+     */
+    readonly short?: string;
   };
   /** Image samples: how `x` (uint8 [N, H, W, 3], RGB) was made and how a model normalises it. */
   readonly image?: ImageSpec;
@@ -162,6 +168,8 @@ export interface InputSpec {
   readonly normalisation?: string;
   /** Quality checks the training windows passed. */
   readonly quality?: QualityChecks;
+  /** Rule the training windowing applied to recordings shorter than a window (`signal.short` of the samples); `eval.predict` replays it. */
+  readonly short?: string;
   /** Image models: the size and normalisation the training images had; evaluation applies the same. */
   readonly image?: ImageSpec;
 }

@@ -1,8 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
 import { artifact, ndarray, runStandalone, type DatasetMeta, type SamplesMeta } from '@fairtune/core';
 import { WindowStage } from './window-stage.js';
+import { ButPpgLoader } from '../loaders/but-ppg.js';
+import { tempDir } from '../test-utils/paths.js';
 
-function dataset(recordings: { id: string; subject: string; ppg: Float32Array; hr: Float32Array | null; activity?: Float32Array }[]) {
+function dataset(recordings: { id: string; subject: string; ppg: Float32Array; hr: Float32Array | null; activity?: Float32Array }[], fs = 4, hrTiming = { windowSeconds: 8, shiftSeconds: 2 }) {
   const arrays: Record<string, ReturnType<typeof ndarray>> = {};
   const meta: DatasetMeta = {
     name: 'toy',
@@ -16,9 +19,9 @@ function dataset(recordings: { id: string; subject: string; ppg: Float32Array; h
         id: r.id,
         subject: r.subject,
         attributes: { sex: 'female' },
-        signals: { ppg: { array: `${r.id}/ppg`, fs: 4 } },
+        signals: { ppg: { array: `${r.id}/ppg`, fs } },
         labels: {
-          hr: { array: `${r.id}/hr`, windowSeconds: 8, shiftSeconds: 2 },
+          hr: { array: `${r.id}/hr`, ...hrTiming },
           ...(r.activity ? { activity: { array: `${r.id}/activity`, windowSeconds: 1, shiftSeconds: 1, categorical: true } } : {}),
         },
       };
@@ -49,5 +52,67 @@ describe('preprocess.window', () => {
     const meta = outputs['samples']!.meta as SamplesMeta;
     expect(meta.subjects).toEqual(['s1']);
     expect(Array.from(outputs['samples']!.arrays['aux/activity']!.data)).toEqual([1]);
+  });
+});
+
+describe('preprocess.window short: 10-s records under a 30-s window', () => {
+  // One 10-s record at 1 Hz, samples 1..10, with one HR label covering the record (as BUT-PPG's annotation).
+  const record = Float32Array.from({ length: 10 }, (_, i) => i + 1);
+  const tenSeconds = () => dataset([{ id: 'r1', subject: 's1', ppg: record, hr: Float32Array.of(72) }], 1, { windowSeconds: 10, shiftSeconds: 10 });
+  const run = (short?: string) =>
+    runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', ...(short ? { short } : {}) }, inputs: { dataset: tenSeconds() } });
+
+  it('tile repeats the record three times and keeps its label; the rule is recorded in the samples meta', async () => {
+    const { outputs } = await run('tile');
+    const s = outputs['samples']!;
+    expect(s.arrays['x']!.shape).toEqual([1, 30]);
+    expect(Array.from(s.arrays['x']!.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(Array.from(s.arrays['y']!.data)).toEqual([72]);
+    expect((s.meta as SamplesMeta).signal!.short).toBe('tile');
+  });
+
+  it('pad-edge repeats the last sample for the missing 20 s', async () => {
+    const { outputs } = await run('pad-edge');
+    const s = outputs['samples']!;
+    expect(Array.from(s.arrays['x']!.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10]);
+    expect(Array.from(s.arrays['y']!.data)).toEqual([72]);
+    expect((s.meta as SamplesMeta).signal!.short).toBe('pad-edge');
+  });
+
+  it('drop (the default) leaves no window, and says which rule would keep the record', async () => {
+    for (const short of ['drop', undefined]) {
+      await expect(run(short)).rejects.toThrow("preprocess.window: windowing produced no windows from 1 recording(s) (1 shorter than 30 s were dropped; use short: 'pad-edge' or 'tile')");
+    }
+  });
+
+  it('records no rule when no recording was short (the meta, and so a model trained on it, is as before)', async () => {
+    const long = dataset([{ id: 'r1', subject: 's1', ppg: Float32Array.from({ length: 40 }, (_, i) => i), hr: Float32Array.of(72) }], 1, { windowSeconds: 40, shiftSeconds: 40 });
+    const { outputs } = await runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', short: 'tile' }, inputs: { dataset: long } });
+    expect((outputs['samples']!.meta as SamplesMeta).signal).not.toHaveProperty('short');
+  });
+
+  it("windows the BUT-PPG loader's 10-s records (30 Hz) to 30 s under each rule", async () => {
+    process.env['FAIRTUNE_SYNTHETIC_DIR'] = tempDir('short-butppg');
+    const ds = (await runStandalone(new ButPpgLoader(), { params: { root: join(tempDir('short-butppg-root'), 'absent'), syntheticSubjects: 2, recordsPerSubject: 2 } })).outputs['dataset']!;
+    const meta = ds.meta as unknown as DatasetMeta;
+    const first = meta.recordings[0]!;
+    const raw = ds.arrays[first.signals['ppg']!.array]!.data;
+    expect(first.signals['ppg']!.fs).toBe(30);
+    expect(raw.length).toBe(300);
+    const window = async (short: string) => {
+      const { outputs } = await runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', short }, inputs: { dataset: ds } });
+      return outputs['samples']!;
+    };
+    const tile = await window('tile');
+    const pad = await window('pad-edge');
+    expect(tile.arrays['x']!.shape).toEqual([4, 900]);
+    const t0 = tile.arrays['x']!.data.subarray(0, 900);
+    const p0 = pad.arrays['x']!.data.subarray(0, 900);
+    // Sample 300 starts the second copy (tile) or repeats sample 299 (pad-edge); 899 = 299 of the third copy.
+    for (const i of [0, 150, 299]) expect([t0[i], p0[i]]).toEqual([raw[i], raw[i]]);
+    for (const i of [300, 450, 599, 600, 899]) expect([t0[i], p0[i]]).toEqual([raw[i % 300], raw[299]]);
+    expect(tile.arrays['y']!.data[0]).toBe(ds.arrays[first.labels['hr']!.array]!.data[0]);
+    expect([(tile.meta as SamplesMeta).signal!.short, (pad.meta as SamplesMeta).signal!.short]).toEqual(['tile', 'pad-edge']);
+    await expect(window('drop')).rejects.toThrow(/no windows from 4 recording\(s\) \(4 shorter than 30 s were dropped/);
   });
 });

@@ -58,6 +58,7 @@ export function inputSpecOf(config: PpgGptConfig, trainedOn?: SamplesMeta): Inpu
     ...(s?.processing ? { processing: s.processing } : {}),
     ...(s?.normalisation ? { normalisation: s.normalisation } : {}),
     ...(trainedOn?.quality ? { quality: trainedOn.quality } : {}),
+    ...(s?.short ? { short: s.short } : {}),
   };
 }
 

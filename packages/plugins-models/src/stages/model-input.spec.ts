@@ -119,6 +119,32 @@ describe('eval.predict on a dataset', () => {
     await expect(runStandalone(new PredictStage(), { inputs: { model, data: short }, params: { short: 'drop' } })).rejects.toThrow(/input "data" \(dataset "sines-raw"\): windowing produced no windows from 6 recording\(s\)/);
   });
 
+  it("replays the short rule the training windows were made with (inputSpec.short); an explicit short overrides it", async () => {
+    const short = makeDataset({ seconds: 1.5, fs: 30 });
+    const yPred = async (m: Artifact, params: JsonObject) => {
+      const r = await runStandalone(new PredictStage(), { inputs: { model: m, data: short }, params: { quality: 'none', ...params } });
+      return { y: Array.from(r.outputs['predictions']!.arrays['yPred']!.data), logs: logs(r.events) };
+    };
+    const meta = model.meta as unknown as ModelMeta;
+    const padded = artifact('model', { ...meta, inputSpec: { ...meta.inputSpec, short: 'pad-edge' } } as unknown as JsonObject, model.arrays);
+    const replayed = await yPred(padded, {});
+    expect(replayed.logs).toContainEqual(expect.stringMatching(/6 recording\(s\) shorter than the model's 2-s input extended with 'pad-edge' \(as the model's training windows\)/));
+    expect(replayed.y).toEqual((await yPred(model, { short: 'pad-edge' })).y);
+    const tiled = await yPred(padded, { short: 'tile' });
+    expect(tiled.y).toEqual((await yPred(model, {})).y);
+    expect(tiled.y).not.toEqual(replayed.y);
+    const dropped = artifact('model', { ...meta, inputSpec: { ...meta.inputSpec, short: 'drop' } } as unknown as JsonObject, model.arrays);
+    await expect(yPred(dropped, {})).rejects.toThrow(/windowing produced no windows from 6 recording\(s\)/);
+  });
+
+  it('records the training windows\' short rule in the model (finetune and pretrain outputs)', async () => {
+    const { inputSpecOf } = await import('./common.js');
+    const config = { fs: 40, windowLength: 80 } as never;
+    const m = samples.meta as unknown as { signal: object };
+    expect(inputSpecOf(config, { ...(samples.meta as unknown as object), signal: { ...m.signal, short: 'tile' } } as never).short).toBe('tile');
+    expect(inputSpecOf(config, samples.meta as never)).not.toHaveProperty('short');
+  });
+
   it('groups by other attributes on request, naming a missing one', async () => {
     const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { groups: ['sex', 'age'], ageThreshold: 50, quality: 'none' } });
     const meta = p.outputs['predictions']!.meta as unknown as { groups: { names: string[] } };

@@ -24,7 +24,8 @@ export type QualityMode = 'as-training' | 'flag' | 'none';
 export interface DatasetInputOptions {
   /** Window shift in seconds; default: the window length (non-overlapping windows). */
   readonly shiftSeconds?: number;
-  readonly short: ShortRecordings;
+  /** `as-training`: the model's recorded rule (`inputSpec.short`), else `tile`. */
+  readonly short: ShortRecordings | 'as-training';
   readonly quality: QualityMode;
   /** Group attributes; default: those of the model's training samples. */
   readonly groups?: readonly string[];
@@ -34,6 +35,20 @@ export interface DatasetInputOptions {
 const NORMALISATIONS = new Set(['none', 'minmax', 'zscore']);
 /** `flag` mode: the quality flag alone (the other checks can never fail). */
 const FLAG_ONLY: QualityChecks = { useQualityFlag: true, maxFlatFraction: 1, maxClippingFraction: 1, targetRange: [-Infinity, Infinity] };
+
+const SHORT_RULES: ReadonlySet<string> = new Set(['drop', 'pad-edge', 'tile']);
+
+/**
+ * The short-recording rule for a dataset brought to a model's input: an explicit one, else the
+ * rule the model's training windows were made with, else `tile` (a model whose training data had
+ * no short recordings has no rule to replay, and dropping would leave a 10-s dataset empty).
+ */
+export function shortRule(requested: ShortRecordings | 'as-training', recorded: string | undefined): ShortRecordings {
+  if (requested !== 'as-training') return requested;
+  if (recorded === undefined) return 'tile';
+  if (!SHORT_RULES.has(recorded)) throw new Error(`the model's inputSpec.short "${recorded}" is not one of drop, pad-edge, tile`);
+  return recorded as ShortRecordings;
+}
 
 export async function samplesFromDataset(dataset: Artifact, model: ModelMeta, o: DatasetInputOptions, emit: StageEmitter, signal: AbortSignal, port = 'data'): Promise<Artifact> {
   const spec = model.inputSpec;
@@ -79,10 +94,12 @@ export async function samplesFromDataset(dataset: Artifact, model: ModelMeta, o:
   const normalisation = (spec.normalisation ?? 'none') as Normalisation;
   if (!NORMALISATIONS.has(normalisation)) throw new Error(`the model's inputSpec normalisation "${normalisation}" is not one of none, minmax, zscore`);
   const windowSeconds = spec.length / spec.fs;
-  const w = await windowDataset(data, { windowSeconds, shiftSeconds: o.shiftSeconds ?? windowSeconds, signals, target, normalisation, short: o.short }, hooks).catch(named);
+  const short = shortRule(o.short, spec.short);
+  const w = await windowDataset(data, { windowSeconds, shiftSeconds: o.shiftSeconds ?? windowSeconds, signals, target, normalisation, short }, hooks).catch(named);
   const { droppedShort, extendedShort, droppedNaN } = w.counts;
-  if (extendedShort) emit.log('info', `${meta.name}: ${extendedShort} recording(s) shorter than the model's ${windowSeconds}-s input extended with '${o.short}'`);
-  if (droppedShort) emit.log('warn', `${meta.name}: ${droppedShort} recording(s) shorter than the model's ${windowSeconds}-s input dropped (short: 'drop')`);
+  const why = o.short !== 'as-training' ? '' : spec.short ? " (as the model's training windows)" : " (the model's training data had no short recordings)";
+  if (extendedShort) emit.log('info', `${meta.name}: ${extendedShort} recording(s) shorter than the model's ${windowSeconds}-s input extended with '${short}'${why}`);
+  if (droppedShort) emit.log('warn', `${meta.name}: ${droppedShort} recording(s) shorter than the model's ${windowSeconds}-s input dropped (short: 'drop'${why})`);
   if (droppedNaN) emit.log('info', `${meta.name}: ${droppedNaN} window(s) dropped for missing samples or labels`);
   let samplesMeta: SamplesMeta = w.meta;
   let arrays: Record<string, NdArray> = w.arrays;

@@ -13,7 +13,7 @@ interface Params {
   method?: string;
   backend?: string;
   shiftSeconds?: number;
-  short: 'drop' | 'pad-edge' | 'tile';
+  short: 'as-training' | 'drop' | 'pad-edge' | 'tile';
   quality: 'as-training' | 'flag' | 'none';
   groups?: string[];
   ageThreshold?: number;
@@ -22,7 +22,8 @@ interface Params {
 @injectable()
 export class PredictStage implements StagePlugin<Params> {
   readonly type = 'eval.predict';
-  // 6: predictions carry the samples' aux/<label> arrays (e.g. aux/activity).
+  // 6: predictions carry the samples' aux/<label> arrays (e.g. aux/activity). Still 6 with
+  // short 'as-training': the new default changes the resolved params, and so the cache key, by itself.
   readonly version = '6';
   readonly description =
     "Runs a fine-tuned PPG-GPT model on another dataset (cross-dataset transfer). A dataset is brought to the model's input: the training data's filters and resampling are replayed, then it is windowed to the model's length, poor-quality windows dropped and subjects grouped as in training.";
@@ -35,9 +36,10 @@ export class PredictStage implements StagePlugin<Params> {
       backend: backendParam,
       shiftSeconds: { type: 'number', exclusiveMinimum: 0, description: "Dataset input: window shift in seconds (default: the model's window length, i.e. non-overlapping windows)." },
       short: {
-        enum: ['drop', 'pad-edge', 'tile'],
-        default: 'tile',
-        description: "Dataset input: recordings shorter than the model's window (e.g. 10-s BUT-PPG records under a 30-s input) are tiled (default), padded with the edge value, or dropped.",
+        enum: ['as-training', 'drop', 'pad-edge', 'tile'],
+        default: 'as-training',
+        description:
+          "Dataset input: recordings shorter than the model's window (e.g. 10-s BUT-PPG records under a 30-s input). as-training (default): the rule the training windows were made with (the model's inputSpec.short, e.g. preprocess.window short: 'pad-edge'), else tile; or tile, pad with the edge value, drop.",
       },
       quality: {
         enum: ['as-training', 'flag', 'none'],
