@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerModule } from 'inversify';
 import {
+  artifact,
   ArtifactCache,
   createRegistry,
+  runAsync,
+  STAGE_PLUGIN,
+  type StagePlugin,
   openPipeline,
   PRUNER,
   runPipeline,
@@ -153,5 +157,102 @@ describe('what the sampler sees', () => {
     expect(samplerView(store, 3, 'tpe', hyperband).trials.map((t) => t.number)).toEqual([1, 3]);
     expect(samplerView(store, 3, 'random', hyperband).trials).toHaveLength(4);
     expect(samplerView(store, 3, 'tpe', {}).trials).toHaveLength(4);
+  });
+});
+
+/** A cheap "trainer": a validation loss per epoch from its bindings, and the outputs search.fairtune passes on, recording what it was trained with. */
+const fitStage: StagePlugin<{ offset: number; lr: number; split: string }> = {
+  type: 'test.fit',
+  version: '1',
+  description: 'test trainer',
+  paramsSchema: { type: 'object', additionalProperties: false, properties: { offset: { type: 'number' }, lr: { type: 'number' }, split: { type: 'string' } } },
+  inputs: {},
+  outputs: { model: { kind: 'model' }, predictions: { kind: 'predictions' }, embeddings: { kind: 'embeddings' } },
+  run: (ctx) =>
+    runAsync(ctx.signal, async (emit) => {
+      const { offset, lr, split } = ctx.params;
+      for (let epoch = 0; epoch < 3; epoch++) emit.metric('val-loss', (offset - 2) ** 2 + lr + (split === 'train' ? 0 : 0.01) + 0.1 * (2 - epoch), { epoch });
+      const trained = { offset, lr, split, parameterCount: 10, trainableParameterCount: 4 };
+      emit.artifact('model', artifact('model', trained));
+      emit.artifact('predictions', artifact('predictions', trained));
+      emit.artifact('embeddings', artifact('embeddings', trained));
+    }),
+};
+
+async function runFairTune(search: object, dir = mkdtempSync(join(tmpdir(), 'fairtune-'))) {
+  const file = join(dir, 'p.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name: 'fairtune-test',
+      seed: 3,
+      groups: { trial: { stages: ['fit'], trials: { offset: 0, lr: 0.1, split: 'train' } } },
+      stages: {
+        fit: { type: 'test.fit', params: { offset: '%{offset}', lr: '%{lr}', split: '%{split}' } },
+        search: { type: 'search.fairtune', trials: 'trial', params: { sampler: { name: 'cycle' }, pruner: { name: 'never' }, trials: 3, storage: 'memory', objective: { stage: 'fit', metric: 'val-loss' }, space: { offset: { type: 'float', low: 0, high: 10 }, lr: { type: 'float', low: 0, high: 10 } }, ...search } },
+      },
+    }),
+  );
+  const registry = await createRegistry({ builtins: false });
+  registry.loadModule(containerModule, '@fairtune/plugins-search');
+  registry.loadModule(testModule, 'test');
+  registry.loadModule(new ContainerModule((o) => {
+    o.bind(STAGE_PLUGIN).toConstantValue(fitStage);
+  }), 'test-fit');
+  const opened = await openPipeline(file, { registry, env: {} });
+  const result = await runPipeline(opened, { cacheDir: join(dir, 'cache'), runsDir: join(dir, 'runs') });
+  if (result.status !== 'succeeded') return { result };
+  const cache = new ArtifactCache(join(dir, 'cache'));
+  const key = result.summary.stages['search']!.key;
+  return {
+    result,
+    model: cache.load(key, 'model').meta as { offset: number; lr: number; split: string },
+    predictions: cache.load(key, 'predictions').meta as { lr: number },
+    best: cache.load(key, 'best').meta as { number: number; bindings: Record<string, unknown>; final?: { mode: string; bindings: Record<string, unknown>; stageIds: Record<string, string>; cached: boolean; value?: number } },
+    study: cache.load(key, 'study').meta as { trials: unknown[] },
+  };
+}
+
+describe('search.fairtune: the final model', () => {
+  // The cycle sampler gives trial n offset = lr = [1, 5, 0.5][n]: losses 2, 14, 2.75 at the last epoch; trial 0 is best.
+  it('passes the best trial\'s own model on by default (final: best-trial)', async () => {
+    const { model, best } = await runFairTune({});
+    expect(best!.number).toBe(0);
+    expect(model).toMatchObject({ offset: 1, lr: 1, split: 'train' });
+    expect(best!.final).toBeUndefined();
+  });
+
+  it('final: retrain runs the trial group once more with the best bindings, outside the study', async () => {
+    const { result, model, best, study } = await runFairTune({ final: 'retrain' });
+    expect(model).toMatchObject({ offset: 1, lr: 1, split: 'train' });
+    expect(best!.final).toMatchObject({ mode: 'retrain', bindings: { offset: 1, lr: 1, split: 'train' }, value: 2 });
+    // Same bindings as trial 0: the trial group's stages come from the cache.
+    expect(best!.final!.cached).toBe(true);
+    expect(study!.trials).toHaveLength(3);
+    expect(Object.keys(result.summary.stages).filter((id) => id.startsWith('fit['))).toHaveLength(4);
+  });
+
+  it('discardLearningRate retrains with the trial group\'s default learning rate (the public code); retrainBindings fixes more', async () => {
+    const { model, predictions, best, study } = await runFairTune({ final: 'retrain', discardLearningRate: true, retrainBindings: { split: 'trainval' } });
+    expect(model).toEqual(expect.objectContaining({ offset: 1, lr: 0.1, split: 'trainval' }));
+    expect(predictions!.lr).toBe(0.1);
+    expect(best!.bindings).toEqual({ offset: 1, lr: 1 });
+    expect(best!.final).toMatchObject({ bindings: { offset: 1, lr: 0.1, split: 'trainval' }, cached: false });
+    expect(best!.final!.value).toBeCloseTo(1 + 0.1 + 0.01, 12);
+    expect(study!.trials).toHaveLength(3);
+  });
+
+  it('refuses retrain params without final: retrain, and a binding the trial group lacks, before any trial runs', async () => {
+    for (const [params, msg] of [
+      [{ discardLearningRate: true }, /discardLearningRate: true needs final: "retrain"/],
+      [{ final: 'retrain', retrainBindings: { epochs: 9 } }, /retrainBindings.epochs: trial group "trial" binds no "epochs"/],
+      [{ final: 'retrain', discardLearningRate: true, space: { offset: { type: 'float', low: 0, high: 10 } } }, /discardLearningRate: the space has no "lr" entry/],
+      [{ final: 'last' }, /final/],
+    ] as const) {
+      const { result } = await runFairTune(params).catch((e: Error) => ({ result: { status: 'threw', summary: { stages: {}, reason: e.message } } }));
+      expect(result.status).not.toBe('succeeded');
+      expect(result.summary.reason).toMatch(msg);
+      expect(Object.keys(result.summary.stages).filter((id) => id.startsWith('fit['))).toEqual([]);
+    }
   });
 });

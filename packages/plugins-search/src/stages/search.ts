@@ -19,6 +19,7 @@ import {
   type Artifact,
   type FrozenTrial,
   type JsonObject,
+  type JsonValue,
   type NestedPluginRef,
   type ParamValue,
   type Pruner,
@@ -55,6 +56,10 @@ export interface SearchParams {
   prefix: string;
   heartbeatSeconds: number;
   staleAfterSeconds: number;
+  /** search.fairtune only (see finalSchema); absent: 'best-trial'. */
+  final?: 'best-trial' | 'retrain';
+  discardLearningRate?: boolean;
+  retrainBindings?: Record<string, JsonValue>;
 }
 
 const paramsSchema = {
@@ -95,6 +100,30 @@ const paramsSchema = {
       exclusiveMinimum: 0,
       default: 120,
       description: 'A RUNNING trial whose heartbeat is older than this is taken for one whose worker died: it is marked FAIL and its budget given back. Keep it well above heartbeatSeconds and above the longest stretch a trial blocks the process (one epoch).',
+    },
+  },
+};
+
+/**
+ * search.fairtune's extra params: what model is passed on. No schema defaults: absent means
+ * best-trial, and existing stages keep their cache keys (the version stays).
+ */
+const fairtuneParamsSchema = {
+  ...paramsSchema,
+  properties: {
+    ...paramsSchema.properties,
+    final: {
+      enum: ['best-trial', 'retrain'],
+      description:
+        'The model passed on: "best-trial" (default) the best trial\'s own model (trained on the trial group\'s training split with its searched mask and learning rate); "retrain" one more run of the trial group with the best bindings (the seed code\'s stage 2), not a study trial. With the same bindings the retrain is the best trial\'s run again (a cache hit); it differs with discardLearningRate or retrainBindings.',
+    },
+    discardLearningRate: {
+      type: 'boolean',
+      description: 'With final "retrain": retrain with the trial group\'s default "lr" instead of the searched one, as the public FairTune code does (it keeps only the mask). Needs an "lr" entry in the space. Default false.',
+    },
+    retrainBindings: {
+      type: 'object',
+      description: 'With final "retrain": bindings of the trial group fixed for the retrain (names the group binds), over the best trial\'s, e.g. a longer "epochs" when the group binds one.',
     },
   },
 };
@@ -140,6 +169,8 @@ export class SearchStage implements StagePlugin<SearchParams> {
       const backbone = ctx.inputs['backbone'] as Artifact | undefined;
       const layers = Number((backbone?.meta as { config?: { nLayers?: unknown } } | undefined)?.config?.nLayers);
       const space = resolveSpace(p.space, Number.isFinite(layers) ? layers : undefined);
+      // Checked before any trial runs, so a misspelt retrain binding does not surface after the search.
+      checkFinalParams(p, trials);
       const sampler = this.#plugin(this.#samplers, 'sampler', p.sampler.name).create(p.sampler.params, ctx.seed);
       const pruner = this.#plugin(this.#pruners, 'pruner', p.pruner.name).create(p.pruner.params);
       const store = openStore(p, p.studyName ?? `${ctx.pipelineName}/${ctx.stageId}`);
@@ -147,7 +178,7 @@ export class SearchStage implements StagePlugin<SearchParams> {
         const resumed = store.view().trials;
         if (resumed.length) emit.log('info', `continuing study "${store.name}" (${resumed.length} trials, ${nextStep(resumed, p.trials, Date.now(), p.staleAfterSeconds * 1000).finished} finished)`);
         const ran = await runTrials(ctx, emit, store, { sampler, pruner, space, trials });
-        await finishOutputs(emit, store, ran, p, this.passOn, trials, { workDir: ctx.workDir, masks: space.masks });
+        await finishOutputs(emit, store, ran, p, this.passOn, trials, { workDir: ctx.workDir, masks: space.masks, space: p.space });
       } finally {
         store.close?.();
       }
@@ -277,7 +308,7 @@ async function finishOutputs(
   p: SearchParams,
   passOn: boolean,
   trials: TrialRunner,
-  report: { workDir: string; masks: ReadonlyMap<string, number> },
+  report: { workDir: string; masks: ReadonlyMap<string, number>; space: Readonly<Record<string, SpaceEntry>> },
 ): Promise<void> {
   const view = store.view();
   const complete = view.trials.filter((t) => t.state === 'COMPLETE' && t.value !== undefined);
@@ -295,9 +326,21 @@ async function finishOutputs(
     ...(typeof t.userAttrs['fail_reason'] === 'string' ? { reason: t.userAttrs['fail_reason'] as string } : {}),
     trial: String(t.userAttrs['fairtune_trial'] ?? ''),
   }));
-  // The best trial's own trained model and outputs (the searched mask and learning rate kept).
+  // The best trial's own trained model and outputs (the searched mask and learning rate kept),
+  // or (final: retrain) one more run of the trial group with the best bindings, outside the study.
+  const retrain = passOn && p.final === 'retrain';
   let bestRun = ran.find((r) => r.study === best.number);
-  if (passOn && !bestRun) {
+  let finalJson: JsonObject | undefined;
+  if (retrain) {
+    const bindings = retrainBindings(bindingsOf.get(best.number) ?? {}, p, report.space, trials);
+    emit.log('info', `final model: retraining with the best trial ${best.number}'s bindings${p.discardLearningRate ? ' (searched non-mask values reset to the trial group\'s defaults, as the public FairTune code)' : ''}: ${describe(bindings)}`);
+    const result = await trials.run(bindings);
+    if (result.status !== 'completed') throw new Error(`the final retrain (${describe(bindings)}) ${result.status}: ${result.reason ?? 'no reason given'}`);
+    const value = result.metrics[p.objective.stage]?.[p.objective.metric];
+    if (value !== undefined) emit.metric('final_value', value);
+    finalJson = { mode: 'retrain', bindings: { ...result.values }, stageIds: { ...result.stageIds }, cached: result.cached, ...(value !== undefined ? { value } : {}) };
+    bestRun = { study: best.number, result, bindings };
+  } else if (passOn && !bestRun) {
     // The best trial ran in an earlier run of a continued study: its stages, keyed by its values, are cached.
     const bindings = bindingsOf.get(best.number) ?? {};
     const result = await trials.run(bindings);
@@ -316,7 +359,7 @@ async function finishOutputs(
       throw new Error(`the best trial's stage "${modelStage}" has no output "${port}" to pass on (set modelStage to the trial's trainer): ${(err as Error).message}`);
     }
   }
-  const bestJson = { number: best.number, value: best.value!, params: { ...best.params } as JsonObject, bindings: (bindingsOf.get(best.number) ?? {}) as JsonObject };
+  const bestJson = { number: best.number, value: best.value!, params: { ...best.params } as JsonObject, bindings: (bindingsOf.get(best.number) ?? {}) as JsonObject, ...(finalJson ? { final: finalJson } : {}) };
   const epochs = view.trials.reduce((s, t) => s + t.intermediateValues.size, 0);
   emit.metric('best_value', best.value!);
   emit.metric('trials_complete', complete.length);
@@ -327,6 +370,29 @@ async function finishOutputs(
   emit.artifact('best', artifact('metrics', { label: `best trial ${best.number}`, objective: p.objective.metric, ...bestJson }));
   const files = writeSearchReport(report.workDir, { view, objective: p.objective.metric, bindings: bindingsOf, masks: report.masks, bestNumber: best.number, top: Math.max(3, Math.ceil(complete.length / 4)), ...(trainableShare !== undefined ? { bestTrainableShare: trainableShare } : {}) });
   emit.artifact('report', artifact('report', { title: `Search ${view.name}` }, {}, files));
+}
+
+/** `discardLearningRate` and `retrainBindings` go with `final: retrain`, and bind only what the trial group binds. */
+function checkFinalParams(p: SearchParams, trials: TrialRunner): void {
+  if (p.final !== 'retrain') {
+    if (p.discardLearningRate) throw new Error('discardLearningRate: true needs final: "retrain" (the best trial\'s own model was trained with the searched learning rate)');
+    if (p.retrainBindings && Object.keys(p.retrainBindings).length) throw new Error('retrainBindings needs final: "retrain"');
+  }
+  if (p.discardLearningRate && p.space['lr']?.type === undefined) throw new Error('discardLearningRate: the space has no "lr" entry, the learning rate it would discard (name another binding to reset in retrainBindings)');
+  for (const name of Object.keys(p.retrainBindings ?? {})) {
+    if (!Object.hasOwn(trials.defaults, name)) throw new Error(`retrainBindings.${name}: trial group "${trials.group}" binds no "${name}" (it binds: ${Object.keys(trials.defaults).join(', ')})`);
+  }
+}
+
+/**
+ * The final retrain's bindings: the best trial's; with `discardLearningRate`, the searched `lr`
+ * back at the trial group's default, as the public code's stage 2 retrains with the mask and its
+ * default learning rate; then `retrainBindings` over them.
+ */
+export function retrainBindings(best: Readonly<Record<string, ParamValue>>, p: Pick<SearchParams, 'discardLearningRate' | 'retrainBindings'>, space: Readonly<Record<string, SpaceEntry>>, trials: Pick<TrialRunner, 'defaults'>): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = { ...best };
+  if (p.discardLearningRate && Object.hasOwn(space, 'lr')) out['lr'] = trials.defaults['lr'] as ParamValue;
+  return { ...out, ...((p.retrainBindings ?? {}) as Record<string, ParamValue>) };
 }
 
 /** The study's store from the `storage` and `prefix` params (see their descriptions). */
@@ -385,6 +451,7 @@ export class FairTuneSearchStage extends SearchStage {
     embeddings: { kind: 'embeddings', description: "The best trial's embeddings." },
   };
   protected override readonly passOn = true;
+  override readonly paramsSchema = fairtuneParamsSchema;
 
   constructor(@multiInject(SAMPLER) @optional() samplers?: SamplerPlugin[], @multiInject(PRUNER) @optional() pruners?: PrunerPlugin[]) {
     super(samplers, pruners);
