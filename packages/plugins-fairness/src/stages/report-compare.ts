@@ -18,8 +18,10 @@ import { aggregateSeeds } from '../metrics/bootstrap.js';
 import { flattenMetrics, toJsonSafe } from '../metrics/summary.js';
 import { compareMethods, tradeoff, type CompareRun, type EvalSetComparison } from '../report/compare.js';
 import { pca } from '../report/pca.js';
+import { table1Markdown } from '../report/table1.js';
 import { writeFigure } from '../report/render.js';
 import { selectSplitRows } from './split.js';
+import { transferMatrixMarkdown, type MatrixRow } from '../report/transfer-matrix.js';
 
 export interface ReportCompareParams {
   title: string;
@@ -33,6 +35,8 @@ export interface ReportCompareParams {
 interface MetricsMeta {
   method?: string | null;
   dataset?: string;
+  /** The dataset the model was fine-tuned on (eval.metrics `trainedOn`): the evaluation set becomes a source → target pair. */
+  trainedOn?: string;
   synthetic?: boolean;
   task?: 'regression' | 'classification';
   split?: string | null;
@@ -104,6 +108,25 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
+/**
+ * Classification: the table again as the FairTune paper's Table 1 lays it out (metrics as rows,
+ * methods as columns, percent), one table per evaluation set.
+ */
+function table1Section(evalSets: readonly string[], rows: ReadonlyArray<{ method: string; evalSet: string }>, rowLabel: (m: string, e: string) => string, cells: ReadonlyMap<string, Record<string, Cell>>, level: number): string[] {
+  const out = [
+    '## Table 1 layout',
+    '',
+    `The FairTune paper's Table 1 (overall, worst-group and gap AUC) with its appendix's EOddsD and DPD, in percent: value [${Math.round(100 * level)}% bootstrap CI] for one run, mean ± std (n seeds) for repeated runs.`,
+    '',
+  ];
+  for (const evalSet of evalSets) {
+    const methods = rows.filter((r) => r.evalSet === evalSet).map((r) => ({ label: cell(r.method), cells: cells.get(rowLabel(r.method, r.evalSet))! }));
+    if (evalSets.length > 1) out.push(`On ${evalSet}:`, '');
+    out.push(...table1Markdown(methods), '');
+  }
+  return out;
+}
+
 interface Curve {
   method: string;
   epoch: number;
@@ -152,9 +175,13 @@ function evaluatedOn(metas: readonly MetricsMeta[]): string {
   return [...byData].map(([key, ms]) => `${key} (${range(ms.map((m) => m.n))} samples, ${range(ms.map((m) => m.subjects))} subjects${ms.length > 1 ? ` per run, ${ms.length} runs` : ''})`).join('; ');
 }
 
-/** The evaluation set of a metrics artifact: dataset and split ("dalia test split", "but-ppg all samples"). */
+/**
+ * The evaluation set of a metrics artifact: dataset and split ("dalia test split", "but-ppg all
+ * samples"), prefixed by the training dataset when the metrics name it ("mimic → but-ppg all
+ * samples"), so models trained on different datasets are never pooled or paired.
+ */
 function evalSetOf(m: MetricsMeta): string {
-  return `${m.dataset ?? '?'} ${m.split ? `${m.split} split` : 'all samples'}`;
+  return `${m.trainedOn ? `${m.trainedOn} → ` : ''}${m.dataset ?? '?'} ${m.split ? `${m.split} split` : 'all samples'}`;
 }
 
 const signed = (v: number, digits = 3) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${fmt(v, digits)}` : 'n/a');
@@ -576,6 +603,24 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
             ]),
         '',
       );
+      if (task === 'classification') md.push(...table1Section(evalSets, rows, rowLabel, cells, first.ci?.level ?? 0.95));
+      // The paper's layout when the runs name their training dataset: pairs × methods.
+      const matrixRows: MatrixRow[] = rows.flatMap(({ method, evalSet }) => {
+        const r = runs.find((x) => x.method === method && evalSetOf(x.meta) === evalSet);
+        return r?.meta.trainedOn ? [{ method, evalSet, source: r.meta.trainedOn, target: r.meta.dataset ?? '?' }] : [];
+      });
+      md.push(
+        ...transferMatrixMarkdown({
+          rows: matrixRows,
+          methods,
+          baseline: p.baseline,
+          metrics: task === 'regression' ? [{ key: 'overall.mae', title: 'MAE' }, { key: 'overall.maeGap', title: 'Gap (max − min group MAE)' }] : [{ key: 'overall.auc', title: 'AUC' }, { key: 'overall.aucGap', title: 'AUC gap' }],
+          cell: (r, key) => cells.get(rowLabel(r.method, r.evalSet))?.[key],
+          delta: (r, key) => comparisonOf(r.method, r.evalSet)?.metrics[key],
+          format: (v) => fmt(v),
+          units: task === 'regression' ? (first.target?.units ?? '') : '',
+        }),
+      );
       for (const set of comparison.sets) {
         md.push(
           ...comparisonMarkdown(set, {
@@ -611,7 +656,10 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       md.push(
         '## Definitions',
         '',
-        'MAE per group; gap = max − min of the per-group MAEs (|MAE_a − MAE_b| for two groups); MMD² = unbiased RBF-kernel MMD² between groups’ embeddings (median-heuristic bandwidth, max over group pairs); Silhouette = scikit-learn silhouette of embeddings labelled by group (lower = less demographic clustering). See docs/fairness.md.',
+        (task === 'classification'
+          ? 'AUC per group (ROC AUC of the predicted probabilities within the group); worst-group AUC = the smallest per-group AUC; AUC gap = max − min of the per-group AUCs; EOdds diff = the larger of the between-group differences in true-positive and false-positive rates at the threshold; DP diff = the between-group difference in positive-prediction rates; ECE = expected calibration error; '
+          : 'MAE per group; gap = max − min of the per-group MAEs (|MAE_a − MAE_b| for two groups); ') +
+          'MMD² = unbiased RBF-kernel MMD² between groups’ embeddings (median-heuristic bandwidth, max over group pairs); Silhouette = scikit-learn silhouette of embeddings labelled by group (lower = less demographic clustering). See docs/fairness.md.',
         '',
       );
       if (warnings.length > 0) md.push('## Warnings', '', ...warnings.map((w) => `- ${w}`), '');
@@ -627,6 +675,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           return {
             method,
             evaluationSet: evalSet,
+            ...(matrixRows.some((r) => r.evalSet === evalSet) ? { pair: { source: matrixRows.find((r) => r.evalSet === evalSet)!.source, target: matrixRows.find((r) => r.evalSet === evalSet)!.target } } : {}),
             runs: runs.filter((r) => r.method === method && evalSetOf(r.meta) === evalSet).length,
             seeds: runs.filter((r) => r.method === method && evalSetOf(r.meta) === evalSet).map((r) => r.meta.seed ?? null),
             metrics: cells.get(rowLabel(method, evalSet)),
