@@ -29,6 +29,7 @@ import { selectSplitRows } from './split.js';
 export interface EvalMetricsParams {
   split: string | null;
   label?: string;
+  trainedOn?: string;
   threshold: number;
   eceBins: number;
   bootstrap: { replicates: number; alpha: number };
@@ -98,6 +99,12 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
     properties: {
       split: { type: ['string', 'null'], default: 'test', description: 'Split to evaluate (null = all rows).' },
       label: { type: 'string', minLength: 1, description: 'Row label in reports (default: the method recorded in the predictions, i.e. the training strategy).' },
+      // No default, so existing stages keep their cache keys.
+      trainedOn: {
+        type: 'string',
+        minLength: 1,
+        description: 'The dataset the model was fine-tuned on (e.g. "mimic"): report.compare then treats the evaluation set as a source → target pair, keeps pairs apart and adds the transfer-matrix tables.',
+      },
       threshold: { type: 'number', default: 0.5, description: 'Classification: ŷ = [p ≥ threshold].' },
       eceBins: { type: 'integer', minimum: 1, default: 15 },
       bootstrap: {
@@ -319,6 +326,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       const out = toJsonSafe({
         method: ctx.params.label ?? meta.method ?? null,
         dataset: meta.dataset,
+        ...(ctx.params.trainedOn ? { trainedOn: ctx.params.trainedOn } : {}),
         synthetic: meta.synthetic,
         task: meta.task,
         target: meta.target,

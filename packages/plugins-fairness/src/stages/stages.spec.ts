@@ -51,9 +51,10 @@ function cohort(method: string, bias: number, seed: number): { predictions: Arti
 }
 
 /** A regression metrics artifact as eval.metrics writes it, two equal-sized groups, no CIs. */
-function metricsArtifact(method: string, seed: number, female: number, male: number, at: { dataset?: string; split?: string | null } = {}): Artifact {
+function metricsArtifact(method: string, seed: number, female: number, male: number, at: { dataset?: string; split?: string | null; trainedOn?: string } = {}): Artifact {
   return artifact('metrics', {
     method,
+    ...(at.trainedOn ? { trainedOn: at.trainedOn } : {}),
     dataset: at.dataset ?? 'synthetic-dalia',
     synthetic: true,
     task: 'regression',
@@ -268,6 +269,30 @@ describe('report.compare', () => {
     expect(md).not.toMatch(/### Paired statistics/);
     expect(md).toMatch(/\| group-dro \| 1 \| -0\.800 \| female \+0\.000 \| male \+0\.800 \| 1\/1 \| \*\*levelling down\*\* \(one seed: point estimates, no CI\) \|/);
     expect(md).toMatch(/\| inverse-frequency \| 1 \| -1\.100 \| female -1\.000 \| male \+0\.100 \| 1\/1 \| \*\*works\*\* \(one seed: point estimates, no CI\) \|/);
+  });
+
+  it('lays out a transfer matrix (eval.metrics trainedOn): pairs x methods with CIs, changes against ERM within each pair only', async () => {
+    // Two sources evaluated on the same dataset: without trainedOn they would be pooled as two runs of one method.
+    const at = (trainedOn: string, dataset: string, split: string | null) => ({ trainedOn, dataset, split });
+    const runs = [
+      metricsArtifact('erm', 7, 5, 3, at('dalia', 'dalia', 'test')),
+      metricsArtifact('group-dro', 7, 4, 3.5, at('dalia', 'dalia', 'test')),
+      metricsArtifact('erm', 7, 10, 6, at('dalia', 'but-ppg', null)),
+      metricsArtifact('group-dro', 7, 9, 8, at('dalia', 'but-ppg', null)),
+      metricsArtifact('erm', 7, 20, 12, at('mimic', 'but-ppg', null)),
+      metricsArtifact('group-dro', 7, 21, 12, at('mimic', 'but-ppg', null)),
+    ];
+    const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs } });
+    const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
+    expect(md).toContain('## Transfer matrix');
+    expect(md).toContain('### MAE (bpm)\n\n| Source → target | erm | group-dro |\n|---|---:|---:|\n| dalia → dalia test split (in domain) | 4.000 | 3.750 |\n| dalia → but-ppg all samples | 8.000 | 8.500 |\n| mimic → but-ppg all samples | 16.000 | 16.500 |');
+    expect(md).toContain('| dalia → but-ppg all samples | 4.000 | 1.000 |');
+    // Changes per pair: MAE +0.5 on dalia → but-ppg (8 → 8.5), gap 8 → 9 (+1) on mimic → but-ppg.
+    expect(md).toContain('#### Δ MAE\n\n| Source → target | group-dro |\n|---|---:|\n| dalia → dalia test split (in domain) | -0.250 (-6.3 %) |\n| dalia → but-ppg all samples | +0.500 (+6.3 %) |\n| mimic → but-ppg all samples | +0.500 (+3.1 %) |');
+    expect(md).toContain('| mimic → but-ppg all samples | +1.000 (+12.5 %) |');
+    const json = JSON.parse(readFileSync(outputs.report!.files['report.json']!, 'utf8'));
+    expect(json.evaluationSets).toEqual(['dalia → dalia test split', 'dalia → but-ppg all samples', 'mimic → but-ppg all samples']);
+    expect(json.methods.map((m: { runs: number; pair: unknown }) => [m.runs, m.pair])).toContainEqual([1, { source: 'mimic', target: 'but-ppg' }]);
   });
 
   it('computes no change across evaluation sets: a single-method report on two datasets shows none', async () => {
