@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { addCacheCommands } from './cache/cache-commands.js';
+import { addNewCommands } from './scaffold/command.js';
 import { nestedPluginsJson, nestedPluginsText } from './cli-nested-plugins.js';
 import { UsageError, type CliIO } from './contracts/cli-command.js';
 import type { ExecutorEvent } from './executor/executor.js';
@@ -17,7 +18,7 @@ import type { RunSummary } from './run/run-record.js';
 import { PluginLoadError } from './registry.js';
 import { createRegistry, openPipeline, pipelineRedactor, redactedExpanded, RunSetupError, runPipeline, selectForced } from './runtime.js';
 
-const CORE_COMMANDS = new Set(['run', 'validate', 'graph', 'plugins', 'cache', 'schema', 'help']);
+const CORE_COMMANDS = new Set(['run', 'validate', 'graph', 'plugins', 'cache', 'schema', 'new', 'help']);
 
 export interface MainIO extends CliIO {
   readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
@@ -140,6 +141,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     });
 
   addCacheCommands(program, io, (c) => (code = c));
+  addNewCommands(program, io);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
