@@ -83,7 +83,8 @@ export function numericColumn(table: Table, name: string): Float32Array {
 `;
 }
 
-function loaderSource(ctx: TemplateContext): string {
+/** The loader's header, params, schema and ports. */
+function loaderDeclarationSource(ctx: TemplateContext): string {
   return `/**
  * \`${loaderType(ctx)}\`: a folder in the layout of csv.ts as a core \`dataset\` artifact: one recording per
  * \`<subject>.csv\`, its signal and label columns as arrays, the subject's attributes from
@@ -123,7 +124,12 @@ export const loaderStage: StagePlugin<LoadParams> = {
   inputs: {},
   outputs: { dataset: { kind: 'dataset', description: 'One recording per CSV file, with its subject\\'s attributes.' } },
 
-  // The data lives outside the pipeline: a change on disk must change the cache key (stat, not read: it must be cheap).
+`;
+}
+
+/** The loader's fingerprint and run(): reading the folder into a dataset artifact. */
+function loaderBehaviourSource(ctx: TemplateContext): string {
+  return `  // The data lives outside the pipeline: a change on disk must change the cache key (stat, not read: it must be cheap).
   fingerprint(p) {
     const root = resolve(p.root);
     const hash = createHash('sha256');
@@ -169,6 +175,10 @@ export const loaderStage: StagePlugin<LoadParams> = {
     }),
 };
 `;
+}
+
+function loaderSource(ctx: TemplateContext): string {
+  return loaderDeclarationSource(ctx) + loaderBehaviourSource(ctx);
 }
 
 function fixtureSource(): string {

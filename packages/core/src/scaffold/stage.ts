@@ -8,7 +8,8 @@ import { packageJson, readme, type TemplateContext, type TemplateFile } from './
 
 const stageType = (ctx: TemplateContext) => `${ctx.ns}.signed-error`;
 
-function stageSource(ctx: TemplateContext): string {
+/** The module header, params type and the computation (a plain function, testable without a run). */
+function stageHelpersSource(ctx: TemplateContext): string {
   return `/**
  * \`${stageType(ctx)}\`: the mean signed error (yPred − yTrue) of regression predictions per group,
  * on the rows of one split. Positive: the model over-predicts for that group. The gap (largest
@@ -43,7 +44,12 @@ export function signedErrorByGroup(yTrue: ArrayLike<number>, yPred: ArrayLike<nu
   return names.map((name, g) => ({ group: name, rows: rows[g]!, mean: rows[g] ? sum[g]! / rows[g]! : null }));
 }
 
-export const signedErrorStage: StagePlugin<SignedErrorParams> = {
+`;
+}
+
+/** The stage object: schema, ports and run(), which checks its input and emits events. */
+function stagePluginSource(ctx: TemplateContext): string {
+  return `export const signedErrorStage: StagePlugin<SignedErrorParams> = {
   type: '${stageType(ctx)}',
   // Bump when the output changes for the same params and inputs: the version is part of the cache key.
   version: '1.0.0',
@@ -92,6 +98,10 @@ export const signedErrorStage: StagePlugin<SignedErrorParams> = {
     }),
 };
 `;
+}
+
+function stageSource(ctx: TemplateContext): string {
+  return stageHelpersSource(ctx) + stagePluginSource(ctx);
 }
 
 function indexSource(): string {

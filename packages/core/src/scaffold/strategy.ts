@@ -9,7 +9,8 @@ import { packageJson, readme, type TemplateContext, type TemplateFile } from './
 
 const strategyName = (ctx: TemplateContext) => `${ctx.ns}-loss-power`;
 
-function strategySource(ctx: TemplateContext): string {
+/** The module header (the method, documented), params type and the weight formula. */
+function strategyHelpersSource(ctx: TemplateContext): string {
   return `/**
  * \`${strategyName(ctx)}\`: group weights proportional to each group's running mean loss raised to
  * a power γ. Per step, with L_g the running mean loss of group g (an exponential moving average
@@ -37,7 +38,12 @@ export function lossPowerWeights(losses: Float64Array, gamma: number, present: (
   return q;
 }
 
-export class LossPowerStrategy implements TrainingStrategy {
+`;
+}
+
+/** The stateful strategy the trainer calls, and the plugin object that creates it. */
+function strategyClassSource(ctx: TemplateContext): string {
+  return `export class LossPowerStrategy implements TrainingStrategy {
   readonly #loss: Float64Array;
   #lastStep = -1;
   #lastWeights = new Float32Array(0);
@@ -99,6 +105,10 @@ export const lossPowerStrategy: TrainingStrategyPlugin = {
   create: (init: StrategyInit) => new LossPowerStrategy(init.groupNames, init.params as unknown as LossPowerParams),
 };
 `;
+}
+
+function strategySource(ctx: TemplateContext): string {
+  return strategyHelpersSource(ctx) + strategyClassSource(ctx);
 }
 
 function indexSource(): string {
