@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { VitModelStage } from './model-vit.js';
 import { PretrainStage } from './pretrain.js';
 import { FinetuneStage } from './finetune.js';
-import { runFinetune } from '../test-utils/fixtures.js';
+import { makeSamples, runFinetune, TINY_PARAMS } from '../test-utils/fixtures.js';
+import { PpgGptModelStage } from './model-ppg-gpt.js';
 import { makeImageSamples } from '../test-utils/image-fixtures.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { VIT_PRESETS } from '../vit/config.js';
@@ -109,5 +110,10 @@ describe('train.pretrain on a ViT (supervised)', () => {
     const ones: Artifact = { ...s, arrays: { ...s.arrays, y: { ...s.arrays['y']!, data: new Float32Array(16).fill(1) } } };
     await expect(runStandalone(new PretrainStage(), { inputs: { backbone: random, samples: ones }, params: PT })).rejects.toThrow(/the 16 pretraining images are all 1; supervised pretraining needs both classes/);
     await expect(runStandalone(new PretrainStage(), { inputs: { backbone: random, samples: s }, params: { ...PT, split: 'train' } })).rejects.toThrow(/params\.split: samples "other-cohort" have no split array/);
+  });
+
+  it('PPG-GPT pretraining refuses onWeights (a ViT param), so PPG recipes never carry it', async () => {
+    const ppg = (await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } })).outputs['backbone']!;
+    await expect(runStandalone(new PretrainStage(), { inputs: { backbone: ppg, samples: makeSamples() }, params: { epochs: 1, onWeights: 'skip' } })).rejects.toThrow(/params\.onWeights applies to a ViT backbone/);
   });
 });
