@@ -42,7 +42,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', '\nPlugin commands: data (fairtune data inspect <path>), metrics (fairtune metrics <predictions.csv>), study (fairtune study ls|show|best), when their packages are installed.');
+    .addHelpText('after', '\nPlugin commands: data (fairtune data inspect <path>), metrics (fairtune metrics <predictions.csv>), study (fairtune study ls|show|best), models (fairtune models import <checkpoint>), when their packages are installed.');
 
   const pipelineOptions = (c: Command) =>
     c

@@ -39,7 +39,10 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:%\{[^{}]*\}|[^}])*))?\}/g;
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string. When the whole string is one
  * reference and its value is a JSON number or boolean, the result is that number or boolean
- * (so `"epochs": "${EPOCHS:-5}"` is the number 5). `$${` escapes a literal `${`.
+ * (so `"epochs": "${EPOCHS:-5}"` is the number 5). When it is `null`, the key holding the string
+ * is left out of its object (`"weights": "${WEIGHTS:-null}"` is no param at all unless WEIGHTS is
+ * set, so the stage's defaults and cache key are those of a pipeline without the line; an empty
+ * string could not say "absent"). `$${` escapes a literal `${`.
  */
 export function substituteEnv(value: JsonValue, env: NodeJS.ProcessEnv, issues: PipelineIssue[], path = ''): JsonValue {
   if (typeof value === 'string') {
@@ -53,13 +56,18 @@ export function substituteEnv(value: JsonValue, env: NodeJS.ProcessEnv, issues: 
       return '';
     });
     const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-(?:%\{[^{}]*\}|[^}])*)?\}$/.test(value);
-    if (whole && /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false)$/.test(text)) return JSON.parse(text) as JsonValue;
+    if (whole && /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)$/.test(text)) return JSON.parse(text) as JsonValue;
     return text.replaceAll(ESC, '${');
   }
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, issues, `${path}/${i}`));
   if (value && typeof value === 'object') {
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value)) defineKey(out, k, substituteEnv(v, env, issues, `${path}/${escapePointer(k)}`));
+    for (const [k, v] of Object.entries(value)) {
+      const sub = substituteEnv(v, env, issues, `${path}/${escapePointer(k)}`);
+      // Only a reference that became null is left out: a literal null keeps its meaning (extends removes the base's key).
+      if (sub === null && typeof v === 'string') continue;
+      defineKey(out, k, sub);
+    }
     return out;
   }
   return value;
