@@ -120,7 +120,7 @@ export async function pretrainVit(backbone: Artifact, samples: Artifact, p: VitP
       epochs: result.epochsRun,
       finalTrainLoss: last?.trainLoss ?? null,
       seed,
-      ...(weightsSource(backbone) ? { startedFrom: weightsSource(backbone) as unknown as JsonObject } : {}),
+      ...(source ? { startedFrom: source as unknown as JsonObject } : {}),
     };
     emit.artifact('backbone', vitArtifact('backbone', model, { ...(stored.preset ? { preset: stored.preset } : {}) }, { info: { pretraining: record, history: result.history } }));
   } finally {
