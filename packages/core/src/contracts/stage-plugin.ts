@@ -93,9 +93,11 @@ export interface StagePlugin<P = any> {
   /**
    * Optional fingerprint of what the stage reads from outside the pipeline (e.g. a dataset
    * folder: file names, sizes and modification times). It joins the cache key, so replacing
-   * the data on disk re-runs the stage. Must be cheap (stat, not read).
+   * the data on disk re-runs the stage. Must be cheap (stat, not read). `undefined` means the
+   * stage reads nothing from outside with these params (e.g. no weights file given), and leaves
+   * the key exactly as a stage without a fingerprint has it.
    */
-  fingerprint?(params: P): string | Promise<string>;
+  fingerprint?(params: P): string | undefined | Promise<string | undefined>;
 }
 
 /** Multi-injection token every plugin package binds its stage plugins to. `Symbol.for` survives duplicate copies of core. */

@@ -97,7 +97,8 @@ export async function fingerprintStages(pipeline: ResolvedPipeline): Promise<{ f
   for (const stage of pipeline.stages) {
     if (!stage.plugin.fingerprint) continue;
     try {
-      fingerprints.set(stage.id, await stage.plugin.fingerprint(stage.params));
+      const fingerprint = await stage.plugin.fingerprint(stage.params);
+      if (fingerprint !== undefined) fingerprints.set(stage.id, fingerprint);
     } catch (err) {
       const cause = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
       failures.push(new FingerprintError(stage.id, `stage "${stage.id}" (${stage.plugin.type}): cannot fingerprint its external inputs: ${cause}`));

@@ -1,4 +1,5 @@
 /** `model.ppg-gpt`: builds a PPG-GPT backbone from a preset or explicit sizes, or loads a weights file. */
+import { weightsFingerprint } from './weights-fingerprint.js';
 import { injectable } from 'inversify';
 import { runAsync, type JsonObject, type StageContext, type StagePlugin } from '@fairtune/core';
 import { resolve } from 'node:path';
@@ -43,6 +44,11 @@ export class PpgGptModelStage implements StagePlugin<Params> {
   };
   readonly inputs = {};
   readonly outputs = { backbone: { kind: 'backbone', description: 'PPG-GPT backbone weights + ModelMeta' } };
+
+  /** The weights file's path, size and time, so a replaced file re-runs the stage (none given: no fingerprint). */
+  fingerprint(p: Params): string | undefined {
+    return weightsFingerprint(p.weights, this.type);
+  }
 
   run(ctx: StageContext<Params>) {
     return runAsync(ctx.signal, async (emit) => {

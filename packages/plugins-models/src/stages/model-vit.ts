@@ -1,4 +1,5 @@
 /** `model.vit`: a ViT backbone from a preset, seeded or with timm weights from a safetensors file. */
+import { weightsFingerprint } from './weights-fingerprint.js';
 import { injectable } from 'inversify';
 import { runAsync, type StageContext, type StagePlugin } from '@fairtune/core';
 import { resolve } from 'node:path';
@@ -38,6 +39,11 @@ export class VitModelStage implements StagePlugin<Params> {
   };
   readonly inputs = {};
   readonly outputs = { backbone: { kind: 'backbone', description: 'ViT weights (timm layout and names) + ModelMeta' } };
+
+  /** The weights file's path, size and time, so a replaced file re-runs the stage (none given: no fingerprint). */
+  fingerprint(p: Params): string | undefined {
+    return weightsFingerprint(p.weights, this.type);
+  }
 
   run(ctx: StageContext<Params>) {
     return runAsync(ctx.signal, async (emit) => {
