@@ -48,4 +48,26 @@ describe('search report', () => {
     expect(svg).toContain('fill="none"'); // the pruned trial is hollow
     expect(svg).toContain('×'); // the failed trial
   });
+
+  it('reads a one-bit-a-block mask (Table 2 spaces) as one column per block, with only the all/none baselines', () => {
+    const view: StudyView = { name: 'p/search', direction: 'maximize', trials: [trial(0, 'COMPLETE', 0.7, 2), trial(1, 'COMPLETE', 0.9, 2), trial(2, 'COMPLETE', 0.8, 2), trial(3, 'COMPLETE', 0.5, 2)] };
+    const bindings = new Map<number, Record<string, unknown>>([
+      [0, { mask: '1111' }],
+      [1, { mask: '0110' }],
+      [2, { mask: '0011' }],
+      [3, { mask: '0000' }],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'search-report-'));
+    writeSearchReport(dir, { view, objective: 'val_worst_group_auc', bindings, masks: new Map([['mask', 4]]), perBlock: new Map([['mask', 1]]), bestNumber: 1, top: 2 });
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    // Top 2 by AUC: trials 1 (0110) and 2 (0011): block 0 never, 1 in one, 2 in both, 3 in one.
+    expect(md).toContain('| block | trained |');
+    expect(md).toContain('| 0 | 0 % |');
+    expect(md).toContain('| 1 | 50 % |');
+    expect(md).toContain('| 2 | 100 % |');
+    expect(md).toContain('| 3 | 50 % |');
+    expect(md).toContain('| every block | 1111 | 0.7000 |');
+    expect(md).toContain('| no block (head only) | 0000 | 0.5000 |');
+    expect(md).not.toContain('norm only');
+  });
 });

@@ -15,6 +15,8 @@ export interface SearchReportInput {
   readonly bindings: ReadonlyMap<number, Readonly<Record<string, unknown>>>;
   /** Mask bindings and their bit counts. */
   readonly masks: ReadonlyMap<string, number>;
+  /** Bits a block of each mask binding (absent: 3, FairTune's norm / attention / MLP layout). */
+  readonly perBlock?: ReadonlyMap<string, 1 | 3>;
   /** Share of the backbone the best model trains, when known. */
   readonly bestTrainableShare?: number;
   readonly bestNumber: number;
@@ -75,10 +77,13 @@ function frequencySection(r: SearchReportInput): string[] {
   const top = complete.slice(0, Math.max(1, Math.min(r.top, complete.length)));
   const out: string[] = [];
   for (const [name, bits] of r.masks) {
-    const blocks = Math.ceil(bits / 3);
+    // One bit a block (Table 2's spaces) has one column; FairTune's layout three.
+    const per = r.perBlock?.get(name) ?? 3;
+    const columns = per === 3 ? COMPONENTS : ['trained'];
+    const blocks = Math.ceil(bits / per);
     const freq = Array.from({ length: blocks }, (_, b) =>
-      COMPONENTS.map((_c, c) => {
-        const i = 3 * b + c;
+      columns.map((_c, c) => {
+        const i = per * b + c;
         if (i >= bits) return undefined;
         return top.filter((t) => String(r.bindings.get(t.number)?.[name] ?? '')[i] === '1').length / top.length;
       }),
@@ -88,8 +93,8 @@ function frequencySection(r: SearchReportInput): string[] {
       '',
       'Share of the best complete trials (by the objective) whose mask trains that block component (the ICLR paper\'s Figure 4).',
       '',
-      `| block | ${COMPONENTS.join(' | ')} |`,
-      `|---:|${COMPONENTS.map(() => '---:').join('|')}|`,
+      `| block | ${columns.join(' | ')} |`,
+      `|---:|${columns.map(() => '---:').join('|')}|`,
       ...freq.map((row, b) => `| ${b} | ${row.map((f) => (f === undefined ? '' : `${Math.round(f * 100)} %`)).join(' | ')} |`),
       '',
     );
@@ -103,7 +108,11 @@ function baselineSection(r: SearchReportInput): string[] {
   if (!best || !r.masks.size) return [];
   const [name] = [...r.masks.keys()];
   const bits = r.masks.get(name!)!;
-  const named: Record<string, string> = { full: '1'.repeat(bits), 'linear readout': '0'.repeat(bits), attention: pattern(bits, 1), 'norm only': pattern(bits, 0) };
+  // The named layouts are 3-bit-a-block patterns; in a one-bit-a-block space only "all" and "none" mean anything.
+  const threeBit = (r.perBlock?.get(name!) ?? 3) === 3;
+  const named: Record<string, string> = threeBit
+    ? { full: '1'.repeat(bits), 'linear readout': '0'.repeat(bits), attention: pattern(bits, 1), 'norm only': pattern(bits, 0) }
+    : { 'every block': '1'.repeat(bits), 'no block (head only)': '0'.repeat(bits) };
   const rows = Object.entries(named).map(([label, bitsText]) => {
     const t = r.view.trials.find((x) => String(r.bindings.get(x.number)?.[name!] ?? '') === bitsText && x.state === 'COMPLETE');
     return `| ${label} | ${bitsText} | ${t ? byValue(t) : 'not run to completion'} |`;

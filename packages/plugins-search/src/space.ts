@@ -11,7 +11,12 @@ export type SpaceEntry =
   | { readonly type: 'float'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
   | { readonly type: 'int'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
   | { readonly type: 'categorical'; readonly choices: readonly (string | number | boolean | null)[] }
-  | { readonly type: 'mask'; readonly bits?: number };
+  /**
+   * `perBlock`: bits a block — 3 (FairTune's layout: norm, attention, MLP; the default) or 1 (the
+   * one-bit-a-block spaces of the paper's Table 2, e.g. bound into `attention:%{mask}`). Only the
+   * report and the baseline masks read it; the sampled bits are the same.
+   */
+  | { readonly type: 'mask'; readonly bits?: number; readonly perBlock?: 1 | 3 };
 
 const num = { type: 'number' };
 export const spaceSchema: JsonSchema = {
@@ -23,7 +28,7 @@ export const spaceSchema: JsonSchema = {
     type: 'object',
     required: ['type'],
     additionalProperties: false,
-    properties: { type: { enum: ['float', 'int', 'categorical', 'mask'] }, low: num, high: num, log: { type: 'boolean' }, step: { type: 'number', exclusiveMinimum: 0 }, choices: { type: 'array', minItems: 1 }, bits: { type: 'integer', minimum: 1, maximum: 999 } },
+    properties: { type: { enum: ['float', 'int', 'categorical', 'mask'] }, low: num, high: num, log: { type: 'boolean' }, step: { type: 'number', exclusiveMinimum: 0 }, choices: { type: 'array', minItems: 1 }, bits: { type: 'integer', minimum: 1, maximum: 999 }, perBlock: { enum: [1, 3], description: 'Bits a block: 3 (norm, attention, MLP; default) or 1 (one bit a block, e.g. bound into "attention:%{mask}").' } },
     allOf: [
       { if: { properties: { type: { enum: ['float', 'int'] } } }, then: { required: ['low', 'high'] } },
       { if: { properties: { type: { const: 'categorical' } } }, then: { required: ['choices'] } },

@@ -368,7 +368,8 @@ async function finishOutputs(
   emit.metric('epochs_reported', epochs);
   emit.artifact('study', artifact('study', { name: view.name, direction: view.direction, objective: p.objective as unknown as JsonObject, sampler: p.sampler as unknown as JsonObject, pruner: p.pruner as unknown as JsonObject, trials: rows, best: bestJson }));
   emit.artifact('best', artifact('metrics', { label: `best trial ${best.number}`, objective: p.objective.metric, ...bestJson }));
-  const files = writeSearchReport(report.workDir, { view, objective: p.objective.metric, bindings: bindingsOf, masks: report.masks, bestNumber: best.number, top: Math.max(3, Math.ceil(complete.length / 4)), ...(trainableShare !== undefined ? { bestTrainableShare: trainableShare } : {}) });
+  const perBlock = new Map(Object.entries(report.space).flatMap(([k, e]) => (e.type === 'mask' && e.perBlock ? [[k, e.perBlock] as const] : [])));
+  const files = writeSearchReport(report.workDir, { view, objective: p.objective.metric, bindings: bindingsOf, masks: report.masks, perBlock, bestNumber: best.number, top: Math.max(3, Math.ceil(complete.length / 4)), ...(trainableShare !== undefined ? { bestTrainableShare: trainableShare } : {}) });
   emit.artifact('report', artifact('report', { title: `Search ${view.name}` }, {}, files));
 }
 
@@ -410,7 +411,13 @@ function openStore(p: SearchParams, name: string): StudyStore {
 
 function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamValue>[] {
   const out = p.enqueue.map((bindings) => Object.assign({}, ...Object.entries(bindings).map(([k, v]) => space.fromBinding(k, v))) as Record<string, ParamValue>);
-  if (p.baselines) for (const [name] of space.masks) for (const layout of ['full', 'linear-readout', 'attention', 'layernorm']) out.push(space.fromBinding(name, layout));
+  if (!p.baselines) return out;
+  for (const [name] of space.masks) {
+    const entry = p.space[name];
+    // The baseline layouts are 3-bit-a-block patterns (norm, attention, MLP); in a one-bit-a-block space they would be other masks than their names say.
+    if (entry?.type === 'mask' && entry.perBlock === 1) throw new Error(`space.${name} has perBlock 1: the baseline masks (full, linear-readout, attention, layernorm) are 3-bit-a-block layouts; set "baselines": false`);
+    for (const layout of ['full', 'linear-readout', 'attention', 'layernorm']) out.push(space.fromBinding(name, layout));
+  }
   return out;
 }
 
