@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import type { FrozenTrial, StudyView } from '@fairtune/core';
 import { writeSearchReport } from './report.js';
 
+/** The heat map's cells as block/component → share, read from the SVG itself. */
+const cells = (svg: string) =>
+  new Map([...svg.matchAll(/<rect[^>]*data-block="(\d+)" data-component="(\w+)" data-share="([\d.]+)"[^>]*><title>([^<]*)<\/title>/g)].map((m) => [`${m[1]}/${m[2]}`, { share: Number(m[3]), title: m[4]!, fill: /fill="([^"]+)"/.exec(m[0])![1]! }]));
+
 const trial = (number: number, state: FrozenTrial['state'], value: number | undefined, steps: number): FrozenTrial => ({
   number,
   state,
@@ -47,6 +51,29 @@ describe('search report', () => {
     expect(svg.match(/<circle/g)).toHaveLength(4);
     expect(svg).toContain('fill="none"'); // the pruned trial is hollow
     expect(svg).toContain('×'); // the failed trial
+
+    // Figure 4 as a heat map, linked from the report: 2 blocks × 3 components, shares as in the table.
+    expect(md).toContain('](components.svg)');
+    const heat = readFileSync(join(dir, 'components.svg'), 'utf8');
+    const c = cells(heat);
+    expect(c.size).toBe(6);
+    expect(c.get('0/norm')).toMatchObject({ share: 0, title: 'block 0 norm: 0 % (0 of 2)', fill: 'rgb(255,255,255)' });
+    expect(c.get('0/attention')).toMatchObject({ share: 1, title: 'block 0 attention: 100 % (2 of 2)', fill: 'rgb(31,119,180)' });
+    expect(c.get('0/mlp')!.share).toBe(0);
+    expect(c.get('1/attention')!.share).toBe(1);
+    expect(c.get('1/mlp')).toMatchObject({ share: 0.5, title: 'block 1 mlp: 50 % (1 of 2)' });
+    // Half-way shading lies between white and the full colour.
+    expect(c.get('1/mlp')!.fill).toBe('rgb(143,187,218)');
+    // Block 1 sits below block 0; components run left to right in FairTune's bit order.
+    const pos = (b: number, comp: string) => {
+      const m = new RegExp(`<rect x="(\\d+)" y="(\\d+)"[^>]*data-block="${b}" data-component="${comp}"`).exec(heat)!;
+      return { x: Number(m[1]), y: Number(m[2]) };
+    };
+    expect(pos(1, 'norm').y).toBeGreaterThan(pos(0, 'norm').y);
+    expect(pos(0, 'norm').x).toBe(pos(1, 'norm').x);
+    expect(pos(0, 'attention').x).toBeGreaterThan(pos(0, 'norm').x);
+    expect(pos(0, 'mlp').x).toBeGreaterThan(pos(0, 'attention').x);
+    expect(heat).toMatch(/>50 %<\/text>/);
   });
 
   it('reads a one-bit-a-block mask (Table 2 spaces) as one column per block, with only the all/none baselines', () => {
@@ -69,5 +96,20 @@ describe('search report', () => {
     expect(md).toContain('| every block | 1111 | 0.7000 |');
     expect(md).toContain('| no block (head only) | 0000 | 0.5000 |');
     expect(md).not.toContain('norm only');
+    // One column of 4 cells, no norm/attention/mlp columns.
+    const heat = readFileSync(join(dir, 'components.svg'), 'utf8');
+    const c = cells(heat);
+    expect([...c.keys()]).toEqual(['0/trained', '1/trained', '2/trained', '3/trained']);
+    expect([...c.values()].map((v) => v.share)).toEqual([0, 0.5, 1, 0.5]);
+    expect(c.get('2/trained')!.title).toBe('block 2 trained: 100 % (2 of 2)');
+    expect(heat).not.toContain('data-component="norm"');
+  });
+
+  it('writes no heat map when the space has no mask', () => {
+    const view: StudyView = { name: 'p/search', direction: 'minimize', trials: [trial(0, 'COMPLETE', 1, 1)] };
+    const dir = mkdtempSync(join(tmpdir(), 'search-report-'));
+    const files = writeSearchReport(dir, { view, objective: 'val_loss', bindings: new Map([[0, { lr: 0.01 }]]), masks: new Map(), bestNumber: 0, top: 3 });
+    expect(Object.keys(files).sort()).toEqual(['report.md', 'trajectory.svg']);
+    expect(readFileSync(files['report.md']!, 'utf8')).not.toContain('components.svg');
   });
 });

@@ -1,8 +1,9 @@
 /**
- * The search report (report.md + trajectory.svg): the optimisation trajectory (objective per trial
- * and best so far, pruned trials marked, epochs each trial trained), how often each block
- * component is selected among the top trials (the ICLR paper's Figure 4), and the best trial
- * against the baseline masks on the validation objective.
+ * The search report (report.md + trajectory.svg + components.svg): the optimisation trajectory
+ * (objective per trial and best so far, pruned trials marked, epochs each trial trained), how often
+ * each block component is selected among the top trials (the ICLR paper's Figure 4, as a table and
+ * as a blocks × components heat map), and the best trial against the baseline masks on the
+ * validation objective.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,12 +27,17 @@ export interface SearchReportInput {
 
 const COMPONENTS = ['norm', 'attention', 'mlp'];
 
-/** Writes report.md and trajectory.svg into `dir`; returns their paths by file name. */
+/** Writes report.md, trajectory.svg and (when the space has masks) components.svg into `dir`; returns their paths by file name. */
 export function writeSearchReport(dir: string, r: SearchReportInput): Record<string, string> {
-  const md = [`# Search: ${r.view.name}`, '', ...trajectorySection(r), ...frequencySection(r), ...baselineSection(r)].join('\n');
-  const files = { 'report.md': join(dir, 'report.md'), 'trajectory.svg': join(dir, 'trajectory.svg') };
-  writeFileSync(files['report.md'], md);
-  writeFileSync(files['trajectory.svg'], trajectorySvg(r));
+  const freqs = componentFrequencies(r);
+  const md = [`# Search: ${r.view.name}`, '', ...trajectorySection(r), ...frequencySection(freqs), ...baselineSection(r)].join('\n');
+  const files: Record<string, string> = { 'report.md': join(dir, 'report.md'), 'trajectory.svg': join(dir, 'trajectory.svg') };
+  writeFileSync(files['report.md']!, md);
+  writeFileSync(files['trajectory.svg']!, trajectorySvg(r));
+  if (freqs.length) {
+    files['components.svg'] = join(dir, 'components.svg');
+    writeFileSync(files['components.svg'], componentsSvg(freqs));
+  }
   return files;
 }
 
@@ -71,34 +77,52 @@ function count(view: StudyView, state: FrozenTrial['state']): number {
   return view.trials.filter((t) => t.state === state).length;
 }
 
-function frequencySection(r: SearchReportInput): string[] {
+/** One mask binding's component frequencies among the top trials: `share[block][column]`, undefined past the last bit. */
+export interface ComponentFrequencies {
+  readonly name: string;
+  readonly columns: readonly string[];
+  /** How many trials the shares count. */
+  readonly top: number;
+  readonly share: ReadonlyArray<ReadonlyArray<number | undefined>>;
+}
+
+/** The top complete trials by the objective, and per mask binding the share of them training each block component. */
+export function componentFrequencies(r: SearchReportInput): ComponentFrequencies[] {
   if (!r.masks.size) return [];
   const complete = r.view.trials.filter((t) => t.state === 'COMPLETE' && t.value !== undefined).sort((a, b) => (better(r.view.direction, a.value!, b.value!) ? -1 : 1));
   const top = complete.slice(0, Math.max(1, Math.min(r.top, complete.length)));
-  const out: string[] = [];
-  for (const [name, bits] of r.masks) {
+  return [...r.masks].map(([name, bits]) => {
     // One bit a block (Table 2's spaces) has one column; FairTune's layout three.
     const per = r.perBlock?.get(name) ?? 3;
     const columns = per === 3 ? COMPONENTS : ['trained'];
     const blocks = Math.ceil(bits / per);
-    const freq = Array.from({ length: blocks }, (_, b) =>
+    const share = Array.from({ length: blocks }, (_, b) =>
       columns.map((_c, c) => {
         const i = per * b + c;
-        if (i >= bits) return undefined;
+        if (i >= bits || !top.length) return undefined;
         return top.filter((t) => String(r.bindings.get(t.number)?.[name] ?? '')[i] === '1').length / top.length;
       }),
     );
+    return { name, columns, top: top.length, share };
+  });
+}
+
+function frequencySection(freqs: readonly ComponentFrequencies[]): string[] {
+  const out: string[] = [];
+  freqs.forEach(({ name, columns, top, share }, k) => {
     out.push(
-      `## How often the top ${top.length} trials train each component of \`${name}\``,
+      `## How often the top ${top} trials train each component of \`${name}\``,
       '',
       'Share of the best complete trials (by the objective) whose mask trains that block component (the ICLR paper\'s Figure 4).',
       '',
+      // One figure holds every mask binding's panel, so it is linked once, under the first.
+      ...(k === 0 ? ['![component frequencies among the top trials](components.svg)', ''] : []),
       `| block | ${columns.join(' | ')} |`,
       `|---:|${columns.map(() => '---:').join('|')}|`,
-      ...freq.map((row, b) => `| ${b} | ${row.map((f) => (f === undefined ? '' : `${Math.round(f * 100)} %`)).join(' | ')} |`),
+      ...share.map((row, b) => `| ${b} | ${row.map((f) => (f === undefined ? '' : `${Math.round(f * 100)} %`)).join(' | ')} |`),
       '',
     );
-  }
+  });
   return out;
 }
 
@@ -175,6 +199,56 @@ export function trajectorySvg(r: SearchReportInput): string {
     '</svg>',
     '',
   ].join('\n');
+}
+
+/** White (0) to the trajectory's blue (1), so that a share reads as depth of colour. */
+function shade(f: number): string {
+  const mix = (to: number) => Math.round(255 + (to - 255) * Math.min(1, Math.max(0, f)));
+  return `rgb(${mix(0x1f)},${mix(0x77)},${mix(0xb4)})`;
+}
+
+/**
+ * Figure 4 as a heat map: one panel per mask binding, blocks down (block 0 at the top, as the
+ * report's table), components across, each cell shaded by the share of the top trials that train
+ * it and labelled with it (percent in the cell, the exact count in its title). Cells past the last
+ * bit of a mask are left out rather than drawn as 0 %, which would claim they were never chosen.
+ */
+export function componentsSvg(freqs: readonly ComponentFrequencies[]): string {
+  const cw = 72;
+  const ch = 22;
+  const m = { l: 56, t: 46, b: 36, gap: 40 };
+  const panels = freqs.map((f) => ({ f, w: f.columns.length * cw }));
+  const W = m.l + panels.reduce((s, p) => s + p.w + m.gap, 0);
+  const H = m.t + Math.max(1, ...freqs.map((f) => f.share.length)) * ch + m.b;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
+  let x0 = m.l;
+  for (const { f, w } of panels) {
+    out.push(`<g data-mask="${escapeXml(f.name)}">`);
+    out.push(`<text x="${x0 + w / 2}" y="14" font-size="12" text-anchor="middle">${escapeXml(f.name)} (top ${f.top} trials)</text>`);
+    f.columns.forEach((c, ci) => out.push(`<text x="${x0 + ci * cw + cw / 2}" y="${m.t - 8}" font-size="11" text-anchor="middle">${escapeXml(c)}</text>`));
+    f.share.forEach((row, b) => {
+      const y = m.t + b * ch;
+      out.push(`<text x="${x0 - 6}" y="${y + ch / 2}" font-size="11" text-anchor="end" dominant-baseline="middle">${b}</text>`);
+      row.forEach((v, ci) => {
+        if (v === undefined) return;
+        const x = x0 + ci * cw;
+        const pct = `${Math.round(v * 100)} %`;
+        out.push(
+          `<rect x="${x}" y="${y}" width="${cw}" height="${ch}" fill="${shade(v)}" stroke="#ccc" data-block="${b}" data-component="${escapeXml(f.columns[ci]!)}" data-share="${v.toFixed(4)}"><title>block ${b} ${escapeXml(f.columns[ci]!)}: ${pct} (${Math.round(v * f.top)} of ${f.top})</title></rect>`,
+          // Dark text on light cells, white on dark ones.
+          `<text x="${x + cw / 2}" y="${y + ch / 2}" font-size="11" text-anchor="middle" dominant-baseline="middle" fill="${v > 0.55 ? 'white' : '#222'}">${pct}</text>`,
+        );
+      });
+    });
+    out.push('</g>');
+    x0 += w + m.gap;
+  }
+  out.push(`<text x="${m.l}" y="${H - 12}" font-size="11">rows: block; cells: share of the top trials whose mask trains that component (white 0 %, blue 100 %)</text>`);
+  out.push('</svg>', '');
+  return out.join('\n');
 }
 
 function escapeXml(s: string): string {
