@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
 import type { Artifact, JsonObject } from './contracts/artifact.js';
 import type { NestedPlugin } from './contracts/nested-plugin.js';
 import type { StagePlugin } from './contracts/stage-plugin.js';
 import type { BatchInfo, TrainingStrategyPlugin } from './contracts/training-strategy.js';
+import type { TrialRunner } from './contracts/trials.js';
 import { writeArtifact } from './cache/artifact-codec.js';
 import { compileSchema } from './pipeline/ajv.js';
 import { resolveNestedParams } from './pipeline/nested-plugins.js';
@@ -34,7 +34,12 @@ export interface ConformanceReport {
   readonly failures: readonly string[];
 }
 
-export interface StageSample extends Omit<StandaloneRunOptions, 'workDir' | 'signal'> {
+export interface StageSample extends Omit<StandaloneRunOptions, 'workDir' | 'signal' | 'trials'> {
+  /**
+   * For a stage type with `runsTrials`: makes the trial runner given as `ctx.trials`, afresh for
+   * every run the suite makes (a runner numbers its trials, so one must not be shared by runs).
+   */
+  readonly trials?: () => TrialRunner;
   /** Params that must be rejected; default: the first property of the schema set to a value of the wrong type. */
   readonly junkParams?: JsonObject;
   /** How long the stage runs before it is aborted (ms, default 0: right after it starts). */
@@ -107,10 +112,16 @@ function artifactDigest(a: Artifact, workDir: string): string {
   }
 }
 
+/** The sample as runStandalone's options (a fresh trial runner, when the stage runs trials). */
+function standalone(sample: StageSample, workDir: string, signal?: AbortSignal): StandaloneRunOptions {
+  const { trials, junkParams: _junk, abortAfterMs: _after, ...rest } = sample;
+  return { ...rest, workDir, ...(signal ? { signal } : {}), ...(trials ? { trials: trials() } : {}) };
+}
+
 async function runOnce(plugin: StagePlugin, sample: StageSample): Promise<{ digests: Record<string, string>; kinds: Record<string, string[]> }> {
   const workDir = mkdtempSync(join(tmpdir(), 'fairtune-conformance-run-'));
   try {
-    const { outputs, events } = await runStandalone(plugin, { ...sample, workDir });
+    const { outputs, events } = await runStandalone(plugin, standalone(sample, workDir));
     const kinds: Record<string, string[]> = {};
     for (const e of events) if (e.type === 'artifact') (kinds[e.port] ??= []).push(e.artifact.kind);
     const digests = Object.fromEntries(Object.entries(outputs).map(([port, a]) => [port, artifactDigest(a, workDir)]));
@@ -123,7 +134,6 @@ async function runOnce(plugin: StagePlugin, sample: StageSample): Promise<{ dige
 async function checkAbort(plugin: StagePlugin, sample: StageSample): Promise<ConformanceCheck> {
   const name = 'an abort stops the stage within a second';
   const controller = new AbortController();
-  const params = resolveParams(plugin, sample.params);
   const workDir = mkdtempSync(join(tmpdir(), 'fairtune-conformance-abort-'));
   const after = sample.abortAfterMs ?? 0;
   let abortedAt = Number.NaN;
@@ -133,7 +143,8 @@ async function checkAbort(plugin: StagePlugin, sample: StageSample): Promise<Con
   }, after);
   const started = performance.now();
   try {
-    await lastValueFrom(plugin.run({ pipelineName: 'conformance', stageId: 'stage', params, inputs: sample.inputs ?? {}, seed: sample.seed ?? 0, workDir, runDir: workDir, signal: controller.signal }).pipe(toArray()));
+    // Through runStandalone, so nested plugins in the params (a training strategy) are resolved as in a run.
+    await runStandalone(plugin, standalone(sample, workDir, controller.signal));
   } catch {
     // An abort error is the expected way to stop; any error counts as stopping.
   } finally {
@@ -153,7 +164,12 @@ async function checkErrorNames(plugin: StagePlugin, sample: StageSample): Promis
   const required = Object.entries(plugin.inputs).filter(([, p]) => !p.optional);
   if (!required.length) return { name, ok: true, skipped: 'no required inputs to take away' };
   try {
-    await runStandalone(plugin, { ...sample, inputs: {} });
+    const workDir = mkdtempSync(join(tmpdir(), 'fairtune-conformance-inputs-'));
+    try {
+      await runStandalone(plugin, { ...standalone(sample, workDir), inputs: {} });
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
     return { name, ok: false, problem: `it succeeded without its required input(s) ${required.map(([n]) => n).join(', ')}` };
   } catch (e) {
     const err = e as Error;

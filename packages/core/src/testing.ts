@@ -12,6 +12,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import type { Artifact, JsonObject } from './contracts/artifact.js';
 import type { NestedPlugin } from './contracts/nested-plugin.js';
 import type { StageEvent, StagePlugin } from './contracts/stage-plugin.js';
+import type { TrialRunner } from './contracts/trials.js';
 import { compileSchema, describeAjvError } from './pipeline/ajv.js';
 import { nestedPluginSlots, resolveNestedPlugins } from './pipeline/nested-plugins.js';
 import { acceptOutput, missingOutputs } from './executor/outputs.js';
@@ -30,6 +31,8 @@ export interface StandaloneRunOptions {
    * stand-in for the registry: required for every kind the stage's params schema marks.
    */
   nested?: Readonly<Record<string, readonly NestedPlugin[]>>;
+  /** The trial subgraph, as `ctx.trials`, for a stage type with `runsTrials` (a stub runner in a test). */
+  trials?: TrialRunner;
 }
 
 export interface StandaloneRunResult {
@@ -72,6 +75,7 @@ export async function runStandalone(plugin: StagePlugin, options: StandaloneRunO
         workDir,
         runDir: workDir,
         signal: options.signal ?? new AbortController().signal,
+        ...(options.trials ? { trials: options.trials } : {}),
       })
       .pipe(toArray()),
   );

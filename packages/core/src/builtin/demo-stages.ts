@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerModule } from 'inversify';
-import { artifact, ndarray, requireArray, type Artifact, type JsonObject } from '../contracts/artifact.js';
+import { artifact, ndarray, requireArray, requireInput, requireInputs, type JsonObject } from '../contracts/artifact.js';
 import { STAGE_PLUGIN, type StagePlugin } from '../contracts/stage-plugin.js';
 import { runAsync } from '../observable.js';
 import { Rng } from '../rng.js';
@@ -55,7 +55,7 @@ const transform: StagePlugin<{ scale: number; offset: number; steps: number; ste
   outputs: { series: { kind: SERIES } },
   run: (ctx) =>
     runAsync(ctx.signal, async (emit, signal) => {
-      const input = requireArray(ctx.inputs['series'] as Artifact, 'values').data;
+      const input = requireArray(requireInput(ctx.inputs, 'series'), 'values').data;
       const out = new Float64Array(input.length);
       const chunk = Math.ceil(input.length / ctx.params.steps);
       for (let step = 0; step < ctx.params.steps; step++) {
@@ -82,7 +82,7 @@ const stats: StagePlugin<{ label?: string }> = {
   outputs: { metrics: { kind: 'metrics' } },
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
-      const v = requireArray(ctx.inputs['series'] as Artifact, 'values').data;
+      const v = requireArray(requireInput(ctx.inputs, 'series'), 'values').data;
       let sum = 0;
       let min = Infinity;
       let max = -Infinity;
@@ -109,7 +109,7 @@ const report: StagePlugin<{ title: string }> = {
   outputs: { report: { kind: 'report' } },
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
-      const rows = (ctx.inputs['metrics'] as Artifact[]).map((a) => a.meta as JsonObject);
+      const rows = requireInputs(ctx.inputs, 'metrics').map((a) => a.meta as JsonObject);
       const keys = ['label', 'n', 'mean', 'std', 'min', 'max'];
       const fmt = (x: unknown) => (typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(4)) : String(x));
       const md = [

@@ -119,6 +119,25 @@ export function artifact<M>(
   return { kind, meta, arrays, files };
 }
 
+/**
+ * The one artifact bound to input `port`, or an error naming the port. The executor always binds
+ * a required input; a stage run by hand (runStandalone, a test) may not have it, and then the
+ * error says which input is missing rather than failing on `undefined`.
+ */
+export function requireInput(inputs: Readonly<Record<string, Artifact | readonly Artifact[]>>, port: string): Artifact {
+  const a = inputs[port];
+  if (a === undefined) throw new Error(`input "${port}" is missing`);
+  if (Array.isArray(a)) throw new Error(`input "${port}" must be one artifact, got a list of ${a.length}`);
+  return a as Artifact;
+}
+
+/** The artifacts bound to a `multiple` input `port` (one artifact counts as a list of one), or an error naming the port. */
+export function requireInputs(inputs: Readonly<Record<string, Artifact | readonly Artifact[]>>, port: string): Artifact[] {
+  const a = inputs[port];
+  if (a === undefined) throw new Error(`input "${port}" is missing`);
+  return [a].flat() as Artifact[];
+}
+
 /** Returns the named array or throws an error that names the artifact kind and the missing array. */
 export function requireArray(a: Artifact, name: string, dtype?: DType): NdArray {
   const arr = a.arrays[name];
