@@ -84,8 +84,11 @@ export async function resolveImageRoot<E>(dataset: string, p: ImageLoaderParams<
     await generate(tmp);
   });
   const why = p.synthetic === 'always' ? "synthetic: 'always'" : `data root ${root} does not exist`;
-  const note = `SYNTHETIC DATA: ${why}; ${reused ? 'reusing' : 'generated'} the synthetic ${dataset} cohort (${JSON.stringify(gen)}) in ${dir}`;
-  emit.log('warn', note);
+  const cohort = `the synthetic ${dataset} cohort (${JSON.stringify(gen)}) in ${dir}`;
+  emit.log('warn', `SYNTHETIC DATA: ${why}; ${reused ? 'reusing' : 'generated'} ${cohort}`);
+  // The meta's note leaves out whether this run generated the cohort or reused it: the data are
+  // the same either way, and the output must not depend on what an earlier run left on disk.
+  const note = `SYNTHETIC DATA: ${why}; using ${cohort}`;
   return { root: dir, synthetic: true, note };
 }
 
