@@ -19,6 +19,7 @@ import { flattenMetrics, toJsonSafe } from '../metrics/summary.js';
 import { compareMethods, tradeoff, type CompareRun, type EvalSetComparison } from '../report/compare.js';
 import { pca } from '../report/pca.js';
 import { table1Markdown } from '../report/table1.js';
+import { table2Markdown, type Table2Row } from '../report/table2.js';
 import { writeFigure } from '../report/render.js';
 import { selectSplitRows } from './split.js';
 import { transferMatrixMarkdown, type MatrixRow } from '../report/transfer-matrix.js';
@@ -29,6 +30,8 @@ export interface ReportCompareParams {
   split: string | null;
   maxPoints: number;
   statistics: { replicates: number; alpha: number; levellingDownTolerance: number; harmMargin: number };
+  /** The FairTune paper's Table 2 layout (classification only); absent: no such section. */
+  table2?: { rows: Table2Row[] };
 }
 
 /** The parts of a metrics artifact's meta (written by eval.metrics) the report reads. */
@@ -325,6 +328,30 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       baseline: { type: 'string', default: 'erm', description: 'Method the changes are computed against, on each evaluation set, paired by seed.' },
       split: { type: ['string', 'null'], default: 'test', description: 'Split of the embeddings to project (null = all).' },
       maxPoints: { type: 'integer', minimum: 10, default: 1000, description: 'Points per method in the embedding projection (seeded subsample).' },
+      // No schema default, so the cache keys of reports without it stay as they were.
+      table2: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['rows'],
+        description: "Also lay the classification metrics out like the FairTune paper's Table 2 (its ablation): one row per variant, overall / worst-group / gap AUC in percent with CIs.",
+        properties: {
+          rows: {
+            type: 'array',
+            minItems: 1,
+            description: 'The variants in table order.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['method', 'objective', 'space'],
+              properties: {
+                method: { type: 'string', minLength: 1, description: "The metrics' method label (eval.metrics label)." },
+                objective: { type: 'string', description: 'The search objective, e.g. worst-group AUC.' },
+                space: { type: 'string', description: 'The mask space, e.g. 36-bit (3 a block).' },
+              },
+            },
+          },
+        },
+      },
       statistics: {
         type: 'object',
         additionalProperties: false,
@@ -603,6 +630,18 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
             ]),
         '',
       );
+      if (p.table2 && task !== 'classification') throw new Error('report.compare: table2 is the AUC layout of a classification comparison; these metrics are regression');
+      if (p.table2) {
+        const level = Math.round(100 * (first.ci?.level ?? 0.95));
+        md.push('## Table 2 layout', '', `The FairTune paper's Table 2 (ablation of the search objective and the mask space), in percent: value [${level}% bootstrap CI] for one run, mean ± std (n seeds) for repeated runs. Groups: ${groupNames.map(cell).join(', ') || 'none'}.`, '');
+        for (const evalSet of evalSets) {
+          if (evalSets.length > 1) md.push(`On ${evalSet}:`, '');
+          const here = new Set(rows.filter((r) => r.evalSet === evalSet).map((r) => r.method));
+          const t2 = table2Markdown(p.table2.rows, (m) => (here.has(m) ? cells.get(rowLabel(m, evalSet)) : undefined), cell);
+          md.push(...t2.lines, '');
+          for (const m of t2.missing) warnings.push(`table2: row "${m}" has no metrics${evalSets.length > 1 ? ` on ${evalSet}` : ''} (inputs: ${methods.join(', ')})`);
+        }
+      }
       if (task === 'classification') md.push(...table1Section(evalSets, rows, rowLabel, cells, first.ci?.level ?? 0.95));
       // The paper's layout when the runs name their training dataset: pairs × methods.
       const matrixRows: MatrixRow[] = rows.flatMap(({ method, evalSet }) => {
