@@ -4,8 +4,8 @@ import {
   TRAINING_STRATEGY,
   TRAINING_STRATEGY_KIND,
   nestedPluginParam,
+  requireInput,
   runAsync,
-  type Artifact,
   type JsonObject,
   type NestedPluginRef,
   type StageContext,
@@ -121,20 +121,22 @@ export class FinetuneStage implements StagePlugin<Params> {
       const { loadModel, modelArtifact, startEngine } = await import('./common.js');
       const { isVitArtifact } = await import('./vit-common.js');
       const seedUsed = p.seed ?? ctx.seed;
+      const backbone = requireInput(ctx.inputs, 'backbone');
+      const samples = requireInput(ctx.inputs, 'samples');
       const events = (): import('../train/finetune.js').TrainerEvents => ({ progress: (d, t) => emit.progress(d, t, undefined, 'steps'), metric: (n, v, at) => emit.metric(n, v, at), log: (l, m) => emit.log(l, m), checkpoint: () => emit.checkpoint() });
-      if (isVitArtifact(ctx.inputs['backbone'] as Artifact)) {
+      if (isVitArtifact(backbone)) {
         const { finetuneVit } = await import('./finetune-vit.js');
         await startEngine(emit, p.backend);
-        await finetuneVit(ctx.inputs['backbone'] as Artifact, ctx.inputs['samples'] as Artifact, p, seedUsed, plugin, emit, trainingRecord(p, seedUsed), events());
+        await finetuneVit(backbone, samples, p, seedUsed, plugin, emit, trainingRecord(p, seedUsed), events());
         return;
       }
       const { readSamples, splitIndices } = await import('../train/data.js');
       const { finetune } = await import('../train/finetune.js');
       const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, p.backend);
-      const { model } = loadModel(ctx.inputs['backbone'] as Artifact, 'backbone');
+      const { model } = loadModel(backbone, 'backbone');
       try {
-        const data = readSamples(ctx.inputs['samples'] as Artifact, model.config);
+        const data = readSamples(samples, model.config);
         const task: TaskKind = p.task === 'auto' ? data.meta.task : p.task;
         if (task !== 'regression' && task !== 'classification') throw new Error(`samples "${data.meta.name}" have task "${String(task)}"; expected regression or classification`);
         const train = splitIndices(data, p.trainSplit);

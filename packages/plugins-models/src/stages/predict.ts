@@ -4,7 +4,7 @@
  * `samples` already windowed to it.
  */
 import { injectable } from 'inversify';
-import { runAsync, type Artifact, type ModelMeta, type SamplesMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core';
+import { requireInput, runAsync, type Artifact, type ModelMeta, type SamplesMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core';
 import { describeStep, remainingSteps } from '@fairtune/signal';
 import { backendParam } from './params.js';
 
@@ -68,12 +68,13 @@ export class PredictStage implements StagePlugin<Params> {
       const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, ctx.params.backend);
       const { isVitArtifact } = await import('./vit-common.js');
-      if (isVitArtifact(ctx.inputs['model'] as Artifact)) {
-        await predictVit(ctx.inputs['model'] as Artifact, ctx.inputs['data'] as Artifact | undefined, ctx.params, emit);
+      const modelInput = requireInput(ctx.inputs, 'model');
+      if (isVitArtifact(modelInput)) {
+        await predictVit(modelInput, ctx.inputs['data'] as Artifact | undefined, ctx.params, emit);
         return;
       }
       const { samplesFromDataset } = await import('./model-input.js');
-      const { model, stored, meta } = loadModel(ctx.inputs['model'] as Artifact, 'model');
+      const { model, stored, meta } = loadModel(modelInput, 'model');
       try {
         if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
         const p = ctx.params;

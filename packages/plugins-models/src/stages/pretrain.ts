@@ -3,7 +3,7 @@
  * likelihood, or supervised pretraining of a ViT backbone on an image set (stages/pretrain-vit.ts).
  */
 import { injectable } from 'inversify';
-import { runAsync, type Artifact, type StageContext, type StagePlugin } from '@fairtune/core';
+import { requireInput, runAsync, type StageContext, type StagePlugin } from '@fairtune/core';
 import { backendParam, seedParam } from './params.js';
 import { optimiserParams, type OptimiserParams } from './train-params.js';
 
@@ -51,12 +51,13 @@ export class PretrainStage implements StagePlugin<Params> {
       // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
       const { loadModel, modelArtifact, startEngine } = await import('./common.js');
       const { isVitArtifact } = await import('./vit-common.js');
-      const backbone = ctx.inputs['backbone'] as Artifact;
+      const backbone = requireInput(ctx.inputs, 'backbone');
+      const samples = requireInput(ctx.inputs, 'samples');
       if (isVitArtifact(backbone)) {
         const { pretrainVit } = await import('./pretrain-vit.js');
         await startEngine(emit, ctx.params.backend);
         const { backend: _b, seed: _s, ...p } = ctx.params;
-        await pretrainVit(backbone, ctx.inputs['samples'] as Artifact, p, ctx.params.seed ?? ctx.seed, emit, {
+        await pretrainVit(backbone, samples, p, ctx.params.seed ?? ctx.seed, emit, {
           progress: (d, t) => emit.progress(d, t, undefined, 'steps'),
           metric: (n, v, at) => emit.metric(n, v, at),
           log: (l, m) => emit.log(l, m),
@@ -68,9 +69,9 @@ export class PretrainStage implements StagePlugin<Params> {
       const { readSamples, splitIndices } = await import('../train/data.js');
       const { pretrain } = await import('../train/pretrain.js');
       await startEngine(emit, ctx.params.backend);
-      const { model, stored } = loadModel(ctx.inputs['backbone'] as Artifact, 'backbone');
+      const { model, stored } = loadModel(backbone, 'backbone');
       try {
-        const data = readSamples(ctx.inputs['samples'] as Artifact, model.config);
+        const data = readSamples(samples, model.config);
         // Default "train" rather than every window: pretraining on validation/test subjects
         // would leak them into the backbone. Not a schema default, so an explicit split can be
         // told apart: only the default falls back to every window when the samples are unsplit.
