@@ -10,6 +10,7 @@ import {
   artifact,
   deriveSeed,
   requireArray,
+  requireInput,
   runAsync,
   type Artifact,
   type EmbeddingsMeta,
@@ -164,7 +165,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
-      const pred = ctx.inputs['predictions'] as Artifact;
+      const pred = requireInput(ctx.inputs, 'predictions');
       const meta = pred.meta as unknown as PredictionsMeta;
       const warnings: string[] = [];
       const nPred = requireArray(pred, 'yTrue').data.length;

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifact, requireArray, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StagePlugin } from '@fairtune/core';
+import { artifact, requireArray, requireInput, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StagePlugin } from '@fairtune/core';
 import { buildModelCard, modelCardMarkdown, splitSizes, type CardMetricsMeta, type ModelCardInput } from '../report/model-card.js';
 
 export interface ModelCardParams {
@@ -42,7 +42,7 @@ export const modelCardStage: StagePlugin<ModelCardParams> = {
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
-      const model = ctx.inputs['model'] as Artifact;
+      const model = requireInput(ctx.inputs, 'model');
       const metrics = [ctx.inputs['metrics'] ?? []].flat() as Artifact[];
       if (metrics.length === 0) throw new Error('input "metrics": at least one eval.metrics output is needed');
       const pred = ctx.inputs['predictions'] as Artifact | undefined;
