@@ -127,6 +127,30 @@ describe('trial subgraphs', () => {
     expect(logged.events.some((e) => e.type === 'stage-event' && e.stageId === 'search' && e.event.type === 'log' && /trial 0 of "search": .*steps.*the trial did not run/.test(e.event.message))).toBe(true);
   });
 
+  it('two trial groups with their own optimisers in one pipeline: each trial binds its group, the other group keeps its defaults', async () => {
+    const dir = tempDir();
+    const file = writePipeline(dir, {
+      name: 'two-searches',
+      seed: 3,
+      groups: { ga: { stages: ['shiftA'], trials: { a: 0 } }, gb: { stages: ['shiftB'], trials: { b: 0 } } },
+      stages: {
+        numbers: { type: 'demo.numbers', params: { count: 100 } },
+        shiftA: { type: 'demo.transform', params: { offset: '%{a}', steps: 2 }, inputs: { series: 'numbers' } },
+        shiftB: { type: 'demo.transform', params: { offset: '%{b}', steps: 2 }, inputs: { series: 'numbers' } },
+        searchA: { type: 'demo.search', trials: 'ga', params: { param: 'a', values: [1, 0.5], metric: { stage: 'shiftA', name: 'running-mean' } } },
+        searchB: { type: 'demo.search', trials: 'gb', params: { param: 'b', values: [2, 3], metric: { stage: 'shiftB', name: 'running-mean' } } },
+      },
+    });
+    const r = await run(file, dir, { concurrency: 1 });
+    expect(r.status).toBe('succeeded');
+    // Before the fix every trial failed on the other group's unbound %{…} (offset "%{b}" is not a number).
+    expect(r.statuses['shiftA[ga=0]']).toBe('executed');
+    expect(r.statuses['shiftB[gb=0]']).toBe('executed');
+    const cache = new ArtifactCache(join(dir, 'cache'));
+    expect(cache.load(r.summary.stages['searchA']!.key, 'result').meta).toMatchObject({ a: 0.5, trials: [{ status: 'completed' }, { status: 'completed' }] });
+    expect(cache.load(r.summary.stages['searchB']!.key, 'result').meta).toMatchObject({ b: 2 });
+  });
+
   it('validates trial groups: stages checked with defaults, unknown names, non-optimiser users', async () => {
     expect(await errorsOf(searchSpec([1], { stats: { type: 'demo.stats', params: { label: '%{ofset}' }, inputs: { series: 'shift' } } }))).toEqual([
       expect.stringMatching(/^\/stages\/stats\/params\/label: "%\{ofset\}" names no trial binding or matrix axis of stage "stats" \(it is in trial group "trial", which binds offset/),

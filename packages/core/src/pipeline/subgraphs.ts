@@ -135,6 +135,14 @@ function resolveTrial(
     stages[rename.get(id)!] = stage;
   }
   if (issues.length) return { errors: issues };
+  // Other trial groups' stages stay in the spec (their optimisers read nothing of them) but hold
+  // unbound %{…}: bind their defaults, as validation did, or a pipeline with two searches would
+  // fail every trial of each on the other's placeholders.
+  for (const [other, og] of trialGroups(expanded)) {
+    if (other === group) continue;
+    const defaults = new Map(Object.entries(og.trials));
+    for (const id of og.stages) if (Object.hasOwn(stages, id)) stages[id] = bindTrialValues(stages[id]!, defaults, id, []);
+  }
   const { groups: _g, ...rest } = spec;
   const result = validatePipeline({ ...rest, stages }, registry);
   if (result.errors.length || !result.pipeline) return { errors: [...result.errors] };
