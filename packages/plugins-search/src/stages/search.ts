@@ -39,6 +39,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_STORAGE, openJournalStorage, parseStorage } from '../storage/location.js';
 import { MemoryStudyStore, type StudyStore } from '../study/store.js';
 import { failStaleTrials, Heartbeat, HEARTBEAT_ATTR, heartbeatValue, lostTrial, nextStep } from '../study/workers.js';
+import { concurrencyOf, failWorkerTrials, markDone, parallelRefusal, TrialWorkerFinished, watchParent, windowReady, windowView, WORKER_ATTR, WorkerPool, workerSpec, type WorkerSpec } from './parallel.js';
 
 export interface SearchParams {
   sampler: NestedPluginRef;
@@ -60,6 +61,8 @@ export interface SearchParams {
   final?: 'best-trial' | 'retrain';
   discardLearningRate?: boolean;
   retrainBindings?: Record<string, JsonValue>;
+  /** Trials at once on this machine, in worker processes (parallel.ts); absent: 1. */
+  parallel?: number;
 }
 
 const paramsSchema = {
@@ -95,6 +98,12 @@ const paramsSchema = {
     },
     prefix: { type: 'string', default: '', description: 'Redis key prefix, as Optuna\'s JournalRedisStorage(url, prefix): keys <prefix>:log_number and <prefix>:log:<n>. Ignored by journal files.' },
     heartbeatSeconds: { type: 'number', exclusiveMinimum: 0, default: 15, description: 'How often a running trial renews its heartbeat (system attr fairtune:heartbeat), besides at every report.' },
+    parallel: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'Trials at once on this machine (default 1): the stage spawns parallel − 1 copies of its `fairtune run` command as trial workers on the same study and cache, at most --concurrency processes in all. Needs a shared study (not storage "memory"). Trial k is asked once trials 0 … k − parallel have finished, so the params are deterministic given the seed and parallel.',
+    },
     staleAfterSeconds: {
       type: 'number',
       exclusiveMinimum: 0,
@@ -173,11 +182,24 @@ export class SearchStage implements StagePlugin<SearchParams> {
       checkFinalParams(p, trials);
       const sampler = this.#plugin(this.#samplers, 'sampler', p.sampler.name).create(p.sampler.params, ctx.seed);
       const pruner = this.#plugin(this.#pruners, 'pruner', p.pruner.name).create(p.pruner.params);
-      const store = openStore(p, p.studyName ?? `${ctx.pipelineName}/${ctx.stageId}`);
+      const stage = `${ctx.pipelineName}/${ctx.stageId}`;
+      const worker = workerSpec(stage);
+      const parallel = worker?.parallel ?? effectiveParallel(p, emit);
+      const store = openStore(p, p.studyName ?? stage);
       try {
+        const s = { sampler, pruner, space, trials, parallel };
+        if (worker) return await runAsWorker(ctx, emit, store, s, worker);
         const resumed = store.view().trials;
         if (resumed.length) emit.log('info', `continuing study "${store.name}" (${resumed.length} trials, ${nextStep(resumed, p.trials, Date.now(), p.staleAfterSeconds * 1000).finished} finished)`);
-        const ran = await runTrials(ctx, emit, store, { sampler, pruner, space, trials });
+        const pool = parallel > 1 ? startWorkers(ctx, emit, store, stage, parallel) : undefined;
+        let ran: Ran[];
+        try {
+          ran = await runTrials(ctx, emit, store, s);
+          if (pool) await pool.wait();
+        } finally {
+          // Stops the workers still running (an abort, an error here): no process outlives the stage.
+          await pool?.close();
+        }
         await finishOutputs(emit, store, ran, p, this.passOn, trials, { workDir: ctx.workDir, masks: space.masks, space: p.space });
       } finally {
         store.close?.();
@@ -194,18 +216,69 @@ export class SearchStage implements StagePlugin<SearchParams> {
 }
 
 type Ran = { study: number; result: TrialResult; bindings: Record<string, ParamValue> };
+type Search = { sampler: Sampler; pruner: Pruner; space: ResolvedSpace; trials: TrialRunner; parallel: number };
+
+/** `parallel`, refused where it cannot run, and capped at `--concurrency` (every worker process runs one trial at a time). */
+function effectiveParallel(p: SearchParams, emit: StageEmitter): number {
+  const asked = p.parallel ?? 1;
+  const refusal = parallelRefusal(asked, p.storage, process.argv);
+  if (refusal) throw new Error(refusal);
+  if (asked <= 1) return 1;
+  const limit = concurrencyOf(process.argv.slice(2));
+  if (asked > limit) emit.log('warn', `parallel: ${asked} is above --concurrency ${limit}: running ${limit} trials at once (raise --concurrency for more)`);
+  return Math.min(asked, limit);
+}
+
+/**
+ * The parent's `parallel − 1` trial workers. A worker that exits before the study is done (a
+ * crash, a kill) is reported and its running trial marked FAIL at once, giving its budget back;
+ * the others go on.
+ */
+function startWorkers(ctx: StageContext<SearchParams>, emit: StageEmitter, store: StudyStore, stage: string, parallel: number): WorkerPool {
+  const failTrials = (pid: number, why: string) => failWorkerTrials(store, pid, why);
+  const pool = new WorkerPool(stage, parallel, (e) => {
+    // On an abort the workers were killed and their trials failed when the signal fired (below).
+    if (e.finished || ctx.signal.aborted) return;
+    const how = e.signal ? `was killed (${e.signal})` : `exited with code ${e.code}`;
+    try {
+      const failed = failTrials(e.pid, `its worker process ${e.pid} ${how}`);
+      emit.log('error', `trial worker ${e.index} (pid ${e.pid}) ${how}${failed.length ? `; trial ${failed.join(', ')} marked FAIL` : ''}: ${lastLines(e.stderr)}`);
+    } catch (err) {
+      emit.log('error', `trial worker ${e.index} (pid ${e.pid}) ${how}, and its trials could not be marked FAIL: ${(err as Error).message}`);
+    }
+  });
+  // Synchronously on Ctrl-C or a failing stage: the executor does not wait for this stage to clean
+  // up before the process exits, so the workers are killed and their trials given back at once.
+  const onAbort = () => pool.abandon((pid) => failTrials(pid, 'the run was cancelled'));
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  pool.onClose(() => ctx.signal.removeEventListener('abort', onAbort));
+  pool.start(parallel - 1);
+  emit.log('info', `parallel: ${parallel} — trial workers started (pids ${pool.pids.join(', ')})`);
+  return pool;
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-5).join(' | ') || 'no output';
+}
+
+/** A child process's search stage: trials until the study is done, then its run ends here (its outputs come from the parent). */
+async function runAsWorker(ctx: StageContext<SearchParams>, emit: StageEmitter, store: StudyStore, s: Search, spec: WorkerSpec): Promise<never> {
+  const unwatch = watchParent(spec);
+  try {
+    await runTrials(ctx, emit, store, s);
+  } finally {
+    unwatch();
+  }
+  markDone(spec);
+  throw new TrialWorkerFinished(`trial worker ${spec.index} of ${spec.stage}: the study has its trials; the parent process passes the results on`);
+}
 
 /**
  * Asks, runs and tells trials until the shared study has `trials` finished ones (study/workers.ts):
  * the count is read from the study before each ask, so workers in other processes (or on other
  * machines, on Redis) running the same stage share it. Stale trials are failed first.
  */
-async function runTrials(
-  ctx: StageContext<SearchParams>,
-  emit: StageEmitter,
-  store: StudyStore,
-  s: { sampler: Sampler; pruner: Pruner; space: ResolvedSpace; trials: TrialRunner },
-): Promise<Ran[]> {
+async function runTrials(ctx: StageContext<SearchParams>, emit: StageEmitter, store: StudyStore, s: Search): Promise<Ran[]> {
   const p = ctx.params;
   const staleMs = p.staleAfterSeconds * 1000;
   // Enqueued and baseline configurations belong to trial numbers 0, 1, …: whichever worker creates trial k runs the k-th.
@@ -224,19 +297,13 @@ async function runTrials(
       continue;
     }
     waiting = false;
-    const number = store.createTrial({ [HEARTBEAT_ATTR]: heartbeatValue(Date.now()) });
-    const fixed = queue[number] ?? {};
-    if (Object.keys(fixed).length) store.setParams(number, fixed, pick(s.space.study, Object.keys(fixed)));
-    const view = samplerView(store, number, p.sampler.name, s.pruner);
-    const params = { ...s.sampler.sample(view, store.view().trials[number]!, s.space.study), ...fixed };
-    // The enqueued values are in the study already; the sampler's are added.
-    const sampled = Object.keys(params).filter((k) => !Object.hasOwn(fixed, k));
-    store.setParams(number, pick(params, sampled), pick(s.space.study, sampled));
-    const bindings = s.space.toBindings(params);
-    store.setUserAttr(number, 'fairtune_bindings', bindings);
+    const number = store.createTrial({ [HEARTBEAT_ATTR]: heartbeatValue(Date.now()), ...(s.parallel > 1 ? { [WORKER_ATTR]: process.pid } : {}) });
+    // Beats from creation: with `parallel`, the trial may wait for its ask window longer than staleAfterSeconds.
     const heartbeat = new Heartbeat(store, number, p.heartbeatSeconds * 1000, (e) => emit.log('warn', `trial ${number}: heartbeat not written: ${(e as Error).message}`));
     let result: TrialResult;
+    let bindings: Record<string, ParamValue>;
     try {
+      bindings = await askTrial(ctx, store, number, queue[number] ?? {}, s);
       result = await runOneTrial(s.trials, store, number, bindings, p, s.pruner, heartbeat);
     } finally {
       heartbeat.stop();
@@ -247,6 +314,31 @@ async function runTrials(
     emit.progress(nextStep(store.view().trials, p.trials, Date.now(), staleMs).finished, p.trials, undefined, 'trials');
   }
   return ran;
+}
+
+/**
+ * Trial `number`'s params (enqueued ones kept, the rest from the sampler), written to the study;
+ * returns its bindings. With `parallel` > 1 it first waits for the trial's ask window and the
+ * sampler sees only that window (parallel.ts), so the params do not depend on timing.
+ */
+async function askTrial(ctx: StageContext<SearchParams>, store: StudyStore, number: number, fixed: Record<string, ParamValue>, s: Search): Promise<Record<string, ParamValue>> {
+  const p = ctx.params;
+  if (s.parallel > 1) {
+    const names = Object.keys(s.space.study);
+    while (!windowReady(store.view().trials, number, s.parallel, names)) {
+      await sleep(50, undefined, { signal: ctx.signal }).catch(() => undefined);
+      if (ctx.signal.aborted) throw new Error('cancelled');
+    }
+  }
+  if (Object.keys(fixed).length) store.setParams(number, fixed, pick(s.space.study, Object.keys(fixed)));
+  const view = samplerView(store, number, p.sampler.name, s.pruner, s.parallel);
+  const params = { ...s.sampler.sample(view, store.view().trials[number]!, s.space.study), ...fixed };
+  // The enqueued values are in the study already; the sampler's are added.
+  const sampled = Object.keys(params).filter((k) => !Object.hasOwn(fixed, k));
+  store.setParams(number, pick(params, sampled), pick(s.space.study, sampled));
+  const bindings = s.space.toBindings(params);
+  store.setUserAttr(number, 'fairtune_bindings', bindings);
+  return bindings;
 }
 
 /** One trial: bind, run, report per epoch (or once), prune, and record the outcome in the study. */
@@ -425,8 +517,8 @@ function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamVa
  * What the sampler sees: the whole study, or with Hyperband only the trial's bracket for TPE, as
  * Optuna does (`optuna.pruners._filter_study`), so TPE models trials of comparable budgets.
  */
-export function samplerView(store: StudyStore, number: number, samplerName: string, pruner: object): StudyView {
-  const view = store.view();
+export function samplerView(store: StudyStore, number: number, samplerName: string, pruner: object, parallel = 1): StudyView {
+  const view = parallel > 1 ? windowView(store.view(), number, parallel) : store.view();
   const bracket = (pruner as { bracketStudy?: (s: StudyView, t: FrozenTrial) => StudyView }).bracketStudy;
   return samplerName === 'tpe' && typeof bracket === 'function' ? bracket.call(pruner, view, view.trials[number]!) : view;
 }
