@@ -130,6 +130,20 @@ describe('search.optimise', () => {
     expect(study.trials).toHaveLength(2);
     await expect(runSearch({ pruner: { name: 'never' }, space: { lr: { type: 'float', low: 0, high: 1 } } })).rejects.toThrow();
   });
+
+  it('stops with an error when trials keep failing (FAIL does not count toward the target)', async () => {
+    // The objective is never reported, so every trial fails; without the limit the search would sample forever.
+    const dir = mkdtempSync(join(tmpdir(), 'search-'));
+    const file = join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify(pipeline({ pruner: { name: 'never' }, trials: 2, maxFailedInARow: 3, objective: { stage: 'shift', metric: 'never-reported' } })));
+    const registry = await createRegistry({ builtins: false });
+    registry.loadModule(containerModule, '@fairtune/plugins-search');
+    registry.loadModule(testModule, 'test');
+    const result = await runPipeline(await openPipeline(file, { registry, env: {} }), { cacheDir: join(dir, 'cache'), runsDir: join(dir, 'runs') });
+    const search = result.summary.stages['search']!;
+    expect(search.status).toBe('failed');
+    expect(search.reason).toMatch(/3 trials in a row failed in this worker \(the last, trial 2: the trial reported no never-reported\)/);
+  });
 });
 
 describe('search space', () => {

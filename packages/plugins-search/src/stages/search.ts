@@ -63,6 +63,8 @@ export interface SearchParams {
   retrainBindings?: Record<string, JsonValue>;
   /** Trials at once on this machine, in worker processes (parallel.ts); absent: 1. */
   parallel?: number;
+  /** Consecutive failed trials in one worker after which the search stops with an error; absent: max(5, trials). */
+  maxFailedInARow?: number;
 }
 
 const paramsSchema = {
@@ -87,6 +89,7 @@ const paramsSchema = {
     space: spaceSchema,
     enqueue: { type: 'array', default: [], items: { type: 'object' }, description: 'Trials run first with these bindings (a mask may be a bit string or full, linear-readout, attention, layernorm, mlp); the sampler fills in the rest.' },
     baselines: { type: 'boolean', default: true, description: 'Run the known masks first (full, linear-readout, attention, layernorm) as baseline trials, after `enqueue`.' },
+    maxFailedInARow: { type: 'integer', minimum: 1, description: 'Stop the search with an error after this many failed trials in a row in one worker (FAIL does not count towards `trials`, so a trial group that always fails would otherwise sample forever); default max(5, trials).' },
     reportOnce: { type: 'boolean', default: false, description: 'Report the objective once, after the last epoch, as the public FairTune code does (then pruning only relabels finished trials).' },
     studyName: { type: 'string', minLength: 1, description: 'Study name (default <pipeline>/<stage id>).' },
     modelStage: { type: 'string', minLength: 1, description: 'The trial stage whose model, predictions and embeddings the best trial passes on (default: objective.stage).' },
@@ -285,6 +288,7 @@ async function runTrials(ctx: StageContext<SearchParams>, emit: StageEmitter, st
   const queue = enqueued(p, s.space);
   const ran: Ran[] = [];
   let waiting = false;
+  let failedInARow = 0;
   for (;;) {
     if (ctx.signal.aborted) throw new Error('cancelled');
     for (const n of failStaleTrials(store, Date.now(), staleMs)) emit.log('warn', `trial ${n}: marked FAIL, its heartbeat is older than ${p.staleAfterSeconds} s (its worker stopped); its budget is given back`);
@@ -310,8 +314,15 @@ async function runTrials(ctx: StageContext<SearchParams>, emit: StageEmitter, st
     }
     ran.push({ study: number, result, bindings });
     const { value, state } = store.view().trials[number]!;
+    failedInARow = state === 'FAIL' ? failedInARow + 1 : 0;
     emit.log('info', `trial ${number}: ${state.toLowerCase()}${value !== undefined ? `, ${p.objective.metric} ${value.toFixed(4)}` : ''}${result.reason ? ` (${result.reason})` : ''} — ${describe(bindings)}`);
     emit.progress(nextStep(store.view().trials, p.trials, Date.now(), staleMs).finished, p.trials, undefined, 'trials');
+    // FAIL does not count towards the target (as the issue defines it), so a trial group that always
+    // fails (a bad binding, a broken stage) would otherwise sample forever.
+    const limit = p.maxFailedInARow ?? Math.max(5, p.trials);
+    if (failedInARow >= limit) {
+      throw new Error(`${failedInARow} trials in a row failed in this worker (the last, trial ${number}: ${result.reason ?? store.view().trials[number]?.userAttrs['fail_reason'] ?? 'no reason recorded'}); the search stops. Fix the trial group, or raise maxFailedInARow`);
+    }
   }
   return ran;
 }
