@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CONDITIONS = ['none', 'physiology', 'noise', 'learnable-0.5', 'learnable-1'];
-const KEYS = { gap: 'overall.maeGap', female: 'groups.female.mae', male: 'groups.male.mae', overall: 'overall.mae' };
+const KEYS = { gap: 'overall.maeGap', female: 'groups.female.mae', male: 'groups.male.mae', overall: 'overall.mae', worst: 'overall.worstGroupMae' };
 /** Registered: harm when overall MAE's CI lies entirely above +1 bpm. */
 const OVERALL_HARM_BPM = 1;
 
@@ -81,8 +81,8 @@ for (const condition of CONDITIONS) {
     const v = (k) => (typeof mean(k) === 'number' ? mean(k).toFixed(2) : JSON.stringify(mean(k)));
     console.log(`ERM, mean over seeds: gap ${v(KEYS.gap)}, female MAE ${v(KEYS.female)}, male MAE ${v(KEYS.male)}, overall MAE ${v(KEYS.overall)} bpm.\n`);
   }
-  console.log('| method | n | Δ gap [95 % CI] | d_z gap | p_perm gap (Holm) | Δ female MAE [CI] | Δ male MAE [CI] | Δ overall MAE [CI] | verdict (registered rule) | report.compare verdict |');
-  console.log('|---|---:|---|---:|---:|---|---|---|---|---|');
+  console.log('| method | n | Δ gap [95 % CI] | d_z gap | p_perm gap (Holm) | Δ female MAE [CI] | Δ male MAE [CI] | Δ overall MAE [CI] | Δ worst-group MAE [CI] | verdict (registered rule) | report.compare verdict |');
+  console.log('|---|---:|---|---:|---:|---|---|---|---|---|---|');
   for (const m of report.methods) {
     if (m.method === report.baseline || !m.pairedToBaseline) continue;
     const p = m.pairedToBaseline;
@@ -92,7 +92,7 @@ for (const condition of CONDITIONS) {
     const verdict = registeredVerdict({ gap: ci(KEYS.gap), female: ci(KEYS.female), male: ci(KEYS.male), overall: ci(KEYS.overall) });
     const g = p[KEYS.gap];
     console.log(
-      `| ${m.method} | ${g.n} | ${cell(g)} | ${Number.isFinite(g.dz) ? g.dz.toFixed(2) : 'n/a'} | ${p3(g.signFlip.p)} (${p3(g.signFlipHolm)}) | ${cell(p[KEYS.female])} | ${cell(p[KEYS.male])} | ${cell(p[KEYS.overall])} | ${verdict} | ${m.levellingDown?.verdict ?? 'n/a'} |`,
+      `| ${m.method} | ${g.n} | ${cell(g)} | ${Number.isFinite(g.dz) ? g.dz.toFixed(2) : 'n/a'} | ${p3(g.signFlip.p)} (${p3(g.signFlipHolm)}) | ${cell(p[KEYS.female])} | ${cell(p[KEYS.male])} | ${cell(p[KEYS.overall])} | ${cell(p[KEYS.worst])} | ${verdict} | ${m.levellingDown?.verdict ?? 'n/a'} |`,
     );
   }
   console.log('');
