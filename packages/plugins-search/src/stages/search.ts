@@ -159,7 +159,7 @@ export class SearchStage implements StagePlugin<SearchParams> {
   readonly outputs = {
     study: { kind: 'study', description: 'Every trial (number, state, params, bindings, intermediate and final values) and the best one.' },
     best: { kind: 'metrics', description: 'The best trial: its objective, params and bindings (the searched learning rate included).' },
-    report: { kind: 'report', description: 'report.md and trajectory.svg: the optimisation trajectory, how often each mask component is selected among the top trials, the best trial against the baseline masks.' },
+    report: { kind: 'report', description: 'report.md, trajectory.svg and components.svg: the optimisation trajectory, how often each mask component is selected among the top trials (as a table and a heat map), the best trial against the baseline masks.' },
   } as Readonly<Record<string, { kind: string; description: string }>>;
   /** Whether the best trial's model, predictions and embeddings are passed on (search.fairtune). */
   protected readonly passOn: boolean = false;
