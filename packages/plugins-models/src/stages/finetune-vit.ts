@@ -7,6 +7,7 @@
  */
 import type { Artifact, JsonObject, StageEmitter, TrainingStrategyPlugin } from '@fairtune/core';
 import type { FinetuneConfig, TrainerEvents } from '../train/finetune.js';
+import { createStrategy } from './train-params.js';
 
 export interface VitFinetuneParams extends Omit<FinetuneConfig, 'task' | 'seed' | 'trainIndices' | 'validationIndices' | 'auxWeight'> {
   readonly trainSplit: string;
@@ -44,16 +45,7 @@ export async function finetuneVit(backbone: Artifact, samples: Artifact, p: VitF
     model.replaceHead(1, seed);
     const groupNames = data.meta.groups?.names ?? [];
     const selectionMetric = p.selectionMetric === 'auto' ? (groupNames.length >= 2 ? 'worst-group-auc' : 'auc') : p.selectionMetric;
-    const strategy = plugin.create({
-      params: p.strategy.params,
-      trainGroups: Int32Array.from(train, (i) => data.group?.[i] ?? -1),
-      groupNames,
-      epochs: p.epochs,
-      stepsPerEpoch: Math.ceil(train.length / p.batchSize),
-      batchSize: p.batchSize,
-      seed,
-      log: (m) => emit.log('info', `[${plugin.name}] ${m}`),
-    });
+    const strategy = createStrategy(plugin, p, train, data.group, groupNames, seed, emit);
     const fm = vitFinetuneModel(model, data, { augment: p.augment ?? true, seed });
     const result = await finetune(fm, data, { ...p, task: 'classification', selectionMetric, auxWeight: 0, seed, trainIndices: train, validationIndices: val }, strategy, groupNames, events);
     emit.artifact(

@@ -14,7 +14,7 @@ import {
   type TrainingStrategyPlugin,
 } from '@fairtune/core';
 import { backendParam, seedParam } from './params.js';
-import { optimiserParams, type OptimiserParams } from './train-params.js';
+import { createStrategy, optimiserParams, type OptimiserParams } from './train-params.js';
 import { MASK_PATTERN, MASK_PRESETS } from '../train/peft.js';
 import { ermStrategy } from '../strategies/erm.js';
 import type { Pooling } from '../ppg-gpt/config.js';
@@ -146,16 +146,7 @@ export class FinetuneStage implements StagePlugin<Params> {
         const seed = p.seed ?? ctx.seed;
         const groupNames = data.meta.groups?.names ?? [];
         model.addTaskHead(p.pooling, seed);
-        const strategy = plugin.create({
-          params: p.strategy.params,
-          trainGroups: Int32Array.from(train, (i) => data.group?.[i] ?? -1),
-          groupNames,
-          epochs: p.epochs,
-          stepsPerEpoch: Math.ceil(train.length / p.batchSize),
-          batchSize: p.batchSize,
-          seed,
-          log: (m) => emit.log('info', `[${plugin.name}] ${m}`),
-        });
+        const strategy = createStrategy(plugin, p, train, data.group, groupNames, seed, emit);
         const result = await finetune(
           model,
           data,

@@ -1,4 +1,5 @@
-/** JSON-schema fragments shared by the training stages. */
+/** JSON-schema fragments and helpers shared by the training stages. */
+import type { JsonObject, StageEmitter, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
 export const optimiserParams = {
   optimizer: { type: 'string', enum: ['adam', 'adamw'], default: 'adam', description: 'adam: L2 added to the gradient (torch Adam); adamw: decoupled weight decay.' },
   learningRate: { type: 'number', exclusiveMinimum: 0, default: 1e-4, description: 'Peak learning rate (after warmup).' },
@@ -11,3 +12,25 @@ export const optimiserParams = {
 } as const;
 
 export type { OptimiserSettings as OptimiserParams } from '../train/optimizer.js';
+
+/** One training strategy instance for a fine-tune, the same for PPG-GPT and the ViT. */
+export function createStrategy(
+  plugin: TrainingStrategyPlugin,
+  p: { readonly strategy: { readonly params: JsonObject }; readonly epochs: number; readonly batchSize: number },
+  train: ArrayLike<number>,
+  group: ArrayLike<number> | undefined,
+  groupNames: readonly string[],
+  seed: number,
+  emit: StageEmitter,
+): TrainingStrategy {
+  return plugin.create({
+    params: p.strategy.params,
+    trainGroups: Int32Array.from(train, (i) => group?.[i] ?? -1),
+    groupNames,
+    epochs: p.epochs,
+    stepsPerEpoch: Math.ceil(train.length / p.batchSize),
+    batchSize: p.batchSize,
+    seed,
+    log: (m) => emit.log('info', `[${plugin.name}] ${m}`),
+  });
+}
