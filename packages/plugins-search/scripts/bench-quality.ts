@@ -6,15 +6,19 @@
  * Optuna's side is scripts/bench_quality.py run with /usr/bin/python3 (or FAIRTUNE_PYTHON); it is
  * skipped, visibly, when optuna cannot be imported. Not part of `npm test`.
  * BENCH_SEEDS and BENCH_TRIALS shrink it for a smoke run (the registered design is 20 and 200).
+ * BENCH_SEED_START and BENCH_PROBLEMS (comma-separated names) select other seeds and a subset of the
+ * problems, for the registered follow-up (entry 2026-12-05 "Is the Branin/Hartmann-6 gap chance?").
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FrozenTrial, StudyView } from '@fairtune/core';
+import { Rng, type FrozenTrial, type StudyView } from '@fairtune/core';
 import { TpeSampler } from '../src/samplers/tpe.js';
 import { braninProblem, frozen, maskLrProblem, type Problem } from '../src/samplers/test-utils/study.js';
 
 const SEEDS = Number(process.env['BENCH_SEEDS'] ?? 20);
+const SEED_START = Number(process.env['BENCH_SEED_START'] ?? 0);
+const PROBLEM_NAMES = process.env['BENCH_PROBLEMS'] ?? '';
 const TRIALS = Number(process.env['BENCH_TRIALS'] ?? 200);
 const CHECKPOINTS = [50, 200].filter((n) => n <= TRIALS);
 const python = process.env['FAIRTUNE_PYTHON'] ?? '/usr/bin/python3';
@@ -68,7 +72,9 @@ const styblinskiTang5: Problem = {
   },
 };
 
-export const problems: Problem[] = [maskLrProblem, braninProblem, hartmann6, styblinskiTang5];
+export const allProblems: Problem[] = [maskLrProblem, braninProblem, hartmann6, styblinskiTang5];
+const problems = PROBLEM_NAMES ? allProblems.filter((p) => PROBLEM_NAMES.split(',').includes(p.name)) : allProblems;
+if (problems.length === 0) throw new Error(`BENCH_PROBLEMS=${PROBLEM_NAMES}: no such problem (${allProblems.map((p) => p.name).join(', ')})`);
 
 interface StudyResult {
   /** Best value after each checkpoint, in CHECKPOINTS order. */
@@ -118,7 +124,7 @@ function oursSide(): Side {
   for (const p of problems) runOurs(p, 999, 30); // warm-up (JIT), unrecorded
   const side: Side = { best: problems.map(() => CHECKPOINTS.map(() => [])), timeMs: problems.map(() => []) };
   problems.forEach((p, pi) => {
-    for (let seed = 0; seed < SEEDS; seed++) {
+    for (let seed = SEED_START; seed < SEED_START + SEEDS; seed++) {
       const r = runOurs(p, seed, TRIALS);
       r.best.forEach((b, ci) => side.best[pi]![ci]!.push(b));
       side.timeMs[pi]!.push(r.timeMs);
@@ -130,7 +136,7 @@ function oursSide(): Side {
 function optunaSide(): { version: string; side: Side } | string {
   const probe = spawnSync(python, ['-c', 'import optuna'], { encoding: 'utf8' });
   if (probe.status !== 0) return `${python} cannot import optuna (apt-get install -y python3-optuna)`;
-  const r = spawnSync(python, [join(here, 'bench_quality.py'), String(SEEDS), String(TRIALS), CHECKPOINTS.join(',')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(python, [join(here, 'bench_quality.py'), String(SEEDS), String(TRIALS), CHECKPOINTS.join(','), String(SEED_START), PROBLEM_NAMES], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) return `bench_quality.py failed: ${r.stderr.trim().split('\n').at(-1)}`;
   const o = JSON.parse(r.stdout) as { version: string; problems: Record<string, { best: number[][]; timeMs: number[] }> };
   return {
@@ -141,7 +147,23 @@ function optunaSide(): { version: string; side: Side } | string {
 
 const fmt = (v: number, digits = 4): string => (Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toFixed(digits));
 
-console.log(`bench:quality — ours tpe (defaults, univariate) vs Optuna TPESampler (defaults), seeds 0..${SEEDS - 1}, ${TRIALS} trials`);
+/**
+ * Percentile bootstrap 95 % CI of median(a) − median(b), the two samples resampled independently
+ * (the seeds of the two samplers are different random streams, not pairs); 10,000 seeded resamples.
+ */
+function medianDifferenceCi(a: readonly number[], b: readonly number[], label: string): [number, number] {
+  const rng = Rng.derive(20261205, label);
+  const draw = (x: readonly number[]) => median(Array.from(x, () => x[rng.int(x.length)]!));
+  const d = Array.from({ length: 10_000 }, () => draw(a) - draw(b)).sort((x, y) => x - y);
+  const q = (p: number) => {
+    const h = (d.length - 1) * p;
+    const lo = Math.floor(h);
+    return d[lo]! + (h - lo) * (d[Math.min(lo + 1, d.length - 1)]! - d[lo]!);
+  };
+  return [q(0.025), q(0.975)];
+}
+
+console.log(`bench:quality — ours tpe (defaults, univariate) vs Optuna TPESampler (defaults), seeds ${SEED_START}..${SEED_START + SEEDS - 1}, ${TRIALS} trials`);
 const t0 = performance.now();
 const ours = oursSide();
 console.log(`  ours: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -154,10 +176,10 @@ if (typeof opt === 'string') {
 }
 const other = typeof opt === 'string' ? undefined : opt.side;
 
-const json: Record<string, unknown> = { seeds: SEEDS, trials: TRIALS, optuna: typeof opt === 'string' ? null : opt.version, problems: {} };
+const json: Record<string, unknown> = { seedStart: SEED_START, seeds: SEEDS, trials: TRIALS, optuna: typeof opt === 'string' ? null : opt.version, problems: {} };
 console.log('');
-console.log('| problem | n | ours median best (IQR) | Optuna median best (IQR) | regret ratio ours/Optuna | quality met (≤ Optuna + 0.25·IQR) |');
-console.log('|---|---:|---:|---:|---:|---|');
+console.log('| problem | n | ours median best (IQR) | Optuna median best (IQR) | regret ratio ours/Optuna | median difference ours − Optuna [95 % CI] | quality met (≤ Optuna + 0.25·IQR) |');
+console.log('|---|---:|---:|---:|---:|---|---|');
 let qualityAll = true;
 let speedAll = true;
 problems.forEach((p, pi) => {
@@ -165,7 +187,7 @@ problems.forEach((p, pi) => {
   CHECKPOINTS.forEach((n, ci) => {
     const a = ours.best[pi]![ci]!;
     const ma = median(a);
-    let cells = `${fmt(ma)} (${fmt(iqr(a))}) | – | – | –`;
+    let cells = `${fmt(ma)} (${fmt(iqr(a))}) | – | – | – | –`;
     if (other) {
       const b = other.best[pi]![ci]!;
       const mb = median(b);
@@ -174,8 +196,9 @@ problems.forEach((p, pi) => {
       const ratio = regretB === 0 ? undefined : (ma - p.optimum) / regretB;
       const met = ma <= mb + 0.25 * ib;
       qualityAll &&= met;
-      cells = `${fmt(ma)} (${fmt(iqr(a))}) | ${fmt(mb)} (${fmt(ib)}) | ${ratio === undefined ? '—' : ratio.toFixed(2)} | ${met ? 'yes' : 'no'}`;
-      entry[`n${n}`] = { ours: { median: ma, iqr: iqr(a), values: a }, optuna: { median: mb, iqr: ib, values: b }, regretRatio: ratio ?? null, met };
+      const diffCi = medianDifferenceCi(a, b, `${p.name}/${n}`);
+      cells = `${fmt(ma)} (${fmt(iqr(a))}) | ${fmt(mb)} (${fmt(ib)}) | ${ratio === undefined ? '—' : ratio.toFixed(2)} | ${fmt(ma - mb)} [${fmt(diffCi[0])}, ${fmt(diffCi[1])}] | ${met ? 'yes' : 'no'}`;
+      entry[`n${n}`] = { ours: { median: ma, iqr: iqr(a), values: a }, optuna: { median: mb, iqr: ib, values: b }, regretRatio: ratio ?? null, medianDifference: ma - mb, medianDifferenceCi: diffCi, met };
     }
     console.log(`| ${p.name} | ${n} | ${cells} |`);
   });

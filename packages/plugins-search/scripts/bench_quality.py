@@ -106,13 +106,17 @@ def run(suggest, evaluate, seed, trials, checkpoints):
 def main():
     seeds, trials = int(sys.argv[1]), int(sys.argv[2])
     checkpoints = [int(c) for c in sys.argv[3].split(",") if c]
-    for _, suggest, evaluate in PROBLEMS:  # warm-up, unrecorded
+    # Optional: the first seed (a follow-up uses seeds never run before) and a problem subset.
+    seed_start = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    wanted = set(sys.argv[5].split(",")) if len(sys.argv) > 5 and sys.argv[5] else None
+    problems = [p for p in PROBLEMS if wanted is None or p[0] in wanted]
+    for _, suggest, evaluate in problems:  # warm-up, unrecorded
         run(suggest, evaluate, 999, 30, [])
     out = {"version": optuna.__version__, "problems": {}}
-    for name, suggest, evaluate in PROBLEMS:
+    for name, suggest, evaluate in problems:
         best = [[] for _ in checkpoints]
         times = []
-        for seed in range(seeds):
+        for seed in range(seed_start, seed_start + seeds):
             b, t = run(suggest, evaluate, seed, trials, checkpoints)
             for ci, v in enumerate(b):
                 best[ci].append(v)
