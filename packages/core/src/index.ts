@@ -1,4 +1,4 @@
-/** Public surface of @fairtune/core: contracts for plugin authors and the runtime API. */
+/** Public surface of @fairtune/core: the runtime API, and (for backwards compatibility) everything of `@fairtune/core/plugin`, which is where plugins should import from. */
 export * from './contracts/artifact.js';
 export * from './contracts/artifact-kinds.js';
 export * from './contracts/groups.js';
