@@ -1,10 +1,10 @@
-// An example third-party plugin package. It depends only on @fairtune/core's public contracts
+// An example third-party plugin package. It depends only on @fairtune/core's plugin contracts (@fairtune/core/plugin)
 // (peer dependency) and exports one inversify ContainerModule named `containerModule`.
 // Load it from a pipeline with  "plugins": ["fairtune-plugin-example"]  or  --plugin fairtune-plugin-example.
 import { ContainerModule } from 'inversify';
-import { STAGE_PLUGIN, artifact, ndarray, requireArray, runAsync } from '@fairtune/core';
+import { STAGE_PLUGIN, artifact, ndarray, requireArray, runAsync } from '@fairtune/core/plugin';
 
-/** @type {import('@fairtune/core').StagePlugin<{ lower: number, upper: number }>} */
+/** @type {import('@fairtune/core/plugin').StagePlugin<{ lower: number, upper: number }>} */
 export const winsorize = {
   type: 'example.winsorize',
   version: '1.0.0',

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { AttributeValue } from '@fairtune/core';
+import type { AttributeValue } from '@fairtune/core/plugin';
 import { columnIndex, headerOf, readCsv, type CsvTable } from './csv.js';
 
 export const SUBJECTS_FILE = 'subjects.csv';

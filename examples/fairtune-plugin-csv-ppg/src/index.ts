@@ -4,7 +4,7 @@
  * @fairtune/core's contracts only.
  */
 import { ContainerModule } from 'inversify';
-import { DATASET_INSPECTOR, STAGE_PLUGIN } from '@fairtune/core';
+import { DATASET_INSPECTOR, STAGE_PLUGIN } from '@fairtune/core/plugin';
 import { csvPpgLoader } from './loader.js';
 import { csvPpgInspector } from './inspector.js';
 

@@ -4,7 +4,7 @@
  * what the loader reads, so a folder the loader rejects is named here with the same file and row.
  */
 import { join } from 'node:path';
-import type { DatasetInspector, JsonValue } from '@fairtune/core';
+import type { DatasetInspector, JsonValue } from '@fairtune/core/plugin';
 import { headerOf } from './csv.js';
 import { isCsvFolder, readSubjects, recordingFiles, subjectOf } from './folder.js';
 import { impliedRate } from './recording.js';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifact, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core';
+import { artifact, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { readSubjects, recordingFiles, subjectOf } from './folder.js';
 import { readRecording } from './recording.js';
 

@@ -10,7 +10,7 @@
  * Σ_g q_g ℓ_g, given to the trainer as w_i = q_{g_i} / n_{g_i, batch}. α = 1 is group-balanced
  * risk; α = 1/G is worst-group risk. Samples of unknown group (−1) get weight 0.
  */
-import type { BatchInfo, JsonObject, StrategyInit, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
+import type { BatchInfo, JsonObject, StrategyInit, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 
 export interface CvarParams {
   alpha: number;

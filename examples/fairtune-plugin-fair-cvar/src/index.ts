@@ -4,7 +4,7 @@
  * over predictions (`cvar.recalibrate`). Depends on @fairtune/core's contracts only.
  */
 import { ContainerModule } from 'inversify';
-import { STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core';
+import { STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core/plugin';
 import { cvarStrategy } from './cvar.js';
 import { recalibrateStage } from './recalibrate.js';
 

@@ -5,7 +5,7 @@
  * A group with too few fit rows, or whose predictions do not vary there, gets the correction
  * fitted on all fit rows (and a warning naming it); so do rows of unknown group (−1).
  */
-import { artifact, ndarray, requireArray, runAsync, type Artifact, type PredictionsMeta, type StageContext, type StagePlugin } from '@fairtune/core';
+import { artifact, ndarray, requireArray, runAsync, type Artifact, type PredictionsMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 
 export interface RecalibrateParams {
   fitSplit: string;

@@ -1,5 +1,5 @@
 /** Channel helpers over signal arrays of shape [T] or [T, C]. */
-import { ndarray, type NdArray } from '@fairtune/core';
+import { ndarray, type NdArray } from '@fairtune/core/plugin';
 
 /** Channel `c` of an array of shape [T] or [T, C], as float64. */
 export function channelOf(arr: NdArray, c: number): Float64Array {

@@ -3,7 +3,7 @@
  * preprocessing stages run one step each; `eval.predict` replays a model's whole chain on
  * another dataset, so both go through this one implementation.
  */
-import type { DatasetMeta, NdArray, RecordingRecord, SignalProcessingStep, SignalRef } from '@fairtune/core';
+import type { DatasetMeta, NdArray, RecordingRecord, SignalProcessingStep, SignalRef } from '@fairtune/core/plugin';
 import { butterBandpass, filtfiltWithGaps } from './butterworth.js';
 import { resamplePoly } from './resample.js';
 import { channelCount, channelOf, fromChannels } from './channels.js';

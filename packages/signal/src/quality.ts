@@ -1,5 +1,5 @@
 /** Window quality checks (`QualityChecks`), shared by `preprocess.quality` and `eval.predict`. */
-import type { NdArray, QualityChecks } from '@fairtune/core';
+import type { NdArray, QualityChecks } from '@fairtune/core/plugin';
 import { clippingFraction, flatFraction } from './window.js';
 
 export interface QualityResult {

@@ -1,5 +1,5 @@
 /** Row helpers over a samples artifact's arrays ([N, …] per window, `subject` indexing `meta.subjects`). */
-import { ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core';
+import { ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core/plugin';
 
 /** Keeps the samples where `keep[i]`; every array whose first dimension is N is filtered. */
 export function filterSamples(arrays: Readonly<Record<string, NdArray>>, keep: ArrayLike<boolean>): Record<string, NdArray> {

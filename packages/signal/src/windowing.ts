@@ -4,7 +4,7 @@
  * shorter than one window. `preprocess.window` and `eval.predict` (windowing another dataset to a
  * model's input) share it.
  */
-import { ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core';
+import { ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core/plugin';
 import { alignLabel, normaliseWindow, windowStarts, type Normalisation } from './window.js';
 import { channelCount, channelOf } from './channels.js';
 import type { DatasetArrays, LoopHooks } from './processing.js';
