@@ -1,6 +1,6 @@
 /** Public surface of this plugin package: its inversify ContainerModule. */
 import { ContainerModule } from 'inversify';
-import { CLI_COMMAND, STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core';
+import { CLI_COMMAND, STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core/plugin';
 import { MetricsCommand } from './cli/metrics-command.js';
 import { evalMetricsStage } from './stages/eval-metrics.js';
 import { modelCardStage } from './stages/model-card.js';

@@ -1,6 +1,6 @@
 /** Public surface of this plugin package: its inversify ContainerModule. */
 import { ContainerModule } from 'inversify';
-import { CLI_COMMAND, PRUNER, SAMPLER, STAGE_PLUGIN } from '@fairtune/core';
+import { CLI_COMMAND, PRUNER, SAMPLER, STAGE_PLUGIN } from '@fairtune/core/plugin';
 import { samplerPlugins } from './samplers/index.js';
 import { FairTuneSearchStage, SearchStage } from './stages/search.js';
 import { StudyCommand } from './cli/study-command.js';

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FrozenTrial, StudyView } from '@fairtune/core';
+import type { FrozenTrial, StudyView } from '@fairtune/core/plugin';
 
 export interface SearchReportInput {
   readonly view: StudyView;

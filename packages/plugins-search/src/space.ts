@@ -5,7 +5,7 @@
  * study as int params `mask_00` … `mask_NN` (0/1, zero-padded names, so the order never depends on
  * insertion, algorithms.md §7.3) and bound as the bit string `train.finetune`'s `mask` takes.
  */
-import type { Distribution, JsonSchema, ParamValue, SearchSpace } from '@fairtune/core';
+import type { Distribution, JsonSchema, ParamValue, SearchSpace } from '@fairtune/core/plugin';
 
 export type SpaceEntry =
   | { readonly type: 'float'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }

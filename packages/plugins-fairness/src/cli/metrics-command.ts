@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CliCommand, CliIO, TaskKind } from '@fairtune/core';
+import type { CliCommand, CliIO, TaskKind } from '@fairtune/core/plugin';
 import { evaluatePredictions } from '../metrics/evaluate.js';
 import { toJsonSafe } from '../metrics/summary.js';
 import { InputError, readPredictionsCsv } from './predictions-csv.js';

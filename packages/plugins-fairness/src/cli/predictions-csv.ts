@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import type { TaskKind } from '@fairtune/core';
+import type { TaskKind } from '@fairtune/core/plugin';
 
 export class InputError extends Error {
   override readonly name = 'InputError';

@@ -10,7 +10,7 @@
  * [q_{α/2}, q_{1−α/2}] of the replicate values (numpy's linear interpolation). Replicates in
  * which a metric is undefined (NaN) are left out for that metric and counted.
  */
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { quantileSorted } from './common.js';
 
 export interface ConfidenceInterval {

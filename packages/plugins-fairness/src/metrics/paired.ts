@@ -17,7 +17,7 @@
  * With n non-zero differences no exact two-sided test of either kind can give p < 2/2^n
  * (0.0625 for n = 5): `minAttainableP` says so, and the report prints it next to the p.
  */
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { quantileSorted } from './common.js';
 
 /** Largest n for which the sign-flip test enumerates every sign pattern (2^20 ≈ 1e6). */

@@ -18,7 +18,7 @@
  * subsample when there are more than `maxSamples` embeddings) so that bootstrap replicates
  * only index into it.
  */
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { median } from './common.js';
 
 /** Row-major matrix of embeddings: `rows` × `dim`. */

@@ -2,7 +2,7 @@
  * The metric summary shared by `fairtune metrics` and the `eval.metrics` stage: `overall`
  * values and `groups` keyed by group name, in the shape documented in docs/fairness.md.
  */
-import type { TaskKind } from '@fairtune/core';
+import type { TaskKind } from '@fairtune/core/plugin';
 import { classificationMetrics } from './classification.js';
 import { regressionMetrics } from './regression.js';
 import { eligibleSpread, groupIndices, type NumArray } from './common.js';

@@ -8,7 +8,7 @@
  * (dataset and split) with the same stage seed (same subject split and initialisation); runs on
  * another evaluation set, or with a seed the baseline lacks, are never compared with it.
  */
-import { deriveSeed } from '@fairtune/core';
+import { deriveSeed } from '@fairtune/core/plugin';
 import { comparePaired, holmAdjust, paretoFront, type MeanInterval, type PairedComparison } from '../metrics/paired.js';
 
 export interface CompareRun {

@@ -7,7 +7,7 @@
  * the fine-tune's predictions (every split: group sizes). `report.model-card` writes it as
  * model-card.md and model-card.json.
  */
-import type { GroupsMeta, InputSpec, JsonObject, JsonValue, ModelMeta, PredictionsMeta } from '@fairtune/core';
+import type { GroupsMeta, InputSpec, JsonObject, JsonValue, ModelMeta, PredictionsMeta } from '@fairtune/core/plugin';
 
 /** The parts of an eval.metrics output the card reads (nulls are undefined values). */
 export interface CardMetricsMeta {

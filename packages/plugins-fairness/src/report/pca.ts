@@ -4,7 +4,7 @@
  * each iteration computes Xᵀ(X v), O(N·D)). Signs are fixed so the largest-magnitude loading of
  * each component is positive (deterministic plots, like sklearn's svd_flip up to convention).
  */
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import type { Matrix } from '../metrics/representation.js';
 
 export interface PcaResult {

@@ -17,7 +17,7 @@ import {
   type JsonObject,
   type PredictionsMeta,
   type StagePlugin,
-} from '@fairtune/core';
+} from '@fairtune/core/plugin';
 import { take } from '../metrics/common.js';
 import type { SubjectResample } from '../metrics/bootstrap.js';
 import { LOA_Z } from '../metrics/agreement.js';

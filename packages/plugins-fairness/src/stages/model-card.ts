@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifact, requireArray, requireInput, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StagePlugin } from '@fairtune/core';
+import { artifact, requireArray, requireInput, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StagePlugin } from '@fairtune/core/plugin';
 import { buildModelCard, modelCardMarkdown, splitSizes, type CardMetricsMeta, type ModelCardInput } from '../report/model-card.js';
 
 export interface ModelCardParams {

@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { artifact, deriveSeed, requireArray, Rng, runAsync, type Artifact, type EmbeddingsMeta, type JsonObject, type StagePlugin } from '@fairtune/core';
+import { artifact, deriveSeed, requireArray, Rng, runAsync, type Artifact, type EmbeddingsMeta, type JsonObject, type StagePlugin } from '@fairtune/core/plugin';
 import { aggregateSeeds } from '../metrics/bootstrap.js';
 import { flattenMetrics, toJsonSafe } from '../metrics/summary.js';
 import { compareMethods, tradeoff, type CompareRun, type EvalSetComparison } from '../report/compare.js';

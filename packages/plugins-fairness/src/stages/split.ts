@@ -4,7 +4,7 @@
  * that has no such split is an error, never a silent fall-back to all rows (which would label
  * training rows as test results).
  */
-import type { Artifact } from '@fairtune/core';
+import type { Artifact } from '@fairtune/core/plugin';
 
 /**
  * Row indices (ascending) of `split` in an artifact with `n` rows, whose optional int8 `split`

@@ -10,7 +10,7 @@
  *   ∇L_P − proj_{∇L_A} ∇L_P − α ∇L_A (Frobenius inner product), α = λ(p); the schedule
  *   defaults to 'constant' (α = λ_max) as in the paper, fairlearn and AIF360.
  */
-import type { AdversarySpec, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
+import type { AdversarySpec, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 
 /** DANN ramp: 2/(1 + exp(−γ·p)) − 1 for p clamped to [0, 1]; 0 at p = 0, → 1 as p → 1 (0.9999 for γ = 10). */
 export function dannRamp(progress: number, gamma = 10): number {

@@ -13,7 +13,7 @@
  * q only changes in lossWeights, which the trainer calls on training steps only, so it stays
  * frozen during evaluation; a second call for the same step returns the same weights.
  */
-import type { BatchInfo, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
+import type { BatchInfo, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import { groupCounts } from './params.js';
 
 export interface GroupDroOptions {

@@ -12,7 +12,7 @@
  * (L̂ = 0, w_g = 1): plain shuffle for 'none', group-balanced sampling for 'size'. A group with
  * no loss in the previous epoch (NaN) and samples of unknown group get w = 1.
  */
-import type { TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
+import type { TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import { groupCounts } from './params.js';
 
 export type LossNormalization = 'mean' | 'sum' | 'none';

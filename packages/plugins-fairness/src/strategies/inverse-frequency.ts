@@ -13,7 +13,7 @@
  * unbiased estimate of the group-balanced risk Σ_g ℓ_g/G) or Σ_i w_i ℓ_i / Σ_i w_i
  * ('weight-sum', PyTorch's weighted-mean reduction).
  */
-import type { TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
+import type { TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import { groupCounts } from './params.js';
 
 /** Per-sample IF weights and the weight of each group (0 for groups absent from training). */

@@ -8,7 +8,7 @@
  * that is not a float) is a UsageError (exit 2, as argparse exits 2); everything found wrong
  * later (bad JSON, an unknown sampler) is the command's error (exit 1, as Python's traceback).
  */
-import { UsageError, type StudyDirection } from '@fairtune/core';
+import { UsageError, type StudyDirection } from '@fairtune/core/plugin';
 
 export type OutputFormat = 'json' | 'table' | 'yaml';
 export type TellState = 'complete' | 'pruned' | 'fail';

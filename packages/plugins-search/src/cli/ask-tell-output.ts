@@ -5,7 +5,7 @@
  * `str(dict)`), with `--flatten` giving `params_<name>` columns. yaml (`yaml.safe_dump`: keys
  * sorted, block style) is written for the values a trial's params can hold.
  */
-import type { Distribution, ParamValue } from '@fairtune/core';
+import type { Distribution, ParamValue } from '@fairtune/core/plugin';
 import { PyFloat, pyFloatRepr, pyJsonDumps, type PyJson } from '../storage/python-json.js';
 import type { OutputFormat } from './ask-tell-args.js';
 

@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError, type CliIO, type Distribution, type ParamValue, type StudyDirection } from '@fairtune/core';
+import { UsageError, type CliIO, type Distribution, type ParamValue, type StudyDirection } from '@fairtune/core/plugin';
 import { distributionConflict } from '../storage/journal-format.js';
 import { JournalStorage, type JournalStudy } from '../storage/journal.js';
 import { DEFAULT_STORAGE, journalFiles, openJournalStorage, parseStorage, type StorageLocation } from '../storage/location.js';

@@ -17,7 +17,7 @@
  * Stricter than Python: an attribute the class does not take, a missing one, or a non-integer
  * int bound is an error (Python raises a TypeError for the first two and truncates the third).
  */
-import type { CategoricalChoice, Distribution } from '@fairtune/core';
+import type { CategoricalChoice, Distribution } from '@fairtune/core/plugin';
 import { pyJsonLoads } from '../storage/python-json.js';
 
 /** A search space in the order its names were given (Optuna suggests, and prints, in that order). */

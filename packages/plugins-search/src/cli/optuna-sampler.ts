@@ -5,7 +5,7 @@
  * sampler plugin's params and checked against its schema. `seed` is the sampler's seed (0 when
  * absent or null: our samplers always take one, where Optuna's default is unseeded).
  */
-import { resolveNestedParams, type JsonObject, type SamplerPlugin } from '@fairtune/core';
+import { resolveNestedParams, type JsonObject, type SamplerPlugin } from '@fairtune/core/plugin';
 import { samplerPlugins } from '../samplers/index.js';
 import { pyJsonLoads } from '../storage/python-json.js';
 

@@ -3,7 +3,7 @@
  * Optuna's Redis journal) from the command line, as `optuna studies` / `optuna trials` /
  * `optuna best-trial` do, with `--json`.
  */
-import { UsageError, type CliCommand, type CliIO, type FrozenTrial, type StudyDirection } from '@fairtune/core';
+import { UsageError, type CliCommand, type CliIO, type FrozenTrial, type StudyDirection } from '@fairtune/core/plugin';
 import { JournalStorage } from '../storage/journal.js';
 import { runAskTell } from './ask-tell.js';
 import { studyActionIndex } from './ask-tell-args.js';

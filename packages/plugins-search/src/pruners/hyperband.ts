@@ -14,7 +14,7 @@
  * Optuna also shows TPE only the trial's bracket (`optuna.pruners._filter_study`):
  * `bracketStudy(study, trial)` is that view, for a search stage to hand its sampler.
  */
-import type { FrozenTrial, Pruner, StudyView } from '@fairtune/core';
+import type { FrozenTrial, Pruner, StudyView } from '@fairtune/core/plugin';
 import { crc32, pyLog } from './python-math.js';
 import { SuccessiveHalvingPruner } from './successive-halving.js';
 import { isWritable, lastStep, type WritableStudyView } from './study-view.js';

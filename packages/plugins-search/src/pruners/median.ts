@@ -8,7 +8,7 @@
  * The median is numpy's `nanpercentile` (linear interpolation, numpy's own lerp, so a median with
  * an infinite value is NaN and prunes nothing, as in Optuna).
  */
-import type { FrozenTrial, Pruner, StudyDirection, StudyView } from '@fairtune/core';
+import type { FrozenTrial, Pruner, StudyDirection, StudyView } from '@fairtune/core/plugin';
 import { lastStep } from './study-view.js';
 
 export interface MedianOptions {

@@ -3,7 +3,7 @@
  * e.g. `"pruner": { "name": "successive-halving", "params": { "reductionFactor": 3 } }`; params are
  * checked against these schemas, with Optuna's defaults filled in, when the pipeline is validated.
  */
-import type { Pruner, PrunerPlugin } from '@fairtune/core';
+import type { Pruner, PrunerPlugin } from '@fairtune/core/plugin';
 import { HYPERBAND_DEFAULTS, HyperbandPruner, type HyperbandOptions } from './hyperband.js';
 import { MEDIAN_DEFAULTS, MedianPruner, type MedianOptions } from './median.js';
 import { SUCCESSIVE_HALVING_DEFAULTS, SuccessiveHalvingPruner, type SuccessiveHalvingOptions } from './successive-halving.js';

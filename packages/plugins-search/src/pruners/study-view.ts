@@ -8,7 +8,7 @@
  * a pruner given a plain view keeps what it recorded in memory instead, which gives the same
  * decisions for as long as the pruner lives.
  */
-import type { FrozenTrial, StudyView } from '@fairtune/core';
+import type { FrozenTrial, StudyView } from '@fairtune/core/plugin';
 
 export interface WritableStudyView extends StudyView {
   setTrialSystemAttr(trialNumber: number, key: string, value: unknown): void;

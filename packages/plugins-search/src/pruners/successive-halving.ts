@@ -10,7 +10,7 @@
  * report at a rung's end prunes. With `minResource: 'auto'`, r = max(⌊last step of the longest
  * COMPLETE trial / 100⌋, 1), fixed once the first trial completes (nothing is pruned before).
  */
-import type { FrozenTrial, Pruner, StudyDirection, StudyView } from '@fairtune/core';
+import type { FrozenTrial, Pruner, StudyDirection, StudyView } from '@fairtune/core/plugin';
 import { isWritable, lastStep } from './study-view.js';
 
 export interface SuccessiveHalvingOptions {

@@ -6,7 +6,7 @@
  * `number mod size` again (Optuna warns and re-evaluates a random one). A point is recognised by
  * the trial's params rather than a `grid_id` attribute, so enqueued trials on grid points count.
  */
-import { Rng, type CategoricalChoice, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyView } from '@fairtune/core';
+import { Rng, type CategoricalChoice, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyView } from '@fairtune/core/plugin';
 import { fixedParams, ordered } from './random.js';
 import { checkDistribution, choiceIndex, sortedNames, stepOf } from './space.js';
 

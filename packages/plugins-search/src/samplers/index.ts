@@ -1,5 +1,5 @@
 /** The samplers of this package (nested plugins of kind `sampler`) and their building blocks. */
-import type { SamplerPlugin } from '@fairtune/core';
+import type { SamplerPlugin } from '@fairtune/core/plugin';
 import { gridSamplerPlugin } from './grid.js';
 import { randomSamplerPlugin } from './random.js';
 import { tpeSamplerPlugin } from './tpe.js';

@@ -13,7 +13,7 @@
  * - categorical: each kernel puts prior_weight/kernels on every choice and 1 more on its own,
  *   normalised; the prior kernel is uniform.
  */
-import type { Distribution, Rng } from '@fairtune/core';
+import type { Distribution, Rng } from '@fairtune/core/plugin';
 import { roundHalfEven, stepOf } from './space.js';
 import { logGaussMass, normLogPdf, truncnormLogPdf, truncnormPpf } from './truncnorm.js';
 

@@ -8,7 +8,7 @@
  * values, and adding a param does not change the others. TPE's start-up trials are these same
  * draws, as Optuna's TPESampler delegates to a RandomSampler with its seed.
  */
-import { Rng, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyView } from '@fairtune/core';
+import { Rng, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyView } from '@fairtune/core/plugin';
 import { checkDistribution, sampleUniform, sortedNames } from './space.js';
 
 /** The generator of one param of one trial (shared with TPE's start-up and fallback draws). */

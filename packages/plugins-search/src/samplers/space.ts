@@ -4,7 +4,7 @@
  * does it (through `_SearchSpaceTransform`: log space for log params, ±step/2 around an integer
  * or stepped range, then rounding to the step and clipping).
  */
-import type { CategoricalChoice, Distribution, FrozenTrial, ParamValue, Rng } from '@fairtune/core';
+import type { CategoricalChoice, Distribution, FrozenTrial, ParamValue, Rng } from '@fairtune/core/plugin';
 
 /** Whether the distribution has one value only (Optuna's `single()`): it is not sampled. */
 export function isSingle(d: Distribution): boolean {

@@ -12,7 +12,7 @@
  * models the params that every finished trial has (with the same distribution) jointly, and
  * `group` splits them into groups of params that always occur together.
  */
-import { Rng, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyDirection, type StudyView } from '@fairtune/core';
+import { Rng, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyDirection, type StudyView } from '@fairtune/core/plugin';
 import { buildParzenEstimator, defaultGamma, logPdfParzen, sampleParzen, type ParzenEstimator, type ParzenParameters } from './parzen.js';
 import { fixedParams, ordered, sampleRandomParams } from './random.js';
 import { checkDistribution, internalValue, isSingle, sameDistribution, singleValue, sortedNames } from './space.js';

@@ -20,7 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FrozenTrial, StudyView } from '@fairtune/core';
+import type { FrozenTrial, StudyView } from '@fairtune/core/plugin';
 import type { StudyStore } from '../study/store.js';
 
 /** The env var that makes a `fairtune run` process a trial worker of one search stage. */

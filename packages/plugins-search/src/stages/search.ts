@@ -32,7 +32,7 @@ import {
   type StudyView,
   type TrialResult,
   type TrialRunner,
-} from '@fairtune/core';
+} from '@fairtune/core/plugin';
 import { writeSearchReport } from '../report.js';
 import { resolveSpace, spaceSchema, type ResolvedSpace, type SpaceEntry } from '../space.js';
 import { setTimeout as sleep } from 'node:timers/promises';

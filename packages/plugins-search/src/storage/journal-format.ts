@@ -10,7 +10,7 @@
  * study. An update to a finished trial, to a missing trial or study, or a param whose distribution
  * conflicts with an earlier trial's is ignored, and is an error only for the worker that wrote it.
  */
-import type { CategoricalChoice, Distribution, ParamValue, StudyDirection, TrialState } from '@fairtune/core';
+import type { CategoricalChoice, Distribution, ParamValue, StudyDirection, TrialState } from '@fairtune/core/plugin';
 import { PyFloat, pyJsonDumps, pyJsonLoads, type PyJson } from './python-json.js';
 
 export const JournalOperation = {

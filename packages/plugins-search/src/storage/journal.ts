@@ -18,7 +18,7 @@
  * infinities as Python's bare tokens, datetimes as `datetime.isoformat()` writes local times.
  */
 import { randomUUID } from 'node:crypto';
-import type { Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState } from '@fairtune/core';
+import type { Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState } from '@fairtune/core/plugin';
 import type { WritableStudyView } from '../pruners/study-view.js';
 import type { StudyStore } from '../study/store.js';
 import type { JournalBackend, JournalRecord } from './backend.js';

@@ -3,7 +3,7 @@
  * and `tell`), behind an interface so the study can live in memory, in an Optuna journal file or
  * in Redis. Trials are numbered from 0 in creation order across every writer.
  */
-import type { Distribution, FrozenTrial, ParamValue, StudyDirection, StudyView, TrialState } from '@fairtune/core';
+import type { Distribution, FrozenTrial, ParamValue, StudyDirection, StudyView, TrialState } from '@fairtune/core/plugin';
 
 export interface StudyStore {
   readonly name: string;

@@ -15,7 +15,7 @@
  * Python worker's) is never failed and is not counted as running, since nothing tells a slow one
  * from a dead one.
  */
-import type { FrozenTrial } from '@fairtune/core';
+import type { FrozenTrial } from '@fairtune/core/plugin';
 import { JournalOperationError } from '../storage/journal-format.js';
 import { PyFloat } from '../storage/python-json.js';
 import type { StudyStore } from './store.js';
