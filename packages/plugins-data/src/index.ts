@@ -1,6 +1,6 @@
 /** Public surface of this plugin package: its inversify ContainerModule. */
 import { ContainerModule } from 'inversify';
-import { CLI_COMMAND, DATASET_INSPECTOR, STAGE_PLUGIN } from '@fairtune/core';
+import { CLI_COMMAND, DATASET_INSPECTOR, STAGE_PLUGIN } from '@fairtune/core/plugin';
 import { DaliaLoader } from './loaders/dalia.js';
 import { ButPpgLoader } from './loaders/but-ppg.js';
 import { MimicLoader } from './loaders/mimic.js';

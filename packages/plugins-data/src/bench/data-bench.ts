@@ -10,7 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { artifact, ndarray, runStandalone, type DatasetMeta } from '@fairtune/core';
+import { artifact, ndarray, type DatasetMeta } from '@fairtune/core/plugin';
+// A benchmark, not plugin code: it runs the stages as a pipeline would, through the testing entry.
+import { runStandalone } from '@fairtune/core/testing';
 import { writePickleFile, openPickle } from '../formats/pickle/index.js';
 import { daliaSubjectValue } from '../synthetic/dalia.js';
 import { withDefaults } from '../synthetic/cohort.js';

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { decodeImageInto, decoderName, defaultResize, pooled } from '../images/decode.js';
 import { encodeJpeg } from '../synthetic/imaging-cohorts.js';
 import { DERMOSCOPY_RGB, drawLesion, renderView } from '../synthetic/skin-images.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { groupKey } from '@fairtune/core';
+import { groupKey } from '@fairtune/core/plugin';
 import { FITZPATRICK_CSV, locateFitzpatrickImages, readFitzpatrickTable, skinTypeGroup } from '../loaders/fitzpatrick17k.js';
 import { HAM_CSV, locateHamImages, MEDFAIR_MALIGNANT, readHamTable } from '../loaders/ham10000.js';
 

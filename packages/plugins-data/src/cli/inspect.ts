@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { injectable, multiInject, optional } from 'inversify';
-import { DATASET_INSPECTOR, UsageError, type CliCommand, type CliIO, type DatasetInspector } from '@fairtune/core';
+import { DATASET_INSPECTOR, UsageError, type CliCommand, type CliIO, type DatasetInspector } from '@fairtune/core/plugin';
 import { readRecord, WfdbError } from '../formats/wfdb/index.js';
 import { isNdArray, openPickle, pyString, PickleError } from '../formats/pickle/index.js';
 import { listDaliaSubjects, readDaliaSubject } from '../loaders/dalia.js';

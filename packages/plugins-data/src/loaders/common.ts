@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { join, parse, resolve } from 'node:path';
-import type { StageEmitter } from '@fairtune/core';
+import type { StageEmitter } from '@fairtune/core/plugin';
 import { DEFAULT_GROUP_EFFECT, DEFAULT_PULSE_REFLECTION, type GroupEffect } from '../synthetic/physiology.js';
 import { GENERATOR_VERSION, ensureCohort } from '../synthetic/cohort.js';
 

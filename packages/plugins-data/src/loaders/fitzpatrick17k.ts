@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { runAsync, type AttributeValue, type StageContext, type StagePlugin } from '@fairtune/core';
+import { runAsync, type AttributeValue, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { readCsvTable, requireColumns } from './csv.js';
 import { applyMissingPolicy, decodeAll, findImageDirs, imageLoaderSchema, imagePreflight, imageRootFingerprint, imageSamples, imageSpec, indexImageFiles, resolveImageRoot, type ImageLoaderParams } from './imaging.js';
 import { DEFAULT_FITZPATRICK_EFFECT, FITZPATRICK_COLUMNS, writeFitzpatrickCohort, type FitzpatrickGroupEffect } from '../synthetic/imaging-cohorts.js';

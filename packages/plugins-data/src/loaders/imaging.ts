@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifact, ndarray, type AttributeValue, type ImageSpec, type SamplesMeta, type StageEmitter } from '@fairtune/core';
+import { artifact, ndarray, type AttributeValue, type ImageSpec, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
 import { decodeImageInto, decoderName, defaultResize, IMAGENET_MEAN, IMAGENET_STD, pooled } from '../images/decode.js';
 import { ensureCohortAsync } from '../synthetic/cohort.js';
 import { IMAGING_GENERATOR_VERSION } from '../synthetic/imaging-cohorts.js';

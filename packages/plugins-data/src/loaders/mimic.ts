@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { artifact, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core';
+import { artifact, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { readRecord, demographicsFromComments, type WfdbRecord } from '../formats/wfdb/index.js';
 import { writeMimicCohort } from '../synthetic/mimic.js';
 import { withDefaults } from '../synthetic/cohort.js';

@@ -1,6 +1,6 @@
 /** preprocess.quality, split.subjects and groups.attributes: samples → samples. */
 import { injectable } from 'inversify';
-import { Rng, artifact, groupValue, ndarray, runAsync, subjectGroups, type AttributeValue, type NdArray, type QualityChecks, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core';
+import { Rng, artifact, groupValue, ndarray, runAsync, subjectGroups, type AttributeValue, type NdArray, type QualityChecks, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { compactSubjects, filterSamples, qualityMask } from '@fairtune/signal';
 import { asSingle, samplesMeta } from './util.js';
 

@@ -1,6 +1,6 @@
 /** preprocess.resample and preprocess.bandpass: dataset → dataset, per signal and channel; each records its step in the dataset meta (`processing`), so a model trained on the result can replay it on another dataset. */
 import { injectable } from 'inversify';
-import { artifact, runAsync, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core';
+import { artifact, runAsync, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core/plugin';
 import { applyProcessingStep } from '@fairtune/signal';
 import { asSingle, datasetMeta } from './util.js';
 

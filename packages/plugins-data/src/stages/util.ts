@@ -1,5 +1,5 @@
 /** Helpers shared by the preprocessing stages. */
-import type { Artifact, DatasetMeta, SamplesMeta } from '@fairtune/core';
+import type { Artifact, DatasetMeta, SamplesMeta } from '@fairtune/core/plugin';
 
 export function asSingle(a: unknown, port: string, kind: string): Artifact {
   if (Array.isArray(a)) throw new Error(`input "${port}" must be one ${kind} artifact, got a list`);

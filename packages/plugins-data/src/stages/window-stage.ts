@@ -4,7 +4,7 @@
  * each window, normalises per window, and handles recordings shorter than one window.
  */
 import { injectable } from 'inversify';
-import { artifact, runAsync, type StageContext, type StagePlugin } from '@fairtune/core';
+import { artifact, runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { windowDataset, type WindowingOptions } from '@fairtune/signal';
 import { asSingle, datasetMeta } from './util.js';
 

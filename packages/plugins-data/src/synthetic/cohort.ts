@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { processOwner, Rng } from '@fairtune/core';
+import { processOwner, Rng } from '@fairtune/core/plugin';
 import { DEFAULT_GROUP_EFFECT, type GroupEffect } from './physiology.js';
 
 export interface CohortParams {

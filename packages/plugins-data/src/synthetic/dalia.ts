@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { py, writePickleFile, type PyValue } from '../formats/pickle/index.js';
 import { ACTIVITIES, activityAt, activitySchedule, ecgSignal, heartRate, ppgSignal, subjectProfile, windowLabels, wristAcceleration } from './physiology.js';
 import { cohortDemographics, type CohortParams } from './cohort.js';

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { pooled } from '../images/decode.js';
 import { DERMOSCOPY_RGB, SKIN_RGB, drawLesion, renderView, type LesionKind, type Rgb } from './skin-images.js';
 

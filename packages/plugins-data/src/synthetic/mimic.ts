@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { writeMultiSegmentHeader, writeRecord } from '../formats/wfdb/index.js';
 import { activityAt, activitySchedule, ecgSignal, heartRate, ppgSignal, subjectProfile, wristAcceleration } from './physiology.js';
 import { cohortDemographics, type CohortParams } from './cohort.js';

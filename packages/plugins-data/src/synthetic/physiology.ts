@@ -6,7 +6,7 @@
  * noise for one group (irreducible error) and gives that group a different pulse morphology
  * (a learnable difference), so that fairness gaps exist for mitigations to close.
  */
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 
 /** DaLiA activity ids (readme §II): 0 transient, 1 sitting, 2 stairs, 3 table soccer, 4 cycling, 5 driving, 6 lunch, 7 walking, 8 working. */
 export interface ActivityProfile {

@@ -7,7 +7,7 @@
  * the border): the caller lowers one and raises the other for the harder group. The parameter
  * ranges are part of IMAGING_GENERATOR_VERSION (see docs/imaging.md).
  */
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 
 export type Rgb = readonly [number, number, number];
 
