@@ -1,6 +1,6 @@
 /** Public surface of this plugin package: its inversify ContainerModule. */
 import { ContainerModule } from 'inversify';
-import { CLI_COMMAND, STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core';
+import { CLI_COMMAND, STAGE_PLUGIN, TRAINING_STRATEGY } from '@fairtune/core/plugin';
 import { PpgGptModelStage } from './stages/model-ppg-gpt.js';
 import { VitModelStage } from './stages/model-vit.js';
 import { PretrainStage } from './stages/pretrain.js';

@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { CliCommand, CliIO } from '@fairtune/core';
+import type { CliCommand, CliIO } from '@fairtune/core/plugin';
 import { CheckpointMappingError, convertPpgDistill } from '../ppg-gpt/convert.js';
 import { backboneSpecs, countParameters } from '../ppg-gpt/config.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';

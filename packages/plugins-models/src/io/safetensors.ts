@@ -7,7 +7,7 @@
  * model (PPG-GPT's own files, timm ViT checkpoints).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { NdArray } from '@fairtune/core';
+import type { NdArray } from '@fairtune/core/plugin';
 
 export interface SafetensorsFile {
   readonly tensors: Record<string, NdArray>;

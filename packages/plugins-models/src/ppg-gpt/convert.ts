@@ -24,7 +24,7 @@
  * state dict) is not a weight here; it does fix the head width (dh = 4·len(freqs)) and θ, which are
  * read from it and checked.
  */
-import type { NdArray } from '@fairtune/core';
+import type { NdArray } from '@fairtune/core/plugin';
 import { backboneSpecs, validateConfig, type PpgGptConfig } from './config.js';
 
 export interface ConvertOptions {

@@ -12,7 +12,7 @@
  * backends other than wasm). Dropout uses the engine's hash-based masks (seeded per call).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, type NdArray } from '@fairtune/core';
+import { Rng, type NdArray } from '@fairtune/core/plugin';
 import {
   backboneSpecs,
   countParameters,

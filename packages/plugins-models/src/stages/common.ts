@@ -1,6 +1,6 @@
 /** Helpers shared by the model stages: backend selection, model (de)serialisation, param schemas. */
-import type { Artifact, InputSpec, JsonObject, ModelMeta, SamplesMeta, StageEmitter, TaskKind } from '@fairtune/core';
-import { artifact, ArtifactKinds } from '@fairtune/core';
+import type { Artifact, InputSpec, JsonObject, ModelMeta, SamplesMeta, StageEmitter, TaskKind } from '@fairtune/core/plugin';
+import { artifact, ArtifactKinds } from '@fairtune/core/plugin';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS, validateConfig, type Pooling, type PpgGptConfig, type PresetName } from '../ppg-gpt/config.js';
 import { PpgGpt } from '../ppg-gpt/model.js';

@@ -5,7 +5,7 @@
  * worst-group AUC by default (validation AUC without groups; `selection: 'last'` keeps the last
  * epoch as the seed code does), and the wasm32 memory guard before anything is allocated.
  */
-import type { Artifact, JsonObject, StageEmitter, TrainingStrategyPlugin } from '@fairtune/core';
+import type { Artifact, JsonObject, StageEmitter, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import type { FinetuneConfig, TrainerEvents } from '../train/finetune.js';
 import { createStrategy } from './train-params.js';
 

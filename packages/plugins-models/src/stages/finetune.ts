@@ -12,7 +12,7 @@ import {
   type StagePlugin,
   type TaskKind,
   type TrainingStrategyPlugin,
-} from '@fairtune/core';
+} from '@fairtune/core/plugin';
 import { backendParam, seedParam } from './params.js';
 import { createStrategy, optimiserParams, type OptimiserParams } from './train-params.js';
 import { MASK_PATTERN, MASK_PRESETS } from '../train/peft.js';

@@ -4,7 +4,7 @@
  * model's rate, windows to its length, applies the training windows' quality checks and groups
  * the subjects as the training samples were grouped. The result is an in-memory `samples` artifact.
  */
-import { artifact, DEFAULT_AGE_THRESHOLD, ndarray, subjectGroups, type Artifact, type DatasetMeta, type ModelMeta, type NdArray, type QualityChecks, type SamplesMeta, type StageEmitter } from '@fairtune/core';
+import { artifact, DEFAULT_AGE_THRESHOLD, ndarray, subjectGroups, type Artifact, type DatasetMeta, type ModelMeta, type NdArray, type QualityChecks, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
 import {
   applyProcessingStep,
   compactSubjects,

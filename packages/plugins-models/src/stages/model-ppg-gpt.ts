@@ -1,7 +1,7 @@
 /** `model.ppg-gpt`: builds a PPG-GPT backbone from a preset or explicit sizes, or loads a weights file. */
 import { weightsFingerprint } from './weights-fingerprint.js';
 import { injectable } from 'inversify';
-import { runAsync, type JsonObject, type StageContext, type StagePlugin } from '@fairtune/core';
+import { runAsync, type JsonObject, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { resolve } from 'node:path';
 import { backendParam, seedParam } from './params.js';
 import { PRESETS, type PpgGptConfig } from '../ppg-gpt/config.js';

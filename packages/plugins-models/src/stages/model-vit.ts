@@ -1,7 +1,7 @@
 /** `model.vit`: a ViT backbone from a preset, seeded or with timm weights from a safetensors file. */
 import { weightsFingerprint } from './weights-fingerprint.js';
 import { injectable } from 'inversify';
-import { runAsync, type StageContext, type StagePlugin } from '@fairtune/core';
+import { runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { resolve } from 'node:path';
 import { backendParam, seedParam } from './params.js';
 

@@ -4,7 +4,7 @@
  * `samples` already windowed to it.
  */
 import { injectable } from 'inversify';
-import { requireInput, runAsync, type Artifact, type ModelMeta, type SamplesMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core';
+import { requireInput, runAsync, type Artifact, type ModelMeta, type SamplesMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core/plugin';
 import { describeStep, remainingSteps } from '@fairtune/signal';
 import { backendParam } from './params.js';
 

@@ -1,5 +1,5 @@
 /** The `predictions` and `embeddings` outputs shared by `train.finetune` and `eval.predict`. */
-import { artifact, type Artifact, type JsonObject, type PredictionsMeta, type TaskKind } from '@fairtune/core';
+import { artifact, type Artifact, type JsonObject, type PredictionsMeta, type TaskKind } from '@fairtune/core/plugin';
 import type { SampleSet } from '../train/data.js';
 import { evaluate, type LabelledSet } from '../train/finetune.js';
 import type { FinetuneModel } from '../train/finetune-model.js';

@@ -14,7 +14,7 @@
  * unless `onWeights: 'pretrain'`: one pipeline serves both the out-of-the-box run and the
  * paper's run from timm weights, switched by one environment variable.
  */
-import type { Artifact, JsonObject, ModelMeta, StageEmitter } from '@fairtune/core';
+import type { Artifact, JsonObject, ModelMeta, StageEmitter } from '@fairtune/core/plugin';
 import type { TrainerEvents } from '../train/finetune.js';
 import type { OptimiserSettings } from '../train/optimizer.js';
 

@@ -3,7 +3,7 @@
  * likelihood, or supervised pretraining of a ViT backbone on an image set (stages/pretrain-vit.ts).
  */
 import { injectable } from 'inversify';
-import { requireInput, runAsync, type StageContext, type StagePlugin } from '@fairtune/core';
+import { requireInput, runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { backendParam, seedParam } from './params.js';
 import { optimiserParams, type OptimiserParams } from './train-params.js';
 

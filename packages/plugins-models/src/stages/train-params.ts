@@ -1,5 +1,5 @@
 /** JSON-schema fragments and helpers shared by the training stages. */
-import type { JsonObject, StageEmitter, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
+import type { JsonObject, StageEmitter, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 export const optimiserParams = {
   optimizer: { type: 'string', enum: ['adam', 'adamw'], default: 'adam', description: 'adam: L2 added to the gradient (torch Adam); adamw: decoupled weight decay.' },
   learningRate: { type: 'number', exclusiveMinimum: 0, default: 1e-4, description: 'Peak learning rate (after warmup).' },

@@ -1,5 +1,5 @@
 /** ViT (de)serialisation for the model stages: backbone/model artifacts in timm's layout and names. */
-import { artifact, ArtifactKinds, type Artifact, type ImageSpec, type InputSpec, type JsonObject, type ModelMeta, type SamplesMeta, type TaskKind } from '@fairtune/core';
+import { artifact, ArtifactKinds, type Artifact, type ImageSpec, type InputSpec, type JsonObject, type ModelMeta, type SamplesMeta, type TaskKind } from '@fairtune/core/plugin';
 import { validateVitConfig, type VitConfig, type VitPresetName } from '../vit/config.js';
 import { Vit } from '../vit/model.js';
 

@@ -1,5 +1,5 @@
 /** Empirical risk minimisation: the trainer's defaults (plain shuffle, weights 1/B, no adversary). */
-import type { TrainingStrategyPlugin } from '@fairtune/core';
+import type { TrainingStrategyPlugin } from '@fairtune/core/plugin';
 
 export const ermStrategy: TrainingStrategyPlugin = {
   name: 'erm',

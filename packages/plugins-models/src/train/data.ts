@@ -1,5 +1,5 @@
 /** Reading `samples` artifacts into the arrays the trainers use, with input checks that name the problem. */
-import { requireArray, type Artifact, type SamplesMeta } from '@fairtune/core';
+import { requireArray, type Artifact, type SamplesMeta } from '@fairtune/core/plugin';
 import type { PpgGptConfig } from '../ppg-gpt/config.js';
 import { preprocessWindows } from '../ppg-gpt/model.js';
 

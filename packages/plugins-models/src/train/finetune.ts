@@ -10,7 +10,7 @@
  *  - afterStep / afterEpoch (with per-group losses) and state() (logged every epoch).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy, type BatchInfo, type LogLevel } from '@fairtune/core';
+import { Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy, type BatchInfo, type LogLevel } from '@fairtune/core/plugin';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 import type { Pooling } from '../ppg-gpt/config.js';
 import { requireFiniteTargets, type SampleSet } from './data.js';

@@ -3,7 +3,7 @@
  * likelihood (head.lm predicts μ and log b for every sample of the next patch).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, deriveSeed } from '@fairtune/core';
+import { Rng, deriveSeed } from '@fairtune/core/plugin';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 import { sequenceLength } from '../ppg-gpt/config.js';
 import { gatherRows } from './data.js';

@@ -1,6 +1,6 @@
 /** Image `samples` artifacts (uint8 [N, H, W, 3] + ImageSpec) for the ViT, checked against its input. */
 import * as tf from '@tensorflow/tfjs';
-import { requireArray, type Artifact, type ImageSpec, type SamplesMeta } from '@fairtune/core';
+import { requireArray, type Artifact, type ImageSpec, type SamplesMeta } from '@fairtune/core/plugin';
 import type { LabelledSet } from '../train/finetune.js';
 import type { FinetuneModel } from '../train/finetune-model.js';
 import { patchValues, vitTokens, type VitConfig } from './config.js';

@@ -8,7 +8,7 @@
  * [patch values in (channel, row, column) order, 0], i.e. [B·(1+P), 3p² + 1]. The trailing
  * indicator column lets the model add the class token inside the patch-embedding matmul.
  */
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { patchValues, vitTokens, type VitConfig } from './config.js';
 
 export interface ImageNorm {

@@ -13,7 +13,7 @@
  * RoPE off (ropeTheta 0). No dropout: timm's vit_*_patch16_224 defaults have none.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, type NdArray } from '@fairtune/core';
+import { Rng, type NdArray } from '@fairtune/core/plugin';
 import { countParameters, type VariableSpec } from '../ppg-gpt/config.js';
 import { internalLayout, patchValues, validateVitConfig, vitHeadSpecs, vitSpecs, vitTokens, type VitConfig } from './config.js';
 import { linear } from '../engine/ops.js';

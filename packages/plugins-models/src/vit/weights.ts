@@ -6,7 +6,7 @@
  * does (class token kept, grid resized with antialiased bicubic interpolation, align_corners
  * False — PyTorch's `F.interpolate(..., mode='bicubic', antialias=True)`).
  */
-import type { NdArray } from '@fairtune/core';
+import type { NdArray } from '@fairtune/core/plugin';
 import { vitHeadSpecs, vitSpecs, vitTokens, type VitConfig } from './config.js';
 
 export interface TimmImport {
