@@ -152,6 +152,8 @@ ${fence}
 
 \`@fairtune/core\`, \`inversify\` and \`rxjs\` are peer dependencies: the project that installs this
 package provides them, so the plugin uses the host's single copies.
+The sources import from \`@fairtune/core/plugin\` (the contracts and helpers a plugin needs, none
+of the runtime); the tests also use \`@fairtune/core/testing\`.
 
 ## Use it in a pipeline
 

@@ -18,7 +18,7 @@ function csvSource(): string {
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AttributeValue } from '@fairtune/core';
+import type { AttributeValue } from '@fairtune/core/plugin';
 
 export const SUBJECTS_FILE = 'subjects.csv';
 
@@ -93,7 +93,7 @@ function loaderDeclarationSource(ctx: TemplateContext): string {
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifact, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core';
+import { artifact, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { numericColumn, readSubjects, readTable, recordingFiles, SUBJECTS_FILE } from './csv.js';
 
 export interface LoadParams {
@@ -211,7 +211,7 @@ function indexSource(): string {
  * loader stage to core's STAGE_PLUGIN token (a multi-injection: every package adds its own).
  */
 import { ContainerModule } from 'inversify';
-import { STAGE_PLUGIN } from '@fairtune/core';
+import { STAGE_PLUGIN } from '@fairtune/core/plugin';
 import { loaderStage } from './loader.js';
 
 export { loaderStage, type LoadParams } from './loader.js';
@@ -228,8 +228,8 @@ function specSource(ctx: TemplateContext): string {
   return `import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStandalone, type DatasetMeta } from '@fairtune/core';
-import { checkStageConformance, expectConformance } from '@fairtune/core/testing';
+import type { DatasetMeta } from '@fairtune/core/plugin';
+import { checkStageConformance, expectConformance, runStandalone } from '@fairtune/core/testing';
 import { loaderStage } from './loader.js';
 import { writeFixture } from './test-utils/fixture.js';
 

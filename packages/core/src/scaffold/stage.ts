@@ -16,7 +16,7 @@ function stageHelpersSource(ctx: TemplateContext): string {
  * minus smallest group mean, over groups with at least \`minRows\` rows) is a one-number summary
  * of how unevenly the model is biased across groups.
  */
-import { artifact, requireArray, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StageContext, type StagePlugin } from '@fairtune/core';
+import { artifact, requireArray, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 
 export interface SignedErrorParams {
   split: string;
@@ -110,7 +110,7 @@ function indexSource(): string {
  * stage to core's STAGE_PLUGIN token (a multi-injection: every package adds its own).
  */
 import { ContainerModule } from 'inversify';
-import { STAGE_PLUGIN } from '@fairtune/core';
+import { STAGE_PLUGIN } from '@fairtune/core/plugin';
 import { signedErrorStage } from './signed-error.js';
 
 export { signedErrorStage, signedErrorByGroup, type SignedErrorParams, type GroupSignedError } from './signed-error.js';
@@ -124,8 +124,8 @@ export const containerModule = new ContainerModule((options) => {
 
 function specSource(ctx: TemplateContext): string {
   return `import { describe, expect, it } from '@jest/globals';
-import { artifact, ndarray, runStandalone, type Artifact, type PredictionsMeta } from '@fairtune/core';
-import { checkStageConformance, expectConformance } from '@fairtune/core/testing';
+import { artifact, ndarray, type Artifact, type PredictionsMeta } from '@fairtune/core/plugin';
+import { checkStageConformance, expectConformance, runStandalone } from '@fairtune/core/testing';
 import { signedErrorStage } from './signed-error.js';
 
 /** Predictions with a known bias: group "female" over-predicted by 2, "male" under-predicted by 1; splits alternate train/val/test. */

@@ -21,7 +21,7 @@ function strategyHelpersSource(ctx: TemplateContext): string {
  * loss; γ → ∞: the worst group takes all the weight. Samples of unknown group (−1) get weight 0
  * (a batch of unknown groups only falls back to 1/B each).
  */
-import type { BatchInfo, JsonObject, StrategyInit, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core';
+import type { BatchInfo, JsonObject, StrategyInit, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 
 export interface LossPowerParams {
   gamma: number;
@@ -117,7 +117,7 @@ function indexSource(): string {
  * strategy to core's TRAINING_STRATEGY token; \`train.finetune\` then finds it by name.
  */
 import { ContainerModule } from 'inversify';
-import { TRAINING_STRATEGY } from '@fairtune/core';
+import { TRAINING_STRATEGY } from '@fairtune/core/plugin';
 import { lossPowerStrategy } from './loss-power.js';
 
 export { lossPowerStrategy, lossPowerWeights, LossPowerStrategy, type LossPowerParams } from './loss-power.js';
@@ -131,7 +131,7 @@ export const containerModule = new ContainerModule((options) => {
 
 function specSource(ctx: TemplateContext): string {
   return `import { describe, expect, it } from '@jest/globals';
-import { resolveNestedParams, type BatchInfo } from '@fairtune/core';
+import { resolveNestedParams, type BatchInfo } from '@fairtune/core/plugin';
 import { checkNestedConformance, expectConformance } from '@fairtune/core/testing';
 import { lossPowerStrategy } from './loss-power.js';
 
