@@ -65,24 +65,13 @@ export const OWNER_FILE = '.owner.json';
  * this one generated) is returned.
  */
 export function ensureCohort(dataset: string, params: unknown, write: (dir: string) => void, baseDir = syntheticBaseDir()): { dir: string; reused: boolean } {
-  const dir = join(baseDir, `${dataset}-${cohortHash(dataset, params)}`);
-  const marker = join(dir, '.complete.json');
-  if (existsSync(marker)) return { dir, reused: true };
-  mkdirSync(baseDir, { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  mkdirSync(tmp);
+  const staged = stageCohort(dataset, params, baseDir);
+  if ('reused' in staged) return staged;
   try {
-    writeFileSync(join(tmp, OWNER_FILE), JSON.stringify(processOwner()));
-    write(tmp);
-    writeFileSync(join(tmp, '.complete.json'), JSON.stringify({ dataset, generatorVersion: GENERATOR_VERSION, params }, null, 1));
-    rmSync(join(tmp, OWNER_FILE), { force: true });
-    const published = publish(tmp, dir);
-    if (!published) rmSync(tmp, { recursive: true, force: true });
-    return { dir, reused: !published };
+    write(staged.tmp);
+    return publishCohort(staged, dataset, params);
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (existsSync(marker)) return { dir, reused: true };
-    throw err;
+    return abandonCohort(staged, err);
   }
 }
 
@@ -91,6 +80,24 @@ export function ensureCohort(dataset: string, params: unknown, write: (dir: stri
  * sharp, whose encoder is asynchronous only); same folders, marker and publication.
  */
 export async function ensureCohortAsync(dataset: string, params: unknown, write: (dir: string) => Promise<void>, baseDir = syntheticBaseDir()): Promise<{ dir: string; reused: boolean }> {
+  const staged = stageCohort(dataset, params, baseDir);
+  if ('reused' in staged) return staged;
+  try {
+    await write(staged.tmp);
+    return publishCohort(staged, dataset, params);
+  } catch (err) {
+    return abandonCohort(staged, err);
+  }
+}
+
+interface StagedCohort {
+  readonly dir: string;
+  readonly marker: string;
+  readonly tmp: string;
+}
+
+/** The complete cohort when one exists, else a fresh temporary folder (owned by this process) to write it into. */
+function stageCohort(dataset: string, params: unknown, baseDir: string): StagedCohort | { dir: string; reused: true } {
   const dir = join(baseDir, `${dataset}-${cohortHash(dataset, params)}`);
   const marker = join(dir, '.complete.json');
   if (existsSync(marker)) return { dir, reused: true };
@@ -99,17 +106,26 @@ export async function ensureCohortAsync(dataset: string, params: unknown, write:
   mkdirSync(tmp);
   try {
     writeFileSync(join(tmp, OWNER_FILE), JSON.stringify(processOwner()));
-    await write(tmp);
-    writeFileSync(join(tmp, '.complete.json'), JSON.stringify({ dataset, generatorVersion: GENERATOR_VERSION, params }, null, 1));
-    rmSync(join(tmp, OWNER_FILE), { force: true });
-    const published = publish(tmp, dir);
-    if (!published) rmSync(tmp, { recursive: true, force: true });
-    return { dir, reused: !published };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    if (existsSync(marker)) return { dir, reused: true };
     throw err;
   }
+  return { dir, marker, tmp };
+}
+
+function publishCohort(s: StagedCohort, dataset: string, params: unknown): { dir: string; reused: boolean } {
+  writeFileSync(join(s.tmp, '.complete.json'), JSON.stringify({ dataset, generatorVersion: GENERATOR_VERSION, params }, null, 1));
+  rmSync(join(s.tmp, OWNER_FILE), { force: true });
+  const published = publish(s.tmp, s.dir);
+  if (!published) rmSync(s.tmp, { recursive: true, force: true });
+  return { dir: s.dir, reused: !published };
+}
+
+/** A failed generation leaves nothing behind; another process's completed copy still serves. */
+function abandonCohort(s: StagedCohort, err: unknown): { dir: string; reused: boolean } {
+  rmSync(s.tmp, { recursive: true, force: true });
+  if (existsSync(s.marker)) return { dir: s.dir, reused: true };
+  throw err;
 }
 
 /** Renames a complete cohort into place; false when a complete one is already there (never replaced). */
