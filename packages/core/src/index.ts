@@ -1,17 +1,7 @@
 /** Public surface of @fairtune/core: the runtime API, and (for backwards compatibility) everything of `@fairtune/core/plugin`, which is where plugins should import from. */
-export * from './contracts/artifact.js';
-export * from './contracts/artifact-kinds.js';
-export * from './contracts/groups.js';
-export * from './contracts/stage-plugin.js';
-export * from './contracts/trials.js';
-export * from './contracts/search.js';
-export { Rng, deriveSeed } from './rng.js';
-export { runAsync, type StageEmitter } from './observable.js';
+// The plugin surface first, derived rather than listed twice; the runtime's own exports follow.
+export * from './plugin.js';
 export { runStandalone, resolveParams, runCli, type StandaloneRunOptions, type StandaloneRunResult, type CliRunResult } from './testing.js';
-export * from './contracts/cli-command.js';
-export * from './contracts/dataset-inspector.js';
-export * from './contracts/training-strategy.js';
-export * from './contracts/nested-plugin.js';
 export { StageRegistry, BUILTIN_PLUGIN_PACKAGES, BUILTIN_NESTED_PLUGIN_KINDS, PluginLoadError, type RegisteredPlugin, type RegisteredNestedPlugin, type PathPlugin } from './registry.js';
 export { resolveNestedParams, nestedPluginSlots, type NestedPluginSlot } from './pipeline/nested-plugins.js';
 export { PipelineError, formatIssue, type PipelineIssue } from './pipeline/issues.js';
