@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { CliCommand, CliIO } from '@fairtune/core/plugin';
+import { UsageError, type CliCommand, type CliIO } from '@fairtune/core/plugin';
 import { CheckpointMappingError, convertPpgDistill } from '../ppg-gpt/convert.js';
 import { backboneSpecs, countParameters } from '../ppg-gpt/config.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
@@ -34,7 +34,6 @@ A .pt/.pth file (zip + pickle) is converted to safetensors first:
   /usr/bin/python3 ${PT_SCRIPT} <checkpoint.pt> <checkpoint.safetensors>
 Exit codes: 0 converted, 2 bad usage or a checkpoint that does not map (every problem is listed).`;
 
-class UsageProblem extends Error {}
 
 interface Parsed {
   file: string;
@@ -63,20 +62,20 @@ function parse(argv: readonly string[]): Parsed | 'help' {
       },
     }) as { values: Record<string, string | boolean | undefined>; positionals: string[] });
   } catch (err) {
-    throw new UsageProblem((err as Error).message);
+    throw new UsageError((err as Error).message);
   }
   if (values.help) return 'help';
   const [sub, ...rest] = positionals;
-  if (sub !== 'import') throw new UsageProblem(sub ? `unknown subcommand "${sub}" (subcommands: import)` : 'missing subcommand (subcommands: import)');
-  if (rest.length !== 1) throw new UsageProblem(`expected one checkpoint file, got ${rest.length === 0 ? 'none' : rest.join(', ')}`);
+  if (sub !== 'import') throw new UsageError(sub ? `unknown subcommand "${sub}" (subcommands: import)` : 'missing subcommand (subcommands: import)');
+  if (rest.length !== 1) throw new UsageError(`expected one checkpoint file, got ${rest.length === 0 ? 'none' : rest.join(', ')}`);
   const layout = (values.layout as string | undefined) ?? 'ppg-distill';
-  if (layout !== 'ppg-distill') throw new UsageProblem(`--layout must be "ppg-distill", got "${layout}"`);
-  if (!values.out) throw new UsageProblem('--out <weights.safetensors> is required');
+  if (layout !== 'ppg-distill') throw new UsageError(`--layout must be "ppg-distill", got "${layout}"`);
+  if (!values.out) throw new UsageError('--out <weights.safetensors> is required');
   const positive = (flag: string, check: (v: number) => boolean, what: string): number | undefined => {
     const raw = values[flag] as string | undefined;
     if (raw === undefined) return undefined;
     const v = Number(raw);
-    if (raw.trim() === '' || !check(v)) throw new UsageProblem(`--${flag} must be ${what}, got "${raw}"`);
+    if (raw.trim() === '' || !check(v)) throw new UsageError(`--${flag} must be ${what}, got "${raw}"`);
     return v;
   };
   return {
@@ -118,7 +117,7 @@ export class ModelsCommand implements CliCommand {
     try {
       args = parse(argv);
     } catch (err) {
-      if (!(err instanceof UsageProblem)) throw err;
+      if (!(err instanceof UsageError)) throw err;
       io.stderr.write(`fairtune models: ${err.message}\n\n${USAGE}\n`);
       return 2;
     }
