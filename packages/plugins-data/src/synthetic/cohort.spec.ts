@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tempDir } from '../test-utils/paths.js';
-import { cohortHash, ensureCohort } from './cohort.js';
+import { cohortHash, ensureCohort, ensureCohortAsync } from './cohort.js';
 
 const repoRoot = resolve(process.cwd(), '../..');
 
@@ -47,6 +47,24 @@ describe('synthetic cohort generation', () => {
     // A complete cohort has no owner file of its generation.
     expect(ensureCohort('toy', { n: 2 }, (tmp) => writeFileSync(join(tmp, 'data.txt'), 'x'), base).reused).toBe(false);
     expect(readdirSync(join(base, `toy-${cohortHash('toy', { n: 2 })}`)).sort()).toEqual(['.complete.json', 'data.txt']);
+  });
+
+  it('a generator that fails leaves no folder behind and rethrows, unless another process completed the cohort meanwhile (sync and async alike)', async () => {
+    const base = tempDir('cohort');
+    const failing = () => {
+      throw new Error('disk full');
+    };
+    expect(() => ensureCohort('toy', { n: 3 }, failing, base)).toThrow('disk full');
+    await expect(ensureCohortAsync('toy', { n: 3 }, async () => failing(), base)).rejects.toThrow('disk full');
+    expect(readdirSync(base)).toEqual([]);
+    const dir = join(base, `toy-${cohortHash('toy', { n: 4 })}`);
+    const r = await ensureCohortAsync('toy', { n: 4 }, async () => {
+      mkdirSync(dir);
+      writeFileSync(join(dir, '.complete.json'), '{}');
+      failing();
+    }, base);
+    expect(r).toEqual({ dir, reused: true });
+    expect(readdirSync(base)).toEqual([`toy-${cohortHash('toy', { n: 4 })}`]);
   });
 
   it('processes generating and reading the same fresh DaLiA cohort at once all succeed with identical data', async () => {
