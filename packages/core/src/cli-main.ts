@@ -9,6 +9,7 @@ import { addCacheCommands } from './cache/cache-commands.js';
 import { addNewCommands } from './scaffold/command.js';
 import { nestedPluginsJson, nestedPluginsText } from './cli-nested-plugins.js';
 import { UsageError, type CliIO } from './contracts/cli-command.js';
+import { errorCode, errorDocAnchor, errorLine } from './contracts/errors.js';
 import type { ExecutorEvent } from './executor/executor.js';
 import { graphMermaid, graphText } from './pipeline/graph.js';
 import { PipelineError, formatIssue } from './pipeline/issues.js';
@@ -155,7 +156,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
       return 2;
     }
     if (e instanceof PluginLoadError || e instanceof RunSetupError || e instanceof UsageError || (e as Error)?.name === 'UsageError') {
-      err(`error: ${(e as Error).message}`);
+      err(errorLine(e));
       return 2;
     }
     throw e;
@@ -234,7 +235,7 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
   } catch (e) {
     reporter.stop();
     if (!(e instanceof RunSetupError)) throw e;
-    err(`error: ${e.message}`);
+    err(errorLine(e));
     return 2;
   }
   reporter.stop();
@@ -247,7 +248,10 @@ function printSummary(s: RunSummary, err: (s: string) => void): void {
   const c = s.counts;
   err(`${s.pipeline}: ${s.status} in ${(s.seconds ?? 0).toFixed(2)}s — ${c.executed} executed, ${c.cached} cached, ${c.failed} failed, ${c.skipped} skipped`);
   if (s.failedStage) err(`failed stage: ${s.failedStage}: ${s.stages[s.failedStage]?.reason ?? s.reason ?? ''}`);
+  const code = s.failedStage ? s.stages[s.failedStage]?.code : undefined;
+  if (code) err(`how to fix ${code}: ${errorDocAnchor(code)}`);
 }
+
 
 /**
  * `--plugin <package>` (repeatable) is core's for every contributed command: the packages load
@@ -276,7 +280,7 @@ async function runContributed(name: string, args: readonly string[], io: MainIO)
   try {
     ({ plugins, rest } = splitPluginOptions(args));
   } catch (e) {
-    io.stderr.write(`error: ${(e as Error).message}\n`);
+    io.stderr.write(`${errorLine(e)}\n`);
     return 2;
   }
   let registry;
@@ -284,7 +288,7 @@ async function runContributed(name: string, args: readonly string[], io: MainIO)
     registry = await createRegistry({ baseDir: io.cwd, plugins });
   } catch (e) {
     if (!(e instanceof PluginLoadError)) throw e;
-    io.stderr.write(`error: ${e.message}\n`);
+    io.stderr.write(`${errorLine(e)}\n`);
     return 2;
   }
   const command = registry.command(name);
@@ -304,6 +308,11 @@ async function runContributed(name: string, args: readonly string[], io: MainIO)
       io.stderr.write(`error: ${(e as Error).message}\n\n${command.usage}\n`);
       return 2;
     }
+    // Bad input the command found (a data file it cannot read): the message and its fix, not a bug report.
+    if (errorCode(e)) {
+      io.stderr.write(`${errorLine(e)}\n`);
+      return 1;
+    }
     throw e;
   }
 }
@@ -312,6 +321,7 @@ function printPipelineError(e: PipelineError, err: (s: string) => void): void {
   err(`error: ${e.file} is not a valid pipeline (${e.issues.length} problem${e.issues.length === 1 ? '' : 's'}):`);
   for (const i of e.issues) err(`  ${formatIssue(e.file, i)}`);
   for (const w of e.warnings) err(`  warning: ${formatIssue(e.file, w)}`);
+  err(`[${e.code}; how to fix: ${errorDocAnchor(e.code)}]`);
 }
 
 function positiveInt(v: string): number {

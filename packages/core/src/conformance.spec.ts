@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { artifact, ndarray, type Artifact, type JsonValue } from './contracts/artifact.js';
+import { artifact, ndarray, requireInput, type Artifact, type JsonValue } from './contracts/artifact.js';
 import type { StagePlugin } from './contracts/stage-plugin.js';
 import type { TrainingStrategyPlugin } from './contracts/training-strategy.js';
 import type { TrialResult, TrialRunner } from './contracts/trials.js';
@@ -20,8 +20,7 @@ const good: StagePlugin<{ scale: number }> = {
   outputs: { series: { kind: 'demo-series' } },
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
-      const input = ctx.inputs['series'] as Artifact | undefined;
-      if (!input) throw new Error('input series is missing');
+      const input = requireInput(ctx.inputs, 'series', 'demo-series');
       const x = input.arrays['values']!.data;
       emit.artifact('series', artifact('demo-series', {}, { values: ndarray(Float64Array.from(x, (v) => v * ctx.params.scale)) }));
     }),
@@ -41,7 +40,7 @@ describe('the conformance suite', () => {
   it('fails an output emitted twice and an output of the wrong kind', async () => {
     const twice = { ...good, run: () => runAsync(new AbortController().signal, async (emit) => { emit.artifact('series', series()); emit.artifact('series', series()); }) };
     expect((await checkStageConformance(twice, sample)).failures.join('\n')).toMatch(/every declared output is emitted once with its kind: the sample run failed: .*series/);
-    const wrongKind = { ...good, run: () => runAsync(new AbortController().signal, async (emit) => emit.artifact('series', artifact('samples', {}, {}))) };
+    const wrongKind = { ...good, run: () => runAsync(new AbortController().signal, async (emit) => emit.artifact('series', artifact('samples' as string, {}, {}))) };
     expect((await checkStageConformance(wrongKind, sample)).failures.join('\n')).toMatch(/every declared output is emitted once with its kind: the sample run failed/);
   });
 
@@ -68,6 +67,13 @@ describe('the conformance suite', () => {
     const careless = { ...good, run: good.run.bind(null), };
     careless.run = (ctx) => runAsync(ctx.signal, async (emit) => emit.artifact('series', artifact('demo-series', {}, { values: (ctx.inputs['series'] as Artifact).arrays['values']! })));
     expect((await checkStageConformance(careless, sample)).failures.join('\n')).toMatch(/errors name what they are about: without its inputs it fails with a TypeError/);
+  });
+
+  it('fails a stage whose missing-input error names the port but has no FT_ code', async () => {
+    const uncoded = { ...good, run: (ctx: { signal: AbortSignal; inputs: Record<string, unknown> }) => runAsync(ctx.signal, async () => {
+      if (!ctx.inputs['series']) throw new Error('input series is missing');
+    }) } as unknown as StagePlugin;
+    expect((await checkStageConformance(uncoded, sample)).failures.join('\n')).toMatch(/errors name what they are about: without its inputs the error has no FT_ code/);
   });
 
   it('checks a training strategy: schema, defaults, deterministic weights', () => {

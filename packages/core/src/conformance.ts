@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Artifact, JsonObject } from './contracts/artifact.js';
+import { errorCode } from './contracts/errors.js';
 import type { NestedPlugin } from './contracts/nested-plugin.js';
 import type { StagePlugin } from './contracts/stage-plugin.js';
 import type { BatchInfo, TrainingStrategyPlugin } from './contracts/training-strategy.js';
@@ -87,7 +88,9 @@ function checkSchema(schema: { [key: string]: unknown }, validate: (params: Json
   } catch (e) {
     const msg = (e as Error).message;
     const named = junkPointer === undefined || msg.includes(`${junkPointer}:`) || msg.includes(`params${junkPointer}`);
-    checks.push({ name: 'junk params are rejected with a JSON pointer', ok: named, ...(named ? {} : { problem: `the error does not point at ${junkPointer || 'the params'}: ${msg}` }) });
+    const coded = errorCode(e) !== undefined;
+    const problem = !named ? `the error does not point at ${junkPointer || 'the params'}: ${msg}` : !coded ? `the error has no FT_ code: ${msg}` : undefined;
+    checks.push({ name: 'junk params are rejected with a JSON pointer', ok: !problem, ...(problem ? { problem } : {}) });
   }
   return checks;
 }
@@ -158,7 +161,10 @@ async function checkAbort(plugin: StagePlugin, sample: StageSample): Promise<Con
   return late <= 1000 ? { name, ok: true } : { name, ok: false, problem: `it ran ${Math.round(late)} ms after the abort` };
 }
 
-/** Runs the stage with its required inputs absent: the error must name a port or its kind, not be a TypeError. */
+/**
+ * Runs the stage with its required inputs absent: the error must name a port or its kind, not be
+ * a TypeError, and carry an FT_ code (FT_INPUT_MISSING from `requireInput`/`stageInputs`).
+ */
 async function checkErrorNames(plugin: StagePlugin, sample: StageSample): Promise<ConformanceCheck> {
   const name = 'errors name what they are about';
   const required = Object.entries(plugin.inputs).filter(([, p]) => !p.optional);
@@ -176,6 +182,7 @@ async function checkErrorNames(plugin: StagePlugin, sample: StageSample): Promis
     const words = required.flatMap(([n, p]) => [n, ...[p.kind].flat()]);
     if (err instanceof TypeError || err instanceof ReferenceError) return { name, ok: false, problem: `without its inputs it fails with a ${err.name}: ${err.message}` };
     if (!words.some((w) => err.message.includes(w))) return { name, ok: false, problem: `without its inputs the error names none of ${words.join(', ')}: ${err.message}` };
+    if (!errorCode(err)) return { name, ok: false, problem: `without its inputs the error has no FT_ code (read inputs with requireInput or stageInputs from @fairtune/core/plugin): ${err.message}` };
     return { name, ok: true };
   }
 }

@@ -31,3 +31,5 @@ export { resolveNestedParams } from './pipeline/nested-plugins.js';
 // synthetic cohorts) names its process there, so that core's cache maintenance and other
 // processes can tell a live writer from an abandoned one.
 export { processOwner, type ProcessOwner } from './cache/liveness.js';
+// Errors with stable FT_ codes (docs/errors.md).
+export * from './contracts/errors.js';

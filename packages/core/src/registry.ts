@@ -15,6 +15,7 @@ import { TRAINING_STRATEGY_KIND } from './contracts/training-strategy.js';
 import { PRUNER_KIND, SAMPLER_KIND } from './contracts/search.js';
 import { STAGE_PLUGIN, type StagePlugin } from './contracts/stage-plugin.js';
 import { compileSchema } from './pipeline/ajv.js';
+import { FairtuneError } from './contracts/errors.js';
 
 /** Plugin packages of this repository, loaded when installed. */
 export const BUILTIN_PLUGIN_PACKAGES = [
@@ -40,8 +41,11 @@ export interface RegisteredNestedPlugin {
   readonly packageName: string;
 }
 
-export class PluginLoadError extends Error {
+export class PluginLoadError extends FairtuneError {
   override readonly name = 'PluginLoadError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_PLUGIN_LOAD', message, {}, options);
+  }
 }
 
 /** A plugin named by a path rather than an npm name, and the file that was imported for it (its code ran). */

@@ -22,6 +22,7 @@ import { attachSubgraphs, bindTrialDefaults } from './pipeline/subgraphs.js';
 import { validatePipeline, type ResolvedPipeline, type ResolvedStage } from './pipeline/validate.js';
 import { BUILTIN_PLUGIN_PACKAGES, PluginLoadError, StageRegistry, type PathPlugin } from './registry.js';
 import { RunRecorder, type RunSummary } from './run/run-record.js';
+import { FairtuneError } from './contracts/errors.js';
 
 export interface RegistryOptions {
   /** Load the built-in plugin packages that are installed (default true). */
@@ -209,8 +210,11 @@ export function defaultRunsDir(cwd: string, env: NodeJS.ProcessEnv): string {
  * The run cannot start: the cache or runs folder cannot be used (a file in its place, no
  * permission). The message is one line naming the folder; the CLI exits 2. No run record exists.
  */
-export class RunSetupError extends Error {
+export class RunSetupError extends FairtuneError {
   override readonly name = 'RunSetupError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_RUN_SETUP', message, {}, options);
+  }
 }
 
 /**

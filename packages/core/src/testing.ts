@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { lastValueFrom, toArray } from 'rxjs';
 import type { Artifact, JsonObject } from './contracts/artifact.js';
+import { FairtuneError } from './contracts/errors.js';
 import type { NestedPlugin } from './contracts/nested-plugin.js';
 import type { StageEvent, StagePlugin } from './contracts/stage-plugin.js';
 import type { TrialRunner } from './contracts/trials.js';
@@ -50,7 +51,8 @@ export function resolveParams(plugin: StagePlugin, params: JsonObject = {}): Jso
   const validate = compileSchema(plugin.paramsSchema);
   if (!validate(copy)) {
     const lines = (validate.errors ?? []).map((e) => `  params${e.instancePath || ''}: ${describeAjvError(e)}`);
-    throw new Error(`invalid params for ${plugin.type}:\n${lines.join('\n')}`);
+    const first = validate.errors?.[0]?.instancePath;
+    throw new FairtuneError('FT_PIPELINE_INVALID', `invalid params for ${plugin.type}:\n${lines.join('\n')}`, { pointer: `/params${first ?? ''}` });
   }
   return copy;
 }
@@ -62,7 +64,7 @@ export async function runStandalone(plugin: StagePlugin, options: StandaloneRunO
     throw new Error(`${plugin.type} selects nested plugins of kind ${undeclared.join(', ')} in its params: pass them to runStandalone as \`nested: { '${undeclared[0]}': [ … ] }\``);
   }
   const nested = resolveNestedPlugins(plugin.paramsSchema, params, (kind) => options.nested?.[kind]);
-  if (nested.errors.length) throw new Error(`invalid params for ${plugin.type}:\n${nested.errors.map((e) => `  params${e.path}: ${e.message}`).join('\n')}`);
+  if (nested.errors.length) throw new FairtuneError('FT_PIPELINE_INVALID', `invalid params for ${plugin.type}:\n${nested.errors.map((e) => `  params${e.path}: ${e.message}`).join('\n')}`, { pointer: `/params${nested.errors[0]!.path}` });
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `fairtune-${plugin.type}-`));
   const events = await lastValueFrom(
     plugin
@@ -83,10 +85,10 @@ export async function runStandalone(plugin: StagePlugin, options: StandaloneRunO
   for (const e of events) {
     if (e.type !== 'artifact') continue;
     const problem = acceptOutput(plugin, outputs, e.port, e.artifact);
-    if (problem) throw new Error(`${plugin.type} ${problem}`);
+    if (problem) throw new FairtuneError('FT_OUTPUT_CONTRACT', `${plugin.type} ${problem}`, { port: e.port });
   }
   const missing = missingOutputs(plugin, outputs);
-  if (missing) throw new Error(`${plugin.type} ${missing}`);
+  if (missing) throw new FairtuneError('FT_OUTPUT_CONTRACT', `${plugin.type} ${missing}`);
   return { outputs, events, params };
 }
 

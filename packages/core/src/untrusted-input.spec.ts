@@ -83,12 +83,12 @@ describe('issue 10 §4: malformed input and broken folders', () => {
     writeFileSync(join(dir, 'runs-file'), 'x');
     const cache = await cli(['run', file, '--cache-dir', 'cache-file', '--runs-dir', 'runs', '--no-builtins'], dir);
     expect(cache.code).toBe(2);
-    expect(cache.err).toBe(`error: cannot use ${join(dir, 'cache-file')} as the cache folder: it is a file, not a folder\n`);
+    expect(cache.err).toBe(`error: cannot use ${join(dir, 'cache-file')} as the cache folder: it is a file, not a folder [FT_RUN_SETUP; how to fix: docs/errors.md#ft_run_setup]\n`);
     expect(cache.err).not.toMatch(/internal error|\n\s+at /);
     expect(recordStatuses(join(dir, 'runs'))).not.toContain('running');
     const runs = await cli(['run', file, '--cache-dir', 'cache', '--runs-dir', 'runs-file', '--no-builtins'], dir);
     expect(runs.code).toBe(2);
-    expect(runs.err).toBe(`error: cannot use ${join(dir, 'runs-file')} as the runs folder: it is a file, not a folder\n`);
+    expect(runs.err).toBe(`error: cannot use ${join(dir, 'runs-file')} as the runs folder: it is a file, not a folder [FT_RUN_SETUP; how to fix: docs/errors.md#ft_run_setup]\n`);
     expect(runs.err).not.toMatch(/internal error|\n\s+at /);
   });
 

@@ -41,7 +41,7 @@ function predictions(method: string, bias: number): Artifact {
     groups: { attributes: ['sex'], names: ['female', 'male'] },
     method,
   };
-  return artifact('predictions', meta as unknown as JsonObject, {
+  return artifact('predictions', meta, {
     yTrue: ndarray(Float32Array.from(cols.yTrue)),
     yPred: ndarray(Float32Array.from(cols.yPred)),
     subject: ndarray(Int32Array.from(cols.subject)),
@@ -77,7 +77,7 @@ beforeAll(async () => {
 const stageCases: Record<string, () => StageSample> = {
   'eval.metrics': () => ({ params: METRICS, inputs: { predictions: predErm }, seed: 5 }),
   'report.compare': () => ({ params: { baseline: 'erm' }, inputs: { metrics: [erm, dro] } }),
-  'report.model-card': () => ({ inputs: { model: artifact('model', modelMeta as unknown as JsonObject), metrics: [dro], predictions: predDro } }),
+  'report.model-card': () => ({ inputs: { model: artifact('model', modelMeta), metrics: [dro], predictions: predDro } }),
 };
 
 const strategyCases: Record<string, NestedSample> = {

@@ -38,9 +38,9 @@ function stubTrials(): TrialRunner {
       }
       const pruned = options?.signal?.aborted === true;
       const outputs: Record<string, ReturnType<typeof artifact>> = {
-        model: artifact('model', { offset }),
-        predictions: artifact('predictions', { offset }, { yPred: ndarray(Float32Array.of(offset)) }),
-        embeddings: artifact('embeddings', { offset }, { z: ndarray(Float32Array.of(offset, 1), [1, 2]) }),
+        model: artifact('model' as string, { offset }),
+        predictions: artifact('predictions' as string, { offset }, { yPred: ndarray(Float32Array.of(offset)) }),
+        embeddings: artifact('embeddings' as string, { offset }, { z: ndarray(Float32Array.of(offset, 1), [1, 2]) }),
       };
       const result: TrialResult = {
         number: n,

@@ -109,7 +109,7 @@ const report: StagePlugin<{ title: string }> = {
   outputs: { report: { kind: 'report' } },
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
-      const rows = requireInputs(ctx.inputs, 'metrics').map((a) => a.meta as JsonObject);
+      const rows = requireInputs(ctx.inputs, 'metrics', 'metrics').map((a) => a.meta);
       const keys = ['label', 'n', 'mean', 'std', 'min', 'max'];
       const fmt = (x: unknown) => (typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toFixed(4)) : String(x));
       const md = [

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { CliIO } from '../contracts/cli-command.js';
 import { defaultCacheDir, defaultRunsDir } from '../runtime.js';
 import { ArtifactCache, type Leftover } from './artifact-cache.js';
+import { errorLine } from '../contracts/errors.js';
 import { GcBusyError } from './lease.js';
 import { collectGarbage, NotACacheError } from './maintenance.js';
 
@@ -32,10 +33,10 @@ export function addCacheCommands(program: Command, io: CliIO, setCode: (code: nu
       work();
     } catch (e) {
       if (e instanceof NotACacheError) {
-        err(`error: ${e.message}`);
+        err(errorLine(e));
         setCode(2);
       } else if (e instanceof GcBusyError) {
-        err(`error: ${e.message}; try again when it has finished`);
+        err(errorLine(e));
         setCode(1);
       } else throw e;
     }

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ownerAlive, processOwner, type ProcessOwner } from './liveness.js';
+import { FairtuneError } from '../contracts/errors.js';
 
 export const LEASE_FORMAT = 'fairtune-lease/1';
 /** A lease written by another host is live while touched within this time. */
@@ -184,8 +185,11 @@ async function waitWhileGcRuns(root: string): Promise<void> {
   while (gcLockState(root)?.live) await new Promise((r) => setTimeout(r, 50));
 }
 
-export class GcBusyError extends Error {
+export class GcBusyError extends FairtuneError {
   override readonly name = 'GcBusyError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_CACHE_BUSY', message, {}, options);
+  }
 }
 
 export interface GcLock {

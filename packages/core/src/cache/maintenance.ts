@@ -14,14 +14,18 @@ import { join } from 'node:path';
 import { removeRunRecord, scanRunRecords, type RunRecordInfo } from '../run/run-record.js';
 import { ArtifactCache, type CacheGcResult, type Leftover } from './artifact-cache.js';
 import { ownerAlive, processAlive, type ProcessOwner } from './liveness.js';
+import { FairtuneError } from '../contracts/errors.js';
 
 /** Owner file a synthetic cohort generator writes into its `.tmp-` folder (JSON ProcessOwner). */
 export const OWNER_FILE = '.owner.json';
 /** A generation on another host counts as live for this long after its owner file was written. */
 export const FOREIGN_GENERATION_TTL_MS = 24 * 3600_000;
 
-export class NotACacheError extends Error {
+export class NotACacheError extends FairtuneError {
   override readonly name = 'NotACacheError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_NOT_A_CACHE', message, {}, options);
+  }
 }
 
 export interface GcOptions {

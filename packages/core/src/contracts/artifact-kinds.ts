@@ -3,7 +3,7 @@
  * between plugin packages: a data plugin writes `samples`, a model plugin reads them, a
  * fairness plugin reads `predictions` and `embeddings`. Plugins never import each other.
  */
-import type { JsonValue } from './artifact.js';
+import type { JsonObject, JsonValue } from './artifact.js';
 
 export type AttributeValue = string | number | null;
 
@@ -193,6 +193,17 @@ export interface ModelMeta {
   readonly target?: { readonly name: string; readonly units?: string };
   /** Groups of the training samples; `eval.predict` groups another dataset the same way. */
   readonly groups?: GroupsMeta;
+  /** Fine-tuned models: the resolved training params (strategy included) and the seed, as model cards report them. */
+  readonly training?: JsonObject;
+  /** Pretrained backbones: the pretraining's params and seed. */
+  readonly pretraining?: JsonObject;
+  /** The epoch whose weights were kept (1-based), and the validation metric that chose it. */
+  readonly bestEpoch?: number;
+  readonly selectionMetric?: string;
+  /** The training strategy's final state (e.g. GroupDRO's group weights). */
+  readonly strategyState?: JsonValue;
+  /** The weights file a backbone was loaded from (absolute path), when it was loaded from one. */
+  readonly weights?: { readonly file: string };
 }
 
 /**
@@ -214,3 +225,86 @@ export interface PredictionsMeta {
 
 /** Meta of an `embeddings` artifact. Arrays: `z` float32 [N, D], `subject`, `group`, `split` as in predictions. */
 export type EmbeddingsMeta = PredictionsMeta;
+
+/** Per-group values of one stratified breakdown (by true-value bin, by activity) in a metrics meta. */
+export interface StratifiedMetrics {
+  readonly strata: readonly string[];
+  /** group → stratum → errors of the group's rows in that stratum. */
+  readonly groups: Readonly<Record<string, Readonly<Record<string, { readonly n: number; readonly subjects: number; readonly mae: number | null; readonly bias: number | null }>>>>;
+  /** stratum → largest MAE difference between eligible groups (null: fewer than two). */
+  readonly maeGap: Readonly<Record<string, number | null>>;
+}
+
+/**
+ * Meta of a `metrics` artifact, as `eval.metrics` writes it and reports and model cards read it.
+ * No arrays. Every field is optional to readers (another metrics stage may write fewer), and a
+ * writer may add fields of its own. A metric that could not be computed is `null` (JSON has no
+ * NaN). Flat metric keys (`mae`, `group.female.mae`, `gap.mae`, …) are those of the CIs.
+ */
+export interface MetricsMeta {
+  /** Method (mitigation) label; null when unknown. */
+  readonly method?: string | null;
+  /** Evaluation dataset. */
+  readonly dataset?: string;
+  /** Dataset the model was fine-tuned on, when it differs (a source → target transfer). */
+  readonly trainedOn?: string;
+  readonly synthetic?: boolean;
+  readonly task?: TaskKind;
+  readonly target?: { readonly name: string; readonly units?: string };
+  /** Split evaluated (null: every row). */
+  readonly split?: string | null;
+  /** Stage seed: two methods' metrics with the same seed share split and initialisation (reports pair them). */
+  readonly seed?: number;
+  /** Rows and subjects evaluated. */
+  readonly n?: number;
+  readonly subjects?: number;
+  readonly groupAttributes?: readonly string[];
+  readonly groupNames?: readonly string[];
+  readonly overall?: Readonly<Record<string, number | null>>;
+  /** group name → metric → value. */
+  readonly groups?: Readonly<Record<string, Readonly<Record<string, number | null>>>>;
+  readonly minSubjects?: number;
+  readonly smallGroups?: readonly { readonly group: string; readonly subjects: number }[];
+  readonly gapGroups?: readonly string[];
+  readonly gapNote?: string | null;
+  readonly byTargetBin?: StratifiedMetrics & { readonly edges?: readonly number[]; readonly units?: string | null };
+  readonly byActivity?: StratifiedMetrics & { readonly column?: string };
+  /** Representation metrics of the embeddings (MMD² between groups, Silhouette by group). */
+  readonly representation?: { readonly mmd2?: number | null; readonly silhouette?: number | null; readonly [key: string]: JsonValue | undefined };
+  /** Subject-level bootstrap CIs by flat metric key. */
+  readonly ci?: {
+    readonly level?: number;
+    readonly replicates?: number;
+    readonly intervals?: Readonly<Record<string, { readonly lo: number | null; readonly hi: number | null; readonly valid?: number }>>;
+    readonly [key: string]: JsonValue | undefined | Readonly<Record<string, unknown>>;
+  };
+  readonly warnings?: readonly string[];
+  readonly [key: string]: unknown;
+}
+
+/**
+ * Meta type of each well-known artifact kind: `KindMeta<'samples'>` is `SamplesMeta`. A plugin
+ * that declares a kind of its own adds it by declaration merging, and then its ports and
+ * `artifact()` calls are typed like the built-in ones:
+ *
+ * ```ts
+ * declare module '@fairtune/core/plugin' {
+ *   interface ArtifactKindMetas { 'csv-table': { columns: string[] } }
+ * }
+ * ```
+ */
+export interface ArtifactKindMetas {
+  dataset: DatasetMeta;
+  samples: SamplesMeta;
+  backbone: ModelMeta;
+  model: ModelMeta;
+  predictions: PredictionsMeta;
+  embeddings: EmbeddingsMeta;
+  metrics: MetricsMeta;
+  /** Reports carry files; their meta is free-form JSON (a title, the method, `synthetic`, …). */
+  report: { readonly [key: string]: JsonValue };
+  json: JsonValue;
+}
+
+/** The meta type of kind `K` (a union of kinds gives the union of metas; an unknown kind, `unknown`). */
+export type KindMeta<K extends string> = string extends K ? unknown : K extends keyof ArtifactKindMetas ? ArtifactKindMetas[K] : unknown;

@@ -6,6 +6,8 @@
  * `manifest.json` + one binary `arrays.bin` (little-endian, offsets in the manifest) + `files/`,
  * so numbers never travel as JSON arrays. See docs/artifacts.md for the on-disk format.
  */
+import type { KindMeta } from './artifact-kinds.js';
+import { FairtuneError } from './errors.js';
 
 export type DType = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'uint8' | 'uint16' | 'uint32';
 
@@ -109,39 +111,83 @@ export function ndarray<T extends TypedArray>(data: T, shape?: readonly number[]
   return { dtype: dtypeOf(data), shape: [...s], data } as NdArray;
 }
 
-/** Builds an artifact; arrays and files default to empty. */
-export function artifact<M>(
-  kind: string,
-  meta: M,
+/**
+ * An artifact of kind `K`, its meta typed by the kind (`KindArtifact<'samples'>` has `SamplesMeta`).
+ * A union of kinds gives a union of artifacts, so testing `a.kind` narrows the meta.
+ */
+export type KindArtifact<K extends string> = K extends string ? Artifact<KindMeta<K>> & { readonly kind: K } : never;
+
+/**
+ * Builds an artifact; arrays and files default to empty. The meta is checked against the kind's
+ * meta type (`artifact('samples', meta)` needs a `SamplesMeta`); a kind of a plugin's own takes
+ * any meta unless the plugin declares its type (see `ArtifactKindMetas`).
+ */
+export function artifact<const K extends string>(
+  kind: K,
+  meta: KindMeta<K>,
   arrays: Record<string, NdArray> = {},
   files: Record<string, string> = {},
-): Artifact<M> {
-  return { kind, meta, arrays, files };
+): KindArtifact<K> {
+  return { kind, meta, arrays, files } as Artifact as KindArtifact<K>;
+}
+
+/** Whether `a` is of kind `kind` (one or several), narrowing its meta's type to that kind's. */
+export function isKind<const K extends string>(a: Artifact, kind: K | readonly K[]): a is KindArtifact<K> {
+  return ([kind].flat() as readonly string[]).includes(a.kind);
+}
+
+type StageInputValues = Readonly<Record<string, Artifact | readonly Artifact[]>>;
+
+function kindProblem(port: string, a: Artifact, kinds: readonly string[]): FairtuneError | undefined {
+  if (kinds.includes(a.kind)) return undefined;
+  return new FairtuneError('FT_INPUT_KIND', `input "${port}" is a ${a.kind} artifact, expected ${kinds.join(' or ')}`, { port });
 }
 
 /**
  * The one artifact bound to input `port`, or an error naming the port. The executor always binds
  * a required input; a stage run by hand (runStandalone, a test) may not have it, and then the
- * error says which input is missing rather than failing on `undefined`.
+ * error says which input is missing rather than failing on `undefined`. With `kind` (one kind or
+ * several), the artifact's kind is checked and its meta typed by it.
  */
-export function requireInput(inputs: Readonly<Record<string, Artifact | readonly Artifact[]>>, port: string): Artifact {
+export function requireInput<const K extends string>(inputs: StageInputValues, port: string, kind: K | readonly K[]): KindArtifact<K>;
+export function requireInput(inputs: StageInputValues, port: string): Artifact;
+export function requireInput(inputs: StageInputValues, port: string, kind?: string | readonly string[]): Artifact {
   const a = inputs[port];
-  if (a === undefined) throw new Error(`input "${port}" is missing`);
-  if (Array.isArray(a)) throw new Error(`input "${port}" must be one artifact, got a list of ${a.length}`);
+  if (a === undefined) throw new FairtuneError('FT_INPUT_MISSING', `input "${port}" is missing`, { port });
+  if (Array.isArray(a)) throw new FairtuneError('FT_INPUT_KIND', `input "${port}" must be one artifact, got a list of ${a.length}`, { port });
+  const problem = kind === undefined ? undefined : kindProblem(port, a as Artifact, [kind].flat());
+  if (problem) throw problem;
   return a as Artifact;
 }
 
-/** The artifacts bound to a `multiple` input `port` (one artifact counts as a list of one), or an error naming the port. */
-export function requireInputs(inputs: Readonly<Record<string, Artifact | readonly Artifact[]>>, port: string): Artifact[] {
+/** Like `requireInput`, for an optional port: `undefined` when it is not connected. */
+export function optionalInput<const K extends string>(inputs: StageInputValues, port: string, kind: K | readonly K[]): KindArtifact<K> | undefined;
+export function optionalInput(inputs: StageInputValues, port: string): Artifact | undefined;
+export function optionalInput(inputs: StageInputValues, port: string, kind?: string | readonly string[]): Artifact | undefined {
+  return inputs[port] === undefined ? undefined : requireInput(inputs, port, kind as string);
+}
+
+/**
+ * The artifacts bound to a `multiple` input `port` (one artifact counts as a list of one), or an
+ * error naming the port; with `kind`, each is checked and typed as in `requireInput`.
+ */
+export function requireInputs<const K extends string>(inputs: StageInputValues, port: string, kind: K | readonly K[]): KindArtifact<K>[];
+export function requireInputs(inputs: StageInputValues, port: string): Artifact[];
+export function requireInputs(inputs: StageInputValues, port: string, kind?: string | readonly string[]): Artifact[] {
   const a = inputs[port];
-  if (a === undefined) throw new Error(`input "${port}" is missing`);
-  return [a].flat() as Artifact[];
+  if (a === undefined) throw new FairtuneError('FT_INPUT_MISSING', `input "${port}" is missing`, { port });
+  const list = [a].flat() as Artifact[];
+  for (const item of list) {
+    const problem = kind === undefined ? undefined : kindProblem(port, item, [kind].flat());
+    if (problem) throw problem;
+  }
+  return list;
 }
 
 /** Returns the named array or throws an error that names the artifact kind and the missing array. */
 export function requireArray(a: Artifact, name: string, dtype?: DType): NdArray {
   const arr = a.arrays[name];
-  if (!arr) throw new Error(`${a.kind} artifact has no array "${name}" (has: ${Object.keys(a.arrays).join(', ') || 'none'})`);
-  if (dtype && arr.dtype !== dtype) throw new Error(`${a.kind} artifact array "${name}" is ${arr.dtype}, expected ${dtype}`);
+  if (!arr) throw new FairtuneError('FT_ARRAY_MISSING', `${a.kind} artifact has no array "${name}" (has: ${Object.keys(a.arrays).join(', ') || 'none'})`);
+  if (dtype && arr.dtype !== dtype) throw new FairtuneError('FT_ARRAY_MISSING', `${a.kind} artifact array "${name}" is ${arr.dtype}, expected ${dtype}`);
   return arr;
 }

@@ -3,6 +3,7 @@
  * `fairtune metrics`) by binding a CliCommand to CLI_COMMAND in their ContainerModule.
  */
 import type { ServiceIdentifier } from 'inversify';
+import { FairtuneError } from './errors.js';
 
 export interface CliIO {
   readonly cwd: string;
@@ -28,6 +29,9 @@ export interface CliCommand {
 export const CLI_COMMAND: ServiceIdentifier<CliCommand> = Symbol.for('@fairtune/core:CliCommand');
 
 /** Thrown by commands for bad usage; the CLI prints the message and the command's usage and exits 2. */
-export class UsageError extends Error {
+export class UsageError extends FairtuneError {
   override readonly name = 'UsageError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_USAGE', message, {}, options);
+  }
 }

@@ -4,7 +4,7 @@
  */
 import type { Observable } from 'rxjs';
 import type { ServiceIdentifier } from 'inversify';
-import type { Artifact, JsonObject } from './artifact.js';
+import { requireInput, requireInputs, type Artifact, type JsonObject, type KindArtifact } from './artifact.js';
 import type { TrialRunner } from './trials.js';
 
 /** A JSON Schema (draft-07 subset understood by ajv) for a plugin's params object. */
@@ -45,6 +45,47 @@ export type StageEvent =
   | { readonly type: 'artifact'; readonly port: string; readonly artifact: Artifact }
   /** A fact about the environment the stage ran in (e.g. `tensorBackend`), recorded in the run record. */
   | { readonly type: 'environment'; readonly key: string; readonly value: string };
+
+/** The kinds a port accepts, as a union of string literals. */
+export type PortKind<Port extends InputPort | OutputPort> = Port['kind'] extends readonly (infer U extends string)[] ? U : Port['kind'] & string;
+
+/** What an input port binds: one artifact of its kind(s), or a list for a `multiple` port. */
+export type PortArtifact<Port extends InputPort> = Port extends { readonly multiple: true } ? readonly KindArtifact<PortKind<Port>>[] : KindArtifact<PortKind<Port>>;
+
+/** A stage's inputs typed from its declared ports: optional ports may be absent. */
+export type StageInputs<I extends Readonly<Record<string, InputPort>>> = {
+  readonly [K in keyof I as I[K] extends { readonly optional: true } ? never : K]: PortArtifact<I[K]>;
+} & {
+  readonly [K in keyof I as I[K] extends { readonly optional: true } ? K : never]?: PortArtifact<I[K]>;
+};
+
+/**
+ * Declares input ports keeping their kinds as literal types, so `stageInputs(ctx.inputs, PORTS)`
+ * can type each input's meta (`inputPorts({ samples: { kind: 'samples' } })`).
+ */
+export function inputPorts<const I extends Readonly<Record<string, InputPort>>>(ports: I): I {
+  return ports;
+}
+
+/** Declares output ports keeping their kinds as literal types (see `inputPorts`). */
+export function outputPorts<const O extends Readonly<Record<string, OutputPort>>>(ports: O): O {
+  return ports;
+}
+
+/**
+ * A stage's inputs checked against its declared ports and typed by them: a required port that is
+ * absent is an FT_INPUT_MISSING error, an artifact of another kind (or a list on a single port)
+ * FT_INPUT_KIND, each naming the port; a `multiple` port always comes back as a list. The executor
+ * already guarantees this for pipeline runs; the check protects runs by hand (runStandalone, tests).
+ */
+export function stageInputs<const I extends Readonly<Record<string, InputPort>>>(inputs: Readonly<Record<string, Artifact | readonly Artifact[]>>, ports: I): StageInputs<I> {
+  const typed: Record<string, Artifact | readonly Artifact[]> = {};
+  for (const [port, decl] of Object.entries(ports)) {
+    if (inputs[port] === undefined && decl.optional) continue;
+    typed[port] = decl.multiple ? requireInputs(inputs, port, decl.kind) : requireInput(inputs, port, decl.kind);
+  }
+  return typed as StageInputs<I>;
+}
 
 export interface StageContext<P = JsonObject> {
   readonly pipelineName: string;

@@ -32,6 +32,8 @@ export type ExecutorEvent =
       readonly metrics: Readonly<Record<string, number>>;
       /** Why a stage failed or was skipped. */
       readonly reason?: string;
+      /** The FT_ code of the error a stage failed with, when it had one (docs/errors.md). */
+      readonly code?: string;
       readonly time: number;
     }
   | { readonly type: 'run-end'; readonly status: RunStatus; readonly failedStage?: string; readonly reason?: string; readonly time: number };

@@ -11,6 +11,7 @@ import type { Subgraph } from '../pipeline/subgraphs.js';
 import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
 import { canonicalJson, sha256 } from '../cache/canonical.js';
 import { redactAt, Redactor, secretValues } from '../pipeline/secrets.js';
+import { FairtuneError } from '../contracts/errors.js';
 
 export function computeStageKeys(pipeline: ResolvedPipeline, fingerprints: ReadonlyMap<string, string> = new Map()): Map<string, string> {
   const keys = new Map<string, string>();
@@ -69,13 +70,13 @@ function subgraphRecipe(sg: Subgraph, keyOf: (stageId: string) => string): JsonV
 }
 
 /** A stage whose fingerprint could not be taken; the message is one line naming the stage and the cause. */
-export class FingerprintError extends Error {
+export class FingerprintError extends FairtuneError {
   override readonly name = 'FingerprintError';
   constructor(
     readonly stageId: string,
     message: string,
   ) {
-    super(message);
+    super('FT_FINGERPRINT', message);
   }
 }
 

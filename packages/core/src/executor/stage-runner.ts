@@ -16,9 +16,13 @@ import type { ResolvedStage } from '../pipeline/validate.js';
 import type { ExecutorEvent, StageStatus } from './executor.js';
 import { acceptOutput, missingOutputs } from './outputs.js';
 import type { Slots } from './trial-runner.js';
+import { errorCode, FairtuneError } from '../contracts/errors.js';
 
-export class StageFailure extends Error {
+export class StageFailure extends FairtuneError {
   override readonly name = 'StageFailure';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_OUTPUT_CONTRACT', message, {}, options);
+  }
 }
 
 export interface StageRun {
@@ -59,12 +63,12 @@ export function runStage(run: StageRun, ctx: StageRunContext): Observable<Execut
     let slot: (() => void) | undefined;
     const metrics: Record<string, number> = {};
     const series: MetricPoint[] = [];
-    const end = (status: StageStatus, reason?: string) => {
+    const end = (status: StageStatus, reason?: string, code?: string) => {
       slot?.();
       slot = undefined;
       if (sub.closed) return;
       if (workDir) rmSync(workDir, { recursive: true, force: true });
-      sub.next({ type: 'stage-end', stageId: stage.id, status, key, pluginType: stage.plugin.type, seconds: (Date.now() - started) / 1000, metrics, reason, time: Date.now() });
+      sub.next({ type: 'stage-end', stageId: stage.id, status, key, pluginType: stage.plugin.type, seconds: (Date.now() - started) / 1000, metrics, reason, ...(code ? { code } : {}), time: Date.now() });
       sub.complete();
     };
     const onAbort = () => {
@@ -113,7 +117,7 @@ export function runStage(run: StageRun, ctx: StageRunContext): Observable<Execut
       signal.removeEventListener('abort', onAbort);
       if (sub.closed) return;
       if (signal.aborted && ctx.failedStage() !== stage.id) return end('skipped', `cancelled: ${run.why()}`);
-      end('failed', errorMessage(err));
+      end('failed', errorMessage(err), errorCode(err));
     });
     return () => {
       signal.removeEventListener('abort', onAbort);
@@ -175,7 +179,9 @@ function materialiseReports(stage: ResolvedStage, kinds: Readonly<Record<string,
   }
 }
 
+/** The error as the stage's failure reason; a coded error (docs/errors.md) ends with its code. */
 function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
+  const code = errorCode(err);
+  if (err instanceof Error) return `${err.message || err.name}${code ? ` [${code}]` : ''}`;
   return String(err);
 }

@@ -1,3 +1,4 @@
+import { FairtuneError } from '../contracts/errors.js';
 /** Validation issues carry a JSON pointer into the pipeline file and a plain sentence. */
 export interface PipelineIssue {
   /** JSON pointer, e.g. `/stages/fine-tune/params/eta` ('' = the whole file). */
@@ -16,7 +17,7 @@ export function formatIssue(file: string, issue: PipelineIssue): string {
 }
 
 /** An invalid pipeline: all errors at once. The CLI prints them and exits with code 2. */
-export class PipelineError extends Error {
+export class PipelineError extends FairtuneError {
   override readonly name = 'PipelineError';
   constructor(
     readonly file: string,
@@ -25,6 +26,6 @@ export class PipelineError extends Error {
     /** Plugins named by a path and the files imported for them (their code ran before validation failed). */
     readonly pathPlugins: readonly { readonly specifier: string; readonly file: string }[] = [],
   ) {
-    super(`${file} is not a valid pipeline (${issues.length} error${issues.length === 1 ? '' : 's'}):\n` + issues.map((i) => '  ' + formatIssue(file, i)).join('\n'));
+    super('FT_PIPELINE_INVALID', `${file} is not a valid pipeline (${issues.length} error${issues.length === 1 ? '' : 's'}):\n` + issues.map((i) => '  ' + formatIssue(file, i)).join('\n'), { file, ...(issues[0] ? { pointer: issues[0].path } : {}) });
   }
 }

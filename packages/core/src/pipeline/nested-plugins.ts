@@ -9,6 +9,7 @@ import { compileSchema, describeAjvError } from './ajv.js';
 import type { PipelineIssue } from './issues.js';
 import { escapePointer } from './load.js';
 import { nearest } from './nearest.js';
+import { FairtuneError } from '../contracts/errors.js';
 
 /** Where a params schema places a nested plugin: a pointer pattern (`*` stands for any array index or map key) and the kind. */
 export interface NestedPluginSlot {
@@ -117,7 +118,7 @@ export function resolveNestedParams(kind: string, plugin: NestedPlugin, params: 
   const holder: JsonObject = { plugin: { name: plugin.name, params: structuredClone(params) } };
   const schema = { type: 'object', properties: { plugin: { [NESTED_PLUGIN_KEYWORD]: kind } } };
   const { errors } = resolveNestedPlugins(schema, holder, () => [plugin]);
-  if (errors.length) throw new Error(`invalid params for ${kind} "${plugin.name}":\n${errors.map((e) => `  ${e.path.replace(/^\/plugin\//, '')}: ${e.message}`).join('\n')}`);
+  if (errors.length) throw new FairtuneError('FT_PIPELINE_INVALID', `invalid params for ${kind} "${plugin.name}":\n${errors.map((e) => `  ${e.path.replace(/^\/plugin\//, '')}: ${e.message}`).join('\n')}`, { pointer: errors[0]!.path.replace(/^\/plugin/, '') });
   return (holder['plugin'] as { params: JsonObject }).params;
 }
 

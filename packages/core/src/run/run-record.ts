@@ -20,6 +20,8 @@ export interface StageSummary {
   key: string;
   metrics: Record<string, number>;
   reason?: string;
+  /** FT_ code of the error the stage failed with (docs/errors.md). */
+  code?: string;
 }
 
 export interface RunSummary {
@@ -108,6 +110,7 @@ export class RunRecorder {
         const s = this.#entry(e.stageId, e.pluginType ?? 'unknown', e.key);
         Object.assign(s, { status: e.status, seconds: e.seconds, key: e.key, metrics: { ...e.metrics } });
         if (e.reason) s.reason = e.reason;
+        if (e.code) s.code = e.code;
         this.summary.counts[e.status]++;
         if (e.status === 'failed') this.#writeSummary();
         else this.#summaryChanged();

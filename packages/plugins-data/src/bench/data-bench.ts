@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     source: { root: dir },
     recordings: [{ id: 'S1', subject: 'S1', attributes: s.attributes, signals: { ppg: { array: 'S1/ppg', fs: 64 } }, labels: { hr: { array: 'S1/hr', windowSeconds: 8, shiftSeconds: 2, offsetSeconds: 0 } } }],
   };
-  const ds = artifact('dataset', meta as never, { 'S1/ppg': ndarray(s.bvp), 'S1/hr': ndarray(s.label) });
+  const ds = artifact('dataset', meta, { 'S1/ppg': ndarray(s.bvp), 'S1/hr': ndarray(s.label) });
   const t = performance.now();
   const bp = (await runStandalone(new BandpassStage(), { params: { low: 0.5, high: 8, order: 4 }, inputs: { dataset: ds } })).outputs['dataset']!;
   const t1 = performance.now();

@@ -220,7 +220,7 @@ export class ButPpgLoader implements StagePlugin<ButPpgParams> {
         source: { root: resolved.root, ...(resolved.note ? { note: resolved.note } : {}) },
         recordings: perSubject.flat(),
       };
-      emit.artifact('dataset', artifact('dataset', meta as never, arrays));
+      emit.artifact('dataset', artifact('dataset', meta, arrays));
     });
   }
 }

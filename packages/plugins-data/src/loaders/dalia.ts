@@ -158,7 +158,7 @@ export class DaliaLoader implements StagePlugin<DaliaParams> {
         };
       });
       const meta: DatasetMeta = { name: 'dalia', synthetic: resolved.synthetic, source: { root: resolved.root, ...(resolved.note ? { note: resolved.note } : {}) }, recordings };
-      emit.artifact('dataset', artifact('dataset', meta as never, arrays));
+      emit.artifact('dataset', artifact('dataset', meta, arrays));
     });
   }
 }

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifact, ndarray, type AttributeValue, type ImageSpec, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
+import { artifact, ndarray, paramError, type AttributeValue, type ImageSpec, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
 import { decodeImageInto, decoderName, defaultResize, IMAGENET_MEAN, IMAGENET_STD, pooled } from '../images/decode.js';
 import { ensureCohortAsync } from '../synthetic/cohort.js';
 import { IMAGING_GENERATOR_VERSION } from '../synthetic/imaging-cohorts.js';
@@ -169,7 +169,13 @@ export async function decodeAll(paths: readonly string[], p: ImageLoaderParams<u
 }
 
 export function imageSpec(p: ImageLoaderParams<unknown>): ImageSpec {
-  return { height: p.size, width: p.size, channels: 3, resize: p.resize ?? defaultResize(p.size), mean: [...p.mean] as never, std: [...p.std] as never, decoder: decoderName() };
+  return { height: p.size, width: p.size, channels: 3, resize: p.resize ?? defaultResize(p.size), mean: rgb(p.mean, 'mean'), std: rgb(p.std, 'std'), decoder: decoderName() };
+}
+
+/** A per-channel triple (the params schema asks for exactly three numbers). */
+function rgb(v: readonly number[], param: string): [number, number, number] {
+  if (v.length !== 3) throw paramError(param, `needs one value per RGB channel (3), got ${v.length}`);
+  return [v[0]!, v[1]!, v[2]!];
 }
 
 /** Builds the `samples` artifact: x uint8 [N, H, W, 3], y float32 0/1, subject int32. */
@@ -201,7 +207,7 @@ export function imageSamples(args: {
     // Image ids (md5hash / image_id) per sample, so predictions can be traced back to files.
     ids: args.ids,
   };
-  return artifact('samples', meta as never, {
+  return artifact('samples', meta, {
     x: ndarray(args.x, [n, args.spec.height, args.spec.width, 3]),
     y: ndarray(Float32Array.from(args.y)),
     subject: ndarray(Int32Array.from(args.subject)),

@@ -211,7 +211,7 @@ export class MimicLoader implements StagePlugin<MimicParams> {
         source: { root, ...(resolved.note ? { note: resolved.note } : {}) },
         recordings: perSubject.flat(),
       };
-      emit.artifact('dataset', artifact('dataset', meta as never, arrays));
+      emit.artifact('dataset', artifact('dataset', meta, arrays));
     });
   }
 }

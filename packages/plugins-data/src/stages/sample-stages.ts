@@ -1,8 +1,7 @@
 /** preprocess.quality, split.subjects and groups.attributes: samples → samples. */
 import { injectable } from 'inversify';
-import { Rng, artifact, groupValue, ndarray, runAsync, subjectGroups, type AttributeValue, type NdArray, type QualityChecks, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { Rng, artifact, groupValue, ndarray, requireInput, runAsync, subjectGroups, type AttributeValue, type NdArray, type QualityChecks, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { compactSubjects, filterSamples, qualityMask } from '@fairtune/signal';
-import { asSingle, samplesMeta } from './util.js';
 
 export interface QualityParams {
   useQualityFlag: boolean;
@@ -31,7 +30,7 @@ export class QualityStage implements StagePlugin<QualityParams> {
   run(ctx: StageContext<QualityParams>) {
     return runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
-      const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
+      const input = requireInput(ctx.inputs, 'samples', 'samples');
       const checks: QualityChecks = { useQualityFlag: p.useQualityFlag, maxFlatFraction: p.maxFlatFraction, maxClippingFraction: p.maxClippingFraction, targetRange: p.targetRange };
       const { keep, kept, dropped } = qualityMask(input.arrays, checks);
       const n = keep.length;
@@ -40,9 +39,9 @@ export class QualityStage implements StagePlugin<QualityParams> {
       emit.metric('quality.dropped', n - kept);
       if (kept === 0) throw new Error(`preprocess.quality dropped all ${n} windows`);
       // The checks travel with the samples (and into models trained on them), so eval.predict can apply them to another dataset.
-      const out = compactSubjects({ ...samplesMeta(input), quality: checks }, filterSamples(input.arrays, keep));
+      const out = compactSubjects({ ...input.meta, quality: checks }, filterSamples(input.arrays, keep));
       if (out.removed.length) emit.log('warn', `quality: ${out.removed.length} subject(s) lost every window and leave the samples: ${out.removed.join(', ')}`);
-      emit.artifact('samples', artifact('samples', out.meta as never, out.arrays));
+      emit.artifact('samples', artifact('samples', out.meta, out.arrays));
     });
   }
 }
@@ -182,8 +181,8 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
   readonly outputs = { samples: { kind: 'samples' } };
   run(ctx: StageContext<SplitParams>) {
     return runAsync(ctx.signal, async (emit) => {
-      const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
-      const meta = samplesMeta(input);
+      const input = requireInput(ctx.inputs, 'samples', 'samples');
+      const meta = input.meta;
       const by = ctx.params.stratifyBy;
       const subject = input.arrays['subject'];
       if (!subject) throw new Error('samples artifact has no "subject" array');
@@ -198,7 +197,7 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
         emit.log('info', `${nm}: ${members.length} subjects${strata}, ${split.filter((v) => v === i).length} windows`);
       });
       const out: SamplesMeta = { ...meta, splits: names };
-      emit.artifact('samples', artifact('samples', out as never, { ...input.arrays, split: ndarray(split) }));
+      emit.artifact('samples', artifact('samples', out, { ...input.arrays, split: ndarray(split) }));
     });
   }
 }
@@ -255,8 +254,8 @@ export class GroupAttributesStage implements StagePlugin<GroupParams> {
   readonly outputs = { samples: { kind: 'samples' } };
   run(ctx: StageContext<GroupParams>) {
     return runAsync(ctx.signal, async (emit) => {
-      const input = asSingle(ctx.inputs['samples'], 'samples', 'samples');
-      const meta = samplesMeta(input);
+      const input = requireInput(ctx.inputs, 'samples', 'samples');
+      const meta = input.meta;
       const { attributes, ageThreshold } = ctx.params;
       let grouped: ReturnType<typeof subjectGroups>;
       try {
@@ -276,7 +275,7 @@ export class GroupAttributesStage implements StagePlugin<GroupParams> {
       names.forEach((nm, i) => emit.log('info', `group ${nm}: ${perSubject.filter((g) => g === nm).length} subjects, ${group.filter((g) => g === i).length} windows`));
       const out: SamplesMeta = { ...meta, groups: { attributes, names, ...(attributes.includes('age') ? { ageThreshold } : {}) } };
       const arrays: Record<string, NdArray> = { ...input.arrays, group: ndarray(group) };
-      emit.artifact('samples', artifact('samples', out as never, arrays));
+      emit.artifact('samples', artifact('samples', out, arrays));
     });
   }
 }

@@ -1,20 +1,19 @@
 /** preprocess.resample and preprocess.bandpass: dataset → dataset, per signal and channel; each records its step in the dataset meta (`processing`), so a model trained on the result can replay it on another dataset. */
 import { injectable } from 'inversify';
-import { artifact, runAsync, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, requireInput, runAsync, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core/plugin';
 import { applyProcessingStep } from '@fairtune/signal';
-import { asSingle, datasetMeta } from './util.js';
 
 /** Runs one processing step over the stage's dataset input (the step is recorded in the dataset meta). */
 async function runStep(ctx: StageContext<{ signals?: string[] }>, emit: StageEmitter, step: SignalProcessingStep): Promise<void> {
-  const input = asSingle(ctx.inputs['dataset'], 'dataset', 'dataset');
-  const out = await applyProcessingStep({ meta: datasetMeta(input), arrays: input.arrays }, step, {
+  const input = requireInput(ctx.inputs, 'dataset', 'dataset');
+  const out = await applyProcessingStep({ meta: input.meta, arrays: input.arrays }, step, {
     checkpoint: () => emit.checkpoint(),
     progress: (done, total, id) => emit.progress(done, total, id, 'recordings'),
   }).catch((e: unknown) => {
     // Name the stage in data errors; an abort passes through unchanged.
     throw ctx.signal.aborted || !(e instanceof Error) ? e : new Error(`preprocess.${step.op}: ${e.message}`, { cause: e });
   });
-  emit.artifact('dataset', artifact('dataset', out.meta as never, out.arrays));
+  emit.artifact('dataset', artifact('dataset', out.meta, out.arrays));
 }
 
 export interface ResampleParams {

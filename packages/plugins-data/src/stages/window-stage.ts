@@ -4,9 +4,8 @@
  * each window, normalises per window, and handles recordings shorter than one window.
  */
 import { injectable } from 'inversify';
-import { artifact, runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, requireInput, runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { windowDataset, type WindowingOptions } from '@fairtune/signal';
-import { asSingle, datasetMeta } from './util.js';
 
 /** The params are the windowing options, defaults applied from the schema below. */
 export type WindowParams = WindowingOptions;
@@ -34,8 +33,8 @@ export class WindowStage implements StagePlugin<WindowParams> {
   run(ctx: StageContext<WindowParams>) {
     return runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
-      const input = asSingle(ctx.inputs['dataset'], 'dataset', 'dataset');
-      const out = await windowDataset({ meta: datasetMeta(input), arrays: input.arrays }, p, {
+      const input = requireInput(ctx.inputs, 'dataset', 'dataset');
+      const out = await windowDataset({ meta: input.meta, arrays: input.arrays }, p, {
         checkpoint: () => emit.checkpoint(),
         progress: (done, total, id) => emit.progress(done, total, id, 'recordings'),
       }).catch((e: unknown) => {
@@ -47,7 +46,7 @@ export class WindowStage implements StagePlugin<WindowParams> {
       if (extendedShort) emit.log('info', `${extendedShort} short recording(s) extended with '${p.short}'`);
       if (droppedNaN) emit.log('info', `${droppedNaN} window(s) dropped for missing samples or labels`);
       emit.metric('windows', out.arrays['y']!.shape[0]!);
-      emit.artifact('samples', artifact('samples', out.meta as never, out.arrays));
+      emit.artifact('samples', artifact('samples', out.meta, out.arrays));
     });
   }
 }

@@ -4,10 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import type { TaskKind } from '@fairtune/core/plugin';
+import { FairtuneError, type TaskKind } from '@fairtune/core/plugin';
 
-export class InputError extends Error {
+export class InputError extends FairtuneError {
   override readonly name = 'InputError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_DATA_FORMAT', message, {}, options);
+  }
 }
 
 export interface CsvColumns {

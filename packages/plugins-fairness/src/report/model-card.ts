@@ -7,37 +7,7 @@
  * the fine-tune's predictions (every split: group sizes). `report.model-card` writes it as
  * model-card.md and model-card.json.
  */
-import type { GroupsMeta, InputSpec, JsonObject, JsonValue, ModelMeta, PredictionsMeta } from '@fairtune/core/plugin';
-
-/** The parts of an eval.metrics output the card reads (nulls are undefined values). */
-export interface CardMetricsMeta {
-  method?: string | null;
-  dataset?: string;
-  synthetic?: boolean;
-  task?: 'regression' | 'classification';
-  target?: { name: string; units?: string };
-  split?: string | null;
-  seed?: number;
-  n?: number;
-  subjects?: number;
-  groupAttributes?: string[];
-  overall?: Record<string, number | null>;
-  groups?: Record<string, Record<string, number | null>>;
-  representation?: { mmd2?: number | null; silhouette?: number | null };
-  ci?: { level?: number; replicates?: number; intervals?: Record<string, { lo: number | null; hi: number | null; valid?: number }> };
-  minSubjects?: number;
-  smallGroups?: { group: string; subjects: number }[];
-  gapNote?: string | null;
-  byTargetBin?: CardStrata & { edges?: number[]; units?: string | null };
-  byActivity?: CardStrata & { column?: string };
-  warnings?: string[];
-}
-
-interface CardStrata {
-  strata: string[];
-  groups: Record<string, Record<string, { n: number; subjects: number; mae: number | null; bias: number | null }>>;
-  maeGap: Record<string, number | null>;
-}
+import type { GroupsMeta, InputSpec, JsonObject, JsonValue, MetricsMeta, ModelMeta, PredictionsMeta, StratifiedMetrics } from '@fairtune/core/plugin';
 
 /** Subjects and windows of one split, overall and per group. */
 export interface SplitSize {
@@ -48,8 +18,8 @@ export interface SplitSize {
 
 export interface ModelCardInput {
   readonly title?: string;
-  readonly model: ModelMeta & { training?: JsonObject; bestEpoch?: number; strategyState?: JsonValue };
-  readonly metrics: readonly CardMetricsMeta[];
+  readonly model: ModelMeta;
+  readonly metrics: readonly MetricsMeta[];
   /** The fine-tune's predictions on every split (for the data section). */
   readonly training?: { meta: PredictionsMeta; sizes: Record<string, SplitSize> };
   readonly intendedUse: string;
@@ -163,7 +133,7 @@ const LABEL: Record<string, string> = {
   'representation.silhouette': 'Silhouette by group (embeddings)',
 };
 
-function valued(m: CardMetricsMeta, flatKey: string, value: number | null | undefined): Valued {
+function valued(m: MetricsMeta, flatKey: string, value: number | null | undefined): Valued {
   const ci = m.ci?.intervals?.[flatKey];
   return { value: typeof value === 'number' ? value : null, ...(ci ? { lo: ci.lo, hi: ci.hi } : {}) };
 }
@@ -183,7 +153,7 @@ function valuedText(v: Valued | undefined): string {
 /** A Markdown table cell: intersectional group names such as `female|>50` contain the column separator. */
 const cell = (text: string) => text.replace(/\|/g, '\\|');
 
-function evaluationName(m: CardMetricsMeta): string {
+function evaluationName(m: MetricsMeta): string {
   return `${m.dataset ?? '?'} ${m.split ? `${m.split} split` : 'all samples'}`;
 }
 
@@ -223,8 +193,8 @@ export function buildModelCard(input: ModelCardInput): ModelCard {
         },
       ]),
     );
-    const strata = (s: CardStrata | undefined): CardStrataJson | null =>
-      s ? { strata: s.strata, mae: Object.fromEntries(Object.entries(s.groups).map(([g, cells]) => [g, Object.fromEntries(s.strata.map((k) => [k, { mae: cells[k]?.mae ?? null, subjects: cells[k]?.subjects ?? 0 }]))])), maeGap: s.maeGap } : null;
+    const strata = (s: StratifiedMetrics | undefined): CardStrataJson | null =>
+      s ? { strata: [...s.strata], mae: Object.fromEntries(Object.entries(s.groups).map(([g, cells]) => [g, Object.fromEntries(s.strata.map((k) => [k, { mae: cells[k]?.mae ?? null, subjects: cells[k]?.subjects ?? 0 }]))])), maeGap: s.maeGap } : null;
     return {
       label: x.method ?? null,
       evaluatedOn: evaluationName(x),
@@ -238,9 +208,9 @@ export function buildModelCard(input: ModelCardInput): ModelCard {
       metrics,
       groups,
       minSubjects: x.minSubjects ?? null,
-      smallGroups: x.smallGroups ?? [],
+      smallGroups: (x.smallGroups ?? []).map((g) => ({ ...g })),
       gapNote: x.gapNote ?? null,
-      byTargetBin: x.byTargetBin ? { edges: x.byTargetBin.edges ?? null, units: x.byTargetBin.units ?? null, ...strata(x.byTargetBin)! } : null,
+      byTargetBin: x.byTargetBin ? { edges: x.byTargetBin.edges ? [...x.byTargetBin.edges] : null, units: x.byTargetBin.units ?? null, ...strata(x.byTargetBin)! } : null,
       byActivity: strata(x.byActivity),
     };
   });

@@ -1,4 +1,4 @@
-import { artifact, ndarray, runStandalone, type Artifact, type JsonObject, type PredictionsMeta } from '@fairtune/core';
+import { artifact, ndarray, runStandalone, type Artifact, type PredictionsMeta } from '@fairtune/core';
 import { blandAltman, subjectWeightedMae } from '../metrics/agreement.js';
 import { binIndex, binLabels, stratifiedErrors } from '../metrics/stratified.js';
 import { evalMetricsStage } from './eval-metrics.js';
@@ -37,7 +37,7 @@ function predictions(withActivity = true): Artifact {
     groups: { attributes: ['sex', 'age'], names: ['a', 'b', 'c'], ageThreshold: 50 },
     method: 'erm',
   };
-  return artifact('predictions', meta as unknown as JsonObject, {
+  return artifact('predictions', meta, {
     yTrue: ndarray(Float32Array.from(yTrue)),
     yPred: ndarray(Float32Array.from(yPred)),
     subject: ndarray(Int32Array.from(subject)),

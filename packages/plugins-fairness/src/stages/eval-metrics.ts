@@ -9,13 +9,13 @@
 import {
   artifact,
   deriveSeed,
+  optionalInput,
   requireArray,
   requireInput,
   runAsync,
   type Artifact,
-  type EmbeddingsMeta,
   type JsonObject,
-  type PredictionsMeta,
+  type MetricsMeta,
   type StagePlugin,
 } from '@fairtune/core/plugin';
 import { take } from '../metrics/common.js';
@@ -165,8 +165,8 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
-      const pred = requireInput(ctx.inputs, 'predictions');
-      const meta = pred.meta as unknown as PredictionsMeta;
+      const pred = requireInput(ctx.inputs, 'predictions', 'predictions');
+      const meta = pred.meta;
       const warnings: string[] = [];
       const nPred = requireArray(pred, 'yTrue').data.length;
       checkRows(pred, ['yPred', 'subject', 'group', 'split'], nPred);
@@ -246,9 +246,9 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       let analysis: RepresentationAnalysis | undefined;
       let repPoint: RepresentationResult | undefined;
       const positionsOf = new Map<number, number[]>();
-      const emb = ctx.inputs['embeddings'] as Artifact | undefined;
+      const emb = optionalInput(ctx.inputs, 'embeddings', 'embeddings');
       if (emb) {
-        const emeta = emb.meta as unknown as EmbeddingsMeta;
+        const emeta = emb.meta;
         const z = requireArray(emb, 'z');
         if (z.shape.length !== 2) throw new Error(`embeddings artifact array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
         checkRows(emb, ['subject', 'group', 'split'], z.shape[0]!);
@@ -352,7 +352,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
         ...(repPoint && analysis ? { representation: representationJson(repPoint, groupNames, analysis) } : {}),
         ...(ci ? { ci } : {}),
         warnings,
-      }) as JsonObject;
+      }) as MetricsMeta;
       emit.artifact('metrics', artifact('metrics', out));
     }),
 };

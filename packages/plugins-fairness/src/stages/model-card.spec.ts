@@ -30,7 +30,7 @@ function predictions(): Artifact {
     groups: { attributes: ['sex'], names: ['female', 'male'] },
     method: 'group-dro',
   };
-  return artifact('predictions', meta as unknown as JsonObject, {
+  return artifact('predictions', meta, {
     yTrue: ndarray(Float32Array.from(cols.yTrue)),
     yPred: ndarray(Float32Array.from(cols.yPred)),
     subject: ndarray(Int32Array.from(cols.subject)),
@@ -58,7 +58,7 @@ describe('report.model-card', () => {
   it('writes model-card.md and model-card.json with data, group sizes, method, metrics with CIs, synthetic flag and known limits', async () => {
     const pred = predictions();
     const metrics = (await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 20 }, label: 'group-dro · DaLiA test' }, inputs: { predictions: pred }, seed: 7 })).outputs.metrics!;
-    const model = artifact('model', modelMeta as unknown as JsonObject);
+    const model = artifact('model', modelMeta);
     const { outputs } = await runStandalone(modelCardStage, { params: { limitations: ['Pretrained on the training subjects only.'] }, inputs: { model, metrics: [metrics], predictions: pred } });
     const report = outputs.report!;
     expect(Object.keys(report.files).sort()).toEqual(['model-card.json', 'model-card.md']);
@@ -121,7 +121,7 @@ describe('report.model-card', () => {
     const pred = predictions();
     const metrics = (await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 }, minSubjects: 2 }, inputs: { predictions: pred } })).outputs.metrics!;
     const { training: _t, bestEpoch: _b, ...old } = modelMeta;
-    const { outputs } = await runStandalone(modelCardStage, { inputs: { model: artifact('model', old as unknown as JsonObject), metrics: [metrics] } });
+    const { outputs } = await runStandalone(modelCardStage, { inputs: { model: artifact('model', old), metrics: [metrics] } });
     const md = readFileSync(outputs.report!.files['model-card.md']!, 'utf8');
     expect(md).toMatch(/- Settings: not recorded in the model/);
     expect(md).toMatch(/- Training data sizes: not available/);
@@ -136,7 +136,7 @@ describe('report.model-card Markdown', () => {
     const meta = { ...(base.meta as unknown as PredictionsMeta), groups: { attributes: ['sex', 'age'], names: ['female|>50', 'male|<=50'], ageThreshold: 50 } };
     const pred = { ...base, meta: meta as unknown as JsonObject };
     const metrics = (await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions: pred } })).outputs.metrics!;
-    const model = artifact('model', { ...modelMeta, groups: meta.groups } as unknown as JsonObject);
+    const model = artifact('model', { ...modelMeta, groups: meta.groups });
     const { outputs } = await runStandalone(modelCardStage, { inputs: { model, metrics: [metrics], predictions: pred } });
     const md = readFileSync(outputs.report!.files['model-card.md']!, 'utf8');
     expect(md).toMatch(/- Groups: sex × age \(≤50 \/ >50 years\): female\|>50, male\|<=50\./);

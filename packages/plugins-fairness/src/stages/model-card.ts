@@ -8,8 +8,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifact, requireArray, requireInput, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StagePlugin } from '@fairtune/core/plugin';
-import { buildModelCard, modelCardMarkdown, splitSizes, type CardMetricsMeta, type ModelCardInput } from '../report/model-card.js';
+import { artifact, FairtuneError, optionalInput, requireArray, requireInput, requireInputs, runAsync, type JsonObject, type StagePlugin } from '@fairtune/core/plugin';
+import { buildModelCard, modelCardMarkdown, splitSizes, type ModelCardInput } from '../report/model-card.js';
 
 export interface ModelCardParams {
   title?: string;
@@ -42,19 +42,19 @@ export const modelCardStage: StagePlugin<ModelCardParams> = {
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
-      const model = requireInput(ctx.inputs, 'model');
-      const metrics = [ctx.inputs['metrics'] ?? []].flat() as Artifact[];
-      if (metrics.length === 0) throw new Error('input "metrics": at least one eval.metrics output is needed');
-      const pred = ctx.inputs['predictions'] as Artifact | undefined;
+      const model = requireInput(ctx.inputs, 'model', 'model');
+      const metrics = requireInputs(ctx.inputs, 'metrics', 'metrics');
+      if (metrics.length === 0) throw new FairtuneError('FT_INPUT_MISSING', 'input "metrics": at least one eval.metrics output is needed', { port: 'metrics' });
+      const pred = optionalInput(ctx.inputs, 'predictions', 'predictions');
       let training: ModelCardInput['training'];
       if (pred) {
-        const meta = pred.meta as unknown as PredictionsMeta;
+        const meta = pred.meta;
         training = { meta, sizes: splitSizes(meta, requireArray(pred, 'subject').data, pred.arrays['group']?.data, pred.arrays['split']?.data) };
       }
       const card = buildModelCard({
         ...(p.title ? { title: p.title } : {}),
-        model: model.meta as unknown as ModelCardInput['model'],
-        metrics: metrics.map((m) => m.meta as unknown as CardMetricsMeta),
+        model: model.meta,
+        metrics: metrics.map((m) => m.meta),
         ...(training ? { training } : {}),
         intendedUse: p.intendedUse,
         limitations: p.limitations,

@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { artifact, deriveSeed, requireArray, Rng, runAsync, type Artifact, type EmbeddingsMeta, type JsonObject, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, deriveSeed, FairtuneError, inputPorts, requireArray, Rng, runAsync, stageInputs, type JsonObject, type KindArtifact, type MetricsMeta, type StagePlugin } from '@fairtune/core/plugin';
 import { aggregateSeeds } from '../metrics/bootstrap.js';
 import { flattenMetrics, toJsonSafe } from '../metrics/summary.js';
 import { compareMethods, tradeoff, type CompareRun, type EvalSetComparison } from '../report/compare.js';
@@ -34,25 +34,11 @@ export interface ReportCompareParams {
   table2?: { rows: Table2Row[] };
 }
 
-/** The parts of a metrics artifact's meta (written by eval.metrics) the report reads. */
-interface MetricsMeta {
-  method?: string | null;
-  dataset?: string;
-  /** The dataset the model was fine-tuned on (eval.metrics `trainedOn`): the evaluation set becomes a source → target pair. */
-  trainedOn?: string;
-  synthetic?: boolean;
-  task?: 'regression' | 'classification';
-  split?: string | null;
-  seed?: number;
-  n?: number;
-  subjects?: number;
-  target?: { name: string; units?: string };
-  overall?: Record<string, number | null>;
-  groups?: Record<string, Record<string, number | null>>;
-  representation?: { mmd2?: number | null; silhouette?: number | null };
-  ci?: { level?: number; intervals?: Record<string, { lo: number | null; hi: number | null }> };
-  warnings?: string[];
-}
+const COMPARE_INPUTS = inputPorts({
+  metrics: { kind: 'metrics', multiple: true, description: 'eval.metrics outputs, labelled by meta.method; several per method = seeds.' },
+  embeddings: { kind: 'embeddings', multiple: true, optional: true, description: 'Embeddings to project in 2-D, labelled by meta.method.' },
+  curves: { kind: ['json', 'model'], multiple: true, optional: true, description: 'Training curves: meta.history or meta.curves, labelled by meta.method.' },
+});
 
 interface Cell {
   value: number;
@@ -138,8 +124,9 @@ interface Curve {
 }
 
 /** Training curves from a `json`/`model` artifact: meta.history (rows per epoch) or meta.curves (name → values). */
-function readCurves(a: Artifact, fallback: string): Curve[] {
-  const meta = a.meta as JsonObject;
+function readCurves(a: KindArtifact<'json' | 'model'>, fallback: string): Curve[] {
+  // A json artifact's meta is any JSON value: read it as an object whose fields are checked one by one below.
+  const meta = (a.meta ?? {}) as JsonObject;
   const method = typeof meta.method === 'string' ? meta.method : fallback;
   const out: Curve[] = [];
   if (Array.isArray(meta.history)) {
@@ -366,22 +353,15 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       },
     },
   },
-  inputs: {
-    metrics: { kind: 'metrics', multiple: true, description: 'eval.metrics outputs, labelled by meta.method; several per method = seeds.' },
-    embeddings: { kind: 'embeddings', multiple: true, optional: true, description: 'Embeddings to project in 2-D, labelled by meta.method.' },
-    curves: { kind: ['json', 'model'], multiple: true, optional: true, description: 'Training curves: meta.history or meta.curves, labelled by meta.method.' },
-  },
+  inputs: COMPARE_INPUTS,
   outputs: { report: { kind: 'report' } },
   run: (ctx) =>
     runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
-      const asList = (port: string) => {
-        const v = ctx.inputs[port];
-        return v === undefined ? [] : Array.isArray(v) ? (v as Artifact[]) : [v as Artifact];
-      };
-      const metricArts = asList('metrics');
-      if (metricArts.length === 0) throw new Error('report.compare needs at least one metrics artifact');
-      const runs = metricArts.map((a, i) => ({ method: (a.meta as MetricsMeta).method ?? `run ${i + 1}`, meta: a.meta as MetricsMeta }));
+      const inputs = stageInputs(ctx.inputs, COMPARE_INPUTS);
+      const metricArts = inputs.metrics;
+      if (metricArts.length === 0) throw new FairtuneError('FT_INPUT_MISSING', 'report.compare needs at least one metrics artifact', { port: 'metrics' });
+      const runs = metricArts.map((a, i) => ({ method: a.meta.method ?? `run ${i + 1}`, meta: a.meta }));
       const tasks = new Set(runs.map((r) => r.meta.task));
       if (tasks.size !== 1) throw new Error(`report.compare: metrics artifacts mix tasks (${[...tasks].join(', ')})`);
       const task = runs[0]!.meta.task ?? 'regression';
@@ -532,12 +512,12 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
         );
       }
 
-      const embArts = asList('embeddings');
+      const embArts = inputs.embeddings ?? [];
       const projections: JsonObject[] = [];
       if (embArts.length > 0) {
         const points: { method: string; group: string; pc1: number; pc2: number }[] = [];
         for (const [i, a] of embArts.entries()) {
-          const meta = a.meta as unknown as EmbeddingsMeta;
+          const meta = a.meta;
           const method = meta.method ?? `embeddings ${i + 1}`;
           const z = requireArray(a, 'z');
           if (z.shape.length !== 2) throw new Error(`embeddings (${method}) array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
@@ -581,7 +561,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
         }
       }
 
-      const curveArts = asList('curves');
+      const curveArts = inputs.curves ?? [];
       if (curveArts.length > 0) {
         const curves = curveArts.flatMap((a, i) => readCurves(a, `curves ${i + 1}`));
         if (curves.length > 0) {

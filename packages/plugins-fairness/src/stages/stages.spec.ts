@@ -45,8 +45,8 @@ function cohort(method: string, bias: number, seed: number): { predictions: Arti
     split: ndarray(Int8Array.from(split)),
   };
   return {
-    predictions: artifact('predictions', meta as unknown as JsonObject, arrays),
-    embeddings: artifact('embeddings', meta as unknown as JsonObject, { z: ndarray(Float32Array.from(z), [60, 3]), subject: arrays.subject, group: arrays.group, split: arrays.split }),
+    predictions: artifact('predictions', meta, arrays),
+    embeddings: artifact('embeddings', meta, { z: ndarray(Float32Array.from(z), [60, 3]), subject: arrays.subject, group: arrays.group, split: arrays.split }),
   };
 }
 

@@ -24,7 +24,7 @@
  * state dict) is not a weight here; it does fix the head width (dh = 4·len(freqs)) and θ, which are
  * read from it and checked.
  */
-import type { NdArray } from '@fairtune/core/plugin';
+import { FairtuneError, type NdArray } from '@fairtune/core/plugin';
 import { backboneSpecs, validateConfig, type PpgGptConfig } from './config.js';
 
 export interface ConvertOptions {
@@ -51,13 +51,13 @@ export interface ConvertResult {
 }
 
 /** Everything that did not map, one line per tensor, all of them at once. */
-export class CheckpointMappingError extends Error {
+export class CheckpointMappingError extends FairtuneError {
   override readonly name = 'CheckpointMappingError';
   constructor(
     readonly source: string,
     readonly problems: readonly string[],
   ) {
-    super(`${source}: ${problems.length} problem(s) mapping the PPG-Distill checkpoint to PPG-GPT variables:\n  - ${problems.join('\n  - ')}`);
+    super('FT_CHECKPOINT_MAPPING', `${source}: ${problems.length} problem(s) mapping the PPG-Distill checkpoint to PPG-GPT variables:\n  - ${problems.join('\n  - ')}`, { file: source });
   }
 }
 

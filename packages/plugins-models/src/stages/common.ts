@@ -1,5 +1,5 @@
 /** Helpers shared by the model stages: backend selection, model (de)serialisation, param schemas. */
-import type { Artifact, InputSpec, JsonObject, ModelMeta, SamplesMeta, StageEmitter, TaskKind } from '@fairtune/core/plugin';
+import type { Artifact, InputSpec, JsonObject, KindArtifact, ModelMeta, SamplesMeta, StageEmitter, TaskKind } from '@fairtune/core/plugin';
 import { artifact, ArtifactKinds } from '@fairtune/core/plugin';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS, validateConfig, type Pooling, type PpgGptConfig, type PresetName } from '../ppg-gpt/config.js';
@@ -77,12 +77,12 @@ export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: 
     // e.g. `method` (training strategy) and `history` (per-epoch curves read by report.compare).
     ...info,
   };
-  return artifact(kind === 'backbone' ? ArtifactKinds.backbone : ArtifactKinds.model, meta as unknown as JsonObject, model.toArrays());
+  return artifact(kind === 'backbone' ? ArtifactKinds.backbone : ArtifactKinds.model, meta, model.toArrays());
 }
 
 /** Rebuilds a model from a backbone/model artifact (task head included when the artifact has one). */
-export function loadModel(a: Artifact, port: string): { model: PpgGpt; stored: StoredConfig; meta: ModelMeta } {
-  const meta = a.meta as unknown as ModelMeta;
+export function loadModel(a: KindArtifact<'backbone' | 'model'>, port: string): { model: PpgGpt; stored: StoredConfig; meta: ModelMeta } {
+  const meta = a.meta;
   if (meta.architecture !== 'ppg-gpt') throw new Error(`input "${port}": architecture "${meta.architecture}" is not ppg-gpt`);
   const stored = meta.config as unknown as StoredConfig;
   validateConfig(stored, `input "${port}" config`);

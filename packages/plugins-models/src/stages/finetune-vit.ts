@@ -5,7 +5,7 @@
  * worst-group AUC by default (validation AUC without groups; `selection: 'last'` keeps the last
  * epoch as the seed code does), and the wasm32 memory guard before anything is allocated.
  */
-import type { Artifact, JsonObject, StageEmitter, TrainingStrategyPlugin } from '@fairtune/core/plugin';
+import type { JsonObject, KindArtifact, StageEmitter, TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import type { FinetuneConfig, TrainerEvents } from '../train/finetune.js';
 import { createStrategy } from './train-params.js';
 
@@ -18,7 +18,7 @@ export interface VitFinetuneParams extends Omit<FinetuneConfig, 'task' | 'seed' 
   readonly backend?: string;
 }
 
-export async function finetuneVit(backbone: Artifact, samples: Artifact, p: VitFinetuneParams, seed: number, plugin: TrainingStrategyPlugin, emit: StageEmitter, record: JsonObject, events: TrainerEvents): Promise<void> {
+export async function finetuneVit(backbone: KindArtifact<'backbone'>, samples: KindArtifact<'samples'>, p: VitFinetuneParams, seed: number, plugin: TrainingStrategyPlugin, emit: StageEmitter, record: JsonObject, events: TrainerEvents): Promise<void> {
   const { loadVit, vitArtifact } = await import('./vit-common.js');
   const { readImageSamples, vitFinetuneModel } = await import('../vit/data.js');
   const { splitIndices } = await import('../train/data.js');
@@ -30,7 +30,7 @@ export async function finetuneVit(backbone: Artifact, samples: Artifact, p: VitF
   const { vitSpecs } = await import('../vit/config.js');
   if (p.auxWeight) throw new Error('auxWeight applies to PPG-GPT (its Logit-Laplace term); the ViT has no auxiliary loss');
   // The memory check comes before the model is built: ViT-B/16 at batch 32 must fail here, not at 4 GiB.
-  const stored = (backbone.meta as unknown as { config: import('./vit-common.js').StoredVitConfig }).config;
+  const stored = backbone.meta.config as unknown as import('./vit-common.js').StoredVitConfig;
   const planned = { ...stored, numClasses: 1 };
   const mask = resolveMask(p.mask, vitSpecs(planned), planned.depth);
   checkTrainingMemory(planned, p.batchSize, mask.trainableCount, tensorBackend(), `train.finetune (batchSize ${p.batchSize})`);
@@ -38,9 +38,9 @@ export async function finetuneVit(backbone: Artifact, samples: Artifact, p: VitF
   try {
     const data = readImageSamples(samples, model.config);
     if (data.meta.task !== 'classification') throw new Error(`samples "${data.meta.name}" have task "${data.meta.task}"; the ViT fine-tunes binary classification`);
-    const train = splitIndices(data as never, p.trainSplit);
+    const train = splitIndices(data, p.trainSplit);
     if (train.length === 0) throw new Error(`samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
-    const val = splitIndices(data as never, p.validationSplit);
+    const val = splitIndices(data, p.validationSplit);
     if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);
     model.replaceHead(1, seed);
     const groupNames = data.meta.groups?.names ?? [];

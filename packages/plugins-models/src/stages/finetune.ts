@@ -121,8 +121,8 @@ export class FinetuneStage implements StagePlugin<Params> {
       const { loadModel, modelArtifact, startEngine } = await import('./common.js');
       const { isVitArtifact } = await import('./vit-common.js');
       const seedUsed = p.seed ?? ctx.seed;
-      const backbone = requireInput(ctx.inputs, 'backbone');
-      const samples = requireInput(ctx.inputs, 'samples');
+      const backbone = requireInput(ctx.inputs, 'backbone', 'backbone');
+      const samples = requireInput(ctx.inputs, 'samples', 'samples');
       const events = (): import('../train/finetune.js').TrainerEvents => ({ progress: (d, t) => emit.progress(d, t, undefined, 'steps'), metric: (n, v, at) => emit.metric(n, v, at), log: (l, m) => emit.log(l, m), checkpoint: () => emit.checkpoint() });
       if (isVitArtifact(backbone)) {
         const { finetuneVit } = await import('./finetune-vit.js');

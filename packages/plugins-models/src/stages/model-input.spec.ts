@@ -27,7 +27,7 @@ async function trainingSamples(raw: Artifact): Promise<Artifact> {
   const split = Int8Array.from(subject, (s) => (s < 3 ? 0 : s === 3 ? 1 : 2));
   const group = Int32Array.from(subject, (s) => names.indexOf(perSubject[s]!));
   const meta = { ...q.meta, splits: ['train', 'validation', 'test'], groups: { attributes: ['sex'], names } };
-  return artifact('samples', meta as unknown as JsonObject, { ...q.arrays, split: ndarray(split), group: ndarray(group) });
+  return artifact('samples', meta, { ...q.arrays, split: ndarray(split), group: ndarray(group) });
 }
 
 let raw: Artifact;
@@ -65,12 +65,12 @@ describe('eval.predict on a dataset', () => {
 
   it('skips the steps a dataset already went through, and refuses one processed differently', async () => {
     const half = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, BANDPASS);
-    const filtered = artifact('dataset', half.meta as unknown as JsonObject, half.arrays);
+    const filtered = artifact('dataset', half.meta, half.arrays);
     const p = await runStandalone(new PredictStage(), { inputs: { model, data: filtered } });
     expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).toEqual(Array.from(trained));
     expect(logs(p.events).some((m) => m.includes('bandpass'))).toBe(false);
     const other = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, RESAMPLE);
-    await expect(runStandalone(new PredictStage(), { inputs: { model, data: artifact('dataset', other.meta as unknown as JsonObject, other.arrays) } })).rejects.toThrow(
+    await expect(runStandalone(new PredictStage(), { inputs: { model, data: artifact('dataset', other.meta, other.arrays) } })).rejects.toThrow(
       /dataset "sines-raw"\) was processed with \[resample to 40 Hz on ppg\] but the model's training data with \[bandpass 0.5–8 Hz \(order 2\) on ppg; resample to 40 Hz on ppg\]/,
     );
   });
@@ -98,7 +98,7 @@ describe('eval.predict on a dataset', () => {
   it('warns when given samples processed differently from the training data', async () => {
     const other = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, RESAMPLE);
     const w = await windowDataset(other, { windowSeconds: 2, shiftSeconds: 2, signals: ['ppg'], target: 'hr', normalisation: 'none', short: 'drop' });
-    const p = await runStandalone(new PredictStage(), { inputs: { model, data: artifact('samples', w.meta as unknown as JsonObject, w.arrays) }, params: { groups: ['sex'] } });
+    const p = await runStandalone(new PredictStage(), { inputs: { model, data: artifact('samples', w.meta, w.arrays) }, params: { groups: ['sex'] } });
     expect(logs(p.events)).toContainEqual(
       "the samples were processed with [resample to 40 Hz on ppg] but the model's training data with [bandpass 0.5–8 Hz (order 2) on ppg; resample to 40 Hz on ppg]; connect the raw dataset to have eval.predict replay the model's processing",
     );
@@ -126,14 +126,14 @@ describe('eval.predict on a dataset', () => {
       return { y: Array.from(r.outputs['predictions']!.arrays['yPred']!.data), logs: logs(r.events) };
     };
     const meta = model.meta as unknown as ModelMeta;
-    const padded = artifact('model', { ...meta, inputSpec: { ...meta.inputSpec, short: 'pad-edge' } } as unknown as JsonObject, model.arrays);
+    const padded = artifact('model', { ...meta, inputSpec: { ...meta.inputSpec, short: 'pad-edge' } }, model.arrays);
     const replayed = await yPred(padded, {});
     expect(replayed.logs).toContainEqual(expect.stringMatching(/6 recording\(s\) shorter than the model's 2-s input extended with 'pad-edge' \(as the model's training windows\)/));
     expect(replayed.y).toEqual((await yPred(model, { short: 'pad-edge' })).y);
     const tiled = await yPred(padded, { short: 'tile' });
     expect(tiled.y).toEqual((await yPred(model, {})).y);
     expect(tiled.y).not.toEqual(replayed.y);
-    const dropped = artifact('model', { ...meta, inputSpec: { ...meta.inputSpec, short: 'drop' } } as unknown as JsonObject, model.arrays);
+    const dropped = artifact('model', { ...meta, inputSpec: { ...meta.inputSpec, short: 'drop' } }, model.arrays);
     await expect(yPred(dropped, {})).rejects.toThrow(/windowing produced no windows from 6 recording\(s\)/);
   });
 

@@ -4,7 +4,7 @@
  * model's rate, windows to its length, applies the training windows' quality checks and groups
  * the subjects as the training samples were grouped. The result is an in-memory `samples` artifact.
  */
-import { artifact, DEFAULT_AGE_THRESHOLD, ndarray, subjectGroups, type Artifact, type DatasetMeta, type ModelMeta, type NdArray, type QualityChecks, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
+import { artifact, DEFAULT_AGE_THRESHOLD, ndarray, subjectGroups, type KindArtifact, type ModelMeta, type NdArray, type QualityChecks, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
 import {
   applyProcessingStep,
   compactSubjects,
@@ -50,9 +50,9 @@ export function shortRule(requested: ShortRecordings | 'as-training', recorded: 
   return recorded as ShortRecordings;
 }
 
-export async function samplesFromDataset(dataset: Artifact, model: ModelMeta, o: DatasetInputOptions, emit: StageEmitter, signal: AbortSignal, port = 'data'): Promise<Artifact> {
+export async function samplesFromDataset(dataset: KindArtifact<'dataset'>, model: ModelMeta, o: DatasetInputOptions, emit: StageEmitter, signal: AbortSignal, port = 'data'): Promise<KindArtifact<'samples'>> {
   const spec = model.inputSpec;
-  const meta = dataset.meta as unknown as DatasetMeta;
+  const meta = dataset.meta;
   const where = `input "${port}" (dataset "${meta.name}")`;
   // Errors from the shared signal code name the input they came from; an abort passes through.
   const named = (e: unknown): never => {
@@ -140,5 +140,5 @@ export async function samplesFromDataset(dataset: Artifact, model: ModelMeta, o:
     arrays = { ...arrays, group: ndarray(group) };
   }
   emit.log('info', `${meta.name}: ${arrays['y']!.shape[0]} window(s) of ${windowSeconds} s from ${samplesMeta.subjects.length} subject(s)`);
-  return artifact('samples', samplesMeta as never, arrays);
+  return artifact('samples', samplesMeta, arrays);
 }

@@ -4,7 +4,7 @@
  * `samples` already windowed to it.
  */
 import { injectable } from 'inversify';
-import { requireInput, runAsync, type Artifact, type ModelMeta, type SamplesMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core/plugin';
+import { FairtuneError, optionalInput, requireInput, runAsync, type KindArtifact, type ModelMeta, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core/plugin';
 import { describeStep, remainingSteps } from '@fairtune/signal';
 import { backendParam } from './params.js';
 
@@ -18,6 +18,10 @@ interface Params {
   groups?: string[];
   ageThreshold?: number;
 }
+
+/** What the "data" port takes: a raw dataset (brought to the model's input here) or samples. */
+const DATA_KINDS = ['dataset', 'samples'] as const;
+type DataKind = (typeof DATA_KINDS)[number];
 
 @injectable()
 export class PredictStage implements StagePlugin<Params> {
@@ -53,7 +57,7 @@ export class PredictStage implements StagePlugin<Params> {
   };
   readonly inputs = {
     model: { kind: 'model', description: 'Fine-tuned model (train.finetune)' },
-    data: { kind: ['dataset', 'samples'], description: "A dataset (from a loader; brought to the model's input here) or samples already matching the model's inputSpec" },
+    data: { kind: DATA_KINDS, description: "A dataset (from a loader; brought to the model's input here) or samples already matching the model's inputSpec" },
   };
   readonly outputs = {
     predictions: { kind: 'predictions', description: 'Predictions on every sample' },
@@ -68,9 +72,9 @@ export class PredictStage implements StagePlugin<Params> {
       const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, ctx.params.backend);
       const { isVitArtifact } = await import('./vit-common.js');
-      const modelInput = requireInput(ctx.inputs, 'model');
+      const modelInput = requireInput(ctx.inputs, 'model', 'model');
       if (isVitArtifact(modelInput)) {
-        await predictVit(modelInput, ctx.inputs['data'] as Artifact | undefined, ctx.params, emit);
+        await predictVit(modelInput, optionalInput(ctx.inputs, 'data', DATA_KINDS), ctx.params, emit);
         return;
       }
       const { samplesFromDataset } = await import('./model-input.js');
@@ -78,11 +82,11 @@ export class PredictStage implements StagePlugin<Params> {
       try {
         if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
         const p = ctx.params;
-        let input = ctx.inputs['data'] as Artifact | undefined;
-        if (!input) throw new Error(`input "data" is required: a dataset (from a loader) or samples matching the model's input` + ('samples' in ctx.inputs ? ' (the port was called "samples" up to eval.predict version 2)' : ''));
-        if (input.kind === 'dataset') input = await samplesFromDataset(input, meta, p, emit, ctx.signal);
-        else warnSamplesMismatch(input, meta, p, emit);
-        const data = readSamples(input, model.config, 'data');
+        const input = optionalInput(ctx.inputs, 'data', DATA_KINDS);
+        if (!input) throw new FairtuneError('FT_INPUT_MISSING', `input "data" is required: a dataset (from a loader) or samples matching the model's input` + ('samples' in ctx.inputs ? ' (the port was called "samples" up to eval.predict version 2)' : ''));
+        if (input.kind === 'samples') warnSamplesMismatch(input, meta, p, emit);
+        const samples = input.kind === 'dataset' ? await samplesFromDataset(input, meta, p, emit, ctx.signal) : input;
+        const data = readSamples(samples, model.config, 'data');
         if (data.meta.task !== meta.task) emit.log('warn', `samples task "${data.meta.task}" differs from the model task "${meta.task}"`);
         const out = predictionArtifacts(model, data, meta.task, { mean: stored.targetMean ?? 0, std: stored.targetStd ?? 1 }, ctx.params.batchSize, ctx.params.method ?? meta.method ?? 'transfer');
         emit.artifact('predictions', out.predictions);
@@ -95,10 +99,10 @@ export class PredictStage implements StagePlugin<Params> {
 }
 
 /** Samples are used as they are: say where they differ from the model's training windows, and which params do not apply. */
-function warnSamplesMismatch(samples: Artifact, model: ModelMeta, p: Params, emit: StageEmitter): void {
+function warnSamplesMismatch(samples: KindArtifact<'samples'>, model: ModelMeta, p: Params, emit: StageEmitter): void {
   const unused = (['shiftSeconds', 'groups', 'ageThreshold'] as const).filter((k) => p[k] !== undefined);
   if (unused.length) emit.log('warn', `params ${unused.join(', ')} apply to a dataset input; the samples are used as they are`);
-  const signal = (samples.meta as unknown as SamplesMeta).signal;
+  const signal = samples.meta.signal;
   const spec = model.inputSpec;
   if (!signal) return;
   const chain = (steps: readonly SignalProcessingStep[]) => `[${steps.map(describeStep).join('; ')}]`;
@@ -111,7 +115,7 @@ function warnSamplesMismatch(samples: Artifact, model: ModelMeta, p: Params, emi
 }
 
 /** A ViT on image samples: probabilities (sigmoid of the logit) and class-token embeddings. */
-async function predictVit(modelArtifact: Artifact, input: Artifact | undefined, p: Params, emit: StageEmitter): Promise<void> {
+async function predictVit(modelArtifact: KindArtifact<'model'>, input: KindArtifact<DataKind> | undefined, p: Params, emit: StageEmitter): Promise<void> {
   const { loadVit } = await import('./vit-common.js');
   const { readImageSamples, vitFinetuneModel } = await import('../vit/data.js');
   const { predictionArtifacts } = await import('./prediction-artifacts.js');

@@ -1,5 +1,5 @@
 /** The `predictions` and `embeddings` outputs shared by `train.finetune` and `eval.predict`. */
-import { artifact, type Artifact, type JsonObject, type PredictionsMeta, type TaskKind } from '@fairtune/core/plugin';
+import { artifact, type Artifact, type PredictionsMeta, type TaskKind } from '@fairtune/core/plugin';
 import type { SampleSet } from '../train/data.js';
 import { evaluate, type LabelledSet } from '../train/finetune.js';
 import type { FinetuneModel } from '../train/finetune-model.js';
@@ -25,14 +25,14 @@ export function predictionArtifacts(model: PpgGpt | FinetuneModel, data: SampleS
     ...(data.split ? { split: { dtype: 'int8' as const, shape: [data.n], data: data.split.slice() } } : {}),
   };
   return {
-    predictions: artifact('predictions', meta as unknown as JsonObject, {
+    predictions: artifact('predictions', meta, {
       yTrue: { dtype: 'float32', shape: [data.n], data: data.y.slice() },
       yPred: { dtype: 'float32', shape: [data.n], data: ev.pred },
       ...common,
       // per-window labels of the samples (e.g. aux/activity), for metrics by stratum
       ...Object.fromEntries(Object.entries(data.aux).map(([name, v]) => [name, { dtype: 'float32' as const, shape: [data.n], data: v.slice() }])),
     }),
-    embeddings: artifact('embeddings', meta as unknown as JsonObject, {
+    embeddings: artifact('embeddings', meta, {
       z: { dtype: 'float32', shape: [data.n, ev.embeddingWidth], data: ev.embedding! },
       ...common,
     }),

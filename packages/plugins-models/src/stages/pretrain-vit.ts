@@ -14,7 +14,8 @@
  * unless `onWeights: 'pretrain'`: one pipeline serves both the out-of-the-box run and the
  * paper's run from timm weights, switched by one environment variable.
  */
-import type { Artifact, JsonObject, ModelMeta, StageEmitter } from '@fairtune/core/plugin';
+import type { JsonObject, KindArtifact, ModelMeta, StageEmitter } from '@fairtune/core/plugin';
+import type { SplitRows } from '../train/data.js';
 import type { TrainerEvents } from '../train/finetune.js';
 import type { OptimiserSettings } from '../train/optimizer.js';
 
@@ -28,13 +29,13 @@ export interface VitWeightsSource {
   readonly file: string;
 }
 
-export function weightsSource(backbone: Artifact): VitWeightsSource | undefined {
-  const w = (backbone.meta as unknown as { weights?: VitWeightsSource }).weights;
+export function weightsSource(backbone: KindArtifact<'backbone' | 'model'>): VitWeightsSource | undefined {
+  const w = backbone.meta.weights;
   return w && typeof w.file === 'string' ? w : undefined;
 }
 
 /** Rows to pretrain on: `split` (default "train") when the samples are split, else every image (a separate cohort). */
-export function pretrainRows(data: { n: number; split?: Int8Array; meta: { name: string; splits?: readonly string[] } }, split: string | undefined, log: (m: string) => void, splitIndices: (d: never, s: string) => Int32Array): Int32Array {
+export function pretrainRows(data: { n: number; split?: Int8Array; meta: { name: string; splits?: readonly string[] } }, split: string | undefined, log: (m: string) => void, splitIndices: (d: SplitRows, s: string) => Int32Array): Int32Array {
   if (!data.split) {
     if (split !== undefined) throw new Error(`params.split: samples "${data.meta.name}" have no split array, so split "${split}" cannot be selected (add a split stage or drop the param)`);
     log(`samples "${data.meta.name}" have no split array: pretraining on all ${data.n} images (a cohort kept apart from the fine-tuning data)`);
@@ -42,7 +43,7 @@ export function pretrainRows(data: { n: number; split?: Int8Array; meta: { name:
   }
   // Default "train": pretraining on the downstream validation/test images would leak them into the backbone.
   const s = split ?? 'train';
-  const idx = splitIndices(data as never, s);
+  const idx = splitIndices(data, s);
   if (idx.length === 0) throw new Error(`params.split: samples "${data.meta.name}" have no samples in split "${s}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
   return idx;
 }
@@ -60,7 +61,7 @@ function withoutGroups<T extends { group?: Int32Array }>(d: T): T {
   return rest as T;
 }
 
-export async function pretrainVit(backbone: Artifact, samples: Artifact, p: VitPretrainParams, seed: number, emit: StageEmitter, events: TrainerEvents): Promise<void> {
+export async function pretrainVit(backbone: KindArtifact<'backbone'>, samples: KindArtifact<'samples'>, p: VitPretrainParams, seed: number, emit: StageEmitter, events: TrainerEvents): Promise<void> {
   const source = weightsSource(backbone);
   if (source && (p.onWeights ?? 'skip') === 'skip') {
     emit.log('info', `backbone weights come from ${source.file}: pretraining skipped, backbone passed through unchanged (onWeights: 'pretrain' pretrains on top of them)`);
@@ -80,7 +81,7 @@ export async function pretrainVit(backbone: Artifact, samples: Artifact, p: VitP
     checkTrainingMemory({ ...model.config, numClasses: 1 }, p.batchSize, vitParameterCount({ ...model.config, numClasses: 1 }), tensorBackend(), `train.pretrain (batchSize ${p.batchSize})`);
     const data = readImageSamples(samples, model.config);
     if (data.meta.task !== 'classification') throw new Error(`samples "${data.meta.name}" have task "${data.meta.task}"; ViT pretraining is supervised binary classification`);
-    const rows = pretrainRows(data, p.split, (m) => emit.log('info', m), splitIndices as never);
+    const rows = pretrainRows(data, p.split, (m) => emit.log('info', m), splitIndices);
     const { positives } = requireBothClasses(data.y, rows, data.meta.name);
     model.replaceHead(1, seed);
     const fm = vitFinetuneModel(model, data, { augment: true, seed });

@@ -51,8 +51,8 @@ export class PretrainStage implements StagePlugin<Params> {
       // Tensor code loads here, on first use (one import at a time: jest's ESM linker fails on concurrent ones).
       const { loadModel, modelArtifact, startEngine } = await import('./common.js');
       const { isVitArtifact } = await import('./vit-common.js');
-      const backbone = requireInput(ctx.inputs, 'backbone');
-      const samples = requireInput(ctx.inputs, 'samples');
+      const backbone = requireInput(ctx.inputs, 'backbone', 'backbone');
+      const samples = requireInput(ctx.inputs, 'samples', 'samples');
       if (isVitArtifact(backbone)) {
         const { pretrainVit } = await import('./pretrain-vit.js');
         await startEngine(emit, ctx.params.backend);

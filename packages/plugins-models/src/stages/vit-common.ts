@@ -1,5 +1,5 @@
 /** ViT (de)serialisation for the model stages: backbone/model artifacts in timm's layout and names. */
-import { artifact, ArtifactKinds, type Artifact, type ImageSpec, type InputSpec, type JsonObject, type ModelMeta, type SamplesMeta, type TaskKind } from '@fairtune/core/plugin';
+import { artifact, ArtifactKinds, type Artifact, type ImageSpec, type KindArtifact, type InputSpec, type JsonObject, type ModelMeta, type SamplesMeta, type TaskKind } from '@fairtune/core/plugin';
 import { validateVitConfig, type VitConfig, type VitPresetName } from '../vit/config.js';
 import { Vit } from '../vit/model.js';
 
@@ -31,15 +31,15 @@ export function vitArtifact(kind: 'backbone' | 'model', model: Vit, extra: Parti
     ...(o.trainable !== undefined ? { trainableParameterCount: o.trainable } : {}),
     ...(o.info ?? {}),
   };
-  return artifact(kind === 'backbone' ? ArtifactKinds.backbone : ArtifactKinds.model, meta as unknown as JsonObject, model.toArrays());
+  return artifact(kind === 'backbone' ? ArtifactKinds.backbone : ArtifactKinds.model, meta, model.toArrays());
 }
 
-export function isVitArtifact(a: Artifact): boolean {
-  return (a.meta as unknown as ModelMeta).architecture === 'vit';
+export function isVitArtifact(a: KindArtifact<'backbone' | 'model'>): boolean {
+  return a.meta.architecture === 'vit';
 }
 
-export function loadVit(a: Artifact, port: string): { model: Vit; stored: StoredVitConfig; meta: ModelMeta } {
-  const meta = a.meta as unknown as ModelMeta;
+export function loadVit(a: KindArtifact<'backbone' | 'model'>, port: string): { model: Vit; stored: StoredVitConfig; meta: ModelMeta } {
+  const meta = a.meta;
   if (meta.architecture !== 'vit') throw new Error(`input "${port}": architecture "${meta.architecture}" is not vit`);
   const stored = meta.config as unknown as StoredVitConfig;
   validateVitConfig(stored, `input "${port}" config`);

@@ -1,5 +1,5 @@
 /** Small synthetic inputs for tests: sinusoid "PPG" windows whose frequency is the regression target. */
-import { artifact, ndarray, Rng, runStandalone, TRAINING_STRATEGY_KIND, type Artifact, type DatasetMeta, type JsonObject, type NdArray, type RecordingRecord, type SamplesMeta, type StandaloneRunOptions, type StandaloneRunResult } from '@fairtune/core';
+import { artifact, ndarray, Rng, runStandalone, TRAINING_STRATEGY_KIND, type DatasetMeta, type KindArtifact, type NdArray, type RecordingRecord, type SamplesMeta, type StandaloneRunOptions, type StandaloneRunResult } from '@fairtune/core';
 import type { FinetuneStage } from '../stages/finetune.js';
 
 /**
@@ -22,7 +22,7 @@ export interface SamplesOptions {
 }
 
 /** n windows; y = beats per minute (regression) or fast/slow (classification); two groups; splits train/val/test. */
-export function makeSamples(opts: SamplesOptions = {}): Artifact {
+export function makeSamples(opts: SamplesOptions = {}): KindArtifact<'samples'> {
   const n = opts.n ?? 24;
   const L = opts.length ?? 80;
   const fs = opts.fs ?? 40;
@@ -53,7 +53,7 @@ export function makeSamples(opts: SamplesOptions = {}): Artifact {
     splits: ['train', 'validation', 'test'],
     groups: { attributes: ['sex'], names: ['female', 'male'] },
   };
-  return artifact('samples', meta as unknown as JsonObject, {
+  return artifact('samples', meta, {
     x: { dtype: 'float32', shape: [n, L], data: x },
     y: { dtype: 'float32', shape: [n], data: y },
     subject: { dtype: 'int32', shape: [n], data: subject },
@@ -67,7 +67,7 @@ export function makeSamples(opts: SamplesOptions = {}): Artifact {
  * sinusoidal "PPG" at `fs` Hz (plus a slow baseline drift a band-pass removes), an `hr` label
  * and a `quality` label (0 for the last recording) every 2 s, and alternating sex.
  */
-export function makeDataset(opts: { subjects?: number; seconds?: number; fs?: number; seed?: number } = {}): Artifact {
+export function makeDataset(opts: { subjects?: number; seconds?: number; fs?: number; seed?: number } = {}): KindArtifact<'dataset'> {
   const nSub = opts.subjects ?? 6;
   const seconds = opts.seconds ?? 12;
   const fs = opts.fs ?? 64;
@@ -95,5 +95,5 @@ export function makeDataset(opts: { subjects?: number; seconds?: number; fs?: nu
     });
   }
   const meta: DatasetMeta = { name: 'sines-raw', synthetic: true, source: { root: '(test)' }, recordings };
-  return artifact('dataset', meta as unknown as JsonObject, arrays);
+  return artifact('dataset', meta, arrays);
 }

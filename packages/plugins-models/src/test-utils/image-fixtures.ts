@@ -1,5 +1,5 @@
 /** Small image `samples` artifacts for the ViT tests: uint8 [N, S, S, 3] with a learnable label. */
-import { artifact, Rng, type Artifact, type JsonObject, type SamplesMeta } from '@fairtune/core';
+import { artifact, Rng, type KindArtifact, type SamplesMeta } from '@fairtune/core';
 
 export interface ImageSamplesOptions {
   n?: number;
@@ -11,7 +11,7 @@ export interface ImageSamplesOptions {
  * Label 1: a bright square "lesion" at a random place; label 0: none. Group 1 images are darker
  * (a group effect on the input, not the label). Splits: train / validation / test by index.
  */
-export function makeImageSamples(o: ImageSamplesOptions = {}): Artifact {
+export function makeImageSamples(o: ImageSamplesOptions = {}): KindArtifact<'samples'> {
   const n = o.n ?? 48;
   const S = o.size ?? 32;
   const rng = new Rng(o.seed ?? 1);
@@ -51,7 +51,7 @@ export function makeImageSamples(o: ImageSamplesOptions = {}): Artifact {
     splits: ['train', 'validation', 'test'],
     groups: { attributes: ['skin'], names: ['I-III', 'IV-VI'] },
   };
-  return artifact('samples', meta as unknown as JsonObject, {
+  return artifact('samples', meta, {
     x: { dtype: 'uint8', shape: [n, S, S, 3], data: x },
     y: { dtype: 'float32', shape: [n], data: y },
     subject: { dtype: 'int32', shape: [n], data: subject },

@@ -1,5 +1,5 @@
 /** Reading `samples` artifacts into the arrays the trainers use, with input checks that name the problem. */
-import { requireArray, type Artifact, type SamplesMeta } from '@fairtune/core/plugin';
+import { FairtuneError, requireArray, type KindArtifact, type SamplesMeta } from '@fairtune/core/plugin';
 import type { PpgGptConfig } from '../ppg-gpt/config.js';
 import { preprocessWindows } from '../ppg-gpt/model.js';
 
@@ -20,9 +20,9 @@ export interface SampleSet {
  * Checks the samples against the model's input (window length and rate) and preprocesses them.
  * `port` names the input in error messages.
  */
-export function readSamples(a: Artifact, config: PpgGptConfig, port = 'samples'): SampleSet {
-  if (a.kind !== 'samples') throw new Error(`input "${port}" is a ${a.kind} artifact, expected samples`);
-  const meta = a.meta as unknown as SamplesMeta;
+export function readSamples(a: KindArtifact<'samples'>, config: PpgGptConfig, port = 'samples'): SampleSet {
+  if (a.kind !== 'samples') throw new FairtuneError('FT_INPUT_KIND', `input "${port}" is a ${a.kind as string} artifact, expected samples`, { port });
+  const meta = a.meta;
   const x = requireArray(a, 'x', 'float32');
   const n = x.shape[0] ?? 0;
   const length = x.shape[1] ?? 0;
@@ -56,7 +56,14 @@ export function readSamples(a: Artifact, config: PpgGptConfig, port = 'samples')
 }
 
 /** Indices of the samples whose split is named `name` (empty when the split does not exist). */
-export function splitIndices(s: SampleSet, name: string): Int32Array {
+/** What `splitIndices` reads of a sample set (PPG windows and images alike). */
+export interface SplitRows {
+  readonly n: number;
+  readonly split?: Int8Array;
+  readonly meta: { readonly splits?: readonly string[] };
+}
+
+export function splitIndices(s: SplitRows, name: string): Int32Array {
   const k = s.meta.splits?.indexOf(name) ?? -1;
   if (k < 0 || !s.split) return new Int32Array(0);
   const out: number[] = [];

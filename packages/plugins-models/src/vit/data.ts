@@ -1,6 +1,6 @@
 /** Image `samples` artifacts (uint8 [N, H, W, 3] + ImageSpec) for the ViT, checked against its input. */
 import * as tf from '@tensorflow/tfjs';
-import { requireArray, type Artifact, type ImageSpec, type SamplesMeta } from '@fairtune/core/plugin';
+import { FairtuneError, requireArray, type ImageSpec, type KindArtifact } from '@fairtune/core/plugin';
 import type { LabelledSet } from '../train/finetune.js';
 import type { FinetuneModel } from '../train/finetune-model.js';
 import { patchValues, vitTokens, type VitConfig } from './config.js';
@@ -13,9 +13,9 @@ export interface ImageSampleSet extends LabelledSet {
   readonly image: ImageSpec;
 }
 
-export function readImageSamples(a: Artifact, c: VitConfig, port = 'samples'): ImageSampleSet {
-  if (a.kind !== 'samples') throw new Error(`input "${port}" is a ${a.kind} artifact, expected samples`);
-  const meta = a.meta as unknown as SamplesMeta;
+export function readImageSamples(a: KindArtifact<'samples'>, c: VitConfig, port = 'samples'): ImageSampleSet {
+  if (a.kind !== 'samples') throw new FairtuneError('FT_INPUT_KIND', `input "${port}" is a ${a.kind as string} artifact, expected samples`, { port });
+  const meta = a.meta;
   const where = `samples "${meta.name}"`;
   if (meta.modality !== 'image' || !meta.image) throw new Error(`${where} have modality "${meta.modality}"${meta.image ? '' : ' and no image spec'}; the ViT needs image samples (meta.image)`);
   const x = requireArray(a, 'x', 'uint8');

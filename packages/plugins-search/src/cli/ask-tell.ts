@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError, type CliIO, type Distribution, type ParamValue, type StudyDirection } from '@fairtune/core/plugin';
+import { FairtuneError, UsageError, type CliIO, type Distribution, type ParamValue, type StudyDirection } from '@fairtune/core/plugin';
 import { distributionConflict } from '../storage/journal-format.js';
 import { JournalStorage, type JournalStudy } from '../storage/journal.js';
 import { DEFAULT_STORAGE, journalFiles, openJournalStorage, parseStorage, type StorageLocation } from '../storage/location.js';
@@ -20,8 +20,11 @@ import { parseOptunaSearchSpace, type ParsedSearchSpace } from './optuna-distrib
 import { chooseSampler } from './optuna-sampler.js';
 
 /** The command's own failure (exit 1, as Python's traceback exits 1); the message names the flag. */
-export class AskTellError extends Error {
+export class AskTellError extends FairtuneError {
   override readonly name = 'AskTellError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_USAGE', message, {}, options);
+  }
 }
 
 type JournalLocation = Exclude<StorageLocation, { kind: 'memory' }>;

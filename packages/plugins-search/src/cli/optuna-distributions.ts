@@ -17,7 +17,7 @@
  * Stricter than Python: an attribute the class does not take, a missing one, or a non-integer
  * int bound is an error (Python raises a TypeError for the first two and truncates the third).
  */
-import type { CategoricalChoice, Distribution } from '@fairtune/core/plugin';
+import { FairtuneError, type CategoricalChoice, type Distribution } from '@fairtune/core/plugin';
 import { pyJsonLoads } from '../storage/python-json.js';
 
 /** A search space in the order its names were given (Optuna suggests, and prints, in that order). */
@@ -40,8 +40,11 @@ const CLASSES: Readonly<Record<string, { readonly required: readonly string[]; r
   CategoricalDistribution: { required: ['choices'], optional: [] },
 };
 
-export class SearchSpaceError extends Error {
+export class SearchSpaceError extends FairtuneError {
   override readonly name = 'SearchSpaceError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_SEARCH_SPACE', message, {}, options);
+  }
 }
 
 /** Parses `--search-space` text; errors name the param. */

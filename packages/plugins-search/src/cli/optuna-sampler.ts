@@ -5,7 +5,7 @@
  * sampler plugin's params and checked against its schema. `seed` is the sampler's seed (0 when
  * absent or null: our samplers always take one, where Optuna's default is unseeded).
  */
-import { resolveNestedParams, type JsonObject, type SamplerPlugin } from '@fairtune/core/plugin';
+import { FairtuneError, resolveNestedParams, type JsonObject, type SamplerPlugin } from '@fairtune/core/plugin';
 import { samplerPlugins } from '../samplers/index.js';
 import { pyJsonLoads } from '../storage/python-json.js';
 
@@ -34,13 +34,13 @@ const OPTUNA_KWARGS: Readonly<Record<string, Readonly<Record<string, string | nu
 /** Optuna keywords that take Python objects, which JSON cannot carry. */
 const PYTHON_ONLY: Readonly<Record<string, readonly string[]>> = { tpe: ['gamma', 'weights', 'constraints_func'] };
 
-export class SamplerFlagError extends Error {
+export class SamplerFlagError extends FairtuneError {
   override readonly name = 'SamplerFlagError';
   constructor(
     readonly flag: '--sampler' | '--sampler-kwargs',
     message: string,
   ) {
-    super(`${flag}: ${message}`);
+    super('FT_USAGE', `${flag}: ${message}`);
   }
 }
 

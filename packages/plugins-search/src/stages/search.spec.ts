@@ -187,9 +187,9 @@ const fitStage: StagePlugin<{ offset: number; lr: number; split: string }> = {
       const { offset, lr, split } = ctx.params;
       for (let epoch = 0; epoch < 3; epoch++) emit.metric('val-loss', (offset - 2) ** 2 + lr + (split === 'train' ? 0 : 0.01) + 0.1 * (2 - epoch), { epoch });
       const trained = { offset, lr, split, parameterCount: 10, trainableParameterCount: 4 };
-      emit.artifact('model', artifact('model', trained));
-      emit.artifact('predictions', artifact('predictions', trained));
-      emit.artifact('embeddings', artifact('embeddings', trained));
+      emit.artifact('model', artifact('model' as string, trained));
+      emit.artifact('predictions', artifact('predictions' as string, trained));
+      emit.artifact('embeddings', artifact('embeddings' as string, trained));
     }),
 };
 

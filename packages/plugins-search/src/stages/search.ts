@@ -10,13 +10,14 @@
 import { injectable, multiInject, optional } from 'inversify';
 import {
   artifact,
+  isKind,
   nestedPluginParam,
+  optionalInput,
   PRUNER,
   PRUNER_KIND,
   runAsync,
   SAMPLER,
   SAMPLER_KIND,
-  type Artifact,
   type FrozenTrial,
   type JsonObject,
   type JsonValue,
@@ -178,8 +179,9 @@ export class SearchStage implements StagePlugin<SearchParams> {
       const p = ctx.params;
       for (const name of Object.keys(p.space)) if (!Object.hasOwn(trials.defaults, name)) throw new Error(`space.${name}: trial group "${trials.group}" binds no "${name}" (it binds: ${Object.keys(trials.defaults).join(', ')})`);
       if (!trials.stages.includes(p.objective.stage)) throw new Error(`objective.stage "${p.objective.stage}" is not a stage of trial group "${trials.group}" (its stages: ${trials.stages.join(', ')})`);
-      const backbone = ctx.inputs['backbone'] as Artifact | undefined;
-      const layers = Number((backbone?.meta as { config?: { nLayers?: unknown } } | undefined)?.config?.nLayers);
+      const backbone = optionalInput(ctx.inputs, 'backbone', ['backbone', 'model']);
+      const config = backbone?.meta.config;
+      const layers = config && typeof config === 'object' && !Array.isArray(config) ? Number(config['nLayers']) : Number.NaN;
       const space = resolveSpace(p.space, Number.isFinite(layers) ? layers : undefined);
       // Checked before any trial runs, so a misspelt retrain binding does not surface after the search.
       checkFinalParams(p, trials);
@@ -455,8 +457,10 @@ async function finishOutputs(
   if (passOn && bestRun) for (const port of PASSED_ON) {
     try {
       const a = bestRun.result.output(modelStage, port);
-      const meta = a.meta as { parameterCount?: number; trainableParameterCount?: number };
-      if (port === 'model' && meta.parameterCount && meta.trainableParameterCount !== undefined) trainableShare = meta.trainableParameterCount / meta.parameterCount;
+      if (port === 'model' && isKind(a, 'model')) {
+        const meta = a.meta;
+        if (meta.parameterCount && meta.trainableParameterCount !== undefined) trainableShare = meta.trainableParameterCount / meta.parameterCount;
+      }
       emit.artifact(port, a);
     } catch (err) {
       throw new Error(`the best trial's stage "${modelStage}" has no output "${port}" to pass on (set modelStage to the trial's trainer): ${(err as Error).message}`);

@@ -22,6 +22,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JournalBackend, JournalRecord } from './backend.js';
 import { pyJsonDumps, pyJsonLoads } from './python-json.js';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export const LOCK_FILE_SUFFIX = '.lock';
 export const RENAME_FILE_SUFFIX = '.rename';
@@ -129,8 +130,11 @@ export interface JournalFileBackendOptions extends JournalFileLockOptions {
 }
 
 /** A journal's unreadable line that is not its last: Optuna refuses the file too. */
-export class JournalFormatError extends Error {
+export class JournalFormatError extends FairtuneError {
   override readonly name = 'JournalFormatError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_STUDY_FORMAT', message, {}, options);
+  }
 }
 
 export class JournalFileBackend implements JournalBackend {

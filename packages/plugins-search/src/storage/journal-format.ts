@@ -10,7 +10,7 @@
  * study. An update to a finished trial, to a missing trial or study, or a param whose distribution
  * conflicts with an earlier trial's is ignored, and is an error only for the worker that wrote it.
  */
-import type { CategoricalChoice, Distribution, ParamValue, StudyDirection, TrialState } from '@fairtune/core/plugin';
+import { FairtuneError, type CategoricalChoice, type Distribution, type ParamValue, type StudyDirection, type TrialState } from '@fairtune/core/plugin';
 import { PyFloat, pyJsonDumps, pyJsonLoads, type PyJson } from './python-json.js';
 
 export const JournalOperation = {
@@ -41,8 +41,11 @@ export function isFinished(state: TrialState): boolean {
 }
 
 /** An operation on the journal that its own writer made and Optuna's replay refuses (Python raises then too). */
-export class JournalOperationError extends Error {
+export class JournalOperationError extends FairtuneError {
   override readonly name = 'JournalOperationError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('FT_STUDY_FORMAT', message, {}, options);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,16 +10,17 @@
  * payloads are unescaped (pickleparser only strips the quotes).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export const LAZY_THRESHOLD = 1024;
 
-export class PickleError extends Error {
+export class PickleError extends FairtuneError {
   override readonly name = 'PickleError';
   constructor(
     readonly file: string,
     reason: string,
   ) {
-    super(`${file}: ${reason}`);
+    super('FT_DATA_FORMAT', `${file}: ${reason}`, { file });
   }
 }
 

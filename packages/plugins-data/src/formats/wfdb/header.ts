@@ -2,6 +2,7 @@
  * WFDB header (`.hea`) parsing, per header(5): record line, signal lines, segment lines of a
  * multi-segment record, and comments. Pure text → structure; no file access here.
  */
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export interface WfdbSignalSpec {
   /** Data file name, or `~` for a signal without data (layout headers). */
@@ -49,13 +50,13 @@ export interface WfdbHeader {
 }
 
 /** Thrown for any header or data problem; the message names the file. */
-export class WfdbError extends Error {
+export class WfdbError extends FairtuneError {
   override readonly name = 'WfdbError';
   constructor(
     readonly file: string,
     reason: string,
   ) {
-    super(`${file}: ${reason}`);
+    super('FT_DATA_FORMAT', `${file}: ${reason}`, { file });
   }
 }
 
