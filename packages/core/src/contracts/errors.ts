@@ -42,6 +42,10 @@ export const ERROR_CODES = {
     title: 'An input is of the wrong kind, or a list where one artifact is expected (or the reverse).',
     fix: 'Connect an output of the kind the port declares (`npx fairtune plugins` lists each port\'s kinds); only a port marked `multiple` takes a list.',
   },
+  FT_INPUT_CONTENT: {
+    title: 'An input has the right kind but content this stage cannot use: another task, no groups, an empty split, a modality or window the model does not take (the message names the input and what it lacks).',
+    fix: 'Change the stage that produces the input (for example group the samples with `split.groups`, or split them with `split.subjects`) or connect another producer; the message says what is missing.',
+  },
   FT_ARRAY_MISSING: {
     title: 'An artifact lacks an array the stage reads, or the array has the wrong type or shape.',
     fix: 'The producing stage does not write what this stage expects: check that the two stages are meant to be connected (docs/artifacts.md lists the arrays of each well-known kind) and that both plugins are current.',
