@@ -3,6 +3,7 @@
  * name the file and the 1-based line, so a user can open the file at the bad row.
  */
 import { readFileSync } from 'node:fs';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export interface CsvTable {
   readonly file: string;
@@ -39,13 +40,13 @@ export function parseCsv(text: string, file: string): CsvTable {
       start = ++line;
     } else cell += c;
   }
-  if (quoted) throw new Error(`${file}:${start}: unterminated quoted field`);
+  if (quoted) throw new FairtuneError('FT_DATA_FORMAT', `${file}:${start}: unterminated quoted field`, { file: file });
   if (cell !== '' || cells.length) records.push({ line: start, cells: [...cells, cell] });
   const [header, ...rows] = records;
-  if (!header) throw new Error(`${file}: empty file (expected a header line)`);
+  if (!header) throw new FairtuneError('FT_DATA_FORMAT', `${file}: empty file (expected a header line)`, { file: file });
   const columns = header.cells.map((c) => c.trim());
   for (const r of rows) {
-    if (r.cells.length !== columns.length) throw new Error(`${file}:${r.line}: ${r.cells.length} fields, the header has ${columns.length}`);
+    if (r.cells.length !== columns.length) throw new FairtuneError('FT_DATA_FORMAT', `${file}:${r.line}: ${r.cells.length} fields, the header has ${columns.length}`, { file: file });
   }
   return { file, columns, rows };
 }
@@ -57,7 +58,7 @@ export function readCsv(file: string): CsvTable {
 /** Index of `name` in the header, or an error naming the file and the columns it has. */
 export function columnIndex(table: CsvTable, name: string, what: string): number {
   const i = table.columns.indexOf(name);
-  if (i < 0) throw new Error(`${table.file}: no ${what} column "${name}" (columns: ${table.columns.join(', ')})`);
+  if (i < 0) throw new FairtuneError('FT_DATA_FORMAT', `${table.file}: no ${what} column "${name}" (columns: ${table.columns.join(', ')})`, { file: table.file });
   return i;
 }
 

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { AttributeValue } from '@fairtune/core/plugin';
+import { FairtuneError, type AttributeValue } from '@fairtune/core/plugin';
 import { columnIndex, headerOf, readCsv, type CsvTable } from './csv.js';
 
 export const SUBJECTS_FILE = 'subjects.csv';
@@ -45,7 +45,7 @@ function attribute(table: CsvTable, column: string, raw: string, line: number): 
     const s = v.toLowerCase();
     if (s === 'm' || s === 'male') return 'male';
     if (s === 'f' || s === 'female') return 'female';
-    throw new Error(`${table.file}:${line}: column sex is "${v}"; expected male, female, m, f or empty`);
+    throw new FairtuneError('FT_DATA_FORMAT', `${table.file}:${line}: column sex is "${v}"; expected male, female, m, f or empty`, { file: table.file });
   }
   const n = Number(v);
   return Number.isFinite(n) && /^[-+]?[\d.]/.test(v) ? n : v;
@@ -57,8 +57,8 @@ export function readSubjects(root: string): Subject[] {
   const seen = new Map<string, number>();
   return table.rows.map(({ line, cells }) => {
     const id = cells[idAt]!.trim();
-    if (!id) throw new Error(`${table.file}:${line}: empty subject id`);
-    if (seen.has(id)) throw new Error(`${table.file}:${line}: subject "${id}" is listed twice (also on line ${seen.get(id)})`);
+    if (!id) throw new FairtuneError('FT_DATA_FORMAT', `${table.file}:${line}: empty subject id`, { file: table.file });
+    if (seen.has(id)) throw new FairtuneError('FT_DATA_FORMAT', `${table.file}:${line}: subject "${id}" is listed twice (also on line ${seen.get(id)})`, { file: table.file });
     seen.set(id, line);
     const attributes: Record<string, AttributeValue> = {};
     table.columns.forEach((c, i) => {
@@ -72,6 +72,6 @@ export function readSubjects(root: string): Subject[] {
 export function subjectOf(file: string, subjects: readonly Subject[]): Subject {
   const stem = basename(file, '.csv');
   const match = subjects.filter((s) => stem === s.id || stem.startsWith(`${s.id}_`)).sort((a, b) => b.id.length - a.id.length)[0];
-  if (!match) throw new Error(`${file}: no subject in ${SUBJECTS_FILE} for this recording (name it <subject>.csv or <subject>_<session>.csv)`);
+  if (!match) throw new FairtuneError('FT_DATA_FORMAT', `${file}: no subject in ${SUBJECTS_FILE} for this recording (name it <subject>.csv or <subject>_<session>.csv)`, { file: file });
   return match;
 }

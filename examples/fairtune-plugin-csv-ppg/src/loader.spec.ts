@@ -53,6 +53,7 @@ describe('csv-ppg.load', () => {
     lines[3] = lines[3]!.replace(/,[^,]+,/, ',abc,');
     writeFileSync(file, lines.join('\r\n'));
     await expect(load(root)).rejects.toThrow(/S2\.csv:4: column ppg is "abc", not a finite number/);
+    await expect(load(root)).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file } });
     writeFileSync(join(root, 'subjects.csv'), 'subject,sex\nS1,female\nS2,x\nS2_b,m\n');
     await expect(load(root)).rejects.toThrow(/subjects\.csv:3: column sex is "x"/);
   });
@@ -63,6 +64,12 @@ describe('csv-ppg.load', () => {
     await expect(load(root)).rejects.toThrow(/S9\.csv: no subject in subjects\.csv/);
     await expect(load(writeCsvFolder(), { signals: ['ppg', 'ecg'] })).rejects.toThrow(/S1_rest\.csv: no signal or label column "ecg" \(columns: time, ppg, hr\)/);
     await expect(load(writeCsvFolder(), { labels: ['ppg'] })).rejects.toThrow(/column "ppg" is named twice/);
+    await expect(load(writeCsvFolder(), { labels: ['ppg'] })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'labels' } });
+  });
+
+  it('names the subjects table a folder lacks, with FT_DATA_MISSING', async () => {
+    const root = join(writeCsvFolder(), 'absent');
+    await expect(load(root)).rejects.toMatchObject({ code: 'FT_DATA_MISSING', about: { file: join(root, 'subjects.csv') } });
   });
 
   it('fingerprints the folder: a changed recording changes it', () => {

@@ -4,10 +4,10 @@
  * windowing, training, metrics) runs on it unchanged.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifact, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
-import { readSubjects, recordingFiles, subjectOf } from './folder.js';
+import { artifact, FairtuneError, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { readSubjects, recordingFiles, subjectOf, SUBJECTS_FILE } from './folder.js';
 import { readRecording } from './recording.js';
 
 export interface CsvPpgParams {
@@ -66,7 +66,8 @@ export const csvPpgLoader: StagePlugin<CsvPpgParams> = {
       const p = ctx.params;
       const root = resolve(p.root);
       const clash = p.signals.find((s) => p.labels.includes(s) || s === p.timeColumn) ?? p.labels.find((l) => l === p.timeColumn);
-      if (clash) throw new Error(`params: column "${clash}" is named twice among timeColumn, signals and labels`);
+      if (clash) throw new FairtuneError('FT_PARAM_INVALID', `params: column "${clash}" is named twice among timeColumn, signals and labels`, { param: p.labels.includes(clash) ? 'labels' : 'signals' });
+      if (!existsSync(join(root, SUBJECTS_FILE))) throw new FairtuneError('FT_DATA_MISSING', `${join(root, SUBJECTS_FILE)}: file not found (params.root must be a folder with ${SUBJECTS_FILE} and one CSV per recording)`, { file: join(root, SUBJECTS_FILE) });
       const subjects = readSubjects(root);
       const files = recordingFiles(root);
       const arrays: Record<string, NdArray> = {};

@@ -1,5 +1,6 @@
 /** One recording CSV: the time column checked against the declared rate, numeric columns as float32. */
 import { columnIndex, readCsv } from './csv.js';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export interface RecordingColumns {
   readonly samples: number;
@@ -18,11 +19,11 @@ export function readRecording(file: string, fs: number, timeColumn: string, colu
   const timeAt = columnIndex(table, timeColumn, 'time');
   const at = columns.map((c) => [c, columnIndex(table, c, 'signal or label')] as const);
   const n = table.rows.length;
-  if (n < 2) throw new Error(`${file}: ${n} data row(s); a recording needs at least 2`);
+  if (n < 2) throw new FairtuneError('FT_DATA_FORMAT', `${file}: ${n} data row(s); a recording needs at least 2`, { file: file });
   const out: Record<string, Float32Array> = Object.fromEntries(columns.map((c) => [c, new Float32Array(n)]));
   const number = (cells: readonly string[], i: number, line: number, column: string) => {
     const v = Number(cells[i]);
-    if (cells[i]!.trim() === '' || !Number.isFinite(v)) throw new Error(`${file}:${line}: column ${column} is "${cells[i]}", not a finite number`);
+    if (cells[i]!.trim() === '' || !Number.isFinite(v)) throw new FairtuneError('FT_DATA_FORMAT', `${file}:${line}: column ${column} is "${cells[i]}", not a finite number`, { file: file });
     return v;
   };
   let start = 0;
@@ -30,7 +31,7 @@ export function readRecording(file: string, fs: number, timeColumn: string, colu
     const t = number(cells, timeAt, line, timeColumn);
     if (k === 0) start = t;
     else if (Math.abs(t - (start + k / fs)) > 0.25 / fs) {
-      throw new Error(`${file}:${line}: ${timeColumn} is ${t} s, expected ${(start + k / fs).toFixed(6)} s at the declared ${fs} Hz (row ${k + 1} after a start at ${start} s)`);
+      throw new FairtuneError('FT_DATA_FORMAT', `${file}:${line}: ${timeColumn} is ${t} s, expected ${(start + k / fs).toFixed(6)} s at the declared ${fs} Hz (row ${k + 1} after a start at ${start} s)`, { file: file });
     }
     for (const [c, i] of at) out[c]![k] = number(cells, i, line, c);
   });
@@ -42,9 +43,9 @@ export function impliedRate(file: string, timeColumn: string): { fs: number; sam
   const table = readCsv(file);
   const timeAt = columnIndex(table, timeColumn, 'time');
   const n = table.rows.length;
-  if (n < 2) throw new Error(`${file}: ${n} data row(s); a recording needs at least 2`);
+  if (n < 2) throw new FairtuneError('FT_DATA_FORMAT', `${file}: ${n} data row(s); a recording needs at least 2`, { file: file });
   const first = Number(table.rows[0]!.cells[timeAt]);
   const last = Number(table.rows[n - 1]!.cells[timeAt]);
-  if (!Number.isFinite(first) || !Number.isFinite(last) || last <= first) throw new Error(`${file}: column ${timeColumn} does not increase (${first} … ${last})`);
+  if (!Number.isFinite(first) || !Number.isFinite(last) || last <= first) throw new FairtuneError('FT_DATA_FORMAT', `${file}: column ${timeColumn} does not increase (${first} … ${last})`, { file: file });
   return { fs: Math.round(((n - 1) / (last - first)) * 1000) / 1000, samples: n };
 }

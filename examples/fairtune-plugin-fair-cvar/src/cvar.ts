@@ -10,7 +10,7 @@
  * Σ_g q_g ℓ_g, given to the trainer as w_i = q_{g_i} / n_{g_i, batch}. α = 1 is group-balanced
  * risk; α = 1/G is worst-group risk. Samples of unknown group (−1) get weight 0.
  */
-import type { BatchInfo, JsonObject, StrategyInit, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
+import { FairtuneError, type BatchInfo, type JsonObject, type StrategyInit, type TrainingStrategy, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 
 export interface CvarParams {
   alpha: number;
@@ -43,7 +43,7 @@ export class CvarGroupDro implements TrainingStrategy {
     groupNames: readonly string[],
     readonly params: CvarParams,
   ) {
-    if (groupNames.length < 1) throw new Error('cvar-dro: the training samples have no groups (set groups on the samples, e.g. with split.groups)');
+    if (groupNames.length < 1) throw new FairtuneError('FT_INPUT_CONTENT', 'cvar-dro: the training samples have no groups (set groups on the samples, e.g. with split.groups)', { port: 'samples' });
     this.#groups = groupNames.length;
     this.#loss = new Float64Array(this.#groups).fill(Number.NaN);
     this.#q = new Float64Array(this.#groups).fill(1 / this.#groups);

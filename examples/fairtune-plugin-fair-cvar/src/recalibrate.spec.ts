@@ -82,5 +82,7 @@ describe('cvar.recalibrate', () => {
   it('names what is wrong: a classification task, an unknown split', async () => {
     await expect(runStandalone(recalibrateStage, { inputs: { predictions: predictions({ task: 'classification' }) } })).rejects.toThrow(/task is "classification"; cvar\.recalibrate corrects regression outputs only/);
     await expect(runStandalone(recalibrateStage, { params: { fitSplit: 'dev' }, inputs: { predictions: predictions() } })).rejects.toThrow(/params\.fitSplit: "dev" is not a split of the predictions \(splits: train, val, test\)/);
+    await expect(runStandalone(recalibrateStage, { params: { fitSplit: 'dev' }, inputs: { predictions: predictions() } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'fitSplit' } });
+    await expect(runStandalone(recalibrateStage, { inputs: { predictions: predictions({ task: 'classification' }) } })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', about: { port: 'predictions' } });
   });
 });

@@ -5,7 +5,7 @@
  * A group with too few fit rows, or whose predictions do not vary there, gets the correction
  * fitted on all fit rows (and a warning naming it); so do rows of unknown group (−1).
  */
-import { artifact, ndarray, requireArray, runAsync, type Artifact, type PredictionsMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, FairtuneError, inputPorts, ndarray, requireArray, runAsync, stageInputs, type PredictionsMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 
 export interface RecalibrateParams {
   fitSplit: string;
@@ -35,6 +35,9 @@ export function fitLine(x: ArrayLike<number>, y: ArrayLike<number>, use: (i: num
   return { intercept: my - slope * mx, slope, n };
 }
 
+/** Declared with inputPorts so that stageInputs types each input's meta by its kind. */
+const PORTS = inputPorts({ predictions: { kind: 'predictions', description: 'Regression predictions with group and split arrays.' } });
+
 export const recalibrateStage: StagePlugin<RecalibrateParams> = {
   type: 'cvar.recalibrate',
   version: '1.0.0',
@@ -47,26 +50,26 @@ export const recalibrateStage: StagePlugin<RecalibrateParams> = {
       minSamples: { type: 'integer', minimum: 2, default: 10, description: 'Fewest fit rows a group needs for a correction of its own.' },
     },
   },
-  inputs: { predictions: { kind: 'predictions', description: 'Regression predictions with group and split arrays.' } },
+  inputs: PORTS,
   outputs: { predictions: { kind: 'predictions', description: 'The same rows, yPred recalibrated per group.' } },
   run: (ctx: StageContext<RecalibrateParams>) =>
     runAsync(ctx.signal, async (emit) => {
-      const input = ctx.inputs['predictions'] as Artifact<PredictionsMeta> | undefined;
-      if (!input) throw new Error('input predictions is not connected');
+      // Checked against the declared ports and typed by them: input.meta is a PredictionsMeta.
+      const input = stageInputs(ctx.inputs, PORTS).predictions;
       const meta = input.meta;
-      if (meta.task !== 'regression') throw new Error(`predictions: task is "${meta.task}"; cvar.recalibrate corrects regression outputs only`);
+      if (meta.task !== 'regression') throw new FairtuneError('FT_INPUT_CONTENT', `predictions: task is "${meta.task}"; cvar.recalibrate corrects regression outputs only`, { port: 'predictions' });
       const splitNames = meta.splits ?? [];
       const fitIndex = splitNames.indexOf(ctx.params.fitSplit);
-      if (fitIndex < 0) throw new Error(`params.fitSplit: "${ctx.params.fitSplit}" is not a split of the predictions (splits: ${splitNames.join(', ') || 'none'})`);
+      if (fitIndex < 0) throw new FairtuneError('FT_PARAM_INVALID', `params.fitSplit: "${ctx.params.fitSplit}" is not a split of the predictions (splits: ${splitNames.join(', ') || 'none'})`, { param: 'fitSplit' });
       const groupNames = meta.groups?.names;
-      if (!groupNames) throw new Error('predictions: meta.groups is absent; group the samples (split.groups) before predicting');
+      if (!groupNames) throw new FairtuneError('FT_INPUT_CONTENT', 'predictions: meta.groups is absent; group the samples (split.groups) before predicting', { port: 'predictions' });
       const yTrue = requireArray(input, 'yTrue').data;
       const yPred = requireArray(input, 'yPred').data;
       const group = requireArray(input, 'group', 'int32').data;
       const split = requireArray(input, 'split', 'int8').data;
       const inFit = (i: number) => split[i] === fitIndex;
       const global = fitLine(yPred, yTrue, inFit);
-      if (!global) throw new Error(`predictions: split "${ctx.params.fitSplit}" has fewer than 2 rows or constant yPred; nothing to fit`);
+      if (!global) throw new FairtuneError('FT_INPUT_CONTENT', `predictions: split "${ctx.params.fitSplit}" has fewer than 2 rows or constant yPred; nothing to fit`, { port: 'predictions' });
       const fits = groupNames.map((name, g) => {
         const own = fitLine(yPred, yTrue, (i) => group[i] === g && inFit(i));
         if (own && own.n >= ctx.params.minSamples) return own;

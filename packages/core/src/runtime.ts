@@ -121,7 +121,7 @@ export function selectForced(opened: OpenedPipeline, names: readonly string[]): 
   const out = new Set<string>();
   for (const name of names) {
     const found = selectStages(name, ids, opened.origins);
-    if (typeof found === 'string') throw new Error(`--force "${name}": ${found}`);
+    if (typeof found === 'string') throw new FairtuneError('FT_USAGE', `--force "${name}": ${found}`);
     for (const id of found) out.add(id);
   }
   return out;

@@ -8,6 +8,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type Artifact, type DType, type NdArray, bytesPerElement, typedArrayConstructor, type JsonValue } from '../contracts/artifact.js';
+import { FairtuneError } from '../contracts/errors.js';
 
 export const ARTIFACT_FORMAT = 'fairtune-artifact/1';
 
@@ -36,7 +37,7 @@ export function writeArtifact(dir: string, a: Artifact): string[] {
   const chunks: Uint8Array[] = [];
   for (const [name, arr] of Object.entries(a.arrays)) {
     const count = arr.shape.reduce((x, y) => x * y, 1);
-    if (count !== arr.data.length) throw new Error(`${a.kind} array "${name}": shape [${arr.shape.join(', ')}] does not match ${arr.data.length} elements`);
+    if (count !== arr.data.length) throw new FairtuneError('FT_OUTPUT_CONTRACT', `${a.kind} array "${name}": shape [${arr.shape.join(', ')}] does not match ${arr.data.length} elements`, { port: name });
     const pad = (8 - (offset % 8)) % 8;
     if (pad) chunks.push(new Uint8Array(pad));
     offset += pad;
@@ -53,7 +54,7 @@ export function writeArtifact(dir: string, a: Artifact): string[] {
   const files: Record<string, string> = {};
   if (Object.keys(a.files).length) mkdirSync(join(dir, 'files'));
   for (const [name, path] of Object.entries(a.files)) {
-    if (name !== basename(name) || name.startsWith('.')) throw new Error(`${a.kind} artifact file name "${name}" must be a plain file name`);
+    if (name !== basename(name) || name.startsWith('.')) throw new FairtuneError('FT_OUTPUT_CONTRACT', `${a.kind} artifact file name "${name}" must be a plain file name`);
     copyFileSync(path, join(dir, 'files', name));
     files[name] = `files/${name}`;
     written.push(`files/${name}`);

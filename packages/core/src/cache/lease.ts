@@ -60,7 +60,7 @@ export class CacheLease {
       mkdirSync(join(root, 'leases'), { recursive: true });
       this.#write();
     } catch (err) {
-      throw new Error(`cannot write the run's lease ${this.#file} in the cache: ${fsReason(err)}`, { cause: err });
+      throw new FairtuneError('FT_RUN_SETUP', `cannot write the run's lease ${this.#file} in the cache: ${fsReason(err)}`, { file: this.#file }, { cause: err });
     }
     this.#timer = setInterval(() => {
       try {
@@ -90,7 +90,7 @@ export class CacheLease {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {
-      throw new Error(`cannot create the work folder ${dir}: ${fsReason(err)}`, { cause: err });
+      throw new FairtuneError('FT_RUN_SETUP', `cannot create the work folder ${dir}: ${fsReason(err)}`, { file: dir }, { cause: err });
     }
     return dir;
   }
@@ -100,7 +100,7 @@ export class CacheLease {
     try {
       mkdirSync(this.tmpDir, { recursive: true });
     } catch (err) {
-      throw new Error(`cannot create the run's temporary folder ${this.tmpDir}: ${fsReason(err)}`, { cause: err });
+      throw new FairtuneError('FT_RUN_SETUP', `cannot create the run's temporary folder ${this.tmpDir}: ${fsReason(err)}`, { file: this.tmpDir }, { cause: err });
     }
     return join(this.tmpDir, `${prefix}-${randomBytes(4).toString('hex')}`);
   }

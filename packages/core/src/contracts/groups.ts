@@ -4,6 +4,7 @@
  * subjects of another dataset the same way for per-group metrics to line up.
  */
 import type { AttributeValue } from './artifact-kinds.js';
+import { FairtuneError } from './errors.js';
 
 /** Default age cut: `<=60` / `>60`. */
 export const DEFAULT_AGE_THRESHOLD = 60;
@@ -35,7 +36,7 @@ export function subjectGroups(
   ageThreshold = DEFAULT_AGE_THRESHOLD,
 ): { readonly names: string[]; readonly perSubject: (string | null)[] } {
   for (const a of attributes) {
-    if (!subjectAttributes[a]) throw new Error(`"${a}" is not a subject attribute (have ${Object.keys(subjectAttributes).join(', ') || 'none'})`);
+    if (!subjectAttributes[a]) throw new FairtuneError('FT_PARAM_INVALID', `"${a}" is not a subject attribute (have ${Object.keys(subjectAttributes).join(', ') || 'none'})`, { param: 'attributes' });
   }
   const perSubject = Array.from({ length: subjectCount }, (_, s) => groupKey(Object.fromEntries(attributes.map((a) => [a, subjectAttributes[a]![s] ?? null])), attributes, ageThreshold));
   const names = [...new Set(perSubject.filter((g): g is string => g !== null))].sort();

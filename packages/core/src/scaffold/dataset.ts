@@ -18,7 +18,7 @@ function csvSource(): string {
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AttributeValue } from '@fairtune/core/plugin';
+import { FairtuneError, type AttributeValue } from '@fairtune/core/plugin';
 
 export const SUBJECTS_FILE = 'subjects.csv';
 
@@ -31,13 +31,13 @@ export interface Table {
 export function readTable(file: string): Table {
   const lines = readFileSync(file, 'utf8').replace(/^\\uFEFF/, '').split(/\\r?\\n/);
   const header = lines[0]?.trim();
-  if (!header) throw new Error(file + ': empty file (expected a header line)');
+  if (!header) throw new FairtuneError('FT_DATA_FORMAT', file + ': empty file (expected a header line)', { file });
   const columns = header.split(',').map((c) => c.trim());
   const rows: { line: number; cells: string[] }[] = [];
   lines.slice(1).forEach((text, k) => {
     if (text.trim() === '') return;
     const cells = text.split(',');
-    if (cells.length !== columns.length) throw new Error(file + ':' + (k + 2) + ': ' + cells.length + ' fields, the header has ' + columns.length);
+    if (cells.length !== columns.length) throw new FairtuneError('FT_DATA_FORMAT', file + ':' + (k + 2) + ': ' + cells.length + ' fields, the header has ' + columns.length, { file });
     rows.push({ line: k + 2, cells });
   });
   return { file, columns, rows };
@@ -46,7 +46,7 @@ export function readTable(file: string): Table {
 /** The index of \`name\` in the header, or an error naming the file and its columns. */
 export function columnIndex(table: Table, name: string): number {
   const i = table.columns.indexOf(name);
-  if (i < 0) throw new Error(table.file + ': no column "' + name + '" (columns: ' + table.columns.join(', ') + ')');
+  if (i < 0) throw new FairtuneError('FT_DATA_FORMAT', table.file + ': no column "' + name + '" (columns: ' + table.columns.join(', ') + ')', { file: table.file });
   return i;
 }
 
@@ -76,7 +76,7 @@ export function numericColumn(table: Table, name: string): Float32Array {
   const at = columnIndex(table, name);
   return Float32Array.from(table.rows, ({ line, cells }) => {
     const v = Number(cells[at]);
-    if (cells[at]!.trim() === '' || !Number.isFinite(v)) throw new Error(table.file + ':' + line + ': column ' + name + ' is "' + cells[at] + '", not a finite number');
+    if (cells[at]!.trim() === '' || !Number.isFinite(v)) throw new FairtuneError('FT_DATA_FORMAT', table.file + ':' + line + ': column ' + name + ' is "' + cells[at] + '", not a finite number', { file: table.file });
     return v;
   });
 }
@@ -154,7 +154,7 @@ function loaderBehaviourSource(ctx: TemplateContext): string {
         const path = join(root, file);
         const id = file.slice(0, -'.csv'.length);
         const subject = subjects.get(id);
-        if (!subject) throw new Error(path + ': no subject "' + id + '" in ' + SUBJECTS_FILE);
+        if (!subject) throw new FairtuneError('FT_DATA_FORMAT', path + ': no subject "' + id + '" in ' + SUBJECTS_FILE, { file: path });
         const table = readTable(path);
         arrays[id + '/' + p.signal] = ndarray(numericColumn(table, p.signal));
         arrays[id + '/' + p.label] = ndarray(numericColumn(table, p.label));
@@ -168,7 +168,7 @@ function loaderBehaviourSource(ctx: TemplateContext): string {
         });
         emit.progress(k + 1, files.length, 'read ' + file, 'recordings');
       }
-      if (!recordings.length) throw new Error(root + ': no recording CSV next to ' + SUBJECTS_FILE);
+      if (!recordings.length) throw new FairtuneError('FT_DATA_MISSING', root + ': no recording CSV next to ' + SUBJECTS_FILE, { file: root });
       emit.metric('recordings', recordings.length);
       const meta: DatasetMeta = { name: p.name, synthetic: false, source: { root }, recordings };
       emit.artifact('dataset', artifact('dataset', meta, arrays));
@@ -228,7 +228,7 @@ function specSource(ctx: TemplateContext): string {
   return `import { describe, expect, it } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DatasetMeta } from '@fairtune/core/plugin';
+import { isKind } from '@fairtune/core/plugin';
 import { checkStageConformance, expectConformance, runStandalone } from '@fairtune/core/testing';
 import { loaderStage } from './loader.js';
 import { writeFixture } from './test-utils/fixture.js';
@@ -241,7 +241,8 @@ describe('${loaderType(ctx)}', () => {
   it('loads one recording per subject file, with the attributes of subjects.csv', async () => {
     const { outputs } = await runStandalone(loaderStage, { params: { root: writeFixture({ fs: 32, seconds: 4 }), fs: 32 } });
     const dataset = outputs['dataset']!;
-    const meta = dataset.meta as DatasetMeta;
+    if (!isKind(dataset, 'dataset')) throw new Error('the loader emitted a ' + dataset.kind + ' artifact');
+    const meta = dataset.meta;
     expect(meta.recordings.map((r) => [r.id, r.attributes])).toEqual([
       ['S1', { sex: 'female', age: 31 }],
       ['S2', { sex: 'male', age: null }],
@@ -254,7 +255,9 @@ describe('${loaderType(ctx)}', () => {
   it('names the file and line of a bad cell', async () => {
     const root = writeFixture();
     writeFileSync(join(root, 'S2.csv'), 'ppg,hr\\n0.1,80\\nabc,80\\n');
-    await expect(runStandalone(loaderStage, { params: { root, fs: 32 } })).rejects.toThrow(/S2\\.csv:3: column ppg is "abc", not a finite number/);
+    const run = runStandalone(loaderStage, { params: { root, fs: 32 } });
+    await expect(run).rejects.toThrow(/S2\\.csv:3: column ppg is "abc", not a finite number/);
+    await expect(run).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: join(root, 'S2.csv') } });
   });
 });
 `;

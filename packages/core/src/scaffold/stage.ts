@@ -16,7 +16,7 @@ function stageHelpersSource(ctx: TemplateContext): string {
  * minus smallest group mean, over groups with at least \`minRows\` rows) is a one-number summary
  * of how unevenly the model is biased across groups.
  */
-import { artifact, requireArray, runAsync, type Artifact, type JsonObject, type PredictionsMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, FairtuneError, inputPorts, requireArray, runAsync, stageInputs, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 
 export interface SignedErrorParams {
   split: string;
@@ -37,7 +37,7 @@ export function signedErrorByGroup(yTrue: ArrayLike<number>, yPred: ArrayLike<nu
   for (let i = 0; i < yTrue.length; i++) {
     const g = group[i]!;
     if (g < 0 || !use(i)) continue;
-    if (g >= names.length) throw new Error('predictions: row ' + i + ' has group ' + g + ', but meta.groups.names has ' + names.length + ' names');
+    if (g >= names.length) throw new FairtuneError('FT_INPUT_CONTENT', 'predictions: row ' + i + ' has group ' + g + ', but meta.groups.names has ' + names.length + ' names', { port: 'predictions' });
     sum[g] += yPred[i]! - yTrue[i]!;
     rows[g]++;
   }
@@ -49,7 +49,10 @@ export function signedErrorByGroup(yTrue: ArrayLike<number>, yPred: ArrayLike<nu
 
 /** The stage object: schema, ports and run(), which checks its input and emits events. */
 function stagePluginSource(ctx: TemplateContext): string {
-  return `export const signedErrorStage: StagePlugin<SignedErrorParams> = {
+  return `/** Declared with inputPorts so that stageInputs types each input's meta by its kind (predictions → PredictionsMeta). */
+const PORTS = inputPorts({ predictions: { kind: 'predictions', description: 'Regression predictions with group (and split) arrays.' } });
+
+export const signedErrorStage: StagePlugin<SignedErrorParams> = {
   type: '${stageType(ctx)}',
   // Bump when the output changes for the same params and inputs: the version is part of the cache key.
   version: '1.0.0',
@@ -62,23 +65,24 @@ function stagePluginSource(ctx: TemplateContext): string {
       minRows: { type: 'integer', minimum: 1, default: 1, description: 'Fewest rows a group needs to count towards the gap.' },
     },
   },
-  inputs: { predictions: { kind: 'predictions', description: 'Regression predictions with group (and split) arrays.' } },
+  inputs: PORTS,
   outputs: { metrics: { kind: 'metrics', description: 'Per-group mean signed error, row counts and the gap.' } },
   run: (ctx: StageContext<SignedErrorParams>) =>
     runAsync(ctx.signal, async (emit) => {
-      const input = ctx.inputs['predictions'] as Artifact<PredictionsMeta> | undefined;
-      if (!input) throw new Error('input predictions is not connected');
+      // Checked against the ports (a missing input is an FT_INPUT_MISSING error naming it) and typed by them.
+      const input = stageInputs(ctx.inputs, PORTS).predictions;
       const meta = input.meta;
-      if (meta.task !== 'regression') throw new Error('predictions: task is "' + meta.task + '"; ${stageType(ctx)} measures regression outputs only');
+      // Errors a user can act on carry an FT_ code (docs/errors.md) and say what they are about.
+      if (meta.task !== 'regression') throw new FairtuneError('FT_INPUT_CONTENT', 'predictions: task is "' + meta.task + '"; ${stageType(ctx)} measures regression outputs only', { port: 'predictions' });
       const names = meta.groups?.names;
-      if (!names) throw new Error('predictions: meta.groups is absent; group the samples (split.groups) before predicting');
+      if (!names) throw new FairtuneError('FT_INPUT_CONTENT', 'predictions: meta.groups is absent; group the samples (split.groups) before predicting', { port: 'predictions' });
       const yTrue = requireArray(input, 'yTrue').data;
       const yPred = requireArray(input, 'yPred').data;
       const group = requireArray(input, 'group', 'int32').data;
       let use = (_i: number) => true;
       if (ctx.params.split !== 'all') {
         const at = (meta.splits ?? []).indexOf(ctx.params.split);
-        if (at < 0) throw new Error('params.split: "' + ctx.params.split + '" is not a split of the predictions (splits: ' + ((meta.splits ?? []).join(', ') || 'none') + '; or "all")');
+        if (at < 0) throw new FairtuneError('FT_PARAM_INVALID', 'params.split: "' + ctx.params.split + '" is not a split of the predictions (splits: ' + ((meta.splits ?? []).join(', ') || 'none') + '; or "all")', { param: 'split' });
         const split = requireArray(input, 'split', 'int8').data;
         use = (i) => split[i] === at;
       }
@@ -92,7 +96,7 @@ function stagePluginSource(ctx: TemplateContext): string {
         else emit.metric('signedError/' + g.group, g.mean);
       }
       if (gap !== null) emit.metric('signedErrorGap', gap);
-      const perGroup: JsonObject = {};
+      const perGroup: Record<string, { meanSignedError: number | null; rows: number }> = {};
       for (const g of groups) perGroup[g.group] = { meanSignedError: g.mean, rows: g.rows };
       emit.artifact('metrics', artifact('metrics', { label: 'mean signed error (yPred − yTrue)', split: ctx.params.split, groups: perGroup, gap }));
     }),
@@ -124,12 +128,12 @@ export const containerModule = new ContainerModule((options) => {
 
 function specSource(ctx: TemplateContext): string {
   return `import { describe, expect, it } from '@jest/globals';
-import { artifact, ndarray, type Artifact, type PredictionsMeta } from '@fairtune/core/plugin';
+import { artifact, ndarray, type KindArtifact, type PredictionsMeta } from '@fairtune/core/plugin';
 import { checkStageConformance, expectConformance, runStandalone } from '@fairtune/core/testing';
 import { signedErrorStage } from './signed-error.js';
 
 /** Predictions with a known bias: group "female" over-predicted by 2, "male" under-predicted by 1; splits alternate train/val/test. */
-function predictions(): Artifact<PredictionsMeta> {
+function predictions(): KindArtifact<'predictions'> {
   const n = 60;
   const yTrue = Float32Array.from({ length: n }, (_, i) => 60 + i);
   const group = Int32Array.from({ length: n }, (_, i) => i % 2);
@@ -158,7 +162,9 @@ describe('${stageType(ctx)}', () => {
   });
 
   it('names a split the predictions do not have', async () => {
-    await expect(runStandalone(signedErrorStage, { params: { split: 'dev' }, inputs: { predictions: predictions() } })).rejects.toThrow(/params\\.split: "dev" is not a split/);
+    const run = runStandalone(signedErrorStage, { params: { split: 'dev' }, inputs: { predictions: predictions() } });
+    await expect(run).rejects.toThrow(/params\\.split: "dev" is not a split/);
+    await expect(run).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'split' } });
   });
 });
 `;

@@ -21,7 +21,7 @@ function strategyHelpersSource(ctx: TemplateContext): string {
  * loss; γ → ∞: the worst group takes all the weight. Samples of unknown group (−1) get weight 0
  * (a batch of unknown groups only falls back to 1/B each).
  */
-import type { BatchInfo, JsonObject, StrategyInit, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
+import { FairtuneError, type BatchInfo, type JsonObject, type StrategyInit, type TrainingStrategy, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 
 export interface LossPowerParams {
   gamma: number;
@@ -52,7 +52,7 @@ function strategyClassSource(ctx: TemplateContext): string {
     readonly groupNames: readonly string[],
     readonly params: LossPowerParams,
   ) {
-    if (groupNames.length < 1) throw new Error('${strategyName(ctx)}: the training samples have no groups (group them, e.g. with split.groups)');
+    if (groupNames.length < 1) throw new FairtuneError('FT_INPUT_CONTENT', '${strategyName(ctx)}: the training samples have no groups (group them, e.g. with split.groups)', { port: 'samples' });
     this.#loss = new Float64Array(groupNames.length).fill(Number.NaN);
   }
 
