@@ -63,6 +63,12 @@ describe('the conformance suite', () => {
     expect(r.failures.filter((f) => f.startsWith('an abort'))).toEqual([expect.stringMatching(/^an abort stops the stage within a second: it ran 1\d{3} ms after the abort$/)]);
   });
 
+  it('says the abort was not tested when the sample run finished before it was due', async () => {
+    const r = await checkStageConformance(good, { ...sample, abortAfterMs: 200 });
+    const abort = r.checks.find((c) => c.name.startsWith('an abort'));
+    expect(abort).toMatchObject({ ok: true, skipped: expect.stringMatching(/^the sample run finished in \d+ ms, before the abort was due/) });
+  });
+
   it('fails a stage whose missing input ends in a TypeError', async () => {
     const careless = { ...good, run: good.run.bind(null), };
     careless.run = (ctx) => runAsync(ctx.signal, async (emit) => emit.artifact('series', artifact('demo-series', {}, { values: (ctx.inputs['series'] as Artifact).arrays['values']! })));
