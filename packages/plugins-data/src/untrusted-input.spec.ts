@@ -48,6 +48,9 @@ describe('issue 10 §4: data roots that are not folders', () => {
     expect(oneLineError(() => rootFingerprint(params(dangling)))).toBe(`data root ${dangling} is a symbolic link to ${join(dir, 'nowhere')}, which does not exist`);
     expect(oneLineError(() => rootFingerprint(params(loop)))).toBe(`data root ${loop} is a loop of symbolic links`);
     expect(oneLineError(() => rootFingerprint(params('/')))).toBe(`data root / is the file system root; point 'root' at the dataset folder`);
+    // Pointing root at a file is a param to change; a root that leads nowhere is missing data.
+    expect(() => rootFingerprint(params(file))).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'root', file } }));
+    expect(() => rootFingerprint(params(dangling))).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', about: { param: 'root', file: dangling } }));
     // Not "absent": a broken root is never silently replaced by the synthetic cohort.
     expect(() => dataRootState(dangling)).toThrow(/symbolic link/);
     expect(loaderPreflight('dalia', params(dangling))).toEqual([`dalia: data root ${dangling} is a symbolic link to ${join(dir, 'nowhere')}, which does not exist; the run will fail`]);
@@ -62,6 +65,7 @@ describe('issue 10 §4: data roots that are not folders', () => {
     writeFileSync(join(root, 'S1', 'S1.pkl'), 'x');
     symlinkSync(join(dir, 'gone'), join(root, 'S1', 'broken'));
     expect(oneLineError(() => rootFingerprint(params(root)))).toBe(`data root ${root}: ${join(root, 'S1', 'broken')} is a symbolic link to ${join(dir, 'gone')}, which does not exist`);
+    expect(() => rootFingerprint(params(root))).toThrow(expect.objectContaining({ code: 'FT_FINGERPRINT', about: { file: join(root, 'S1', 'broken') } }));
     const root2 = join(dir, 'root2');
     mkdirSync(root2);
     symlinkSync(join(root2, 'l2'), join(root2, 'l1'));

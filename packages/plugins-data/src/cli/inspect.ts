@@ -146,7 +146,7 @@ export function inspectPath(path: string, cwd: string, inspectors: readonly Data
   }
   if (abs.endsWith('.pkl') || abs.endsWith('.pickle')) return inspectPickle(abs);
   if (abs.endsWith('.hea') || existsSync(`${abs}.hea`)) return inspectWfdb(abs, cwd);
-  if (!existsSync(abs)) throw new WfdbError(abs.endsWith('.hea') ? abs : `${abs}.hea`, 'no such record, pickle or directory');
+  if (!existsSync(abs)) throw new WfdbError(abs.endsWith('.hea') ? abs : `${abs}.hea`, 'no such record, pickle or directory', 'FT_DATA_MISSING');
   throw new UsageError(`${abs}: not a WFDB header (.hea), pickle (.pkl) or dataset directory`);
 }
 

@@ -1,6 +1,7 @@
 /** Dataset-specific download recipes used by the loaders' `download` option. */
 import { existsSync, mkdirSync, renameSync, rmSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { FairtuneError } from '@fairtune/core/plugin';
 import { DATASET_SOURCES, downloadFile, downloadPhysionetProject } from './download.js';
 import { extractZip } from './unzip.js';
 
@@ -43,7 +44,7 @@ export async function downloadDalia(root: string, p: { downloadUrl?: string; dow
     zips = next;
   }
   const found = find(extracted);
-  if (!found) throw new Error(`${zip}: no PPG_FieldStudy folder in the archive (extracted ${seen.join(', ')}); is downloadUrl the PPG-DaLiA zip?`);
+  if (!found) throw new FairtuneError('FT_PARAM_INVALID', `${zip}: no PPG_FieldStudy folder in the archive (extracted ${seen.join(', ')}); is downloadUrl the PPG-DaLiA zip?`, { param: 'downloadUrl', file: zip });
   mkdirSync(dirname(root), { recursive: true });
   renameSync(found, root);
   rmSync(work, { recursive: true, force: true });

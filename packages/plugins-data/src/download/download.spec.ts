@@ -77,6 +77,7 @@ describe('download', () => {
     files.set('/x.bin', Buffer.from('hello'));
     const dest = join(tempDir('dl2'), 'x.bin');
     await expect(downloadFile(`${base}/x.bin`, dest, { sha256: '0'.repeat(64) })).rejects.toThrow(/x\.bin: SHA-256 mismatch/);
+    await expect(downloadFile(`${base}/x.bin`, dest, { sha256: '0'.repeat(64) })).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: dest } });
     expect(existsSync(`${dest}.part`) || existsSync(dest)).toBe(false);
     await expect(downloadFile(`${base}/missing`, dest)).rejects.toThrow(/HTTP 404/);
   });
@@ -184,5 +185,6 @@ describe('download', () => {
 
   it('MIMIC download explains credentialed access', async () => {
     await expect(runStandalone(new MimicLoader(), { params: { root: join(tempDir('m'), 'mimic'), download: true } })).rejects.toThrow(/credentialed PhysioNet access/);
+    await expect(runStandalone(new MimicLoader(), { params: { root: join(tempDir('m'), 'mimic'), download: true } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'download' } });
   });
 });

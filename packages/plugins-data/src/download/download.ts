@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export interface DownloadProgress {
   (file: string, done: number, total: number | undefined): void;
@@ -62,7 +63,7 @@ export async function downloadFile(url: string, dest: string, opts: { sha256?: s
   const sha = hash.digest('hex');
   if (opts.sha256 && sha !== opts.sha256.toLowerCase()) {
     rmSync(part);
-    throw new Error(`${dest}: SHA-256 mismatch (expected ${opts.sha256}, got ${sha}); the partial download was removed`);
+    throw new FairtuneError('FT_DATA_FORMAT', `${dest}: SHA-256 mismatch (expected ${opts.sha256}, got ${sha}); the partial download was removed`, { file: dest });
   }
   renameSync(part, dest);
   return { path: dest, sha256: sha, bytes: done, resumedFrom: offset, skipped: false };
@@ -83,12 +84,12 @@ export async function downloadPhysionetProject(baseUrl: string, root: string, op
   const res = await fetch(`${base}SHA256SUMS.txt`, { signal: opts.signal ?? null });
   if (!res.ok) throw new Error(`${base}SHA256SUMS.txt: HTTP ${res.status} ${res.statusText}`);
   const list = parseSha256Sums(await res.text());
-  if (list.length === 0) throw new Error(`${base}SHA256SUMS.txt lists no files`);
+  if (list.length === 0) throw new FairtuneError('FT_DATA_FORMAT', `${base}SHA256SUMS.txt lists no files`, { file: `${base}SHA256SUMS.txt` });
   const out: DownloadResult[] = [];
   const absRoot = resolve(root);
   for (const [i, f] of list.entries()) {
     const dest = resolve(absRoot, f.path);
-    if (!dest.startsWith(absRoot + sep)) throw new Error(`${base}SHA256SUMS.txt: path ${f.path} escapes the data root`);
+    if (!dest.startsWith(absRoot + sep)) throw new FairtuneError('FT_DATA_FORMAT', `${base}SHA256SUMS.txt: path ${f.path} escapes the data root`, { file: `${base}SHA256SUMS.txt` });
     out.push(await downloadFile(base + f.path.split('/').map(encodeURIComponent).join('/'), dest, { sha256: f.sha256, signal: opts.signal }));
     opts.onProgress?.(i + 1, list.length, f.path);
   }
@@ -105,6 +106,7 @@ export const DATASET_SOURCES = {
 export const MIMIC_ACCESS_NOTE =
   'MIMIC-III clinical tables (PATIENTS.csv with GENDER) require credentialed PhysioNet access: complete the CITI "Data or Specimens Only Research" training, sign the MIMIC-III data use agreement at https://physionet.org/content/mimiciii/ and download PATIENTS.csv yourself; the matched waveform subset is at https://physionet.org/content/mimic3wdb-matched/1.0/. FairTune cannot download credentialed data for you.';
 
-export function mimicDownloadError(): Error {
-  return new Error(`MIMIC cannot be downloaded automatically. ${MIMIC_ACCESS_NOTE}`);
+/** `download: true` asked of the MIMIC loader: the data are credentialed, so the param cannot work. */
+export function mimicDownloadError(): FairtuneError {
+  return new FairtuneError('FT_PARAM_INVALID', `MIMIC cannot be downloaded automatically. ${MIMIC_ACCESS_NOTE}`, { param: 'download' });
 }

@@ -114,6 +114,7 @@ describe('unzip', () => {
     const zip = join(dir, 'a.zip');
     writeFileSync(zip, buildZip([{ name: 'PPG_FieldStudy/S1/S1.pkl', data: pkl, method: 8, crcOverride: (crc32(pkl) ^ 1) >>> 0 }]));
     await expect(extractZip(zip, join(dir, 'out'))).rejects.toThrow(/a\.zip: entry "PPG_FieldStudy\/S1\/S1\.pkl": CRC-32 mismatch \(expected [0-9a-f]{8}, got [0-9a-f]{8}\)/);
+    await expect(extractZip(zip, join(dir, 'out'))).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: zip } });
     expect(walk(join(dir, 'out'))).toEqual([]);
 
     // A flipped byte inside a stored entry's data (the declared CRC is the original one).
@@ -131,6 +132,7 @@ describe('unzip', () => {
     for (const keep of [Math.floor(full.length / 2), full.length - 5, 10, 0]) {
       writeFileSync(zip, full.subarray(0, keep));
       expect(() => listZip(zip)).toThrow(new RegExp(`a\\.zip: no end-of-central-directory record in ${keep} bytes; the file is not a zip archive or is truncated`));
+      expect(() => listZip(zip)).toThrow(expect.objectContaining({ code: 'FT_DATA_FORMAT', about: { file: zip } }));
     }
     // Deflate data cut short, headers consistent with the short data.
     const deflated = buildZip([{ name: 'PPG_FieldStudy/S1/S1.pkl', data: pkl, method: 8 }]);

@@ -10,6 +10,7 @@ import { dirname, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export interface ZipEntry {
   /** Name as stored (forward slashes; directories end with `/`). */
@@ -59,7 +60,7 @@ function readAt(fd: number, pos: number, len: number, path: string, what: string
   let got = 0;
   while (got < len) {
     const n = readSync(fd, b, got, len - got, pos + got);
-    if (n === 0) throw new Error(`${path}: truncated archive: ${what} at byte ${pos} needs ${len} bytes but the file ends at ${pos + got}`);
+    if (n === 0) throw new FairtuneError('FT_DATA_FORMAT', `${path}: truncated archive: ${what} at byte ${pos} needs ${len} bytes but the file ends at ${pos + got}`, { file: path });
     got += n;
   }
   return b;
@@ -67,7 +68,7 @@ function readAt(fd: number, pos: number, len: number, path: string, what: string
 
 function u64(b: Buffer, at: number, path: string, what: string): number {
   const v = b.readBigUInt64LE(at);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${path}: ${what} ${v} is beyond 2^53 bytes; the archive is corrupt`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new FairtuneError('FT_DATA_FORMAT', `${path}: ${what} ${v} is beyond 2^53 bytes; the archive is corrupt`, { file: path });
   return Number(v);
 }
 
@@ -88,7 +89,7 @@ function findEocd(tail: Buffer): number {
  * backslash-separated `..` written by Windows tools) before anything is written.
  */
 function checkName(zipPath: string, name: string): void {
-  const bad = (why: string) => new Error(`${zipPath}: entry "${name}" ${why}; refusing to extract the archive`);
+  const bad = (why: string) => new FairtuneError('FT_DATA_FORMAT', `${zipPath}: entry "${name}" ${why}; refusing to extract the archive`, { file: zipPath });
   if (name.length === 0) throw bad('has an empty name');
   if (name.includes('\0')) throw bad('contains a NUL byte');
   const slashed = name.replace(/\\/g, '/');
@@ -105,7 +106,7 @@ export function listZip(path: string): ZipEntry[] {
     const tailStart = size - tailLen;
     const tail = readAt(fd, tailStart, tailLen, path, 'end of archive');
     const e = findEocd(tail);
-    if (e < 0) throw new Error(`${path}: no end-of-central-directory record in ${size} bytes; the file is not a zip archive or is truncated (an interrupted download?)`);
+    if (e < 0) throw new FairtuneError('FT_DATA_FORMAT', `${path}: no end-of-central-directory record in ${size} bytes; the file is not a zip archive or is truncated (an interrupted download?)`, { file: path });
     const eocdPos = tailStart + e;
     let disk = tail.readUInt16LE(e + 4);
     let cdDisk = tail.readUInt16LE(e + 6);
@@ -116,25 +117,25 @@ export function listZip(path: string): ZipEntry[] {
     const locPos = eocdPos - LOCATOR_LEN;
     const loc = locPos >= 0 ? readAt(fd, locPos, LOCATOR_LEN, path, 'zip64 locator') : undefined;
     if (loc && loc.readUInt32LE(0) === SIG_ZIP64_LOCATOR) {
-      if (loc.readUInt32LE(16) > 1) throw new Error(`${path}: split (multi-disk) zip archives are not supported`);
+      if (loc.readUInt32LE(16) > 1) throw new FairtuneError('FT_DATA_FORMAT', `${path}: split (multi-disk) zip archives are not supported`, { file: path });
       const recPos = u64(loc, 8, path, 'zip64 end record offset');
       const rec = readAt(fd, recPos, ZIP64_EOCD_LEN, path, 'zip64 end-of-central-directory record');
-      if (rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) throw new Error(`${path}: zip64 locator points to byte ${recPos}, which holds no zip64 end-of-central-directory record; the archive is corrupt`);
+      if (rec.readUInt32LE(0) !== SIG_ZIP64_EOCD) throw new FairtuneError('FT_DATA_FORMAT', `${path}: zip64 locator points to byte ${recPos}, which holds no zip64 end-of-central-directory record; the archive is corrupt`, { file: path });
       disk = rec.readUInt32LE(16);
       cdDisk = rec.readUInt32LE(20);
       count = u64(rec, 32, path, 'entry count');
       cdSize = u64(rec, 40, path, 'central directory size');
       cdOffset = u64(rec, 48, path, 'central directory offset');
     } else if (count === U16_MAX || cdSize === U32_MAX || cdOffset === U32_MAX) {
-      throw new Error(`${path}: the end record marks zip64 values but no zip64 locator precedes it; the archive is corrupt or truncated`);
+      throw new FairtuneError('FT_DATA_FORMAT', `${path}: the end record marks zip64 values but no zip64 locator precedes it; the archive is corrupt or truncated`, { file: path });
     }
-    if (disk !== 0 || cdDisk !== 0) throw new Error(`${path}: split (multi-disk) zip archives are not supported`);
-    if (cdOffset + cdSize > eocdPos) throw new Error(`${path}: central directory (bytes ${cdOffset}..${cdOffset + cdSize}) runs past the end record at byte ${eocdPos}; the archive is corrupt or truncated`);
+    if (disk !== 0 || cdDisk !== 0) throw new FairtuneError('FT_DATA_FORMAT', `${path}: split (multi-disk) zip archives are not supported`, { file: path });
+    if (cdOffset + cdSize > eocdPos) throw new FairtuneError('FT_DATA_FORMAT', `${path}: central directory (bytes ${cdOffset}..${cdOffset + cdSize}) runs past the end record at byte ${eocdPos}; the archive is corrupt or truncated`, { file: path });
     const cd = readAt(fd, cdOffset, cdSize, path, 'central directory');
     const entries: ZipEntry[] = [];
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) throw new Error(`${path}: corrupt central directory at entry ${i} of ${count} (byte ${cdOffset + p})`);
+      if (p + 46 > cd.length || cd.readUInt32LE(p) !== SIG_CENTRAL) throw new FairtuneError('FT_DATA_FORMAT', `${path}: corrupt central directory at entry ${i} of ${count} (byte ${cdOffset + p})`, { file: path });
       const flags = cd.readUInt16LE(p + 8);
       const method = cd.readUInt16LE(p + 10);
       const crc = cd.readUInt32LE(p + 16);
@@ -145,7 +146,7 @@ export function listZip(path: string): ZipEntry[] {
       const commentLen = cd.readUInt16LE(p + 32);
       const diskStart = cd.readUInt16LE(p + 34);
       let localOffset = cd.readUInt32LE(p + 42);
-      if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw new Error(`${path}: corrupt central directory at entry ${i} of ${count}: record runs past the directory`);
+      if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw new FairtuneError('FT_DATA_FORMAT', `${path}: corrupt central directory at entry ${i} of ${count}: record runs past the directory`, { file: path });
       // Bit 11 = UTF-8 name; without it the name is CP437, which equals UTF-8 for the ASCII names real archives use.
       const name = cd.subarray(p + 46, p + 46 + nameLen).toString('utf8');
       const extra = cd.subarray(p + 46 + nameLen, p + 46 + nameLen + extraLen);
@@ -159,10 +160,10 @@ export function listZip(path: string): ZipEntry[] {
           if (id === 0x0001) z = extra.subarray(q + 4, q + 4 + len);
           q += 4 + len;
         }
-        if (!z) throw new Error(`${path}: entry "${name}" has 32-bit fields set to 0xFFFFFFFF but no zip64 extra field; the archive is corrupt`);
+        if (!z) throw new FairtuneError('FT_DATA_FORMAT', `${path}: entry "${name}" has 32-bit fields set to 0xFFFFFFFF but no zip64 extra field; the archive is corrupt`, { file: path });
         let r = 0;
         const next = (what: string): number => {
-          if (r + 8 > z.length) throw new Error(`${path}: entry "${name}": zip64 extra field is too short for the ${what}`);
+          if (r + 8 > z.length) throw new FairtuneError('FT_DATA_FORMAT', `${path}: entry "${name}": zip64 extra field is too short for the ${what}`, { file: path });
           const v = u64(z, r, path, `entry "${name}" ${what}`);
           r += 8;
           return v;
@@ -171,7 +172,7 @@ export function listZip(path: string): ZipEntry[] {
         if (compressedSize === U32_MAX) compressedSize = next('compressed size');
         if (localOffset === U32_MAX) localOffset = next('local header offset');
       }
-      if (flags & 0x1) throw new Error(`${path}: entry "${name}" is encrypted; encrypted archives are not supported`);
+      if (flags & 0x1) throw new FairtuneError('FT_DATA_FORMAT', `${path}: entry "${name}" is encrypted; encrypted archives are not supported`, { file: path });
       checkName(path, name);
       entries.push({ name, method, flags, crc32: crc, compressedSize, uncompressedSize, localOffset, isDirectory: name.endsWith('/') || name.endsWith('\\') });
       p += 46 + nameLen + extraLen + commentLen;
@@ -186,18 +187,18 @@ export function listZip(path: string): ZipEntry[] {
 class EntryCheck extends Transform {
   private crc = 0;
   private bytes = 0;
-  constructor(private readonly entry: ZipEntry, private readonly label: string) {
+  constructor(private readonly entry: ZipEntry, private readonly label: string, private readonly file: string) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.entry.uncompressedSize) return cb(new Error(`${this.label}: data exceed the declared size of ${this.entry.uncompressedSize} bytes`));
+    if (this.bytes > this.entry.uncompressedSize) return cb(new FairtuneError('FT_DATA_FORMAT', `${this.label}: data exceed the declared size of ${this.entry.uncompressedSize} bytes`, { file: this.file }));
     this.crc = crc32(chunk, this.crc);
     cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
-    if (this.bytes !== this.entry.uncompressedSize) return cb(new Error(`${this.label}: ${this.bytes} bytes extracted but the central directory declares ${this.entry.uncompressedSize}; the entry is truncated or corrupt`));
-    if (this.crc !== this.entry.crc32) return cb(new Error(`${this.label}: CRC-32 mismatch (expected ${hex(this.entry.crc32)}, got ${hex(this.crc)}); the entry is corrupt`));
+    if (this.bytes !== this.entry.uncompressedSize) return cb(new FairtuneError('FT_DATA_FORMAT', `${this.label}: ${this.bytes} bytes extracted but the central directory declares ${this.entry.uncompressedSize}; the entry is truncated or corrupt`, { file: this.file }));
+    if (this.crc !== this.entry.crc32) return cb(new FairtuneError('FT_DATA_FORMAT', `${this.label}: CRC-32 mismatch (expected ${hex(this.entry.crc32)}, got ${hex(this.crc)}); the entry is corrupt`, { file: this.file }));
     cb();
   }
 }
@@ -226,22 +227,22 @@ export async function extractZip(zipPath: string, destDir: string, opts: Extract
       const label = `${zipPath}: entry "${e.name}"`;
       const dest = resolve(root, e.name.replace(/\\/g, '/'));
       // Second guard after checkName: the resolved path must stay under the destination.
-      if (!dest.startsWith(root + sep) && dest !== root) throw new Error(`${label} escapes the destination folder (path traversal)`);
+      if (!dest.startsWith(root + sep) && dest !== root) throw new FairtuneError('FT_DATA_FORMAT', `${label} escapes the destination folder (path traversal)`, { file: zipPath });
       if (e.isDirectory) {
         mkdirSync(dest, { recursive: true });
         continue;
       }
-      if (e.method !== 0 && e.method !== 8) throw new Error(`${label} uses compression method ${e.method}; only stored (0) and deflate (8) are supported`);
+      if (e.method !== 0 && e.method !== 8) throw new FairtuneError('FT_DATA_FORMAT', `${label} uses compression method ${e.method}; only stored (0) and deflate (8) are supported`, { file: zipPath });
       const local = readAt(fd, e.localOffset, 30, zipPath, `local header of "${e.name}"`);
-      if (local.readUInt32LE(0) !== SIG_LOCAL) throw new Error(`${label}: no local header at byte ${e.localOffset}; the archive is corrupt`);
+      if (local.readUInt32LE(0) !== SIG_LOCAL) throw new FairtuneError('FT_DATA_FORMAT', `${label}: no local header at byte ${e.localOffset}; the archive is corrupt`, { file: zipPath });
       // The local name/extra lengths may differ from the central ones (zip64 extras), so use the local ones.
       const start = e.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-      if (start + e.compressedSize > size) throw new Error(`${label}: data (bytes ${start}..${start + e.compressedSize}) run past the end of the ${size}-byte file; the archive is truncated`);
-      if (e.method === 0 && e.compressedSize !== e.uncompressedSize) throw new Error(`${label}: stored entry with compressed size ${e.compressedSize} != size ${e.uncompressedSize}; the archive is corrupt`);
+      if (start + e.compressedSize > size) throw new FairtuneError('FT_DATA_FORMAT', `${label}: data (bytes ${start}..${start + e.compressedSize}) run past the end of the ${size}-byte file; the archive is truncated`, { file: zipPath });
+      if (e.method === 0 && e.compressedSize !== e.uncompressedSize) throw new FairtuneError('FT_DATA_FORMAT', `${label}: stored entry with compressed size ${e.compressedSize} != size ${e.uncompressedSize}; the archive is corrupt`, { file: zipPath });
       mkdirSync(dirname(dest), { recursive: true });
       const tmp = `${dest}.unzipping`;
       const src = e.compressedSize > 0 ? createReadStream(zipPath, { start, end: start + e.compressedSize - 1, highWaterMark: 1 << 20 }) : Readable.from([]);
-      const stages: NodeJS.ReadWriteStream[] = e.method === 8 ? [zlib.createInflateRaw(), new EntryCheck(e, label)] : [new EntryCheck(e, label)];
+      const stages: NodeJS.ReadWriteStream[] = e.method === 8 ? [zlib.createInflateRaw(), new EntryCheck(e, label, zipPath)] : [new EntryCheck(e, label, zipPath)];
       try {
         await pipeline([src, ...stages, createWriteStream(tmp)], opts.signal ? { signal: opts.signal } : {});
       } catch (err) {
@@ -249,7 +250,7 @@ export async function extractZip(zipPath: string, destDir: string, opts: Extract
         const msg = err instanceof Error ? err.message : String(err);
         if (msg.startsWith(label)) throw err;
         const code = (err as { code?: string }).code;
-        if (code?.startsWith('Z_')) throw new Error(`${label}: deflate data are corrupt or truncated (${msg})`, { cause: err });
+        if (code?.startsWith('Z_')) throw new FairtuneError('FT_DATA_FORMAT', `${label}: deflate data are corrupt or truncated (${msg})`, { file: zipPath }, { cause: err });
         throw new Error(`${label}: ${msg}`, { cause: err });
       }
       renameSync(tmp, dest);

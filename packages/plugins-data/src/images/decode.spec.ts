@@ -36,6 +36,7 @@ describe('cropPlan (torchvision Resize(shorter side) + CenterCrop)', () => {
     expect(cropPlan(31, 10, { size: 8, resize: 10 })).toEqual({ w: 31, h: 10, left: 12, top: 1 });
     expect(cropPlan(13, 10, { size: 8, resize: 10 }).left).toBe(2);
     expect(() => cropPlan(10, 10, { size: 12, resize: 10 })).toThrow(/resize \(10\) must be at least size \(12\)/);
+    expect(() => cropPlan(10, 10, { size: 12, resize: 10 })).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'resize' } }));
   });
 });
 
@@ -86,6 +87,8 @@ describe('decodeImageInto', () => {
     const text = join(dir, 'text.jpg');
     writeFileSync(text, 'not an image');
     await expect(decodeImageInto(text, { size: 8, resize: 10 }, out)).rejects.toThrow(/text\.jpg: cannot decode image \(.*unsupported image format/);
+    await expect(decodeImageInto(text, { size: 8, resize: 10 }, out)).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: text } });
+    await expect(decodeImageInto(join(dir, 'gone.jpg'), { size: 8, resize: 10 }, out)).rejects.toMatchObject({ code: 'FT_DATA_MISSING' });
   });
 });
 

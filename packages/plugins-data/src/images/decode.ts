@@ -9,6 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type OutputInfo } from 'sharp';
+import { FairtuneError } from '@fairtune/core/plugin';
+import { prefixedError } from '../errors.js';
 
 export interface DecodeGeometry {
   /** Output side (square crop). */
@@ -39,7 +41,7 @@ function roundHalfEven(x: number): number {
 
 /** Resized width/height and crop offsets for a `width` × `height` source. */
 export function cropPlan(width: number, height: number, g: DecodeGeometry): { w: number; h: number; left: number; top: number } {
-  if (!(g.resize >= g.size)) throw new Error(`resize (${g.resize}) must be at least size (${g.size})`);
+  if (!(g.resize >= g.size)) throw new FairtuneError('FT_PARAM_INVALID', `resize (${g.resize}) must be at least size (${g.size})`, { param: 'resize' });
   const short = Math.min(width, height);
   const long = Math.max(width, height);
   const newLong = Math.max(g.resize, Math.trunc((g.resize * long) / short));
@@ -63,7 +65,7 @@ export async function decodeImageInto(path: string, g: DecodeGeometry, out: Uint
     const bytes = await readFile(path);
     // failOn 'truncated': a cut-off JPEG is an error, not a grey lower half.
     const meta = await sharp(bytes, { failOn: 'truncated' }).metadata();
-    if (!meta.width || !meta.height) throw new Error('no image size in the header');
+    if (!meta.width || !meta.height) throw new FairtuneError('FT_DATA_FORMAT', 'no image size in the header', { file: path });
     const plan = cropPlan(meta.width, meta.height, g);
     ({ data, info } = await sharp(bytes, { failOn: 'truncated' })
       .removeAlpha()
@@ -73,7 +75,9 @@ export async function decodeImageInto(path: string, g: DecodeGeometry, out: Uint
       .raw()
       .toBuffer({ resolveWithObject: true }));
   } catch (err) {
-    throw new Error(`${path}: cannot decode image (${firstLine(err)})`, { cause: err });
+    // A file that vanished since it was listed is missing; a geometry param keeps its own code.
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw prefixedError(err, `${path}: cannot decode image (${firstLine(err)})`, missing ? 'FT_DATA_MISSING' : 'FT_DATA_FORMAT', { file: path });
   }
   if (info.width !== g.size || info.height !== g.size || info.channels !== 3) {
     throw new Error(`${path}: decoded to ${info.width}×${info.height}×${info.channels}, expected ${g.size}×${g.size}×3`);

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { artifact, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, FairtuneError, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { readRecord, type WfdbRecord } from '../formats/wfdb/index.js';
 import { writeButPpgCohort } from '../synthetic/but-ppg.js';
 import { withDefaults } from '../synthetic/cohort.js';
@@ -47,18 +47,18 @@ function findFile(root: string, name: string): string | undefined {
 }
 
 export function indexButPpg(root: string, withChecksums = true): ButPpgIndex {
-  if (!existsSync(root)) throw new Error(`${root}: BUT-PPG root not found`);
+  if (!existsSync(root)) throw new FairtuneError('FT_DATA_MISSING', `${root}: BUT-PPG root not found`, { file: root });
   const qPath = findFile(root, 'quality-hr-ann.csv');
   const iPath = findFile(root, 'subject-info.csv');
-  if (!qPath) throw new Error(`${join(root, 'quality-hr-ann.csv')}: file not found (BUT-PPG labels)`);
-  if (!iPath) throw new Error(`${join(root, 'subject-info.csv')}: file not found (BUT-PPG demographics)`);
+  if (!qPath) throw new FairtuneError('FT_DATA_MISSING', `${join(root, 'quality-hr-ann.csv')}: file not found (BUT-PPG labels)`, { file: join(root, 'quality-hr-ann.csv') });
+  if (!iPath) throw new FairtuneError('FT_DATA_MISSING', `${join(root, 'subject-info.csv')}: file not found (BUT-PPG demographics)`, { file: join(root, 'subject-info.csv') });
   const q = readCsvTable(qPath);
   requireColumns(qPath, q.columns, ['id', 'quality', 'hr']);
   const quality = new Map<string, ButPpgLabels>();
   q.rows.forEach((r, i) => {
     const row = i + 2;
     const id = r['id']!;
-    if (!/^\d{6}$/.test(id)) throw new Error(`${qPath}: row ${row} (${Object.values(r).join(',')}) needs a 6-digit ID`);
+    if (!/^\d{6}$/.test(id)) throw new FairtuneError('FT_DATA_FORMAT', `${qPath}: row ${row} (${Object.values(r).join(',')}) needs a 6-digit ID`, { file: qPath });
     // Number('') is 0: an empty HR cell must not become 0 bpm, so emptiness is checked first.
     const problems: string[] = [];
     const qCell = r['quality']!;
@@ -98,7 +98,7 @@ export function butPpgSignal(rec: WfdbRecord, preferred: string): { values: Floa
     return { values: Float64Array.from(rec.channels, (c) => c.physical[0]!), fs: rec.fs, channel: rec.channels[0]!.name, transposed: true };
   }
   const ch = rec.channels.find((c) => c.name === preferred) ?? rec.channels[0];
-  if (!ch) throw new Error(`${rec.headerPath}: record has no signals`);
+  if (!ch) throw new FairtuneError('FT_DATA_FORMAT', `${rec.headerPath}: record has no signals`, { file: rec.headerPath });
   return { values: ch.physical, fs: ch.fs, channel: ch.name, transposed: false };
 }
 
@@ -148,19 +148,19 @@ export class ButPpgLoader implements StagePlugin<ButPpgParams> {
         const local: Record<string, NdArray> = {};
         for (const id of bySubject.get(subject)!) {
           const q = index.quality.get(id);
-          if (!q) throw new Error(`${index.qualityPath}: no row for record ${id}`);
+          if (!q) throw new FairtuneError('FT_DATA_FORMAT', `${index.qualityPath}: no row for record ${id}`, { file: index.qualityPath });
           if (q.problem) {
             // A record without its reference label cannot be used; fail, or skip it on request.
             const msg = `${index.qualityPath}: row ${q.row}, ${q.problem}`;
-            if (!p.skipBadSubjects) throw new Error(msg);
+            if (!p.skipBadSubjects) throw new FairtuneError('FT_DATA_FORMAT', msg, { file: index.qualityPath });
             emit.log('warn', `${msg}; record skipped (skipBadSubjects)`);
             continue;
           }
           const info = index.info.get(id);
-          if (!info) throw new Error(`${index.infoPath}: no row for record ${id}`);
+          if (!info) throw new FairtuneError('FT_DATA_FORMAT', `${index.infoPath}: no row for record ${id}`, { file: index.infoPath });
           const ppgRec = readRecord(join(resolved.root, id, `${id}_PPG`));
           const bad = ppgRec.channels.find((c) => !c.checksumOk);
-          if (bad) throw new Error(`${ppgRec.headerPath}: checksum mismatch in signal ${bad.name}`);
+          if (bad) throw new FairtuneError('FT_DATA_FORMAT', `${ppgRec.headerPath}: checksum mismatch in signal ${bad.name}`, { file: ppgRec.headerPath });
           const ppg = butPpgSignal(ppgRec, p.ppgChannel);
           local[`${id}/ppg`] = ndarray(f32(ppg.values));
           local[`${id}/hr`] = ndarray(Float32Array.of(q.hr));

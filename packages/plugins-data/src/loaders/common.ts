@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { join, parse, resolve } from 'node:path';
-import type { StageEmitter } from '@fairtune/core/plugin';
+import { FairtuneError, type StageEmitter } from '@fairtune/core/plugin';
+import { prefixedError } from '../errors.js';
 import { DEFAULT_GROUP_EFFECT, DEFAULT_PULSE_REFLECTION, type GroupEffect } from '../synthetic/physiology.js';
 import { GENERATOR_VERSION, ensureCohort } from '../synthetic/cohort.js';
 
@@ -89,13 +90,13 @@ export async function resolveDataRoot(
 ): Promise<ResolvedRoot> {
   const root = resolve(p.root);
   if (p.download && p.synthetic !== 'always' && dataRootState(root) === 'absent') {
-    if (!download) throw new Error(`${dataset}: no download is available for this dataset`);
+    if (!download) throw new FairtuneError('FT_PARAM_INVALID', `${dataset}: no download is available for this dataset`, { param: 'download' });
     emit.log('info', `downloading ${dataset} into ${root}`);
     await download(root);
   }
   const exists = p.synthetic !== 'always' && dataRootState(root) === 'folder';
   if (p.synthetic === 'never' || (p.synthetic === 'auto' && exists)) {
-    if (!exists) throw new Error(`${dataset}: data root ${root} does not exist (synthetic: 'never'). Point 'root' at the dataset or allow synthetic data.`);
+    if (!exists) throw new FairtuneError('FT_DATA_MISSING', `${dataset}: data root ${root} does not exist (synthetic: 'never'). Point 'root' at the dataset or allow synthetic data.`, { file: root, param: 'root' });
     return { root, synthetic: false };
   }
   const { dir, reused } = ensureCohort(dataset, generatorParams, (tmp) => {
@@ -147,20 +148,21 @@ export async function forEachSubject<T>(
       out.push(load(s));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      if (!p.skipBadSubjects) throw new Error(`subject ${s}: ${msg}`, { cause: err });
+      if (!p.skipBadSubjects) throw prefixedError(err, `subject ${s}: ${msg}`);
       emit.log('warn', `skipping subject ${s}: ${msg}`);
     }
     done++;
     emit.progress(done, subjects.length, `subject ${s}`, 'subjects');
   }
-  if (out.length === 0) throw new Error(`no subject could be loaded (${subjects.length} tried)`);
+  // None to load is absent data; every one failing (each warned about above) is unreadable data.
+  if (out.length === 0) throw new FairtuneError(subjects.length === 0 ? 'FT_DATA_MISSING' : 'FT_DATA_FORMAT', `no subject could be loaded (${subjects.length} tried)`);
   return out;
 }
 
 export function selectSubjects(all: readonly string[], wanted: readonly string[] | undefined, where: string): string[] {
   if (!wanted || wanted.length === 0) return [...all];
   const missing = wanted.filter((w) => !all.includes(w));
-  if (missing.length) throw new Error(`${where}: subject(s) ${missing.join(', ')} not found (available: ${all.join(', ')})`);
+  if (missing.length) throw new FairtuneError('FT_PARAM_INVALID', `${where}: subject(s) ${missing.join(', ')} not found (available: ${all.join(', ')})`, { param: 'subjects' });
   return all.filter((s) => wanted.includes(s));
 }
 
@@ -248,7 +250,7 @@ export function rootFingerprint(p: LoaderParams, limit = 200_000): string {
       try {
         top.entries = readdirSync(top.dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
       } catch (err) {
-        throw new Error(`data root ${root}: cannot list ${top.dir} (${fsCode(err)})`);
+        throw new FairtuneError('FT_FINGERPRINT', `data root ${root}: cannot list ${top.dir} (${fsCode(err)})`, { file: top.dir }, { cause: err });
       }
     }
     if (top.next >= top.entries.length) {
@@ -256,7 +258,7 @@ export function rootFingerprint(p: LoaderParams, limit = 200_000): string {
       continue;
     }
     const entry = top.entries[top.next++]!;
-    if (++count > limit) throw new Error(`data root ${root} holds more than ${limit} entries; point 'root' at the dataset folder itself`);
+    if (++count > limit) throw new FairtuneError('FT_PARAM_INVALID', `data root ${root} holds more than ${limit} entries; point 'root' at the dataset folder itself`, { param: 'root', file: root });
     const path = join(top.dir, entry.name);
     if (entry.isDirectory()) stack.push({ dir: path, rel: `${top.rel}${entry.name}/`, next: 0 });
     else {
@@ -264,7 +266,7 @@ export function rootFingerprint(p: LoaderParams, limit = 200_000): string {
       try {
         st = statSync(path);
       } catch (err) {
-        throw new Error(`data root ${root}: ${brokenEntry(path, err)}`);
+        throw new FairtuneError('FT_FINGERPRINT', `data root ${root}: ${brokenEntry(path, err)}`, { file: path }, { cause: err });
       }
       hash.update(`${top.rel}${entry.name}\u0000${st.size}\u0000${st.mtimeMs}\n`);
     }
@@ -285,10 +287,10 @@ export function dataRootState(root: string): 'absent' | 'folder' {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !isLink(root)) return 'absent';
-    throw new Error(`data root ${brokenEntry(root, err)}`);
+    throw new FairtuneError('FT_DATA_MISSING', `data root ${brokenEntry(root, err)}`, { file: root, param: 'root' }, { cause: err });
   }
-  if (!st.isDirectory()) throw new Error(`data root ${root} is not a folder (it is a ${st.isFile() ? 'file' : 'special file'}); point 'root' at the dataset folder`);
-  if (root === parse(root).root) throw new Error(`data root ${root} is the file system root; point 'root' at the dataset folder`);
+  if (!st.isDirectory()) throw new FairtuneError('FT_PARAM_INVALID', `data root ${root} is not a folder (it is a ${st.isFile() ? 'file' : 'special file'}); point 'root' at the dataset folder`, { param: 'root', file: root });
+  if (root === parse(root).root) throw new FairtuneError('FT_PARAM_INVALID', `data root ${root} is the file system root; point 'root' at the dataset folder`, { param: 'root', file: root });
   return 'folder';
 }
 

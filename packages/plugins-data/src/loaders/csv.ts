@@ -1,5 +1,6 @@
 /** Small, strict CSV reading for the datasets' side tables (BOM, quotes, CRLF tolerated). */
 import { existsSync, readFileSync } from 'node:fs';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
@@ -42,14 +43,14 @@ export function normaliseColumn(name: string): string {
 
 /** Reads a CSV with a header into objects keyed by normalised column names. */
 export function readCsvTable(path: string): { columns: string[]; rows: Record<string, string>[] } {
-  if (!existsSync(path)) throw new Error(`${path}: file not found`);
+  if (!existsSync(path)) throw new FairtuneError('FT_DATA_MISSING', `${path}: file not found`, { file: path });
   const rows = parseCsv(readFileSync(path, 'utf8'));
-  if (rows.length === 0) throw new Error(`${path}: empty CSV file`);
+  if (rows.length === 0) throw new FairtuneError('FT_DATA_FORMAT', `${path}: empty CSV file`, { file: path });
   const columns = rows[0]!.map(normaliseColumn);
   return {
     columns,
     rows: rows.slice(1).map((r, i) => {
-      if (r.length !== columns.length) throw new Error(`${path}: row ${i + 2} has ${r.length} fields, the header has ${columns.length}`);
+      if (r.length !== columns.length) throw new FairtuneError('FT_DATA_FORMAT', `${path}: row ${i + 2} has ${r.length} fields, the header has ${columns.length}`, { file: path });
       return Object.fromEntries(columns.map((c, k) => [c, r[k]!.trim()]));
     }),
   };
@@ -57,5 +58,5 @@ export function readCsvTable(path: string): { columns: string[]; rows: Record<st
 
 export function requireColumns(path: string, columns: readonly string[], needed: readonly string[]): void {
   const missing = needed.filter((n) => !columns.includes(n));
-  if (missing.length) throw new Error(`${path}: missing column(s) ${missing.join(', ')} (has ${columns.join(', ')})`);
+  if (missing.length) throw new FairtuneError('FT_DATA_FORMAT', `${path}: missing column(s) ${missing.join(', ')} (has ${columns.join(', ')})`, { file: path });
 }

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { artifact, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, FairtuneError, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { isNdArray, openPickle, pyString, PickledNdArray } from '../formats/pickle/index.js';
 import { writeDaliaCohort } from '../synthetic/dalia.js';
 import { withDefaults } from '../synthetic/cohort.js';
@@ -25,7 +25,7 @@ export interface DaliaSubject {
 }
 
 export function listDaliaSubjects(root: string): string[] {
-  if (!existsSync(root)) throw new Error(`${root}: DaLiA root not found`);
+  if (!existsSync(root)) throw new FairtuneError('FT_DATA_MISSING', `${root}: DaLiA root not found`, { file: root });
   return readdirSync(root)
     .filter((d) => /^S\d+$/.test(d) && statSync(join(root, d)).isDirectory())
     .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
@@ -46,24 +46,24 @@ export function parseQuestCsv(text: string): Record<string, string> {
 function arrayAt(root: Record<string, unknown>, path: string[], file: string): PickledNdArray {
   let o: unknown = root;
   for (const k of path) {
-    if (o === null || typeof o !== 'object' || !(k in (o as object))) throw new Error(`${file}: key ${path.join('.')} is missing`);
+    if (o === null || typeof o !== 'object' || !(k in (o as object))) throw new FairtuneError('FT_DATA_FORMAT', `${file}: key ${path.join('.')} is missing`, { file });
     o = (o as Record<string, unknown>)[k];
   }
-  if (!isNdArray(o)) throw new Error(`${file}: ${path.join('.')} is not a numpy array`);
+  if (!isNdArray(o)) throw new FairtuneError('FT_DATA_FORMAT', `${file}: ${path.join('.')} is not a numpy array`, { file });
   return o;
 }
 
 export function readDaliaSubject(root: string, id: string, withChecksums = true): DaliaSubject {
   const dir = join(root, id);
   const pkl = join(dir, `${id}.pkl`);
-  if (!existsSync(pkl)) throw new Error(`${pkl}: subject file is missing`);
+  if (!existsSync(pkl)) throw new FairtuneError('FT_DATA_MISSING', `${pkl}: subject file is missing`, { file: pkl });
   const doc = openPickle(pkl);
   let bvpA: PickledNdArray, accA: PickledNdArray, labelA: PickledNdArray, actA: PickledNdArray;
   let quest: Record<string, unknown> = {};
   let bvp: Float32Array, acc: Float32Array, label: Float32Array, activity: Float32Array;
   try {
     const top = doc.root;
-    if (top === null || typeof top !== 'object' || Array.isArray(top)) throw new Error(`${pkl}: top-level object is not a dict`);
+    if (top === null || typeof top !== 'object' || Array.isArray(top)) throw new FairtuneError('FT_DATA_FORMAT', `${pkl}: top-level object is not a dict`, { file: pkl });
     const d = top as Record<string, unknown>;
     bvpA = arrayAt(d, ['signal', 'wrist', 'BVP'], pkl);
     accA = arrayAt(d, ['signal', 'wrist', 'ACC'], pkl);
@@ -78,11 +78,11 @@ export function readDaliaSubject(root: string, id: string, withChecksums = true)
     doc.close();
   }
   const t64 = bvp.length;
-  if (accA.shape.length !== 2 || accA.shape[1] !== 3) throw new Error(`${pkl}: signal.wrist.ACC has shape (${accA.shape.join(', ')}), expected (T, 3)`);
+  if (accA.shape.length !== 2 || accA.shape[1] !== 3) throw new FairtuneError('FT_DATA_FORMAT', `${pkl}: signal.wrist.ACC has shape (${accA.shape.join(', ')}), expected (T, 3)`, { file: pkl });
   const t32 = accA.shape[0]!;
-  if (Math.abs(t64 - 2 * t32) > 2) throw new Error(`${pkl}: BVP has ${t64} samples at 64 Hz but ACC has ${t32} at 32 Hz (durations differ)`);
+  if (Math.abs(t64 - 2 * t32) > 2) throw new FairtuneError('FT_DATA_FORMAT', `${pkl}: BVP has ${t64} samples at 64 Hz but ACC has ${t32} at 32 Hz (durations differ)`, { file: pkl });
   const nWin = Math.floor((t64 - 512) / 128) + 1;
-  if (label.length !== nWin) throw new Error(`${pkl}: label has ${label.length} windows, BVP length ${t64} implies floor((${t64}-512)/128)+1 = ${nWin}`);
+  if (label.length !== nWin) throw new FairtuneError('FT_DATA_FORMAT', `${pkl}: label has ${label.length} windows, BVP length ${t64} implies floor((${t64}-512)/128)+1 = ${nWin}`, { file: pkl });
   const q: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(quest)) q[k.toUpperCase()] = typeof v === 'number' ? v : pyString(v) ?? v;
   const files = [{ path: pkl, sha256: withChecksums ? sha256File(pkl) : '' }];

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { runAsync, type AttributeValue, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { FairtuneError, runAsync, type AttributeValue, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { readCsvTable, requireColumns } from './csv.js';
 import { applyMissingPolicy, decodeAll, findImageDirs, imageLoaderSchema, imagePreflight, imageRootFingerprint, imageSamples, imageSpec, indexImageFiles, resolveImageRoot, type ImageLoaderParams } from './imaging.js';
 import { DEFAULT_FITZPATRICK_EFFECT, FITZPATRICK_COLUMNS, writeFitzpatrickCohort, type FitzpatrickGroupEffect } from '../synthetic/imaging-cohorts.js';
@@ -42,17 +42,17 @@ export function readFitzpatrickTable(root: string): FitzpatrickTable {
     const row = i + 2;
     const at = (col: string) => `${csv}: row ${row}, column ${col}`;
     const md5 = r['md5hash']!;
-    if (!md5) throw new Error(`${at('md5hash')}: empty id`);
+    if (!md5) throw new FairtuneError('FT_DATA_FORMAT', `${at('md5hash')}: empty id`, { file: csv });
     const first = seen.get(md5.toLowerCase());
-    if (first !== undefined) throw new Error(`${at('md5hash')}: duplicate id ${md5} (also row ${first})`);
+    if (first !== undefined) throw new FairtuneError('FT_DATA_FORMAT', `${at('md5hash')}: duplicate id ${md5} (also row ${first})`, { file: csv });
     seen.set(md5.toLowerCase(), row);
     const scaleText = r['fitzpatrick_scale']!;
     const scale = Number(scaleText);
     if (scaleText === '' || !Number.isInteger(scale) || !(scale === -1 || (scale >= 1 && scale <= 6))) {
-      throw new Error(`${at('fitzpatrick_scale')}: "${scaleText}" is not a Fitzpatrick type (1..6, or -1 for unlabelled)`);
+      throw new FairtuneError('FT_DATA_FORMAT', `${at('fitzpatrick_scale')}: "${scaleText}" is not a Fitzpatrick type (1..6, or -1 for unlabelled)`, { file: csv });
     }
     const partition = r['three_partition_label']!.toLowerCase();
-    if (!PARTITIONS.includes(partition)) throw new Error(`${at('three_partition_label')}: unknown value "${r['three_partition_label']}" (expected ${PARTITIONS.join(', ')})`);
+    if (!PARTITIONS.includes(partition)) throw new FairtuneError('FT_DATA_FORMAT', `${at('three_partition_label')}: unknown value "${r['three_partition_label']}" (expected ${PARTITIONS.join(', ')})`, { file: csv });
     if (scale === -1) {
       unlabelled++;
       return;
@@ -109,7 +109,7 @@ export class Fitzpatrick17kLoader implements StagePlugin<FitzpatrickParams> {
       const present = applyMissingPolicy('fitzpatrick17k', table.rows.map((r) => r.md5hash), located, p.missingImages, table.csv, dropped);
       const { x, kept } = await decodeAll(present.map((i) => located[i]!), p, emit, dropped);
       const rows = kept.map((k) => table.rows[present[k]!]!);
-      if (rows.length === 0) throw new Error(`fitzpatrick17k: no image left in ${table.csv} after the rules (dropped: ${JSON.stringify(dropped)})`);
+      if (rows.length === 0) throw new FairtuneError('FT_DATA_MISSING', `fitzpatrick17k: no image left in ${table.csv} after the rules (dropped: ${JSON.stringify(dropped)})`, { file: table.csv });
       const skinType: AttributeValue[] = rows.map((r) => skinTypeGroup(r.fitzpatrick));
       const positives = rows.filter((r) => r.malignant).length;
       emit.log('info', `fitzpatrick17k: ${rows.length} images, ${positives} malignant, ${skinType.filter((s) => s === 'I-III').length} of types I-III; dropped ${JSON.stringify(dropped)}`);

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { runAsync, type AttributeValue, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { FairtuneError, runAsync, type AttributeValue, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { readCsvTable, requireColumns } from './csv.js';
 import { applyMissingPolicy, decodeAll, findImageDirs, imageLoaderSchema, imagePreflight, imageRootFingerprint, imageSamples, imageSpec, indexImageFiles, resolveImageRoot, type ImageLoaderParams } from './imaging.js';
 import { DEFAULT_HAM_EFFECT, writeHam10000Cohort, type HamGroupEffect } from '../synthetic/imaging-cohorts.js';
@@ -47,18 +47,18 @@ export function readHamTable(root: string): HamTable {
     const lesionId = r['lesion_id']!;
     // Some repackagings write image ids with the file extension.
     const imageId = r['image_id']!.replace(/\.(jpe?g|png)$/i, '');
-    if (!lesionId) throw new Error(`${at('lesion_id')}: empty id`);
-    if (!imageId) throw new Error(`${at('image_id')}: empty id`);
+    if (!lesionId) throw new FairtuneError('FT_DATA_FORMAT', `${at('lesion_id')}: empty id`, { file: csv });
+    if (!imageId) throw new FairtuneError('FT_DATA_FORMAT', `${at('image_id')}: empty id`, { file: csv });
     const first = seen.get(imageId.toLowerCase());
-    if (first !== undefined) throw new Error(`${at('image_id')}: duplicate id ${imageId} (also row ${first})`);
+    if (first !== undefined) throw new FairtuneError('FT_DATA_FORMAT', `${at('image_id')}: duplicate id ${imageId} (also row ${first})`, { file: csv });
     seen.set(imageId.toLowerCase(), row);
     const dx = r['dx']!.toLowerCase();
-    if (!(HAM_DX as readonly string[]).includes(dx)) throw new Error(`${at('dx')}: unknown diagnosis "${r['dx']}" (expected ${HAM_DX.join(', ')})`);
+    if (!(HAM_DX as readonly string[]).includes(dx)) throw new FairtuneError('FT_DATA_FORMAT', `${at('dx')}: unknown diagnosis "${r['dx']}" (expected ${HAM_DX.join(', ')})`, { file: csv });
     const ageText = r['age']!;
     const age = Number(ageText);
-    if (ageText !== '' && !(Number.isFinite(age) && age >= 0 && age <= 120)) throw new Error(`${at('age')}: "${ageText}" is not an age in years`);
+    if (ageText !== '' && !(Number.isFinite(age) && age >= 0 && age <= 120)) throw new FairtuneError('FT_DATA_FORMAT', `${at('age')}: "${ageText}" is not an age in years`, { file: csv });
     const sexText = r['sex']!.toLowerCase();
-    if (!['male', 'female', 'unknown', ''].includes(sexText)) throw new Error(`${at('sex')}: unknown value "${r['sex']}" (expected male, female, unknown)`);
+    if (!['male', 'female', 'unknown', ''].includes(sexText)) throw new FairtuneError('FT_DATA_FORMAT', `${at('sex')}: unknown value "${r['sex']}" (expected male, female, unknown)`, { file: csv });
     // Empty cells are pandas' nulls, which MEDFAIR drops; 'unknown' is a string it keeps.
     if (ageText === '') return void count('emptyAge');
     if (sexText === '') return void count('emptySex');
@@ -139,7 +139,7 @@ export class Ham10000Loader implements StagePlugin<HamParams> {
       const present = applyMissingPolicy('ham10000', table.rows.map((r) => r.imageId), located, p.missingImages, table.csv, dropped);
       const { x, kept } = await decodeAll(present.map((i) => located[i]!), p, emit, dropped);
       const rows = kept.map((k) => table.rows[present[k]!]!);
-      if (rows.length === 0) throw new Error(`ham10000: no image left in ${table.csv} after the rules (dropped: ${JSON.stringify(dropped)})`);
+      if (rows.length === 0) throw new FairtuneError('FT_DATA_MISSING', `ham10000: no image left in ${table.csv} after the rules (dropped: ${JSON.stringify(dropped)})`, { file: table.csv });
       const lesions = hamLesions(rows);
       if (lesions.inconsistent.length) emit.log('warn', `ham10000: ${lesions.inconsistent.length} row(s) disagree with their lesion's first row on age, sex or dx; the first row's values are used (${lesions.inconsistent.slice(0, 5).join(', ')})`);
       const y = rows.map((r) => (p.malignant.includes(r.dx) ? 1 : 0));

@@ -145,6 +145,7 @@ describe('data.fitzpatrick17k on the published format', () => {
     rmSync(join(dir, 'images', `${md5(2)}.jpg`));
     rmSync(join(dir, 'images', `${md5(4)}.png`));
     await expect(runStandalone(new Fitzpatrick17kLoader(), { params: { root: dir, ...SMALL } })).rejects.toThrow(new RegExp(`2 image\\(s\\) listed in .*fitzpatrick17k\\.csv are missing \\(first: ${md5(2)}, ${md5(4)}\\)`));
+    await expect(runStandalone(new Fitzpatrick17kLoader(), { params: { root: dir, ...SMALL } })).rejects.toMatchObject({ code: 'FT_DATA_MISSING' });
     const { outputs } = await runStandalone(new Fitzpatrick17kLoader(), { params: { root: dir, ...SMALL, missingImages: 'drop' } });
     expect(meta(outputs['samples']!).dropped).toEqual({ fitzpatrickScaleMinus1: 1, missingImage: 2 });
     expect(meta(outputs['samples']!).subjects).toEqual([md5(3), md5(5), md5(6)]);
@@ -155,6 +156,7 @@ describe('data.fitzpatrick17k on the published format', () => {
     const path = join(dir, 'images', `${md5(2)}.jpg`);
     writeFileSync(path, readFileSync(path).subarray(0, 200));
     await expect(runStandalone(new Fitzpatrick17kLoader(), { params: { root: dir, ...SMALL } })).rejects.toThrow(new RegExp(`1 image\\(s\\) cannot be decoded; first: .*${md5(2)}\\.jpg: cannot decode image`));
+    await expect(runStandalone(new Fitzpatrick17kLoader(), { params: { root: dir, ...SMALL } })).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: path } });
     const { outputs, events } = await runStandalone(new Fitzpatrick17kLoader(), { params: { root: dir, ...SMALL, missingImages: 'drop' } });
     const s = outputs['samples']!;
     expect(meta(s).dropped).toEqual({ fitzpatrickScaleMinus1: 1, unreadableImage: 1 });
@@ -201,10 +203,12 @@ describe('data.ham10000 on the published format', () => {
       return runStandalone(new Ham10000Loader(), { params: { root, ...SMALL } });
     };
     await expect(withCsv(csv.replace('55.0,female', '55.0,f'))).rejects.toThrow(/HAM10000_metadata\.csv: row 4, column sex: unknown value "f"/);
+    await expect(withCsv(csv.replace('55.0,female', '55.0,f'))).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: expect.stringMatching(/HAM10000_metadata\.csv$/) } });
     await expect(withCsv(csv.replace('mel,histo', 'melanoma,histo'))).rejects.toThrow(/row 4, column dx: unknown diagnosis "melanoma"/);
     await expect(withCsv(csv.replace('75.0,female', 'old,female'))).rejects.toThrow(/row 5, column age: "old" is not an age/);
     await expect(withCsv(csv.replace('ISIC_0025030', 'ISIC_0027419'))).rejects.toThrow(/row 3, column image_id: duplicate id ISIC_0027419 \(also row 2\)/);
     await expect(withCsv(csv.replace(HAM_HEADER, 'lesion_id,image_id,dx,dx_type,age,gender,localization'))).rejects.toThrow(/HAM10000_metadata\.csv: missing column\(s\) sex/);
+    await expect(withCsv(csv.replace(HAM_HEADER, 'lesion_id,image_id,dx,dx_type,age,gender,localization'))).rejects.toMatchObject({ code: 'FT_DATA_FORMAT' });
     await expect(withCsv(csv.replace('ISIC_0000004', 'ISIC_9999999'))).rejects.toThrow(/1 image\(s\) listed in .*HAM10000_metadata\.csv are missing \(first: ISIC_9999999\)/);
   });
 });

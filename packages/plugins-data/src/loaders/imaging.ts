@@ -6,8 +6,9 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifact, ndarray, paramError, type AttributeValue, type ImageSpec, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
+import { artifact, FairtuneError, ndarray, paramError, type AttributeValue, type ImageSpec, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
 import { decodeImageInto, decoderName, defaultResize, IMAGENET_MEAN, IMAGENET_STD, pooled } from '../images/decode.js';
+import { prefixedError } from '../errors.js';
 import { ensureCohortAsync } from '../synthetic/cohort.js';
 import { IMAGING_GENERATOR_VERSION } from '../synthetic/imaging-cohorts.js';
 import { dataRootState, rootFingerprint, type LoaderParams, type SyntheticMode } from './common.js';
@@ -75,7 +76,7 @@ export async function resolveImageRoot<E>(dataset: string, p: ImageLoaderParams<
   const root = resolve(p.root);
   const exists = p.synthetic !== 'always' && dataRootState(root) === 'folder';
   if (p.synthetic === 'never' || (p.synthetic === 'auto' && exists)) {
-    if (!exists) throw new Error(`${dataset}: data root ${root} does not exist (synthetic: 'never'). Point 'root' at the dataset or allow synthetic data.`);
+    if (!exists) throw new FairtuneError('FT_DATA_MISSING', `${dataset}: data root ${root} does not exist (synthetic: 'never'). Point 'root' at the dataset or allow synthetic data.`, { file: root, param: 'root' });
     return { root, synthetic: false };
   }
   const gen = { imagingGenerator: IMAGING_GENERATOR_VERSION, images: p.syntheticImages, imageSize: p.syntheticImageSize, seed: p.syntheticSeed, groupEffect: p.groupEffect };
@@ -125,7 +126,7 @@ export function findImageDirs(root: string, accept: (lowerName: string) => boole
 export function applyMissingPolicy(dataset: string, ids: readonly string[], paths: readonly (string | null)[], policy: MissingImagePolicy, where: string, dropped: Record<string, number>): number[] {
   const missing = ids.filter((_, i) => paths[i] === null);
   if (missing.length && policy === 'error') {
-    throw new Error(`${dataset}: ${missing.length} image(s) listed in ${where} are missing (first: ${missing.slice(0, 5).join(', ')}); add them or set missingImages: 'drop'`);
+    throw new FairtuneError('FT_DATA_MISSING', `${dataset}: ${missing.length} image(s) listed in ${where} are missing (first: ${missing.slice(0, 5).join(', ')}); add them or set missingImages: 'drop'`, { file: where });
   }
   if (missing.length) dropped['missingImage'] = missing.length;
   return paths.flatMap((p, i) => (p === null ? [] : [i]));
@@ -156,7 +157,14 @@ export async function decodeAll(paths: readonly string[], p: ImageLoaderParams<u
   if (failed.size === 0) return { x, kept: paths.map((_, i) => i) };
   const order = [...failed.keys()].sort((a, b) => a - b);
   if (p.missingImages === 'error') {
-    throw new Error(`${failed.size} image(s) cannot be decoded; first: ${failed.get(order[0]!)!.message}${failed.size > 1 ? ` (also ${order.slice(1, 4).map((i) => paths[i]).join(', ')}${failed.size > 4 ? ', …' : ''})` : ''}; set missingImages: 'drop' to skip them`);
+    const first = failed.get(order[0]!)!;
+    // The first failure's code (an unreadable file is FT_DATA_FORMAT, a geometry param FT_PARAM_INVALID).
+    throw prefixedError(
+      first,
+      `${failed.size} image(s) cannot be decoded; first: ${first.message}${failed.size > 1 ? ` (also ${order.slice(1, 4).map((i) => paths[i]).join(', ')}${failed.size > 4 ? ', …' : ''})` : ''}; set missingImages: 'drop' to skip them`,
+      'FT_DATA_FORMAT',
+      { file: paths[order[0]!]! },
+    );
   }
   for (const i of order) emit.log('warn', `dropping ${failed.get(i)!.message}`);
   dropped['unreadableImage'] = failed.size;

@@ -66,6 +66,7 @@ describe('data.dalia', () => {
 
   it("fails with synthetic 'never' and a missing root, and names a bad subject file unless skipBadSubjects", async () => {
     await expect(runStandalone(new DaliaLoader(), { params: { root: join(base, 'nope'), synthetic: 'never' } })).rejects.toThrow(/nope does not exist/);
+    await expect(runStandalone(new DaliaLoader(), { params: { root: join(base, 'nope'), synthetic: 'never' } })).rejects.toMatchObject({ code: 'FT_DATA_MISSING', about: { file: join(base, 'nope') } });
     const { outputs } = await runStandalone(new DaliaLoader(), { params: { root: join(base, 'x'), ...SMALL } });
     const realRoot = (outputs['dataset']!.meta as unknown as DatasetMeta).source.root;
     const copy = tempDir('dalia-copy');
@@ -77,6 +78,9 @@ describe('data.dalia', () => {
     const pkl = join(copy, 'S3', 'S3.pkl');
     writeFileSync(pkl, readFileSync(pkl).subarray(0, 5000));
     await expect(runStandalone(new DaliaLoader(), { params: { root: copy } })).rejects.toThrow(/subject S3: .*S3\.pkl: truncated pickle/);
+    // The subject prefix keeps the pickle error's code and file.
+    await expect(runStandalone(new DaliaLoader(), { params: { root: copy } })).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: pkl } });
+    await expect(runStandalone(new DaliaLoader(), { params: { root: copy, subjects: ['S1', 'S99'] } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'subjects' }, message: expect.stringMatching(/subject\(s\) S99 not found/) });
     const skipped = await runStandalone(new DaliaLoader(), { params: { root: copy, skipBadSubjects: true, subjects: ['S1', 'S3'] } });
     expect((skipped.outputs['dataset']!.meta as unknown as DatasetMeta).recordings.map((r) => r.id)).toEqual(['S1']);
     expect(logs(skipped.events, 'warn').join('\n')).toMatch(/skipping subject S3: .*S3\.pkl/);

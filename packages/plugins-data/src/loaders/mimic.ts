@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { injectable } from 'inversify';
-import { artifact, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, FairtuneError, ndarray, runAsync, type AttributeValue, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { readRecord, demographicsFromComments, type WfdbRecord } from '../formats/wfdb/index.js';
 import { writeMimicCohort } from '../synthetic/mimic.js';
 import { withDefaults } from '../synthetic/cohort.js';
@@ -151,7 +151,7 @@ export class MimicLoader implements StagePlugin<MimicParams> {
         for (const name of masters) {
           const rec: WfdbRecord = readRecord(join(dir, name));
           const bad = rec.channels.find((c) => !c.checksumOk);
-          if (bad) throw new Error(`${rec.headerPath}: checksum mismatch in signal ${bad.name}`);
+          if (bad) throw new FairtuneError('FT_DATA_FORMAT', `${rec.headerPath}: checksum mismatch in signal ${bad.name}`, { file: rec.headerPath });
           const pleth = rec.channels.find((c) => c.name === 'PLETH');
           if (!pleth) {
             emit.log('info', `${rec.headerPath}: no PLETH signal, record skipped`);
@@ -184,7 +184,7 @@ export class MimicLoader implements StagePlugin<MimicParams> {
             files.push(...numHr.files);
           } else {
             const ii = rec.channels.find((c) => ['II', 'I', 'V', 'III', 'MCL1'].includes(c.name));
-            if (!ii) throw new Error(`${rec.headerPath}: no numerics HR (${numPath}) and no ECG lead to derive HR from`);
+            if (!ii) throw new FairtuneError('FT_DATA_MISSING', `${rec.headerPath}: no numerics HR (${numPath}) and no ECG lead to derive HR from`, { file: numPath });
             hr = hrFromEcg(ii.physical, ii.fs, nWin, p.windowSeconds, p.shiftSeconds);
             hrSource = `R-peaks in ${ii.name}`;
           }

@@ -1,7 +1,8 @@
 /** preprocess.quality, split.subjects and groups.attributes: samples → samples. */
 import { injectable } from 'inversify';
-import { Rng, artifact, groupValue, ndarray, requireInput, runAsync, subjectGroups, type AttributeValue, type NdArray, type QualityChecks, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { FairtuneError, Rng, artifact, groupValue, ndarray, requireInput, runAsync, subjectGroups, type AttributeValue, type NdArray, type QualityChecks, type SamplesMeta, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { compactSubjects, filterSamples, qualityMask } from '@fairtune/signal';
+import { prefixedError } from '../errors.js';
 
 export interface QualityParams {
   useQualityFlag: boolean;
@@ -37,7 +38,7 @@ export class QualityStage implements StagePlugin<QualityParams> {
       emit.log('info', `quality: kept ${kept}/${n} windows (dropped: flag ${dropped.flag}, flat ${dropped.flat}, clipping ${dropped.clipping}, target ${dropped.target})`);
       emit.metric('quality.kept', kept);
       emit.metric('quality.dropped', n - kept);
-      if (kept === 0) throw new Error(`preprocess.quality dropped all ${n} windows`);
+      if (kept === 0) throw new FairtuneError('FT_INPUT_CONTENT', `preprocess.quality dropped all ${n} windows`, { port: 'samples' });
       // The checks travel with the samples (and into models trained on them), so eval.predict can apply them to another dataset.
       const out = compactSubjects({ ...input.meta, quality: checks }, filterSamples(input.arrays, keep));
       if (out.removed.length) emit.log('warn', `quality: ${out.removed.length} subject(s) lost every window and leave the samples: ${out.removed.join(', ')}`);
@@ -83,13 +84,13 @@ export function assignSubjectSplits(attr: readonly AttributeValue[], p: SplitPar
  * the stratum stays in training so the group still exists there.
  */
 function underRepresent(split: Int8Array, attr: readonly AttributeValue[], share: { value: string; train: number }, by: string | readonly string[] | null): void {
-  if (by === null) throw new Error('split.subjects: groupShare needs stratifyBy (the attribute whose value it under-represents)');
-  if (!(share.train > 0 && share.train < 1)) throw new Error(`split.subjects: groupShare.train must be in (0, 1), got ${share.train}`);
+  if (by === null) throw new FairtuneError('FT_PARAM_INVALID', 'split.subjects: groupShare needs stratifyBy (the attribute whose value it under-represents)', { param: 'groupShare' });
+  if (!(share.train > 0 && share.train < 1)) throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: groupShare.train must be in (0, 1), got ${share.train}`, { param: 'groupShare.train' });
   const inTrain = [...split.keys()].filter((s) => split[s] === 0);
   const members = inTrain.filter((s) => String(attr[s]) === share.value);
   if (members.length === 0) {
     const values = [...new Set(attr.map(String))].sort();
-    throw new Error(`split.subjects: groupShare.value "${share.value}" has no training subject (${by} values: ${values.join(', ')})`);
+    throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: groupShare.value "${share.value}" has no training subject (${by} values: ${values.join(', ')})`, { param: 'groupShare.value' });
   }
   const others = inTrain.length - members.length;
   // Largest k with k / (k + others) ≤ train.
@@ -110,8 +111,8 @@ function dealSubjectSplits(attr: readonly AttributeValue[], p: SplitParams, seed
   if (p.folds !== undefined) {
     const K = p.folds;
     const k = p.fold ?? 0;
-    if (!(K >= 2 && K <= n)) throw new Error(`split.subjects: folds must be in 2..${n} (number of subjects), got ${K}`);
-    if (!(k >= 0 && k < K)) throw new Error(`split.subjects: fold must be in 0..${K - 1}, got ${k}`);
+    if (!(K >= 2 && K <= n)) throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: folds must be in 2..${n} (number of subjects), got ${K}`, { param: 'folds' });
+    if (!(k >= 0 && k < K)) throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: fold must be in 0..${K - 1}, got ${k}`, { param: 'fold' });
     // Strata one after another, folds dealt round-robin along that order: every stratum is
     // spread over the folds (interleaving strata first would give each fold a single stratum
     // whenever K is a multiple of the number of strata).
@@ -122,12 +123,12 @@ function dealSubjectSplits(attr: readonly AttributeValue[], p: SplitParams, seed
     return split;
   }
   const total = p.train + p.validation + p.test;
-  if (!(total > 0)) throw new Error('split.subjects: fractions must sum to a positive number');
+  if (!(total > 0)) throw new FairtuneError('FT_PARAM_INVALID', 'split.subjects: fractions must sum to a positive number', { param: 'train' });
   let nTest = Math.round((p.test / total) * n);
   let nVal = Math.round((p.validation / total) * n);
   if (p.test > 0) nTest = Math.max(1, nTest);
   if (p.validation > 0) nVal = Math.max(1, nVal);
-  if (nTest + nVal >= n) throw new Error(`split.subjects: ${n} subjects are too few for validation ${nVal} + test ${nTest} subjects and a non-empty train split`);
+  if (nTest + nVal >= n) throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: ${n} subjects are too few for validation ${nVal} + test ${nTest} subjects and a non-empty train split`, { param: 'test' });
   // Proportional order: subject r of a stratum of size m sits at (r + ½)/m, so every prefix holds
   // each stratum in proportion to its size (ties in a seeded random order). Test, validation and
   // train are consecutive prefixes of it.
@@ -185,9 +186,9 @@ export class SplitSubjectsStage implements StagePlugin<SplitParams> {
       const meta = input.meta;
       const by = ctx.params.stratifyBy;
       const subject = input.arrays['subject'];
-      if (!subject) throw new Error('samples artifact has no "subject" array');
+      if (!subject) throw new FairtuneError('FT_ARRAY_MISSING', 'samples artifact has no "subject" array', { port: 'samples' });
       const attr = by === null ? meta.subjects.map(() => null) : typeof by === 'string' ? meta.subjectAttributes[by] : subjectStrata(meta, input.arrays['y'], subject.data, by, ctx.params.ageThreshold ?? 60);
-      if (!attr) throw new Error(`split.subjects: stratifyBy "${String(by)}" is not a subject attribute (have ${Object.keys(meta.subjectAttributes).join(', ')})`);
+      if (!attr) throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: stratifyBy "${String(by)}" is not a subject attribute (have ${Object.keys(meta.subjectAttributes).join(', ')})`, { param: 'stratifyBy' });
       const subjSplit = assignSubjectSplits(attr, ctx.params, ctx.seed);
       const split = Int8Array.from(subject.data, (s) => subjSplit[s]!);
       const names = ['train', 'validation', 'test'];
@@ -215,15 +216,15 @@ export interface GroupParams {
 export function subjectStrata(meta: SamplesMeta, y: NdArray | undefined, subject: ArrayLike<number>, by: readonly string[], ageThreshold: number): string[] {
   let label: Int8Array | undefined;
   if (by.includes('label')) {
-    if (meta.task !== 'classification') throw new Error(`split.subjects: stratifyBy "label" needs a classification task; these samples are ${meta.task}`);
-    if (!y) throw new Error('split.subjects: stratifyBy "label" but the samples have no "y" array');
+    if (meta.task !== 'classification') throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: stratifyBy "label" needs a classification task; these samples are ${meta.task}`, { param: 'stratifyBy' });
+    if (!y) throw new FairtuneError('FT_ARRAY_MISSING', 'split.subjects: stratifyBy "label" but the samples have no "y" array', { port: 'samples' });
     label = new Int8Array(meta.subjects.length);
     for (let i = 0; i < subject.length; i++) if (y.data[i]! > 0.5) label[subject[i]!] = 1;
   }
   const columns = by.map((name) => {
     if (name === 'label') return Array.from(label!, String);
     const values = meta.subjectAttributes[name];
-    if (!values) throw new Error(`split.subjects: stratifyBy "${name}" is not a subject attribute (have label, ${Object.keys(meta.subjectAttributes).join(', ')})`);
+    if (!values) throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: stratifyBy "${name}" is not a subject attribute (have label, ${Object.keys(meta.subjectAttributes).join(', ')})`, { param: 'stratifyBy' });
     return values.map((v) => stratumOf(name, v, ageThreshold));
   });
   return meta.subjects.map((_, s) => columns.map((c) => c[s]!).join('|'));
@@ -232,7 +233,7 @@ export function subjectStrata(meta: SamplesMeta, y: NdArray | undefined, subject
 /** Stratum of a subject: categorical values as they are, age binarised; other numbers are refused. */
 function stratumOf(by: string, v: AttributeValue, ageThreshold: number): string {
   if (typeof v === 'number' && by !== 'age') {
-    throw new Error(`split.subjects: stratifyBy "${by}" is numeric (e.g. ${v}); stratify by a categorical attribute such as sex, or by age (binarised at ageThreshold)`);
+    throw new FairtuneError('FT_PARAM_INVALID', `split.subjects: stratifyBy "${by}" is numeric (e.g. ${v}); stratify by a categorical attribute such as sex, or by age (binarised at ageThreshold)`, { param: 'stratifyBy' });
   }
   return groupValue(by, v, ageThreshold) ?? 'unknown';
 }
@@ -261,11 +262,11 @@ export class GroupAttributesStage implements StagePlugin<GroupParams> {
       try {
         grouped = subjectGroups(meta.subjectAttributes, meta.subjects.length, attributes, ageThreshold);
       } catch (e) {
-        throw new Error(`groups.attributes: ${(e as Error).message}`);
+        throw prefixedError(e, `groups.attributes: ${(e as Error).message}`, 'FT_PARAM_INVALID', { param: 'attributes' });
       }
       const { names, perSubject } = grouped;
       const subject = input.arrays['subject'];
-      if (!subject) throw new Error('samples artifact has no "subject" array');
+      if (!subject) throw new FairtuneError('FT_ARRAY_MISSING', 'samples artifact has no "subject" array', { port: 'samples' });
       const group = Int32Array.from(subject.data, (s) => {
         const g = perSubject[s];
         return g === null || g === undefined ? -1 : names.indexOf(g);

@@ -2,6 +2,7 @@
 import { injectable } from 'inversify';
 import { artifact, requireInput, runAsync, type SignalProcessingStep, type StageContext, type StageEmitter, type StagePlugin } from '@fairtune/core/plugin';
 import { applyProcessingStep } from '@fairtune/signal';
+import { prefixedError } from '../errors.js';
 
 /** Runs one processing step over the stage's dataset input (the step is recorded in the dataset meta). */
 async function runStep(ctx: StageContext<{ signals?: string[] }>, emit: StageEmitter, step: SignalProcessingStep): Promise<void> {
@@ -11,7 +12,7 @@ async function runStep(ctx: StageContext<{ signals?: string[] }>, emit: StageEmi
     progress: (done, total, id) => emit.progress(done, total, id, 'recordings'),
   }).catch((e: unknown) => {
     // Name the stage in data errors; an abort passes through unchanged.
-    throw ctx.signal.aborted || !(e instanceof Error) ? e : new Error(`preprocess.${step.op}: ${e.message}`, { cause: e });
+    throw ctx.signal.aborted || !(e instanceof Error) ? e : prefixedError(e, `preprocess.${step.op}: ${e.message}`);
   });
   emit.artifact('dataset', artifact('dataset', out.meta, out.arrays));
 }

@@ -1,5 +1,5 @@
 import { artifact, ndarray, runStandalone, type SamplesMeta } from '@fairtune/core';
-import { assignSubjectSplits, SplitSubjectsStage, subjectStrata, type SplitParams } from './sample-stages.js';
+import { assignSubjectSplits, GroupAttributesStage, QualityStage, SplitSubjectsStage, subjectStrata, type SplitParams } from './sample-stages.js';
 
 const base: SplitParams = { train: 0.5, validation: 0.2, test: 0.3, stratifyBy: 'sex' };
 const sexes = (f: number, m: number) => [...Array<string>(f).fill('female'), ...Array<string>(m).fill('male')];
@@ -38,6 +38,8 @@ describe('assignSubjectSplits', () => {
     expect(count(split, attr, 0, 'female')).toBe(1);
     expect(() => assignSubjectSplits(attr, { ...base, groupShare: { value: 'Female', train: 0.3 } }, 1)).toThrow(/groupShare.value "Female" has no training subject \(sex values: female, male\)/);
     expect(() => assignSubjectSplits(attr, { ...base, stratifyBy: null, groupShare: { value: 'female', train: 0.3 } }, 1)).toThrow(/groupShare needs stratifyBy/);
+    expect(() => assignSubjectSplits(attr, { ...base, groupShare: { value: 'Female', train: 0.3 } }, 1)).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'groupShare.value' } }));
+    expect(() => assignSubjectSplits(attr, { ...base, folds: 20 }, 1)).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'folds' } }));
   });
 });
 
@@ -132,5 +134,24 @@ describe('split.subjects: joint strata (label × attribute) and lesion-level spl
     const { labels, skin } = strata({ '0|I-III': 5, '1|IV-VI': 5 });
     await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label', 'skin'] }, inputs: { samples: samples(labels, skin) } })).rejects.toThrow(/stratifyBy "skin" is not a subject attribute \(have label, skinType, sex\)/);
     await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label'] }, inputs: { samples: samples(labels, skin, undefined, 'regression') } })).rejects.toThrow(/"label" needs a classification task/);
+    await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label', 'skin'] }, inputs: { samples: samples(labels, skin) } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'stratifyBy' } });
+    // Samples without y cannot be stratified by label: the producer does not write what this stage reads.
+    const { y: _y, ...noY } = samples(labels, skin).arrays;
+    const withoutY = artifact('samples', samples(labels, skin).meta as never, noY);
+    await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label'] }, inputs: { samples: withoutY } })).rejects.toThrow(/the samples have no "y" array/);
+    await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label'] }, inputs: { samples: withoutY } })).rejects.toMatchObject({ code: 'FT_ARRAY_MISSING', about: { port: 'samples' } });
+  });
+
+  it('preprocess.quality refuses to drop every window; groups.attributes names an unknown attribute', async () => {
+    const { labels, skin } = strata({ '0|I-III': 3, '1|IV-VI': 3 });
+    const s = samples(labels, skin);
+    const n = s.arrays['y']!.data.length;
+    const x = ndarray(Float32Array.from({ length: n * 16 }, (_, i) => Math.sin(i)), [n, 16]);
+    // Every target (0 or 1) lies outside the HR range [30, 220].
+    const windows = artifact('samples', s.meta as never, { ...s.arrays, x });
+    await expect(runStandalone(new QualityStage(), { inputs: { samples: windows } })).rejects.toThrow(`preprocess.quality dropped all ${n} windows`);
+    await expect(runStandalone(new QualityStage(), { inputs: { samples: windows } })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', about: { port: 'samples' } });
+    await expect(runStandalone(new GroupAttributesStage(), { params: { attributes: ['skin'] }, inputs: { samples: s } })).rejects.toThrow(/^groups\.attributes: "skin" is not a subject attribute/);
+    await expect(runStandalone(new GroupAttributesStage(), { params: { attributes: ['skin'] }, inputs: { samples: s } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'attributes' } });
   });
 });

@@ -6,6 +6,7 @@
 import { injectable } from 'inversify';
 import { artifact, requireInput, runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { windowDataset, type WindowingOptions } from '@fairtune/signal';
+import { prefixedError } from '../errors.js';
 
 /** The params are the windowing options, defaults applied from the schema below. */
 export type WindowParams = WindowingOptions;
@@ -39,7 +40,7 @@ export class WindowStage implements StagePlugin<WindowParams> {
         progress: (done, total, id) => emit.progress(done, total, id, 'recordings'),
       }).catch((e: unknown) => {
         // Name the stage in data errors; an abort passes through unchanged.
-        throw ctx.signal.aborted || !(e instanceof Error) ? e : new Error(`preprocess.window: ${e.message}`, { cause: e });
+        throw ctx.signal.aborted || !(e instanceof Error) ? e : prefixedError(e, `preprocess.window: ${e.message}`);
       });
       const { droppedShort, extendedShort, droppedNaN } = out.counts;
       if (droppedShort) emit.log('warn', `${droppedShort} recording(s) shorter than ${p.windowSeconds} s were dropped (short: 'drop'); use short: 'pad-edge' or 'tile' to keep them`);

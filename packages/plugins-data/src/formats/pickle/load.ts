@@ -32,7 +32,7 @@ function parse(source: ByteSource): unknown {
 
 /** Parses a pickle file; arrays stay lazy until `toTyped()`; call `close()` when done. */
 export function openPickle(path: string): PickleDocument {
-  if (!existsSync(path)) throw new PickleError(path, 'file not found');
+  if (!existsSync(path)) throw new PickleError(path, 'file not found', 'FT_DATA_MISSING');
   if (statSync(path).size === 0) throw new PickleError(path, 'empty file is not a pickle');
   const source = fileSource(path);
   try {

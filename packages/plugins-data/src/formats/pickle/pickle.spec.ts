@@ -115,6 +115,9 @@ describe('pickle writer (Python-2 style) round trips through the reader', () => 
     writeFileSync(p, bad);
     expect(() => openPickle(p)).toThrow(/S1\.pkl: corrupt pickle: Unsupported opcode/);
     expect(() => openPickle(join(dir, 'none.pkl'))).toThrow(/none\.pkl: file not found/);
+    // Corrupt is FT_DATA_FORMAT, absent is FT_DATA_MISSING (two different fixes).
+    expect(() => openPickle(p)).toThrow(expect.objectContaining({ code: 'FT_DATA_FORMAT', about: { file: p } }));
+    expect(() => openPickle(join(dir, 'none.pkl'))).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', about: { file: join(dir, 'none.pkl') } }));
   });
 
   it('unescapes Python 2 string_escape bodies', () => {

@@ -19,8 +19,10 @@ export class PickleError extends FairtuneError {
   constructor(
     readonly file: string,
     reason: string,
+    /** FT_DATA_FORMAT (not a pickle this reader takes) or FT_DATA_MISSING (no such file). */
+    code: 'FT_DATA_FORMAT' | 'FT_DATA_MISSING' = 'FT_DATA_FORMAT',
   ) {
-    super('FT_DATA_FORMAT', `${file}: ${reason}`, { file });
+    super(code, `${file}: ${reason}`, { file });
   }
 }
 

@@ -22,7 +22,7 @@ export interface WfdbAnnotations {
 export const BEAT_CODES: ReadonlySet<number> = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 25, 30, 31, 34, 35, 38]);
 
 export function readAnnotations(path: string): WfdbAnnotations {
-  if (!existsSync(path)) throw new WfdbError(path, 'annotation file not found');
+  if (!existsSync(path)) throw new WfdbError(path, 'annotation file not found', 'FT_DATA_MISSING');
   const buf = readFileSync(path);
   return decodeAnnotations(buf, path);
 }

@@ -49,14 +49,16 @@ export interface WfdbHeader {
   readonly comments: readonly string[];
 }
 
-/** Thrown for any header or data problem; the message names the file. */
+/** Thrown for any header or data problem, or a missing file; the message names the file. */
 export class WfdbError extends FairtuneError {
   override readonly name = 'WfdbError';
   constructor(
     readonly file: string,
     reason: string,
+    /** FT_DATA_FORMAT (a file that cannot be read as WFDB) or FT_DATA_MISSING (a file that is not there). */
+    code: 'FT_DATA_FORMAT' | 'FT_DATA_MISSING' = 'FT_DATA_FORMAT',
   ) {
-    super('FT_DATA_FORMAT', `${file}: ${reason}`, { file });
+    super(code, `${file}: ${reason}`, { file });
   }
 }
 

@@ -54,7 +54,7 @@ export function resolveRecordPath(pathOrName: string, cwd = process.cwd()): { di
 }
 
 export function readHeaderFile(headerPath: string): WfdbHeader {
-  if (!existsSync(headerPath)) throw new WfdbError(headerPath, 'header file not found');
+  if (!existsSync(headerPath)) throw new WfdbError(headerPath, 'header file not found', 'FT_DATA_MISSING');
   return parseHeader(readFileSync(headerPath, 'latin1'), headerPath);
 }
 
@@ -99,7 +99,7 @@ function readSingleSegment(dir: string, headerPath: string, header: WfdbHeader):
     const p = join(dir, fileName);
     let buf = dataCache.get(p);
     if (!buf) {
-      if (!existsSync(p) || !statSync(p).isFile()) throw new WfdbError(p, `data file is missing (named in ${headerPath})`);
+      if (!existsSync(p) || !statSync(p).isFile()) throw new WfdbError(p, `data file is missing (named in ${headerPath})`, 'FT_DATA_MISSING');
       buf = readFileSync(p);
       dataCache.set(p, buf);
       files.push(p);

@@ -162,6 +162,9 @@ describe('WFDB writer round trips', () => {
     writeFileSync(join(dir, 'miss.hea'), 'miss 1 10 100\nmiss.dat 16\n');
     expect(() => readRecord(join(dir, 'miss'))).toThrow(WfdbError);
     expect(() => readRecord(join(dir, 'miss'))).toThrow(/miss\.dat: data file is missing/);
+    expect(() => readRecord(join(dir, 'miss'))).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', about: { file: join(dir, 'miss.dat') } }));
+    expect(() => readRecord(join(dir, 'none'))).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', about: { file: join(dir, 'none.hea') } }));
+    expect(() => readRecord(join(dir, 'short'))).toThrow(expect.objectContaining({ code: 'FT_DATA_FORMAT' }));
     writeFileSync(join(dir, 'flac.hea'), 'flac 1 10 100\nflac.dat 516\n');
     expect(() => readRecord(join(dir, 'flac'))).toThrow(/flac\.hea: signal 0 \(sig0\) uses unsupported WFDB format 516/);
   });
