@@ -13,6 +13,9 @@ describe('backend selection', () => {
     expect(requestedBackend('wasm')).toBe('wasm');
     process.env['FAIRTUNE_BACKEND'] = 'cuda';
     expect(() => requestedBackend()).toThrow(/unknown tensor backend "cuda" \(from FAIRTUNE_BACKEND\)/);
+    // From the environment: choose another backend; from a stage param: change the param.
+    expect(() => requestedBackend()).toThrow(expect.objectContaining({ code: 'FT_BACKEND_UNAVAILABLE' }));
+    expect(() => requestedBackend('cuda')).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'backend' } }));
   });
 
   it('auto skips the absent native packages, says why, and lands on wasm', async () => {
@@ -24,6 +27,7 @@ describe('backend selection', () => {
 
   it('an explicit request that cannot be met is an error, not a silent fallback', async () => {
     await expect(initEngine('node')).rejects.toThrow(/"node" was requested but is not available: @tensorflow\/tfjs-node is not installed/);
+    await expect(initEngine('node')).rejects.toMatchObject({ code: 'FT_BACKEND_UNAVAILABLE' });
     await expect(initEngine('webgpu')).rejects.toThrow(/"webgpu" was requested but is not available: webgpu is not installed/);
     // cpu can be switched to explicitly and back.
     expect((await initEngine('cpu')).backend).toBe('cpu');

@@ -9,6 +9,7 @@
  * Every failed attempt is recorded with its reason so stages can log why a backend was skipped.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FairtuneError } from '@fairtune/core/plugin';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
@@ -33,7 +34,9 @@ let pending: Promise<EngineInfo> | undefined;
 export function requestedBackend(explicit?: string): BackendRequest {
   const raw = (explicit ?? process.env['FAIRTUNE_BACKEND'] ?? 'auto').trim().toLowerCase() || 'auto';
   if (!(BACKEND_REQUESTS as readonly string[]).includes(raw)) {
-    throw new Error(`unknown tensor backend "${raw}" (from ${explicit !== undefined ? 'the backend param' : 'FAIRTUNE_BACKEND'}); expected one of ${BACKEND_REQUESTS.join(', ')}`);
+    const message = `unknown tensor backend "${raw}" (from ${explicit !== undefined ? 'the backend param' : 'FAIRTUNE_BACKEND'}); expected one of ${BACKEND_REQUESTS.join(', ')}`;
+    // A stage param is fixed in the pipeline; the environment variable is how the backend is chosen (FT_BACKEND_UNAVAILABLE's fix).
+    throw explicit !== undefined ? new FairtuneError('FT_PARAM_INVALID', message, { param: 'backend' }) : new FairtuneError('FT_BACKEND_UNAVAILABLE', message);
   }
   return raw as BackendRequest;
 }
@@ -151,9 +154,9 @@ async function select(request: BackendRequest): Promise<EngineInfo> {
   }
   if (request !== 'auto' && request !== 'cpu') {
     // An explicit request that cannot be honoured is an error: silently running 20x slower on cpu is worse.
-    throw new Error(`tensor backend "${request}" was requested but is not available: ${skipped.join('; ')}`);
+    throw new FairtuneError('FT_BACKEND_UNAVAILABLE', `tensor backend "${request}" was requested but is not available: ${skipped.join('; ')}`);
   }
-  if (!(await trySetBackend('cpu'))) throw new Error('the tfjs cpu backend failed to initialise');
+  if (!(await trySetBackend('cpu'))) throw new FairtuneError('FT_BACKEND_UNAVAILABLE', 'the tfjs cpu backend failed to initialise');
   return { backend: 'cpu', detail: 'cpu (pure JavaScript)', skipped };
 }
 

@@ -7,7 +7,7 @@
  * model (PPG-GPT's own files, timm ViT checkpoints).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { NdArray } from '@fairtune/core/plugin';
+import { FairtuneError, type NdArray } from '@fairtune/core/plugin';
 
 export interface SafetensorsFile {
   readonly tensors: Record<string, NdArray>;
@@ -70,22 +70,26 @@ function decode(bytes: Buffer, dtype: string, count: number): Float32Array {
   return out;
 }
 
-/** Parses a safetensors file; every error names the file and, where it applies, the tensor. */
+/**
+ * Parses a safetensors file; every error names the file and, where it applies, the tensor: a file
+ * that cannot be read is FT_DATA_MISSING, one that is not valid safetensors FT_DATA_FORMAT.
+ */
 export function readSafetensors(path: string): SafetensorsFile {
+  const malformed = (message: string, cause?: unknown) => new FairtuneError('FT_DATA_FORMAT', message, { file: path }, cause === undefined ? undefined : { cause });
   let buf: Buffer;
   try {
     buf = readFileSync(path);
   } catch (err) {
-    throw new Error(`weights file ${path}: cannot read (${(err as Error).message})`);
+    throw new FairtuneError('FT_DATA_MISSING', `weights file ${path}: cannot read (${(err as Error).message})`, { file: path }, { cause: err });
   }
-  if (buf.length < 8) throw new Error(`weights file ${path}: too short to be safetensors (${buf.length} bytes)`);
+  if (buf.length < 8) throw malformed(`weights file ${path}: too short to be safetensors (${buf.length} bytes)`);
   const n = Number(buf.readBigUInt64LE(0));
-  if (n <= 0 || 8 + n > buf.length) throw new Error(`weights file ${path}: header length ${n} does not fit in a ${buf.length}-byte file (not a safetensors file?)`);
+  if (n <= 0 || 8 + n > buf.length) throw malformed(`weights file ${path}: header length ${n} does not fit in a ${buf.length}-byte file (not a safetensors file?)`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(buf.toString('utf8', 8, 8 + n)) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`weights file ${path}: header is not valid JSON (${(err as Error).message})`);
+    throw malformed(`weights file ${path}: header is not valid JSON (${(err as Error).message})`, err);
   }
   const base = 8 + n;
   const tensors: Record<string, NdArray> = {};
@@ -97,15 +101,15 @@ export function readSafetensors(path: string): SafetensorsFile {
     }
     const { dtype, shape, data_offsets: off } = (entry ?? {}) as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     if (typeof dtype !== 'string' || !Array.isArray(shape) || !Array.isArray(off) || off.length !== 2 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new Error(`weights file ${path}: tensor "${name}" has a malformed header entry ${JSON.stringify(entry)}`);
+      throw malformed(`weights file ${path}: tensor "${name}" has a malformed header entry ${JSON.stringify(entry)}`);
     }
     const count = shape.reduce((a, b) => a * b, 1);
     const [b0, b1] = off;
-    if (!(b0 >= 0 && b1 >= b0 && base + b1 <= buf.length)) throw new Error(`weights file ${path}: tensor "${name}" has data offsets [${b0}, ${b1}] outside the file`);
+    if (!(b0 >= 0 && b1 >= b0 && base + b1 <= buf.length)) throw malformed(`weights file ${path}: tensor "${name}" has data offsets [${b0}, ${b1}] outside the file`);
     const width = WIDTH[dtype];
-    if (!width) throw new Error(`weights file ${path}: tensor "${name}" has dtype ${dtype}; supported: F32, F64, F16, BF16`);
+    if (!width) throw malformed(`weights file ${path}: tensor "${name}" has dtype ${dtype}; supported: F32, F64, F16, BF16`);
     const bytes = buf.subarray(base + b0, base + b1);
-    if (bytes.length !== count * width) throw new Error(`weights file ${path}: tensor "${name}" has ${bytes.length} bytes, shape [${shape.join(', ')}] of ${dtype} needs ${count * width}`);
+    if (bytes.length !== count * width) throw malformed(`weights file ${path}: tensor "${name}" has ${bytes.length} bytes, shape [${shape.join(', ')}] of ${dtype} needs ${count * width}`);
     tensors[name] = { dtype: 'float32', shape, data: decode(bytes, dtype, count) };
   }
   return { tensors, metadata };

@@ -1,4 +1,5 @@
 /** PPG-GPT configuration, presets and parameter counting (GPT-PPG, arXiv 2503.08015; algorithms.md §2.2). */
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export interface PpgGptConfig {
   /** Samples per input window (GPT-PPG: 30 s at 40 Hz = 1200). */
@@ -46,19 +47,24 @@ export const PRESETS: Readonly<Record<PresetName, PpgGptConfig>> = {
   '1b': { ...BASE, dModel: 2048, nHeads: 16, nLayers: 20 },
 };
 
-export function validateConfig(c: PpgGptConfig, where = 'model config'): void {
-  const bad = (msg: string) => {
-    throw new Error(`${where}: ${msg}`);
+/**
+ * Throws a FairtuneError for sizes the model cannot have: FT_PARAM_INVALID naming the param (the
+ * config key, as the model stages call it) for a config made from params, FT_INPUT_CONTENT for the
+ * stored config of an artifact read from input `port`.
+ */
+export function validateConfig(c: PpgGptConfig, where = 'model config', port?: string): void {
+  const bad = (param: keyof PpgGptConfig, msg: string) => {
+    throw port !== undefined ? new FairtuneError('FT_INPUT_CONTENT', `${where}: ${msg}`, { port }) : new FairtuneError('FT_PARAM_INVALID', `${where}: ${msg}`, { param });
   };
   for (const k of ['windowLength', 'patchSize', 'dModel', 'nHeads', 'nLayers', 'ffnMultiplier'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) bad(`${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] <= 0) bad(k, `${k} must be a positive integer, got ${c[k]}`);
   }
-  if (!(c.fs > 0)) bad(`fs must be > 0, got ${c.fs}`);
-  if (c.windowLength % c.patchSize !== 0) bad(`windowLength ${c.windowLength} is not a multiple of patchSize ${c.patchSize}`);
-  if (c.dModel % c.nHeads !== 0) bad(`dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
+  if (!(c.fs > 0)) bad('fs', `fs must be > 0, got ${c.fs}`);
+  if (c.windowLength % c.patchSize !== 0) bad('windowLength', `windowLength ${c.windowLength} is not a multiple of patchSize ${c.patchSize}`);
+  if (c.dModel % c.nHeads !== 0) bad('nHeads', `dModel ${c.dModel} is not divisible by nHeads ${c.nHeads}`);
   const dh = c.dModel / c.nHeads;
-  if (dh % 4 !== 0) bad(`head dimension ${dh} must be a multiple of 4 (RoPE rotates pairs on half of it)`);
-  for (const k of ['dropout', 'attentionDropout'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(`${k} must be in [0, 1), got ${c[k]}`);
+  if (dh % 4 !== 0) bad('nHeads', `head dimension ${dh} must be a multiple of 4 (RoPE rotates pairs on half of it)`);
+  for (const k of ['dropout', 'attentionDropout'] as const) if (!(c[k] >= 0 && c[k] < 1)) bad(k, `${k} must be in [0, 1), got ${c[k]}`);
 }
 
 /** Tokens per window: one per patch plus the learned start token. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { backboneSpecs, countParameters, PRESETS } from './config.js';
+import { backboneSpecs, countParameters, PRESETS, validateConfig } from './config.js';
 import { checkPpgGptMemory, estimatePpgGptTrainingBytes, WASM32_HEAP_BYTES } from './memory.js';
 
 /**
@@ -36,10 +36,21 @@ describe('PPG-GPT presets', () => {
   });
 });
 
+describe('validateConfig', () => {
+  it('names the param for sizes from params, the input port for an artifact\'s stored config', () => {
+    const bad = { ...PRESETS.tiny, windowLength: 81 };
+    expect(() => validateConfig(bad, 'model.ppg-gpt params')).toThrow('model.ppg-gpt params: windowLength 81 is not a multiple of patchSize 40');
+    expect(() => validateConfig(bad, 'model.ppg-gpt params')).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'windowLength' } }));
+    expect(() => validateConfig({ ...PRESETS.tiny, nHeads: 3 }, 'x')).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'nHeads' } }));
+    expect(() => validateConfig(bad, 'input "backbone" config', 'backbone')).toThrow(expect.objectContaining({ code: 'FT_INPUT_CONTENT', about: { port: 'backbone' } }));
+  });
+});
+
 describe('checkPpgGptMemory (no model is built)', () => {
   it('fails early for 345m and 1b on wasm and cpu, naming tfjs-node and a GPU', () => {
     for (const preset of ['345m', '1b'] as const) {
       for (const backend of ['wasm', 'cpu']) {
+        expect(() => checkPpgGptMemory({ ...PRESETS[preset], preset }, 1, backend, 'model.ppg-gpt')).toThrow(expect.objectContaining({ code: 'FT_MODEL_TOO_LARGE' }));
         expect(() => checkPpgGptMemory({ ...PRESETS[preset], preset }, 1, backend, 'model.ppg-gpt')).toThrow(
           new RegExp(`model\\.ppg-gpt: PPG-GPT preset "${preset}".*4 GiB wasm32 heap of the "${backend}" backend.*@tensorflow/tfjs-node.*tfjs-node-gpu`),
         );

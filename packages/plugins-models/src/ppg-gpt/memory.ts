@@ -4,6 +4,7 @@
  * tensor is allocated, so `345m` and `1b` fail in a millisecond with the remedy named instead of
  * after minutes of allocation with an out-of-memory abort.
  */
+import { FairtuneError } from '@fairtune/core/plugin';
 import { backboneSpecs, countParameters, sequenceLength, type PpgGptConfig } from './config.js';
 
 export const WASM32_HEAP_BYTES = 4 * 1024 ** 3;
@@ -43,7 +44,8 @@ export function checkPpgGptMemory(c: PpgGptConfig & { readonly preset?: string }
   const e = estimatePpgGptTrainingBytes(c, batch);
   if ((backend === 'wasm' || backend === 'cpu') && e.total > WASM32_HEAP_BYTES) {
     const name = c.preset ? `preset "${c.preset}" (d ${c.dModel}, ${c.nLayers} layers)` : `d ${c.dModel}, ${c.nLayers} layers`;
-    throw new Error(
+    throw new FairtuneError(
+      'FT_MODEL_TOO_LARGE',
       `${what}: PPG-GPT ${name} has ${(e.parameters / 1e6).toFixed(1)}M parameters; training it at batch ${batch} needs about ${GiB(e.total)} GiB ` +
         `(weights, gradients and Adam moments ${GiB(e.optimiserState)} GiB, activations ${GiB(e.activations)} GiB), more than the 4 GiB wasm32 heap of the "${backend}" backend. ` +
         'Install @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu with a CUDA GPU) and set backend "node"/"node-gpu" (FAIRTUNE_BACKEND), or choose a smaller preset (tiny, small, 19m, 85m).',

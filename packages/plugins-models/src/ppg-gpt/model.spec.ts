@@ -108,6 +108,9 @@ describe('PPG-GPT', () => {
     expect(m2.parameterCount).toBe(countParameters([...backboneSpecs(TINY), ...taskHeadSpecs(TINY, 'mean')]));
     delete (loaded.tensors as Record<string, unknown>)['blocks.1.mlp.w2'];
     expect(() => PpgGpt.fromArrays(TINY, loaded.tensors, 'mean', 'file x')).toThrow(/file x: missing weight "blocks.1.mlp.w2"/);
+    // A weights file that does not map onto the model, or an artifact that lacks an array.
+    expect(() => PpgGpt.fromArrays(TINY, loaded.tensors, 'mean', 'weights file x', { file: 'x' })).toThrow(expect.objectContaining({ code: 'FT_CHECKPOINT_MAPPING', about: { file: 'x' } }));
+    expect(() => PpgGpt.fromArrays(TINY, loaded.tensors, 'mean', 'input "backbone" (model)', { port: 'backbone' })).toThrow(expect.objectContaining({ code: 'FT_ARRAY_MISSING', about: { port: 'backbone' } }));
     m.dispose();
     m2.dispose();
   });

@@ -12,7 +12,7 @@
  * backends other than wasm). Dropout uses the engine's hash-based masks (seeded per call).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, type NdArray } from '@fairtune/core/plugin';
+import { FairtuneError, Rng, type ErrorSubject, type NdArray } from '@fairtune/core/plugin';
 import {
   backboneSpecs,
   countParameters,
@@ -25,6 +25,7 @@ import {
 } from './config.js';
 import { gelu, layerNorm, linear, rmsNorm } from '../engine/ops.js';
 import { attention, dropout } from '../engine/fused-kernels.js';
+import { weightError } from '../io/weight-errors.js';
 
 export interface ForwardOptions {
   /** Causal attention (pretraining) or full attention (fine-tuning). */
@@ -38,8 +39,11 @@ export interface ForwardOptions {
 let instanceCounter = 0;
 const INIT_STD = 0.02;
 
-/** Per-window min–max to [0, 1], then x' = 0.8x + 0.1 (GPT.clamp with ε = 0.1). In place-free. */
-export function preprocessWindows(x: Float32Array, n: number, length: number): Float32Array {
+/**
+ * Per-window min–max to [0, 1], then x' = 0.8x + 0.1 (GPT.clamp with ε = 0.1). In place-free.
+ * `about` names the input the windows came from (a non-finite value is FT_INPUT_CONTENT).
+ */
+export function preprocessWindows(x: Float32Array, n: number, length: number, about: ErrorSubject = {}): Float32Array {
   if (x.length !== n * length) throw new Error(`preprocessWindows: expected ${n}×${length} values, got ${x.length}`);
   const out = new Float32Array(x.length);
   for (let i = 0; i < n; i++) {
@@ -48,7 +52,7 @@ export function preprocessWindows(x: Float32Array, n: number, length: number): F
     let mx = -Infinity;
     for (let j = 0; j < length; j++) {
       const v = x[o + j]!;
-      if (!Number.isFinite(v)) throw new Error(`sample ${i} has a non-finite value at position ${j}`);
+      if (!Number.isFinite(v)) throw new FairtuneError('FT_INPUT_CONTENT', `sample ${i} has a non-finite value at position ${j}`, about);
       if (v < mn) mn = v;
       if (v > mx) mx = v;
     }
@@ -96,21 +100,22 @@ export class PpgGpt {
 
   /**
    * Builds a model from stored arrays (one float32 array per variable). Every backbone variable
-   * must be present with the right shape; task-head arrays are loaded when present.
+   * must be present with the right shape; task-head arrays are loaded when present. `about` says
+   * where the arrays came from (an artifact's port or a weights file), which sets the errors' codes.
    */
-  static fromArrays(config: PpgGptConfig, arrays: Readonly<Record<string, NdArray>>, pooling: Pooling | undefined, source: string): PpgGpt {
+  static fromArrays(config: PpgGptConfig, arrays: Readonly<Record<string, NdArray>>, pooling: Pooling | undefined, source: string, about: ErrorSubject = {}): PpgGpt {
     const m = new PpgGpt(config);
     const specs = [...m.specs, ...(pooling ? taskHeadSpecs(config, pooling) : [])];
     for (const s of specs) {
       const a = arrays[s.name];
-      if (!a) throw new Error(`${source}: missing weight "${s.name}" (shape [${s.shape.join(', ')}])`);
-      if (a.dtype !== 'float32') throw new Error(`${source}: weight "${s.name}" is ${a.dtype}, expected float32`);
+      if (!a) throw weightError(about, 'layout', `${source}: missing weight "${s.name}" (shape [${s.shape.join(', ')}])`);
+      if (a.dtype !== 'float32') throw weightError(about, 'layout', `${source}: weight "${s.name}" is ${a.dtype}, expected float32`);
       if (a.shape.length !== s.shape.length || a.shape.some((d, i) => d !== s.shape[i])) {
-        throw new Error(`${source}: weight "${s.name}" has shape [${a.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+        throw weightError(about, 'layout', `${source}: weight "${s.name}" has shape [${a.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
       }
       const data = a.data as Float32Array;
       for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i]!)) throw new Error(`${source}: weight "${s.name}" has a non-finite value at index ${i}`);
+        if (!Number.isFinite(data[i]!)) throw weightError(about, 'value', `${source}: weight "${s.name}" has a non-finite value at index ${i}`);
       }
       if (s.group === 'head' && s.name.startsWith('head.task')) continue;
       m.#addVariable(s, data);
@@ -166,7 +171,7 @@ export class PpgGpt {
   encode(x: tf.Tensor2D, opts: ForwardOptions): tf.Tensor2D {
     const c = this.config;
     const [B, L] = x.shape;
-    if (L !== c.windowLength) throw new Error(`input windows have ${L} samples, the model expects ${c.windowLength}`);
+    if (L !== c.windowLength) throw new FairtuneError('FT_INPUT_CONTENT', `input windows have ${L} samples, the model expects ${c.windowLength}`);
     const N = L / c.patchSize;
     const T = N + 1;
     const H = c.nHeads;
@@ -222,7 +227,7 @@ export class PpgGpt {
 
   /** Pools the encoder output and returns the penultimate embedding [B, F] and the head output [B]. */
   taskHead(h: tf.Tensor2D, batch: number): { embedding: tf.Tensor2D; output: tf.Tensor1D } {
-    if (!this.pooling) throw new Error('model has no task head (fine-tune it first)');
+    if (!this.pooling) throw new FairtuneError('FT_INPUT_CONTENT', 'model has no task head (fine-tune it first)');
     const c = this.config;
     const T = sequenceLength(c);
     const d = c.dModel;

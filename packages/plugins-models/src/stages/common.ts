@@ -1,6 +1,6 @@
 /** Helpers shared by the model stages: backend selection, model (de)serialisation, param schemas. */
 import type { Artifact, InputSpec, JsonObject, KindArtifact, ModelMeta, SamplesMeta, StageEmitter, TaskKind } from '@fairtune/core/plugin';
-import { artifact, ArtifactKinds } from '@fairtune/core/plugin';
+import { artifact, ArtifactKinds, FairtuneError } from '@fairtune/core/plugin';
 import { initEngine } from '../engine/backend.js';
 import { PRESETS, validateConfig, type Pooling, type PpgGptConfig, type PresetName } from '../ppg-gpt/config.js';
 import { PpgGpt } from '../ppg-gpt/model.js';
@@ -83,9 +83,9 @@ export function modelArtifact(kind: 'backbone' | 'model', model: PpgGpt, extra: 
 /** Rebuilds a model from a backbone/model artifact (task head included when the artifact has one). */
 export function loadModel(a: KindArtifact<'backbone' | 'model'>, port: string): { model: PpgGpt; stored: StoredConfig; meta: ModelMeta } {
   const meta = a.meta;
-  if (meta.architecture !== 'ppg-gpt') throw new Error(`input "${port}": architecture "${meta.architecture}" is not ppg-gpt`);
+  if (meta.architecture !== 'ppg-gpt') throw new FairtuneError('FT_INPUT_CONTENT', `input "${port}": architecture "${meta.architecture}" is not ppg-gpt`, { port });
   const stored = meta.config as unknown as StoredConfig;
-  validateConfig(stored, `input "${port}" config`);
-  const model = PpgGpt.fromArrays(stored, a.arrays, a.kind === 'model' ? stored.pooling : undefined, `input "${port}" (${a.kind})`);
+  validateConfig(stored, `input "${port}" config`, port);
+  const model = PpgGpt.fromArrays(stored, a.arrays, a.kind === 'model' ? stored.pooling : undefined, `input "${port}" (${a.kind})`, { port });
   return { model, stored, meta };
 }

@@ -5,7 +5,7 @@
  * worst-group AUC by default (validation AUC without groups; `selection: 'last'` keeps the last
  * epoch as the seed code does), and the wasm32 memory guard before anything is allocated.
  */
-import type { JsonObject, KindArtifact, StageEmitter, TrainingStrategyPlugin } from '@fairtune/core/plugin';
+import { FairtuneError, type JsonObject, type KindArtifact, type StageEmitter, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import type { FinetuneConfig, TrainerEvents } from '../train/finetune.js';
 import { createStrategy } from './train-params.js';
 
@@ -28,7 +28,7 @@ export async function finetuneVit(backbone: KindArtifact<'backbone'>, samples: K
   const { tensorBackend } = await import('../engine/backend.js');
   const { predictionArtifacts } = await import('./prediction-artifacts.js');
   const { vitSpecs } = await import('../vit/config.js');
-  if (p.auxWeight) throw new Error('auxWeight applies to PPG-GPT (its Logit-Laplace term); the ViT has no auxiliary loss');
+  if (p.auxWeight) throw new FairtuneError('FT_PARAM_INVALID', 'auxWeight applies to PPG-GPT (its Logit-Laplace term); the ViT has no auxiliary loss', { param: 'auxWeight' });
   // The memory check comes before the model is built: ViT-B/16 at batch 32 must fail here, not at 4 GiB.
   const stored = backbone.meta.config as unknown as import('./vit-common.js').StoredVitConfig;
   const planned = { ...stored, numClasses: 1 };
@@ -37,9 +37,9 @@ export async function finetuneVit(backbone: KindArtifact<'backbone'>, samples: K
   const { model } = loadVit(backbone, 'backbone');
   try {
     const data = readImageSamples(samples, model.config);
-    if (data.meta.task !== 'classification') throw new Error(`samples "${data.meta.name}" have task "${data.meta.task}"; the ViT fine-tunes binary classification`);
+    if (data.meta.task !== 'classification') throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have task "${data.meta.task}"; the ViT fine-tunes binary classification`, { port: 'samples' });
     const train = splitIndices(data, p.trainSplit);
-    if (train.length === 0) throw new Error(`samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
+    if (train.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`, { port: 'samples', param: 'trainSplit' });
     const val = splitIndices(data, p.validationSplit);
     if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);
     model.replaceHead(1, seed);

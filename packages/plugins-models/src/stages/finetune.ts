@@ -1,6 +1,7 @@
 /** `train.finetune`: supervised fine-tuning of a PPG-GPT backbone with PEFT masks and pluggable training strategies. */
 import { injectable, multiInject, optional } from 'inversify';
 import {
+  FairtuneError,
   TRAINING_STRATEGY,
   TRAINING_STRATEGY_KIND,
   nestedPluginParam,
@@ -138,9 +139,9 @@ export class FinetuneStage implements StagePlugin<Params> {
       try {
         const data = readSamples(samples, model.config);
         const task: TaskKind = p.task === 'auto' ? data.meta.task : p.task;
-        if (task !== 'regression' && task !== 'classification') throw new Error(`samples "${data.meta.name}" have task "${String(task)}"; expected regression or classification`);
+        if (task !== 'regression' && task !== 'classification') throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have task "${String(task)}"; expected regression or classification`, { port: 'samples' });
         const train = splitIndices(data, p.trainSplit);
-        if (train.length === 0) throw new Error(`samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none; add a split stage'})`);
+        if (train.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none; add a split stage'})`, { port: 'samples', param: 'trainSplit' });
         const val = splitIndices(data, p.validationSplit);
         if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);
         const seed = p.seed ?? ctx.seed;

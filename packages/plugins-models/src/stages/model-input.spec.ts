@@ -73,6 +73,7 @@ describe('eval.predict on a dataset', () => {
     await expect(runStandalone(new PredictStage(), { inputs: { model, data: artifact('dataset', other.meta, other.arrays) } })).rejects.toThrow(
       /dataset "sines-raw"\) was processed with \[resample to 40 Hz on ppg\] but the model's training data with \[bandpass 0.5–8 Hz \(order 2\) on ppg; resample to 40 Hz on ppg\]/,
     );
+    await expect(runStandalone(new PredictStage(), { inputs: { model, data: artifact('dataset', other.meta, other.arrays) } })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', about: { port: 'data' } });
   });
 
   it('keeps every window with quality none, drops the flagged subject with quality flag', async () => {
@@ -109,6 +110,11 @@ describe('eval.predict on a dataset', () => {
 
   it('names the missing input', async () => {
     await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toThrow(/input "data" is required: a dataset \(from a loader\) or samples matching the model's input \(the port was called "samples" up to eval.predict version 2\)/);
+    await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toMatchObject({ code: 'FT_INPUT_MISSING', about: { port: 'data' } });
+    // A ViT model takes image samples only: a dataset is the wrong kind, nothing is a missing input (checked before the weights are read).
+    const vit = artifact('model', { ...(model.meta as unknown as ModelMeta), architecture: 'vit' }, model.arrays);
+    await expect(runStandalone(new PredictStage(), { inputs: { model: vit, data: raw } })).rejects.toMatchObject({ code: 'FT_INPUT_KIND', about: { port: 'data' }, message: 'input "data": a ViT model needs image samples (from an image loader), got a dataset artifact' });
+    await expect(runStandalone(new PredictStage(), { inputs: { model: vit } })).rejects.toMatchObject({ code: 'FT_INPUT_MISSING', about: { port: 'data' }, message: expect.stringMatching(/needs image samples .*got nothing$/) });
   });
 
   it('tiles recordings shorter than the model window (default), or drops them', async () => {
@@ -151,5 +157,7 @@ describe('eval.predict on a dataset', () => {
     expect(meta.groups.names).toEqual(['female|<=50', 'female|>50', 'male|<=50', 'male|>50']);
     expect(logs(p.events)).toContainEqual(expect.stringMatching(/did not occur in the model's training data/));
     await expect(runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { groups: ['skinType'] } })).rejects.toThrow(/cannot group subjects by skinType: "skinType" is not a subject attribute \(have sex, age\)/);
+    // core's code for the missing attribute survives the message naming the input
+    await expect(runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { groups: ['skinType'] } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { port: 'data', param: 'groups' } });
   });
 });

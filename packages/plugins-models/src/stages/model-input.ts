@@ -4,7 +4,7 @@
  * model's rate, windows to its length, applies the training windows' quality checks and groups
  * the subjects as the training samples were grouped. The result is an in-memory `samples` artifact.
  */
-import { artifact, DEFAULT_AGE_THRESHOLD, ndarray, subjectGroups, type KindArtifact, type ModelMeta, type NdArray, type QualityChecks, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
+import { artifact, DEFAULT_AGE_THRESHOLD, errorCode, FairtuneError, ndarray, subjectGroups, type KindArtifact, type ModelMeta, type NdArray, type QualityChecks, type SamplesMeta, type StageEmitter } from '@fairtune/core/plugin';
 import {
   applyProcessingStep,
   compactSubjects,
@@ -46,7 +46,7 @@ const SHORT_RULES: ReadonlySet<string> = new Set(['drop', 'pad-edge', 'tile']);
 export function shortRule(requested: ShortRecordings | 'as-training', recorded: string | undefined): ShortRecordings {
   if (requested !== 'as-training') return requested;
   if (recorded === undefined) return 'tile';
-  if (!SHORT_RULES.has(recorded)) throw new Error(`the model's inputSpec.short "${recorded}" is not one of drop, pad-edge, tile`);
+  if (!SHORT_RULES.has(recorded)) throw new FairtuneError('FT_INPUT_CONTENT', `the model's inputSpec.short "${recorded}" is not one of drop, pad-edge, tile`);
   return recorded as ShortRecordings;
 }
 
@@ -54,11 +54,12 @@ export async function samplesFromDataset(dataset: KindArtifact<'dataset'>, model
   const spec = model.inputSpec;
   const meta = dataset.meta;
   const where = `input "${port}" (dataset "${meta.name}")`;
-  // Errors from the shared signal code name the input they came from; an abort passes through.
+  // Errors from the shared signal code name the input they came from and keep their code (a
+  // dataset the model's processing or windows cannot be applied to, when uncoded); an abort passes through.
   const named = (e: unknown): never => {
-    throw e instanceof Error && !signal.aborted ? new Error(`${where}: ${e.message}`, { cause: e }) : e;
+    throw e instanceof Error && !signal.aborted ? new FairtuneError(errorCode(e) ?? 'FT_INPUT_CONTENT', `${where}: ${e.message}`, { port }, { cause: e }) : e;
   };
-  if (!spec.fs) throw new Error(`the model's inputSpec has no sample rate, so dataset "${meta.name}" cannot be resampled to it`);
+  if (!spec.fs) throw new FairtuneError('FT_INPUT_CONTENT', `the model's inputSpec has no sample rate, so dataset "${meta.name}" cannot be resampled to it`);
   const signals = spec.signals ?? ['ppg'];
   if (!spec.signals) emit.log('warn', `the model does not record which signals it was trained on; reading "${signals.join(', ')}"`);
   const target = model.target?.name ?? 'hr';
@@ -70,9 +71,11 @@ export async function samplesFromDataset(dataset: KindArtifact<'dataset'>, model
     const applied = meta.processing ?? [];
     const rest = remainingSteps(applied, spec.processing);
     if (rest === null) {
-      throw new Error(
+      throw new FairtuneError(
+        'FT_INPUT_CONTENT',
         `${where} was processed with [${applied.map(describeStep).join('; ')}] but the model's training data with [${spec.processing.map(describeStep).join('; ') || 'nothing'}]; ` +
           `connect the loader's output (eval.predict replays the model's processing) or a dataset processed the same way`,
+        { port },
       );
     }
     for (const step of rest) {
@@ -92,7 +95,7 @@ export async function samplesFromDataset(dataset: KindArtifact<'dataset'>, model
 
   // 3. Windows of the model's length.
   const normalisation = (spec.normalisation ?? 'none') as Normalisation;
-  if (!NORMALISATIONS.has(normalisation)) throw new Error(`the model's inputSpec normalisation "${normalisation}" is not one of none, minmax, zscore`);
+  if (!NORMALISATIONS.has(normalisation)) throw new FairtuneError('FT_INPUT_CONTENT', `the model's inputSpec normalisation "${normalisation}" is not one of none, minmax, zscore`);
   const windowSeconds = spec.length / spec.fs;
   const short = shortRule(o.short, spec.short);
   const w = await windowDataset(data, { windowSeconds, shiftSeconds: o.shiftSeconds ?? windowSeconds, signals, target, normalisation, short }, hooks).catch(named);
@@ -110,7 +113,7 @@ export async function samplesFromDataset(dataset: KindArtifact<'dataset'>, model
     if (o.quality === 'as-training' && !spec.quality) emit.log('info', `the model records no quality checks of its training windows; ${meta.name}: dropping flagged windows only`);
     const q = qualityMask(arrays, checks);
     const n = q.keep.length;
-    if (q.kept === 0) throw new Error(`${where}: every one of ${n} window(s) fails the quality checks (flag ${q.dropped.flag}, flat ${q.dropped.flat}, clipping ${q.dropped.clipping}, target ${q.dropped.target}); set quality: 'none' to evaluate them anyway`);
+    if (q.kept === 0) throw new FairtuneError('FT_INPUT_CONTENT', `${where}: every one of ${n} window(s) fails the quality checks (flag ${q.dropped.flag}, flat ${q.dropped.flat}, clipping ${q.dropped.clipping}, target ${q.dropped.target}); set quality: 'none' to evaluate them anyway`, { port });
     if (q.kept < n) emit.log('info', `${meta.name}: quality (${o.quality}) kept ${q.kept}/${n} windows (dropped: flag ${q.dropped.flag}, flat ${q.dropped.flat}, clipping ${q.dropped.clipping}, target ${q.dropped.target})`);
     const compact = compactSubjects({ ...samplesMeta, quality: checks }, filterSamples(arrays, q.keep));
     if (compact.removed.length) emit.log('info', `${meta.name}: ${compact.removed.length} subject(s) without windows left: ${compact.removed.join(', ')}`);
@@ -126,7 +129,8 @@ export async function samplesFromDataset(dataset: KindArtifact<'dataset'>, model
     try {
       grouped = subjectGroups(samplesMeta.subjectAttributes, samplesMeta.subjects.length, attributes, ageThreshold);
     } catch (e) {
-      throw new Error(`${where}: cannot group subjects by ${attributes.join('|')}: ${(e as Error).message}`);
+      // subjectGroups' own code (an attribute the dataset lacks is FT_PARAM_INVALID: this stage's `groups` param chooses them).
+      throw new FairtuneError(errorCode(e) ?? 'FT_INPUT_CONTENT', `${where}: cannot group subjects by ${attributes.join('|')}: ${(e as Error).message}`, { port, param: 'groups' }, { cause: e });
     }
     const group = Int32Array.from(arrays['subject']!.data, (s) => {
       const g = grouped.perSubject[s];

@@ -1,7 +1,7 @@
 /** `model.ppg-gpt`: builds a PPG-GPT backbone from a preset or explicit sizes, or loads a weights file. */
 import { weightsFingerprint } from './weights-fingerprint.js';
 import { injectable } from 'inversify';
-import { runAsync, type JsonObject, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { FairtuneError, runAsync, type JsonObject, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { resolve } from 'node:path';
 import { backendParam, seedParam } from './params.js';
 import { PRESETS, type PpgGptConfig } from '../ppg-gpt/config.js';
@@ -68,7 +68,7 @@ export class PpgGptModelStage implements StagePlugin<Params> {
           try {
             parsed = JSON.parse(metaConfig) as Partial<PpgGptConfig>;
           } catch (err) {
-            throw new Error(`weights file ${path}: __metadata__.config is not JSON (${(err as Error).message})`);
+            throw new FairtuneError('FT_DATA_FORMAT', `weights file ${path}: __metadata__.config is not JSON (${(err as Error).message})`, { file: path }, { cause: err });
           }
           // Explicit stage params win over the file's metadata, which wins over the preset.
           params = { ...(parsed as JsonObject), ...(ctx.params as JsonObject) };
@@ -80,7 +80,7 @@ export class PpgGptModelStage implements StagePlugin<Params> {
       const { tensorBackend } = await import('../engine/backend.js');
       checkPpgGptMemory(config, 1, tensorBackend(), `${this.type} (preset ${config.preset})`);
       const seed = ctx.params.seed ?? ctx.seed;
-      const model = file ? PpgGpt.fromArrays(config, file.tensors, undefined, `weights file ${resolve(ctx.params.weights!)}`) : PpgGpt.create(config, seed);
+      const model = file ? PpgGpt.fromArrays(config, file.tensors, undefined, `weights file ${resolve(ctx.params.weights!)}`, { file: resolve(ctx.params.weights!) }) : PpgGpt.create(config, seed);
       try {
         emit.metric('parameters_total', model.parameterCount);
         emit.log('info', `PPG-GPT ${config.preset} (d ${config.dModel}, ${config.nHeads} heads, ${config.nLayers} layers): ${model.parameterCount} parameters` + (file ? ' loaded from file' : ` initialised with seed ${seed}`));

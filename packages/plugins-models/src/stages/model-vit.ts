@@ -62,11 +62,11 @@ export class VitModelStage implements StagePlugin<Params> {
       let model: import('../vit/model.js').Vit;
       if (p.weights) {
         const path = resolve(p.weights);
-        const imp = importTimm(readSafetensors(path).tensors, config, `weights file ${path}`);
+        const imp = importTimm(readSafetensors(path).tensors, config, `weights file ${path}`, path);
         if (imp.ignored.length) emit.log('warn', `weights file ${path}: ${imp.ignored.length} tensor(s) not used by the model: ${imp.ignored.join(', ')}`);
         if (imp.resampled) emit.log('info', `position embeddings resampled from a ${imp.resampled.from}² to a ${imp.resampled.to}² patch grid (bicubic, class token kept)`);
         if (imp.newHead) emit.log('info', `the file's head does not have ${config.numClasses} output(s): a new head, initialised with seed ${seed}`);
-        model = Vit.fromArrays(config, { ...imp.arrays, ...(imp.newHead ? initialHead(config, seed) : {}) }, `weights file ${path}`);
+        model = Vit.fromArrays(config, { ...imp.arrays, ...(imp.newHead ? initialHead(config, seed) : {}) }, `weights file ${path}`, { file: path });
       } else {
         model = Vit.create(config, seed);
       }

@@ -80,10 +80,10 @@ export class PredictStage implements StagePlugin<Params> {
       const { samplesFromDataset } = await import('./model-input.js');
       const { model, stored, meta } = loadModel(modelInput, 'model');
       try {
-        if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
+        if (!meta.task) throw new FairtuneError('FT_INPUT_CONTENT', 'input "model": the model artifact has no task (was it produced by train.finetune?)', { port: 'model' });
         const p = ctx.params;
         const input = optionalInput(ctx.inputs, 'data', DATA_KINDS);
-        if (!input) throw new FairtuneError('FT_INPUT_MISSING', `input "data" is required: a dataset (from a loader) or samples matching the model's input` + ('samples' in ctx.inputs ? ' (the port was called "samples" up to eval.predict version 2)' : ''));
+        if (!input) throw new FairtuneError('FT_INPUT_MISSING', `input "data" is required: a dataset (from a loader) or samples matching the model's input` + ('samples' in ctx.inputs ? ' (the port was called "samples" up to eval.predict version 2)' : ''), { port: 'data' });
         if (input.kind === 'samples') warnSamplesMismatch(input, meta, p, emit);
         const samples = input.kind === 'dataset' ? await samplesFromDataset(input, meta, p, emit, ctx.signal) : input;
         const data = readSamples(samples, model.config, 'data');
@@ -119,10 +119,10 @@ async function predictVit(modelArtifact: KindArtifact<'model'>, input: KindArtif
   const { loadVit } = await import('./vit-common.js');
   const { readImageSamples, vitFinetuneModel } = await import('../vit/data.js');
   const { predictionArtifacts } = await import('./prediction-artifacts.js');
-  if (!input || input.kind !== 'samples') throw new Error(`input "data": a ViT model needs image samples (from an image loader), got ${input ? `a ${input.kind} artifact` : 'nothing'}`);
+  if (!input || input.kind !== 'samples') throw new FairtuneError(input ? 'FT_INPUT_KIND' : 'FT_INPUT_MISSING', `input "data": a ViT model needs image samples (from an image loader), got ${input ? `a ${input.kind} artifact` : 'nothing'}`, { port: 'data' });
   const { model, meta } = loadVit(modelArtifact, 'model');
   try {
-    if (!meta.task) throw new Error('input "model": the model artifact has no task (was it produced by train.finetune?)');
+    if (!meta.task) throw new FairtuneError('FT_INPUT_CONTENT', 'input "model": the model artifact has no task (was it produced by train.finetune?)', { port: 'model' });
     const data = readImageSamples(input, model.config, 'data');
     const want = meta.inputSpec.image;
     const got = data.image;

@@ -14,7 +14,7 @@
  * unless `onWeights: 'pretrain'`: one pipeline serves both the out-of-the-box run and the
  * paper's run from timm weights, switched by one environment variable.
  */
-import type { JsonObject, KindArtifact, ModelMeta, StageEmitter } from '@fairtune/core/plugin';
+import { FairtuneError, type JsonObject, type KindArtifact, type ModelMeta, type StageEmitter } from '@fairtune/core/plugin';
 import type { SplitRows } from '../train/data.js';
 import type { TrainerEvents } from '../train/finetune.js';
 import type { OptimiserSettings } from '../train/optimizer.js';
@@ -37,14 +37,14 @@ export function weightsSource(backbone: KindArtifact<'backbone' | 'model'>): Vit
 /** Rows to pretrain on: `split` (default "train") when the samples are split, else every image (a separate cohort). */
 export function pretrainRows(data: { n: number; split?: Int8Array; meta: { name: string; splits?: readonly string[] } }, split: string | undefined, log: (m: string) => void, splitIndices: (d: SplitRows, s: string) => Int32Array): Int32Array {
   if (!data.split) {
-    if (split !== undefined) throw new Error(`params.split: samples "${data.meta.name}" have no split array, so split "${split}" cannot be selected (add a split stage or drop the param)`);
+    if (split !== undefined) throw new FairtuneError('FT_PARAM_INVALID', `params.split: samples "${data.meta.name}" have no split array, so split "${split}" cannot be selected (add a split stage or drop the param)`, { param: 'split', port: 'samples' });
     log(`samples "${data.meta.name}" have no split array: pretraining on all ${data.n} images (a cohort kept apart from the fine-tuning data)`);
     return Int32Array.from({ length: data.n }, (_, i) => i);
   }
   // Default "train": pretraining on the downstream validation/test images would leak them into the backbone.
   const s = split ?? 'train';
   const idx = splitIndices(data, s);
-  if (idx.length === 0) throw new Error(`params.split: samples "${data.meta.name}" have no samples in split "${s}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
+  if (idx.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `params.split: samples "${data.meta.name}" have no samples in split "${s}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`, { port: 'samples', param: 'split' });
   return idx;
 }
 
@@ -52,7 +52,7 @@ export function pretrainRows(data: { n: number; split?: Int8Array; meta: { name:
 function requireBothClasses(y: Float32Array, rows: Int32Array, name: string): { positives: number } {
   let positives = 0;
   for (const i of rows) if (y[i] === 1) positives++;
-  if (positives === 0 || positives === rows.length) throw new Error(`samples "${name}": the ${rows.length} pretraining images are all ${positives === 0 ? 0 : 1}; supervised pretraining needs both classes`);
+  if (positives === 0 || positives === rows.length) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${name}": the ${rows.length} pretraining images are all ${positives === 0 ? 0 : 1}; supervised pretraining needs both classes`, { port: 'samples' });
   return { positives };
 }
 
@@ -80,7 +80,7 @@ export async function pretrainVit(backbone: KindArtifact<'backbone'>, samples: K
   try {
     checkTrainingMemory({ ...model.config, numClasses: 1 }, p.batchSize, vitParameterCount({ ...model.config, numClasses: 1 }), tensorBackend(), `train.pretrain (batchSize ${p.batchSize})`);
     const data = readImageSamples(samples, model.config);
-    if (data.meta.task !== 'classification') throw new Error(`samples "${data.meta.name}" have task "${data.meta.task}"; ViT pretraining is supervised binary classification`);
+    if (data.meta.task !== 'classification') throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have task "${data.meta.task}"; ViT pretraining is supervised binary classification`, { port: 'samples' });
     const rows = pretrainRows(data, p.split, (m) => emit.log('info', m), splitIndices);
     const { positives } = requireBothClasses(data.y, rows, data.meta.name);
     model.replaceHead(1, seed);

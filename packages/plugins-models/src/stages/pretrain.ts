@@ -3,7 +3,7 @@
  * likelihood, or supervised pretraining of a ViT backbone on an image set (stages/pretrain-vit.ts).
  */
 import { injectable } from 'inversify';
-import { requireInput, runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { FairtuneError, requireInput, runAsync, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { backendParam, seedParam } from './params.js';
 import { optimiserParams, type OptimiserParams } from './train-params.js';
 
@@ -65,7 +65,7 @@ export class PretrainStage implements StagePlugin<Params> {
         });
         return;
       }
-      if (ctx.params.onWeights !== undefined) throw new Error('params.onWeights applies to a ViT backbone (model.vit); PPG-GPT pretraining does not read it');
+      if (ctx.params.onWeights !== undefined) throw new FairtuneError('FT_PARAM_INVALID', 'params.onWeights applies to a ViT backbone (model.vit); PPG-GPT pretraining does not read it', { param: 'onWeights' });
       const { readSamples, splitIndices } = await import('../train/data.js');
       const { pretrain } = await import('../train/pretrain.js');
       await startEngine(emit, ctx.params.backend);
@@ -78,12 +78,12 @@ export class PretrainStage implements StagePlugin<Params> {
         const split = ctx.params.split ?? 'train';
         let idx: Int32Array;
         if (!data.split) {
-          if (ctx.params.split !== undefined) throw new Error(`params.split: samples "${data.meta.name}" have no split array, so split "${split}" cannot be selected (add a split stage or drop the param)`);
+          if (ctx.params.split !== undefined) throw new FairtuneError('FT_PARAM_INVALID', `params.split: samples "${data.meta.name}" have no split array, so split "${split}" cannot be selected (add a split stage or drop the param)`, { param: 'split', port: 'samples' });
           idx = Int32Array.from({ length: data.n }, (_, i) => i);
           emit.log('info', `samples "${data.meta.name}" have no split array: pretraining on all ${data.n} windows`);
         } else {
           idx = splitIndices(data, split);
-          if (idx.length === 0) throw new Error(`params.split: samples "${data.meta.name}" have no samples in split "${split}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`);
+          if (idx.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `params.split: samples "${data.meta.name}" have no samples in split "${split}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`, { port: 'samples', param: 'split' });
         }
         const p = ctx.params;
         const { finalLoss } = await pretrain(model, data.x, idx, { ...p, seed: p.seed ?? ctx.seed }, {

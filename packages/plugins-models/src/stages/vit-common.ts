@@ -1,5 +1,5 @@
 /** ViT (de)serialisation for the model stages: backbone/model artifacts in timm's layout and names. */
-import { artifact, ArtifactKinds, type Artifact, type ImageSpec, type KindArtifact, type InputSpec, type JsonObject, type ModelMeta, type SamplesMeta, type TaskKind } from '@fairtune/core/plugin';
+import { artifact, ArtifactKinds, FairtuneError, type Artifact, type ImageSpec, type KindArtifact, type InputSpec, type JsonObject, type ModelMeta, type SamplesMeta, type TaskKind } from '@fairtune/core/plugin';
 import { validateVitConfig, type VitConfig, type VitPresetName } from '../vit/config.js';
 import { Vit } from '../vit/model.js';
 
@@ -40,9 +40,9 @@ export function isVitArtifact(a: KindArtifact<'backbone' | 'model'>): boolean {
 
 export function loadVit(a: KindArtifact<'backbone' | 'model'>, port: string): { model: Vit; stored: StoredVitConfig; meta: ModelMeta } {
   const meta = a.meta;
-  if (meta.architecture !== 'vit') throw new Error(`input "${port}": architecture "${meta.architecture}" is not vit`);
+  if (meta.architecture !== 'vit') throw new FairtuneError('FT_INPUT_CONTENT', `input "${port}": architecture "${meta.architecture}" is not vit`, { port });
   const stored = meta.config as unknown as StoredVitConfig;
-  validateVitConfig(stored, `input "${port}" config`);
+  validateVitConfig(stored, `input "${port}" config`, port);
   const { preset: _p, nLayers: _n, mask: _m, selection: _s, ...config } = stored;
-  return { model: Vit.fromArrays(config as VitConfig, a.arrays, `input "${port}" (${a.kind})`), stored, meta };
+  return { model: Vit.fromArrays(config as VitConfig, a.arrays, `input "${port}" (${a.kind})`, { port }), stored, meta };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PpgGptModelStage } from './model-ppg-gpt.js';
@@ -22,6 +22,14 @@ describe('weights file fingerprint of the model stages', () => {
       expect(stage.fingerprint({ weights: file })).not.toBe(before);
       expect(stage.fingerprint({})).toBeUndefined();
       expect(() => stage.fingerprint({ weights: join(dir, 'missing.safetensors') })).toThrow(/missing\.safetensors: cannot read \(ENOENT\)/);
+      expect(() => stage.fingerprint({ weights: join(dir, 'missing.safetensors') })).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', about: { file: join(dir, 'missing.safetensors') } }));
+      expect(() => stage.fingerprint({ weights: dir })).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', message: expect.stringMatching(/is not a file$/) }));
+    }
+    // Present but unreadable (a link to itself): the path cannot be fingerprinted.
+    const loop = join(dir, 'loop.safetensors');
+    symlinkSync(loop, loop);
+    for (const stage of stages) {
+      expect(() => stage.fingerprint({ weights: loop })).toThrow(expect.objectContaining({ code: 'FT_FINGERPRINT', message: expect.stringMatching(/loop\.safetensors: cannot read \(ELOOP\)$/) }));
     }
   });
 });

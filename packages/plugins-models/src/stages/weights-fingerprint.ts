@@ -6,6 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 export function weightsFingerprint(weights: string | undefined, stageType: string): string | undefined {
   if (!weights) return undefined;
@@ -14,8 +15,10 @@ export function weightsFingerprint(weights: string | undefined, stageType: strin
   try {
     st = statSync(path);
   } catch (err) {
-    throw new Error(`${stageType}: weights file ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    // Absent (or under a path that is not a folder): FT_DATA_MISSING; present but unreadable: FT_FINGERPRINT.
+    throw new FairtuneError(code === 'ENOENT' || code === 'ENOTDIR' ? 'FT_DATA_MISSING' : 'FT_FINGERPRINT', `${stageType}: weights file ${path}: cannot read (${code ?? (err as Error).message})`, { file: path }, { cause: err });
   }
-  if (!st.isFile()) throw new Error(`${stageType}: weights ${path} is not a file`);
+  if (!st.isFile()) throw new FairtuneError('FT_DATA_MISSING', `${stageType}: weights ${path} is not a file`, { file: path });
   return `${path}\u0000${st.size}\u0000${st.mtimeMs}`;
 }

@@ -28,31 +28,33 @@ export function readSamples(a: KindArtifact<'samples'>, config: PpgGptConfig, po
   const length = x.shape[1] ?? 0;
   const channels = x.shape.length === 3 ? x.shape[2]! : 1;
   if (x.shape.length < 2 || x.shape.length > 3 || channels !== 1) {
-    throw new Error(`samples "${meta.name}": x has shape [${x.shape.join(', ')}]; PPG-GPT needs one-channel windows [N, L] or [N, L, 1]`);
+    throw new FairtuneError('FT_ARRAY_MISSING', `samples "${meta.name}": x has shape [${x.shape.join(', ')}]; PPG-GPT needs one-channel windows [N, L] or [N, L, 1]`, { port });
   }
   const fs = meta.signal?.fs;
   if (length !== config.windowLength || (fs !== undefined && Math.abs(fs - config.fs) > 1e-9)) {
-    throw new Error(
+    throw new FairtuneError(
+      'FT_INPUT_CONTENT',
       `samples "${meta.name}" have windows of ${length} samples at ${fs ?? 'unknown'} Hz but the model expects ${config.windowLength} samples at ${config.fs} Hz; ` +
         `re-window/resample the dataset to the model's inputSpec`,
+      { port },
     );
   }
-  if (n === 0) throw new Error(`samples "${meta.name}" contain no samples`);
+  if (n === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${meta.name}" contain no samples`, { port });
   const y = requireArray(a, 'y', 'float32').data as Float32Array;
   const subject = requireArray(a, 'subject', 'int32').data as Int32Array;
-  if (y.length !== n || subject.length !== n) throw new Error(`samples "${meta.name}": y (${y.length}) and subject (${subject.length}) must have one entry per window (${n})`);
+  if (y.length !== n || subject.length !== n) throw new FairtuneError('FT_ARRAY_MISSING', `samples "${meta.name}": y (${y.length}) and subject (${subject.length}) must have one entry per window (${n})`, { port });
   const split = a.arrays['split'] ? (requireArray(a, 'split', 'int8').data as Int8Array) : undefined;
   const group = a.arrays['group'] ? (requireArray(a, 'group', 'int32').data as Int32Array) : undefined;
-  if (split && split.length !== n) throw new Error(`samples "${meta.name}": split has ${split.length} entries, expected ${n}`);
-  if (group && group.length !== n) throw new Error(`samples "${meta.name}": group has ${group.length} entries, expected ${n}`);
+  if (split && split.length !== n) throw new FairtuneError('FT_ARRAY_MISSING', `samples "${meta.name}": split has ${split.length} entries, expected ${n}`, { port });
+  if (group && group.length !== n) throw new FairtuneError('FT_ARRAY_MISSING', `samples "${meta.name}": group has ${group.length} entries, expected ${n}`, { port });
   if (meta.task === 'classification') {
-    for (let i = 0; i < n; i++) if (y[i] !== 0 && y[i] !== 1) throw new Error(`samples "${meta.name}": classification target y[${i}] = ${y[i]}, expected 0 or 1`);
+    for (let i = 0; i < n; i++) if (y[i] !== 0 && y[i] !== 1) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${meta.name}": classification target y[${i}] = ${y[i]}, expected 0 or 1`, { port });
   }
   const aux: Record<string, Float32Array> = {};
   for (const [name, arr] of Object.entries(a.arrays)) {
     if (name.startsWith('aux/') && arr.shape.length === 1 && arr.data.length === n) aux[name] = Float32Array.from(arr.data as ArrayLike<number>);
   }
-  return { meta, n, x: preprocessWindows(x.data as Float32Array, n, length), y, subject, split, group, aux };
+  return { meta, n, x: preprocessWindows(x.data as Float32Array, n, length, { port }), y, subject, split, group, aux };
 }
 
 /** Indices of the samples whose split is named `name` (empty when the split does not exist). */
@@ -83,7 +85,8 @@ export function requireFiniteTargets(s: Omit<SampleSet, 'x'>, rows: ArrayLike<nu
     if (Number.isFinite(y)) continue;
     const subject = s.meta.subjects?.[s.subject[i]!] ?? String(s.subject[i]);
     const split = s.split ? (s.meta.splits?.[s.split[i]!] ?? String(s.split[i])) : 'none';
-    throw new Error(
+    throw new FairtuneError(
+      'FT_INPUT_CONTENT',
       `samples "${s.meta.name}": target y[${i}] = ${y} (subject "${subject}", split "${split}") is not finite; ` +
         `training and validation targets must be finite (drop the sample or impute its target)`,
     );

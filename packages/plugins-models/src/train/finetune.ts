@@ -10,7 +10,7 @@
  *  - afterStep / afterEpoch (with per-group losses) and state() (logged every epoch).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy, type BatchInfo, type LogLevel } from '@fairtune/core/plugin';
+import { FairtuneError, Rng, deriveSeed, type JsonObject, type TaskKind, type TrainingStrategy, type BatchInfo, type LogLevel } from '@fairtune/core/plugin';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 import type { Pooling } from '../ppg-gpt/config.js';
 import { requireFiniteTargets, type SampleSet } from './data.js';
@@ -217,7 +217,7 @@ export async function finetune(
   const fm = isFinetuneModel(model) ? model : ppgFinetuneModel(model, (data as SampleSet).x, cfg.pooling);
   const train = cfg.trainIndices;
   const val = cfg.validationIndices;
-  if (train.length === 0) throw new Error('the training split is empty');
+  if (train.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', 'the training split is empty', { param: 'trainSplit' });
   // A NaN/Inf target would otherwise surface as "training diverged" (train) or an Inf MAE (validation).
   requireFiniteTargets(data, train);
   requireFiniteTargets(data, val);
@@ -257,15 +257,15 @@ export async function finetune(
   const totalSteps = stepsPerEpoch * cfg.epochs;
   const trainGroups = Int32Array.from(train, (i) => data.group?.[i] ?? -1);
   const adversarySpec = strategy.adversary;
-  if (adversarySpec && nGroups < 2) throw new Error('the strategy needs an adversary but the samples define fewer than 2 groups');
+  if (adversarySpec && nGroups < 2) throw new FairtuneError('FT_INPUT_CONTENT', 'the strategy needs an adversary but the samples define fewer than 2 groups');
   let adversary: AdversaryHead | undefined;
   const orderRng = Rng.derive(cfg.seed, 'order');
   const dropoutBase = deriveSeed(cfg.seed, 'dropout') >>> 1;
   const higherIsBetter = (metric: string) => metric === 'auc' || metric === 'worst-group-auc';
   const metricName = cfg.selectionMetric === 'auto' ? (cfg.task === 'classification' ? 'auc' : 'mae') : cfg.selectionMetric;
-  if ((metricName === 'auc' || metricName === 'worst-group-auc') && cfg.task !== 'classification') throw new Error(`selectionMetric "${metricName}" needs a classification task`);
-  if (metricName === 'worst-group-auc' && nGroups < 2) throw new Error('selectionMetric "worst-group-auc" needs samples with groups (at least 2)');
-  if (metricName === 'mae' && cfg.task !== 'regression') throw new Error('selectionMetric "mae" needs a regression task');
+  if ((metricName === 'auc' || metricName === 'worst-group-auc') && cfg.task !== 'classification') throw new FairtuneError('FT_PARAM_INVALID', `selectionMetric "${metricName}" needs a classification task`, { param: 'selectionMetric' });
+  if (metricName === 'worst-group-auc' && nGroups < 2) throw new FairtuneError('FT_PARAM_INVALID', 'selectionMetric "worst-group-auc" needs samples with groups (at least 2)', { param: 'selectionMetric' });
+  if (metricName === 'mae' && cfg.task !== 'regression') throw new FairtuneError('FT_PARAM_INVALID', 'selectionMetric "mae" needs a regression task', { param: 'selectionMetric' });
 
   // Selection switches to validation loss (for the rest of the run, so values stay comparable)
   // when the chosen metric is not finite, e.g. AUC on a single-class validation split.
@@ -309,7 +309,7 @@ export async function finetune(
           const task = cfg.task === 'classification' ? bceWithLogitsPerSample(output, yb) : l1PerSample(output, yb);
           let aux: tf.Scalar | undefined;
           if (auxW > 0) {
-            if (!auxLoss) throw new Error('auxWeight > 0 but this model has no auxiliary loss (set auxWeight 0)');
+            if (!auxLoss) throw new FairtuneError('FT_PARAM_INVALID', 'auxWeight > 0 but this model has no auxiliary loss (set auxWeight 0)', { param: 'auxWeight' });
             aux = auxLoss();
           }
           return { task, embedding, aux };

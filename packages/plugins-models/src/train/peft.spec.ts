@@ -33,6 +33,8 @@ describe('PEFT masks', () => {
     expect(full.trainableCount + countParameters(specs.filter((s) => s.name.startsWith('head.lm')))).toBe(full.totalCount);
     expect(() => resolveMask('0101', specs, 4)).toThrow(/needs 3·4 = 12 bits/);
     expect(() => resolveMask('half', specs, 4)).toThrow(/neither a preset/);
+    expect(() => resolveMask('0101', specs, 4)).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'mask' } }));
+    expect(() => resolveMask('attention:101', specs, 4)).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'mask' } }));
   });
 
   it('counts the task head as trainable and the auxiliary head.lm separately', () => {

@@ -18,6 +18,7 @@
  * reconstruction head `head.lm` is not part of FairTune's model: it trains only when the
  * auxiliary term is on, and is counted in `auxiliaryCount`, not `trainableCount`.
  */
+import { FairtuneError } from '@fairtune/core/plugin';
 import type { VariableSpec } from '../ppg-gpt/config.js';
 
 export const MASK_PRESETS = ['full', 'linear-readout', 'attention', 'layernorm', 'mlp', 'bitfit'] as const;
@@ -68,12 +69,12 @@ export function resolveMask(mask: string, specs: readonly VariableSpec[], nLayer
     pick = perBlockMask(mask, nLayers);
   } else if (/^[01]+$/.test(mask)) {
     if (mask.length !== 3 * nLayers) {
-      throw new Error(`mask "${mask}" has ${mask.length} bits; this model has ${nLayers} blocks, so the bitstring needs 3·${nLayers} = ${3 * nLayers} bits (block ⌊i/3⌋, component i mod 3 = norm, attention, mlp)`);
+      throw new FairtuneError('FT_PARAM_INVALID', `mask "${mask}" has ${mask.length} bits; this model has ${nLayers} blocks, so the bitstring needs 3·${nLayers} = ${3 * nLayers} bits (block ⌊i/3⌋, component i mod 3 = norm, attention, mlp)`, { param: 'mask' });
     }
     const comp = ['norm', 'attention', 'mlp'];
     pick = (s) => s.block !== undefined && mask[3 * s.block + comp.indexOf(s.group)] === '1';
   } else {
-    throw new Error(`mask "${mask}" is neither a preset (${MASK_PRESETS.join(', ')}), a bitstring of 0/1, nor <components>:<bits> (components ${BLOCK_COMPONENTS.join(', ')} joined by +)`);
+    throw new FairtuneError('FT_PARAM_INVALID', `mask "${mask}" is neither a preset (${MASK_PRESETS.join(', ')}), a bitstring of 0/1, nor <components>:<bits> (components ${BLOCK_COMPONENTS.join(', ')} joined by +)`, { param: 'mask' });
   }
   const trainable = new Set<string>();
   let trainableCount = 0;
@@ -102,9 +103,9 @@ function perBlockMask(mask: string, nLayers: number): (s: VariableSpec) => boole
   const groups = new Set<string>();
   for (const p of parts) {
     const g = COMPONENT_GROUP[p];
-    if (!g || (p === 'block' && parts.length > 1)) throw new Error(`mask "${mask}": unknown component "${p}" (expected ${BLOCK_COMPONENTS.join(', ')}; block stands alone)`);
+    if (!g || (p === 'block' && parts.length > 1)) throw new FairtuneError('FT_PARAM_INVALID', `mask "${mask}": unknown component "${p}" (expected ${BLOCK_COMPONENTS.join(', ')}; block stands alone)`, { param: 'mask' });
     for (const x of g) groups.add(x);
   }
-  if (bits.length !== nLayers) throw new Error(`mask "${mask}" has ${bits.length} bits; this model has ${nLayers} blocks, so a one-bit-per-block mask needs ${nLayers} bits`);
+  if (bits.length !== nLayers) throw new FairtuneError('FT_PARAM_INVALID', `mask "${mask}" has ${bits.length} bits; this model has ${nLayers} blocks, so a one-bit-per-block mask needs ${nLayers} bits`, { param: 'mask' });
   return (s) => s.block !== undefined && groups.has(s.group) && bits[s.block] === '1';
 }

@@ -3,7 +3,7 @@
  * likelihood (head.lm predicts μ and log b for every sample of the next patch).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, deriveSeed } from '@fairtune/core/plugin';
+import { FairtuneError, Rng, deriveSeed } from '@fairtune/core/plugin';
 import type { PpgGpt } from '../ppg-gpt/model.js';
 import { sequenceLength } from '../ppg-gpt/config.js';
 import { gatherRows } from './data.js';
@@ -43,7 +43,7 @@ export function nextPatchLoss(model: PpgGpt, xb: tf.Tensor2D, training: boolean,
 
 export async function pretrain(model: PpgGpt, x: Float32Array, indices: Int32Array, cfg: PretrainConfig, events: TrainerEvents): Promise<{ finalLoss: number }> {
   const L = model.config.windowLength;
-  if (indices.length === 0) throw new Error('no samples to pretrain on');
+  if (indices.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', 'no samples to pretrain on');
   const vars = [...model.vars.entries()].filter(([k]) => !k.startsWith('head.task'));
   const byId = new Map(vars.map(([k, v]) => [v.name, k]));
   const varMap = new Map(vars);

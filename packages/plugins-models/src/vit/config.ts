@@ -8,6 +8,7 @@
  * variables transposed internally (see model.ts) because wasm's fast matmul path is the
  * untransposed 2-D product.
  */
+import { FairtuneError } from '@fairtune/core/plugin';
 import type { ParamGroup, VariableSpec } from '../ppg-gpt/config.js';
 
 export interface VitConfig {
@@ -42,16 +43,21 @@ export const VIT_PRESETS: Readonly<Record<VitPresetName, VitConfig>> = {
   'vit-b16': { ...BASE, imageSize: 224, patchSize: 16, dim: 768, depth: 12, heads: 12 },
 };
 
-export function validateVitConfig(c: VitConfig, where = 'ViT config'): void {
-  const bad = (msg: string) => {
-    throw new Error(`${where}: ${msg}`);
+/**
+ * Throws a FairtuneError for sizes the ViT cannot have: FT_PARAM_INVALID naming the config key
+ * (`imageSize` as model.vit calls it) for a config made from params, FT_INPUT_CONTENT for the
+ * stored config of an artifact read from input `port`.
+ */
+export function validateVitConfig(c: VitConfig, where = 'ViT config', port?: string): void {
+  const bad = (param: keyof VitConfig, msg: string) => {
+    throw port !== undefined ? new FairtuneError('FT_INPUT_CONTENT', `${where}: ${msg}`, { port }) : new FairtuneError('FT_PARAM_INVALID', `${where}: ${msg}`, { param });
   };
   for (const k of ['imageSize', 'patchSize', 'dim', 'depth', 'heads', 'mlpRatio', 'numClasses'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) bad(`${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] <= 0) bad(k, `${k} must be a positive integer, got ${c[k]}`);
   }
-  if (c.imageSize % c.patchSize !== 0) bad(`imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
-  if (c.dim % c.heads !== 0) bad(`dim ${c.dim} is not divisible by heads ${c.heads}`);
-  if (!(c.layerNormEps > 0)) bad(`layerNormEps must be > 0, got ${c.layerNormEps}`);
+  if (c.imageSize % c.patchSize !== 0) bad('imageSize', `imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
+  if (c.dim % c.heads !== 0) bad('heads', `dim ${c.dim} is not divisible by heads ${c.heads}`);
+  if (!(c.layerNormEps > 0)) bad('layerNormEps', `layerNormEps must be > 0, got ${c.layerNormEps}`);
 }
 
 /** Patches per image (the grid side squared). */

@@ -17,20 +17,20 @@ export function readImageSamples(a: KindArtifact<'samples'>, c: VitConfig, port 
   if (a.kind !== 'samples') throw new FairtuneError('FT_INPUT_KIND', `input "${port}" is a ${a.kind as string} artifact, expected samples`, { port });
   const meta = a.meta;
   const where = `samples "${meta.name}"`;
-  if (meta.modality !== 'image' || !meta.image) throw new Error(`${where} have modality "${meta.modality}"${meta.image ? '' : ' and no image spec'}; the ViT needs image samples (meta.image)`);
+  if (meta.modality !== 'image' || !meta.image) throw new FairtuneError('FT_INPUT_CONTENT', `${where} have modality "${meta.modality}"${meta.image ? '' : ' and no image spec'}; the ViT needs image samples (meta.image)`, { port });
   const x = requireArray(a, 'x', 'uint8');
   const [n = 0, h, w, ch] = x.shape;
-  if (x.shape.length !== 4 || ch !== 3) throw new Error(`${where}: x has shape [${x.shape.join(', ')}], expected uint8 RGB images [N, H, W, 3]`);
-  if (h !== c.imageSize || w !== c.imageSize) throw new Error(`${where}: images are ${h}×${w} but the model takes ${c.imageSize}×${c.imageSize}; set the image loader's size to ${c.imageSize} or build the model with imageSize ${h}`);
-  if (n === 0) throw new Error(`${where} contain no samples`);
+  if (x.shape.length !== 4 || ch !== 3) throw new FairtuneError('FT_ARRAY_MISSING', `${where}: x has shape [${x.shape.join(', ')}], expected uint8 RGB images [N, H, W, 3]`, { port });
+  if (h !== c.imageSize || w !== c.imageSize) throw new FairtuneError('FT_INPUT_CONTENT', `${where}: images are ${h}×${w} but the model takes ${c.imageSize}×${c.imageSize}; set the image loader's size to ${c.imageSize} or build the model with imageSize ${h}`, { port });
+  if (n === 0) throw new FairtuneError('FT_INPUT_CONTENT', `${where} contain no samples`, { port });
   const y = requireArray(a, 'y', 'float32').data as Float32Array;
   const subject = requireArray(a, 'subject', 'int32').data as Int32Array;
-  if (y.length !== n || subject.length !== n) throw new Error(`${where}: y (${y.length}) and subject (${subject.length}) must have one entry per image (${n})`);
+  if (y.length !== n || subject.length !== n) throw new FairtuneError('FT_ARRAY_MISSING', `${where}: y (${y.length}) and subject (${subject.length}) must have one entry per image (${n})`, { port });
   const split = a.arrays['split'] ? (requireArray(a, 'split', 'int8').data as Int8Array) : undefined;
   const group = a.arrays['group'] ? (requireArray(a, 'group', 'int32').data as Int32Array) : undefined;
-  if (split && split.length !== n) throw new Error(`${where}: split has ${split.length} entries, expected ${n}`);
-  if (group && group.length !== n) throw new Error(`${where}: group has ${group.length} entries, expected ${n}`);
-  if (meta.task === 'classification') for (let i = 0; i < n; i++) if (y[i] !== 0 && y[i] !== 1) throw new Error(`${where}: classification target y[${i}] = ${y[i]}, expected 0 or 1`);
+  if (split && split.length !== n) throw new FairtuneError('FT_ARRAY_MISSING', `${where}: split has ${split.length} entries, expected ${n}`, { port });
+  if (group && group.length !== n) throw new FairtuneError('FT_ARRAY_MISSING', `${where}: group has ${group.length} entries, expected ${n}`, { port });
+  if (meta.task === 'classification') for (let i = 0; i < n; i++) if (y[i] !== 0 && y[i] !== 1) throw new FairtuneError('FT_INPUT_CONTENT', `${where}: classification target y[${i}] = ${y[i]}, expected 0 or 1`, { port });
   const aux: Record<string, Float32Array> = {};
   for (const [name, arr] of Object.entries(a.arrays)) {
     if (name.startsWith('aux/') && arr.shape.length === 1 && arr.data.length === n) aux[name] = Float32Array.from(arr.data as ArrayLike<number>);

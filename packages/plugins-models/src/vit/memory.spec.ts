@@ -20,6 +20,7 @@ describe('ViT memory guard', () => {
     const c = VIT_PRESETS['vit-b16'];
     expect(estimateTrainingBytes(c, 32).total).toBeGreaterThan(WASM32_HEAP_BYTES);
     for (const backend of ['wasm', 'cpu']) {
+      expect(() => checkTrainingMemory(c, 32, 86e6, backend, 'train.finetune')).toThrow(expect.objectContaining({ code: 'FT_MODEL_TOO_LARGE' }));
       expect(() => checkTrainingMemory(c, 32, 86e6, backend, 'train.finetune')).toThrow(/train\.finetune: .*batch 32 needs about \d+\.\d+ GiB.*4 GiB wasm32 heap.*@tensorflow\/tfjs-node.*tfjs-node-gpu.*GPU/);
     }
     expect(checkTrainingMemory(c, 32, 86e6, 'tensorflow', 'x').total).toBeGreaterThan(WASM32_HEAP_BYTES);

@@ -8,6 +8,7 @@
  * probabilities), times ACTIVATION_OVERHEAD for the backward pass's transient tensors and
  * allocator slack (the wasm heap never shrinks; calibrated on measured heaps, see below).
  */
+import { FairtuneError } from '@fairtune/core/plugin';
 import { vitParameterCount, vitTokens, type VitConfig } from './config.js';
 
 export const WASM32_HEAP_BYTES = 4 * 1024 ** 3;
@@ -48,7 +49,8 @@ const GiB = (b: number) => (b / 1024 ** 3).toFixed(2);
 export function checkTrainingMemory(c: VitConfig, batch: number, trainable: number, backend: string, what: string): MemoryEstimate {
   const e = estimateTrainingBytes(c, batch, trainable);
   if ((backend === 'wasm' || backend === 'cpu') && e.total > WASM32_HEAP_BYTES) {
-    throw new Error(
+    throw new FairtuneError(
+      'FT_MODEL_TOO_LARGE',
       `${what}: a ViT training step (image ${c.imageSize}², patch ${c.patchSize}, dim ${c.dim}, depth ${c.depth}) at batch ${batch} needs about ${GiB(e.total)} GiB ` +
         `(parameters ${GiB(e.parameters)}, gradients + Adam ${GiB(e.gradients + e.adam)}, activations ${GiB(e.activations)}), ` +
         `more than the 4 GiB wasm32 heap of the "${backend}" backend. Install @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu with a CUDA GPU) and use backend "node"/"node-gpu", ` +

@@ -13,12 +13,13 @@
  * RoPE off (ropeTheta 0). No dropout: timm's vit_*_patch16_224 defaults have none.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng, type NdArray } from '@fairtune/core/plugin';
+import { Rng, type ErrorSubject, type NdArray } from '@fairtune/core/plugin';
 import { countParameters, type VariableSpec } from '../ppg-gpt/config.js';
 import { internalLayout, patchValues, validateVitConfig, vitHeadSpecs, vitSpecs, vitTokens, type VitConfig } from './config.js';
 import { linear } from '../engine/ops.js';
 import { geluErf, layerNormVit } from '../engine/vit-ops.js';
 import { attention } from '../engine/fused-kernels.js';
+import { weightError } from '../io/weight-errors.js';
 
 const INIT_STD = 0.02;
 let instanceCounter = 0;
@@ -102,11 +103,12 @@ export class Vit {
   /**
    * Builds a model from timm-layout float32 arrays named as timm names them. Every variable must
    * be present with its exact shape and finite values; errors name the source and the tensor.
+   * `about` says where the arrays came from (an artifact's port or a weights file), which sets the errors' codes.
    */
-  static fromArrays(config: VitConfig, arrays: Readonly<Record<string, NdArray>>, source: string): Vit {
+  static fromArrays(config: VitConfig, arrays: Readonly<Record<string, NdArray>>, source: string, about: ErrorSubject = {}): Vit {
     const m = new Vit(config);
     try {
-      for (const s of m.specs) m.#add(s, checkedArray(arrays, s, source));
+      for (const s of m.specs) m.#add(s, checkedArray(arrays, s, source, about));
     } catch (err) {
       m.dispose();
       throw err;
@@ -203,14 +205,14 @@ export class Vit {
   }
 }
 
-function checkedArray(arrays: Readonly<Record<string, NdArray>>, s: VariableSpec, source: string): Float32Array {
+function checkedArray(arrays: Readonly<Record<string, NdArray>>, s: VariableSpec, source: string, about: ErrorSubject): Float32Array {
   const a = arrays[s.name];
-  if (!a) throw new Error(`${source}: missing weight "${s.name}" (shape [${s.shape.join(', ')}])`);
-  if (a.dtype !== 'float32') throw new Error(`${source}: weight "${s.name}" is ${a.dtype}, expected float32`);
+  if (!a) throw weightError(about, 'layout', `${source}: missing weight "${s.name}" (shape [${s.shape.join(', ')}])`);
+  if (a.dtype !== 'float32') throw weightError(about, 'layout', `${source}: weight "${s.name}" is ${a.dtype}, expected float32`);
   if (a.shape.length !== s.shape.length || a.shape.some((d, i) => d !== s.shape[i])) {
-    throw new Error(`${source}: weight "${s.name}" has shape [${a.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+    throw weightError(about, 'layout', `${source}: weight "${s.name}" has shape [${a.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
   }
   const data = a.data as Float32Array;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw new Error(`${source}: weight "${s.name}" has a non-finite value at index ${i}`);
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw weightError(about, 'value', `${source}: weight "${s.name}" has a non-finite value at index ${i}`);
   return data;
 }

@@ -64,6 +64,8 @@ describe('safetensors', () => {
     len.writeBigUInt64LE(BigInt(header.length));
     writeFileSync(p, Buffer.concat([len, header, Buffer.alloc(8)]));
     expect(() => readSafetensors(p)).toThrow(`weights file ${p}: tensor "w" has 8 bytes, shape [4] of F32 needs 16`);
+    expect(() => readSafetensors(p)).toThrow(expect.objectContaining({ code: 'FT_DATA_FORMAT', about: { file: p } }));
+    expect(() => readSafetensors(join(dir, 'absent.safetensors'))).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', about: { file: join(dir, 'absent.safetensors') } }));
     writeFileSync(p, Buffer.from('not a file'));
     expect(() => readSafetensors(p)).toThrow(/header length/);
     const h2 = Buffer.from(JSON.stringify({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }));
@@ -96,6 +98,7 @@ describe('timm import', () => {
     const w = timmLike(CFG, 1);
     const { ['blocks.1.attn.proj.bias']: _drop, ...missing } = w;
     expect(() => importTimm(missing, CFG, 'f.safetensors')).toThrow('f.safetensors: missing tensor "blocks.1.attn.proj.bias" (expected shape [8])');
+    expect(() => importTimm(missing, CFG, 'weights file f.safetensors', 'f.safetensors')).toThrow(expect.objectContaining({ code: 'FT_CHECKPOINT_MAPPING', about: { file: 'f.safetensors' } }));
     const wrong = { ...w, 'blocks.0.mlp.fc1.weight': { dtype: 'float32', shape: [16, 8], data: new Float32Array(128) } } as Record<string, NdArray>;
     expect(() => importTimm(wrong, CFG, 'f.safetensors')).toThrow(/tensor "blocks\.0\.mlp\.fc1\.weight" has shape \[16, 8\].*expects \[32, 8\]/);
     const extra = { ...w, 'fc_norm.weight': w['norm.weight']!, 'pre_logits.fc.bias': w['norm.bias']! };

@@ -6,7 +6,7 @@
  * does (class token kept, grid resized with antialiased bicubic interpolation, align_corners
  * False — PyTorch's `F.interpolate(..., mode='bicubic', antialias=True)`).
  */
-import type { NdArray } from '@fairtune/core/plugin';
+import { FairtuneError, type NdArray } from '@fairtune/core/plugin';
 import { vitHeadSpecs, vitSpecs, vitTokens, type VitConfig } from './config.js';
 
 export interface TimmImport {
@@ -84,9 +84,11 @@ export function resamplePosEmbed(pos: Float32Array, from: number, to: number, di
 
 /**
  * Maps a timm state dict onto `config`. The file's sizes must match the config's (dim, depth,
- * patch size, MLP width); the image size and class count may differ.
+ * patch size, MLP width); the image size and class count may differ. A tensor that does not map
+ * is FT_CHECKPOINT_MAPPING about `file` (when given).
  */
-export function importTimm(tensors: Readonly<Record<string, NdArray>>, config: VitConfig, source: string): TimmImport {
+export function importTimm(tensors: Readonly<Record<string, NdArray>>, config: VitConfig, source: string, file?: string): TimmImport {
+  const unmapped = (message: string) => new FairtuneError('FT_CHECKPOINT_MAPPING', message, file !== undefined ? { file } : {});
   const specs = vitSpecs(config);
   const expected = new Set(specs.map((s) => s.name));
   const headNames = new Set(vitHeadSpecs(config).map((s) => s.name));
@@ -94,22 +96,22 @@ export function importTimm(tensors: Readonly<Record<string, NdArray>>, config: V
   const shape = (a: NdArray) => `[${a.shape.join(', ')}]`;
   const fileHead = tensors['head.weight'];
   const newHead = !fileHead || fileHead.shape.length !== 2 || fileHead.shape[0] !== config.numClasses || !tensors['head.bias'];
-  if (fileHead && fileHead.shape[1] !== config.dim) throw new Error(`${source}: tensor "head.weight" has shape ${shape(fileHead)}, its input width should be the model's dim ${config.dim}`);
+  if (fileHead && fileHead.shape[1] !== config.dim) throw unmapped(`${source}: tensor "head.weight" has shape ${shape(fileHead)}, its input width should be the model's dim ${config.dim}`);
   let resampled: TimmImport['resampled'];
   for (const s of specs) {
     if (headNames.has(s.name) && newHead) continue;
     const a = tensors[s.name];
-    if (!a) throw new Error(`${source}: missing tensor "${s.name}" (expected shape [${s.shape.join(', ')}]); is this a timm VisionTransformer checkpoint with depth ${config.depth}?`);
+    if (!a) throw unmapped(`${source}: missing tensor "${s.name}" (expected shape [${s.shape.join(', ')}]); is this a timm VisionTransformer checkpoint with depth ${config.depth}?`);
     if (s.name === 'pos_embed' && a.shape.length === 3 && a.shape[2] === config.dim && a.shape[0] === 1 && a.shape[1] !== vitTokens(config)) {
       const from = Math.round(Math.sqrt(a.shape[1]! - 1));
-      if (from * from !== a.shape[1]! - 1) throw new Error(`${source}: tensor "pos_embed" has ${a.shape[1]} tokens, not 1 class token + a square patch grid`);
+      if (from * from !== a.shape[1]! - 1) throw unmapped(`${source}: tensor "pos_embed" has ${a.shape[1]} tokens, not 1 class token + a square patch grid`);
       const to = config.imageSize / config.patchSize;
       arrays[s.name] = { dtype: 'float32', shape: [...s.shape], data: resamplePosEmbed(a.data as Float32Array, from, to, config.dim) };
       resampled = { from, to };
       continue;
     }
     if (a.shape.length !== s.shape.length || a.shape.some((d, i) => d !== s.shape[i])) {
-      throw new Error(`${source}: tensor "${s.name}" has shape ${shape(a)}, the model (dim ${config.dim}, patch ${config.patchSize}, MLP ×${config.mlpRatio}) expects [${s.shape.join(', ')}]`);
+      throw unmapped(`${source}: tensor "${s.name}" has shape ${shape(a)}, the model (dim ${config.dim}, patch ${config.patchSize}, MLP ×${config.mlpRatio}) expects [${s.shape.join(', ')}]`);
     }
     arrays[s.name] = a;
   }
