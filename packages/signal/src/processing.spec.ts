@@ -52,6 +52,19 @@ describe('applyProcessingStep', () => {
     await expect(applyProcessingStep(dataset(), { op: 'bandpass', low: 0.5, high: 20, order: 2 })).rejects.toThrow(/high edge 20 Hz is not below the Nyquist rate of r0\/acc \(16 Hz\)/);
     await expect(applyProcessingStep(dataset(), { op: 'fft' } as never)).rejects.toThrow(/unknown signal-processing step \{"op":"fft"\}; known ops: bandpass, resample/);
   });
+
+  it('codes the errors a user can act on (docs/errors.md)', async () => {
+    await expect(applyProcessingStep(dataset(), { op: 'bandpass', low: 0.5, high: 20, order: 2 })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'high' } });
+    // The filter design's RangeError on a band it cannot take keeps its message and gets the code.
+    await expect(applyProcessingStep(dataset(), { op: 'bandpass', low: 8, high: 4, order: 2 })).rejects.toMatchObject({
+      code: 'FT_PARAM_INVALID',
+      about: { param: 'low' },
+      message: 'band [8, 4] Hz must satisfy 0 < low < high < Nyquist (32 Hz)',
+    });
+    await expect(applyProcessingStep(dataset(), { op: 'fft' } as never)).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT' });
+    const noArray = dataset();
+    await expect(applyProcessingStep({ meta: noArray.meta, arrays: {} }, { op: 'resample', fs: 16 })).rejects.toMatchObject({ code: 'FT_ARRAY_MISSING' });
+  });
 });
 
 describe('remainingSteps', () => {
@@ -76,5 +89,15 @@ describe('windowDataset', () => {
     expect(w.meta.signal).toEqual({ fs: 40, length: 80, channels: ['ppg'], windowSeconds: 2, shiftSeconds: 2, normalisation: 'none', signals: ['ppg'], processing: [{ op: 'resample', fs: 40, signals: ['ppg'] }] });
     expect(w.arrays['x']!.shape).toEqual([5, 80]);
     expect(Array.from(w.arrays['y']!.data)).toEqual([90, 90, 90, 90, 90]);
+  });
+
+  it('codes a dataset it cannot window as FT_INPUT_CONTENT, a missing array as FT_ARRAY_MISSING', async () => {
+    const opts = { windowSeconds: 2, shiftSeconds: 2, signals: ['ppg'], target: 'hr', normalisation: 'none', short: 'drop' } as const;
+    await expect(windowDataset(dataset(), { ...opts, signals: ['ecg'] })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', message: 'recording r0 has no signal "ecg" (has ppg, acc)' });
+    await expect(windowDataset(dataset(), { ...opts, signals: ['ppg', 'acc'] })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT' });
+    await expect(windowDataset(dataset(), { ...opts, windowSeconds: 30 })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT' });
+    const d = dataset();
+    await expect(windowDataset({ meta: d.meta, arrays: { 'r0/ppg': d.arrays['r0/ppg']! } }, opts)).rejects.toMatchObject({ code: 'FT_ARRAY_MISSING', message: expect.stringMatching(/label "hr" points at array "r0\/hr"/) });
+    await expect(windowDataset({ meta: d.meta, arrays: { 'r0/hr': d.arrays['r0/hr']! } }, opts)).rejects.toMatchObject({ code: 'FT_ARRAY_MISSING', message: 'dataset has no array "r0/ppg"' });
   });
 });

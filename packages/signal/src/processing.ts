@@ -3,7 +3,7 @@
  * preprocessing stages run one step each; `eval.predict` replays a model's whole chain on
  * another dataset, so both go through this one implementation.
  */
-import type { DatasetMeta, NdArray, RecordingRecord, SignalProcessingStep, SignalRef } from '@fairtune/core/plugin';
+import { FairtuneError, type DatasetMeta, type NdArray, type RecordingRecord, type SignalProcessingStep, type SignalRef } from '@fairtune/core/plugin';
 import { butterBandpass, filtfiltWithGaps } from './butterworth.js';
 import { resamplePoly } from './resample.js';
 import { channelCount, channelOf, fromChannels } from './channels.js';
@@ -19,23 +19,38 @@ export interface LoopHooks {
   readonly progress?: (done: number, total: number, recording: string) => void;
 }
 
+/**
+ * The filter of a band-pass step at rate `fs`. The design's RangeError on an order or band it
+ * cannot take (`low` not below `high`, say) is about the step's params: it is coded as such,
+ * with the same message.
+ */
+function bandpassSections(step: Extract<SignalProcessingStep, { op: 'bandpass' }>, fs: number): ReturnType<typeof butterBandpass> {
+  try {
+    return butterBandpass(step.order, step.low, step.high, fs);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    const orderOk = Number.isInteger(step.order) && step.order >= 1 && step.order <= 12;
+    throw new FairtuneError('FT_PARAM_INVALID', e.message, { param: orderOk ? 'low' : 'order' }, { cause: e });
+  }
+}
+
 /** A per-channel signal transform of one step; one instance serves a whole dataset (it caches filters per rate). */
 function stepTransform(step: SignalProcessingStep): (x: Float64Array, fs: number, where: string) => { y: Float64Array; fs: number } {
   switch (step.op) {
     case 'resample':
-      if (!(step.fs > 0)) throw new Error(`resample step: fs must be positive (got ${step.fs})`);
+      if (!(step.fs > 0)) throw new FairtuneError('FT_PARAM_INVALID', `resample step: fs must be positive (got ${step.fs})`, { param: 'fs' });
       return (x, fs) => ({ y: fs === step.fs ? x : resamplePoly(x, fs, step.fs), fs: step.fs });
     case 'bandpass': {
       const cache = new Map<number, ReturnType<typeof butterBandpass>>();
       return (x, fs, where) => {
-        if (step.high >= fs / 2) throw new Error(`band-pass: high edge ${step.high} Hz is not below the Nyquist rate of ${where} (${fs / 2} Hz); resample first or lower 'high'`);
+        if (step.high >= fs / 2) throw new FairtuneError('FT_PARAM_INVALID', `band-pass: high edge ${step.high} Hz is not below the Nyquist rate of ${where} (${fs / 2} Hz); resample first or lower 'high'`, { param: 'high' });
         let sos = cache.get(fs);
-        if (!sos) cache.set(fs, (sos = butterBandpass(step.order, step.low, step.high, fs)));
+        if (!sos) cache.set(fs, (sos = bandpassSections(step, fs)));
         return { y: filtfiltWithGaps(sos, x), fs };
       };
     }
     default:
-      throw new Error(`unknown signal-processing step ${JSON.stringify(step)}; known ops: bandpass, resample`);
+      throw new FairtuneError('FT_INPUT_CONTENT', `unknown signal-processing step ${JSON.stringify(step)}; known ops: bandpass, resample`);
   }
 }
 
@@ -58,7 +73,7 @@ export async function applyProcessingStep(input: DatasetArrays, step: SignalProc
         continue;
       }
       const arr = input.arrays[ref.array];
-      if (!arr) throw new Error(`dataset has no array "${ref.array}" (recording ${rec.id}, signal ${key})`);
+      if (!arr) throw new FairtuneError('FT_ARRAY_MISSING', `dataset has no array "${ref.array}" (recording ${rec.id}, signal ${key})`);
       let fs = ref.fs;
       const chs = Array.from({ length: channelCount(arr) }, (_, c) => {
         const r = fn(channelOf(arr, c), ref.fs, `${rec.id}/${key}`);

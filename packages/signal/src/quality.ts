@@ -1,5 +1,5 @@
 /** Window quality checks (`QualityChecks`), shared by `preprocess.quality` and `eval.predict`. */
-import type { NdArray, QualityChecks } from '@fairtune/core/plugin';
+import { FairtuneError, type NdArray, type QualityChecks } from '@fairtune/core/plugin';
 import { clippingFraction, flatFraction } from './window.js';
 
 export interface QualityResult {
@@ -13,7 +13,7 @@ export interface QualityResult {
 export function qualityMask(arrays: Readonly<Record<string, NdArray>>, checks: QualityChecks): QualityResult {
   const x = arrays['x'];
   const y = arrays['y'];
-  if (!x || !y) throw new Error('samples artifact needs arrays x and y');
+  if (!x || !y) throw new FairtuneError('FT_ARRAY_MISSING', 'samples artifact needs arrays x and y');
   const n = y.shape[0]!;
   const per = n ? x.data.length / n : 0;
   const q = arrays['aux/quality'];

@@ -34,6 +34,8 @@ describe('qualityMask', () => {
     expect(r.kept).toBe(2);
     const loose = qualityMask(arrays, { useQualityFlag: false, maxFlatFraction: 1, maxClippingFraction: 1, targetRange: [30, 300] });
     expect(loose.kept).toBe(6);
+    const { x: _x, ...noX } = arrays;
+    expect(() => qualityMask(noX, { useQualityFlag: true, maxFlatFraction: 0.25, maxClippingFraction: 0.2, targetRange: [30, 220] })).toThrow(expect.objectContaining({ code: 'FT_ARRAY_MISSING' }));
   });
 });
 
@@ -50,6 +52,8 @@ describe('compactSubjects', () => {
     const same = compactSubjects(meta, arrays);
     expect(same.removed).toEqual([]);
     expect(same.meta).toBe(meta);
+    const { subject: _s, ...noSubject } = arrays;
+    expect(() => compactSubjects(meta, noSubject)).toThrow(expect.objectContaining({ code: 'FT_ARRAY_MISSING' }));
   });
 });
 

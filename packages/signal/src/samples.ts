@@ -1,5 +1,5 @@
 /** Row helpers over a samples artifact's arrays ([N, …] per window, `subject` indexing `meta.subjects`). */
-import { ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core/plugin';
+import { FairtuneError, ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core/plugin';
 
 /** Keeps the samples where `keep[i]`; every array whose first dimension is N is filtered. */
 export function filterSamples(arrays: Readonly<Record<string, NdArray>>, keep: ArrayLike<boolean>): Record<string, NdArray> {
@@ -32,7 +32,7 @@ export function filterSamples(arrays: Readonly<Record<string, NdArray>>, keep: A
  */
 export function compactSubjects(meta: SamplesMeta, arrays: Readonly<Record<string, NdArray>>): { meta: SamplesMeta; arrays: Record<string, NdArray>; removed: string[] } {
   const subject = arrays['subject'];
-  if (!subject) throw new Error('samples artifact has no "subject" array');
+  if (!subject) throw new FairtuneError('FT_ARRAY_MISSING', 'samples artifact has no "subject" array');
   const used = new Set<number>(subject.data as Int32Array);
   if (used.size === meta.subjects.length) return { meta, arrays: { ...arrays }, removed: [] };
   const newIndex = new Int32Array(meta.subjects.length).fill(-1);

@@ -4,7 +4,7 @@
  * shorter than one window. `preprocess.window` and `eval.predict` (windowing another dataset to a
  * model's input) share it.
  */
-import { ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core/plugin';
+import { FairtuneError, ndarray, type AttributeValue, type NdArray, type SamplesMeta } from '@fairtune/core/plugin';
 import { alignLabel, normaliseWindow, windowStarts, type Normalisation } from './window.js';
 import { channelCount, channelOf } from './channels.js';
 import type { DatasetArrays, LoopHooks } from './processing.js';
@@ -55,22 +55,22 @@ export async function windowDataset(input: DatasetArrays, p: WindowingOptions, h
     await hooks.checkpoint?.();
     const refs = p.signals.map((s) => {
       const r = rec.signals[s];
-      if (!r) throw new Error(`recording ${rec.id} has no signal "${s}" (has ${Object.keys(rec.signals).join(', ')})`);
+      if (!r) throw new FairtuneError('FT_INPUT_CONTENT', `recording ${rec.id} has no signal "${s}" (has ${Object.keys(rec.signals).join(', ')})`);
       return r;
     });
     const rate = refs[0]!.fs;
     for (const [k, r] of refs.entries()) {
-      if (r.fs !== rate) throw new Error(`recording ${rec.id}: signal ${p.signals[k]} is at ${r.fs} Hz but ${p.signals[0]} is at ${rate} Hz; add preprocess.resample first`);
+      if (r.fs !== rate) throw new FairtuneError('FT_INPUT_CONTENT', `recording ${rec.id}: signal ${p.signals[k]} is at ${r.fs} Hz but ${p.signals[0]} is at ${rate} Hz; add preprocess.resample first`);
     }
     if (fs === undefined) fs = rate;
-    else if (fs !== rate) throw new Error(`recording ${rec.id} is at ${rate} Hz, earlier recordings at ${fs} Hz; resample the dataset to one rate first`);
+    else if (fs !== rate) throw new FairtuneError('FT_INPUT_CONTENT', `recording ${rec.id} is at ${rate} Hz, earlier recordings at ${fs} Hz; resample the dataset to one rate first`);
     const target = rec.labels[p.target];
-    if (!target) throw new Error(`recording ${rec.id} has no label "${p.target}" (has ${Object.keys(rec.labels).join(', ')})`);
+    if (!target) throw new FairtuneError('FT_INPUT_CONTENT', `recording ${rec.id} has no label "${p.target}" (has ${Object.keys(rec.labels).join(', ')})`);
     let chs: Float64Array[] = [];
     const names: string[] = [];
     refs.forEach((r, k) => {
       const arr = input.arrays[r.array];
-      if (!arr) throw new Error(`dataset has no array "${r.array}"`);
+      if (!arr) throw new FairtuneError('FT_ARRAY_MISSING', `dataset has no array "${r.array}"`);
       for (let c = 0; c < channelCount(arr); c++) {
         chs.push(channelOf(arr, c));
         names.push(channelCount(arr) > 1 ? `${p.signals[k]}.${r.channels?.[c] ?? c}` : p.signals[k]!);
@@ -105,13 +105,13 @@ export async function windowDataset(input: DatasetArrays, p: WindowingOptions, h
     };
     const labelArray = (name: string, l: typeof target) => {
       const arr = input.arrays[l.array];
-      if (!arr) throw new Error(`recording ${rec.id} label "${name}" points at array "${l.array}", which the dataset artifact does not have`);
+      if (!arr) throw new FairtuneError('FT_ARRAY_MISSING', `recording ${rec.id} label "${name}" points at array "${l.array}", which the dataset artifact does not have`);
       return arr.data;
     };
     const tv = labelArray(p.target, target);
     const timing = (l: typeof target, name: string) => {
       if (l.windowSeconds === undefined && l.shiftSeconds === undefined) {
-        throw new Error(`recording ${rec.id} label "${name}" has no windowSeconds/shiftSeconds, so its samples cannot be placed in time`);
+        throw new FairtuneError('FT_INPUT_CONTENT', `recording ${rec.id} label "${name}" has no windowSeconds/shiftSeconds, so its samples cannot be placed in time`);
       }
       return { windowSeconds: l.windowSeconds ?? l.shiftSeconds!, shiftSeconds: l.shiftSeconds ?? l.windowSeconds!, offsetSeconds: l.offsetSeconds ?? 0 };
     };
@@ -145,7 +145,7 @@ export async function windowDataset(input: DatasetArrays, p: WindowingOptions, h
     }
     hooks.progress?.(ri + 1, meta.recordings.length, rec.id);
   }
-  if (xs.length === 0) throw new Error(`windowing produced no windows from ${meta.recordings.length} recording(s)` + (droppedShort ? ` (${droppedShort} shorter than ${p.windowSeconds} s were dropped; use short: 'pad-edge' or 'tile')` : ''));
+  if (xs.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `windowing produced no windows from ${meta.recordings.length} recording(s)` + (droppedShort ? ` (${droppedShort} shorter than ${p.windowSeconds} s were dropped; use short: 'pad-edge' or 'tile')` : ''));
   const L = xs[0]!.length / channels.length;
   const x = new Float32Array(xs.length * xs[0]!.length);
   xs.forEach((w, i) => x.set(w, i * w.length));

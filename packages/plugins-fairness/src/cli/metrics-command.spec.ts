@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { CliIO } from '@fairtune/core';
-import { MetricsCommand } from './metrics-command.js';
+import { MetricsCommand, parseMetricsArgs } from './metrics-command.js';
+import { readPredictionsCsv } from './predictions-csv.js';
 
 function fakeIO(cwd: string): CliIO & { out: () => string; err: () => string } {
   const sink = () => {
@@ -111,6 +112,7 @@ describe('fairtune metrics', () => {
     expect(await cmd.run(argv, io)).toBe(2);
     expect(io.err()).toMatch(message);
     expect(io.err()).toMatch(/Usage: fairtune metrics/);
+    expect(() => parseMetricsArgs(argv)).toThrow(expect.objectContaining({ code: 'FT_USAGE' }));
   });
 
   it('names the file, line and column of bad input and exits 2', async () => {
@@ -127,6 +129,10 @@ describe('fairtune metrics', () => {
     expect((await run('label.csv', 'classification', 'y', 'p')).err).toMatch(/label\.csv: line 3, column 1 \("y"\): classification targets must be 0 or 1, got "2"/);
     expect((await run('reg.csv', 'regression', 'heart_rate')).err).toMatch(/reg\.csv: line 1: no column "heart_rate" \(given by --target\); columns are: subject, sex, age, hr, hr_pred/);
     expect((await run('missing.csv')).err).toMatch(/missing\.csv: cannot read file \(ENOENT\)/);
+    // The codes behind those messages (docs/errors.md): an absent file, a file in the wrong form.
+    const read = (file: string) => () => readPredictionsCsv(join(dir, file), file, 'regression', { target: 'hr', prediction: 'hr_pred', groups: ['sex'] });
+    expect(read('missing.csv')).toThrow(expect.objectContaining({ code: 'FT_DATA_MISSING', about: { file: join(dir, 'missing.csv') }, message: 'missing.csv: cannot read file (ENOENT)' }));
+    expect(read('bad.csv')).toThrow(expect.objectContaining({ code: 'FT_DATA_FORMAT', about: { file: join(dir, 'bad.csv') } }));
   });
 
   it('prints usage for --help', async () => {

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { CliCommand, CliIO, TaskKind } from '@fairtune/core/plugin';
+import { UsageError, type CliCommand, type CliIO, type TaskKind } from '@fairtune/core/plugin';
 import { evaluatePredictions } from '../metrics/evaluate.js';
 import { toJsonSafe } from '../metrics/summary.js';
 import { InputError, readPredictionsCsv } from './predictions-csv.js';
@@ -31,8 +31,6 @@ Computes every metric from a CSV file with a header row and one row per sample.
   --json         print one JSON object instead of tables (undefined metrics are null)
 Exit codes: 0 success, 2 bad usage or bad input.`;
 
-class UsageProblem extends Error {}
-
 interface Parsed {
   file: string;
   task: TaskKind;
@@ -47,7 +45,8 @@ interface Parsed {
   json: boolean;
 }
 
-function parse(argv: readonly string[]): Parsed | 'help' {
+/** The command's arguments; throws a UsageError (FT_USAGE) on bad usage. */
+export function parseMetricsArgs(argv: readonly string[]): Parsed | 'help' {
   let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
@@ -69,23 +68,23 @@ function parse(argv: readonly string[]): Parsed | 'help' {
       },
     }));
   } catch (err) {
-    throw new UsageProblem((err as Error).message);
+    throw new UsageError((err as Error).message, { cause: err });
   }
   if (values.help) return 'help';
-  if (positionals.length !== 1) throw new UsageProblem(`expected one predictions CSV file, got ${positionals.length === 0 ? 'none' : positionals.join(', ')}`);
+  if (positionals.length !== 1) throw new UsageError(`expected one predictions CSV file, got ${positionals.length === 0 ? 'none' : positionals.join(', ')}`);
   const task = values.task;
-  if (task !== 'regression' && task !== 'classification') throw new UsageProblem(`--task must be "regression" or "classification"${task ? `, got "${task}"` : ''}`);
-  for (const name of ['target', 'prediction'] as const) if (!values[name]) throw new UsageProblem(`--${name} <column> is required`);
+  if (task !== 'regression' && task !== 'classification') throw new UsageError(`--task must be "regression" or "classification"${task ? `, got "${task}"` : ''}`);
+  for (const name of ['target', 'prediction'] as const) if (!values[name]) throw new UsageError(`--${name} <column> is required`);
   const groups = (values.group as string[] | undefined) ?? [];
-  if (groups.length === 0) throw new UsageProblem('at least one --group <column> is required');
+  if (groups.length === 0) throw new UsageError('at least one --group <column> is required');
   const number = (name: string, fallback: number, check: (v: number) => boolean, what: string): number => {
     const raw = values[name] as string | undefined;
     if (raw === undefined) return fallback;
     const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v) || !check(v)) throw new UsageProblem(`--${name} must be ${what}, got "${raw}"`);
+    if (raw.trim() === '' || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name} must be ${what}, got "${raw}"`);
     return v;
   };
-  if (values.bootstrap !== undefined && values.subject === undefined) throw new UsageProblem('--bootstrap needs --subject <column> (confidence intervals resample subjects)');
+  if (values.bootstrap !== undefined && values.subject === undefined) throw new UsageError('--bootstrap needs --subject <column> (confidence intervals resample subjects)');
   return {
     file: positionals[0]!,
     task,
@@ -116,9 +115,9 @@ export class MetricsCommand implements CliCommand {
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     let args: Parsed | 'help';
     try {
-      args = parse(argv);
+      args = parseMetricsArgs(argv);
     } catch (err) {
-      if (!(err instanceof UsageProblem)) throw err;
+      if (!(err instanceof UsageError)) throw err;
       io.stderr.write(`fairtune metrics: ${err.message}\n\n${USAGE}\n`);
       return 2;
     }

@@ -4,12 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { FairtuneError, type TaskKind } from '@fairtune/core/plugin';
+import { FairtuneError, type ErrorSubject, type TaskKind } from '@fairtune/core/plugin';
 
+/** A predictions CSV that cannot be read (FT_DATA_MISSING) or is not in the expected form (FT_DATA_FORMAT). */
 export class InputError extends FairtuneError {
   override readonly name = 'InputError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('FT_DATA_FORMAT', message, {}, options);
+  constructor(message: string, about: ErrorSubject = {}, options?: ErrorOptions, code: 'FT_DATA_FORMAT' | 'FT_DATA_MISSING' = 'FT_DATA_FORMAT') {
+    super(code, message, about, options);
   }
 }
 
@@ -38,20 +39,20 @@ export function readPredictionsCsv(path: string, displayName: string, task: Task
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InputError(`${displayName}: cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new InputError(`${displayName}: cannot read file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: path }, { cause: err }, 'FT_DATA_MISSING');
   }
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, { info: true, bom: true, skip_empty_lines: true, trim: true }) as unknown as typeof records;
   } catch (err) {
-    throw new InputError(`${displayName}: ${(err as Error).message}`);
+    throw new InputError(`${displayName}: ${(err as Error).message}`, { file: path }, { cause: err });
   }
-  if (records.length === 0) throw new InputError(`${displayName}: the file is empty (expected a header row)`);
+  if (records.length === 0) throw new InputError(`${displayName}: the file is empty (expected a header row)`, { file: path });
   const header = records[0]!.record;
   const col = (name: string, option: string): number => {
     const idx = header.indexOf(name);
-    if (idx < 0) throw new InputError(`${displayName}: line 1: no column "${name}" (given by ${option}); columns are: ${header.join(', ')}`);
-    if (header.indexOf(name, idx + 1) >= 0) throw new InputError(`${displayName}: line 1: column "${name}" appears more than once in the header`);
+    if (idx < 0) throw new InputError(`${displayName}: line 1: no column "${name}" (given by ${option}); columns are: ${header.join(', ')}`, { file: path });
+    if (header.indexOf(name, idx + 1) >= 0) throw new InputError(`${displayName}: line 1: column "${name}" appears more than once in the header`, { file: path });
     return idx;
   };
   const tIdx = col(columns.target, '--target');
@@ -59,7 +60,7 @@ export function readPredictionsCsv(path: string, displayName: string, task: Task
   const gIdx = columns.groups.map((g) => col(g, '--group'));
   const sIdx = columns.subject !== undefined ? col(columns.subject, '--subject') : -1;
   const rows = records.slice(1);
-  if (rows.length === 0) throw new InputError(`${displayName}: no data rows after the header`);
+  if (rows.length === 0) throw new InputError(`${displayName}: no data rows after the header`, { file: path });
 
   const yTrue = new Float64Array(rows.length);
   const yPred = new Float64Array(rows.length);
@@ -70,18 +71,18 @@ export function readPredictionsCsv(path: string, displayName: string, task: Task
     const num = (c: number): number => {
       const cell = record[c]!;
       const v = cell === '' ? Number.NaN : Number(cell);
-      if (!Number.isFinite(v)) throw new InputError(`${where(c)}: expected a number, got ${cell === '' ? 'an empty cell' : `"${cell}"`}`);
+      if (!Number.isFinite(v)) throw new InputError(`${where(c)}: expected a number, got ${cell === '' ? 'an empty cell' : `"${cell}"`}`, { file: path });
       return v;
     };
     yTrue[r] = num(tIdx);
     yPred[r] = num(pIdx);
     if (task === 'classification') {
-      if (yTrue[r] !== 0 && yTrue[r] !== 1) throw new InputError(`${where(tIdx)}: classification targets must be 0 or 1, got "${record[tIdx]}"`);
+      if (yTrue[r] !== 0 && yTrue[r] !== 1) throw new InputError(`${where(tIdx)}: classification targets must be 0 or 1, got "${record[tIdx]}"`, { file: path });
     }
     const parts = gIdx.map((c) => record[c]!);
     groupKeys.push(parts.some((p) => p === '') ? null : parts.join('|'));
     if (sIdx >= 0) {
-      if (record[sIdx] === '') throw new InputError(`${where(sIdx)}: empty subject id`);
+      if (record[sIdx] === '') throw new InputError(`${where(sIdx)}: empty subject id`, { file: path });
       subjectKeys.push(record[sIdx]!);
     }
   });

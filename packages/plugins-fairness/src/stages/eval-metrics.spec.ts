@@ -154,5 +154,29 @@ describe('eval.metrics: bias, agreement, strata, subject weighting and small gro
 
   it('rejects bin edges that do not increase', async () => {
     await expect(runStandalone(evalMetricsStage, { params: { targetBins: [80, 60] }, inputs: { predictions: pred } })).rejects.toThrow(/targetBins must increase strictly, got \[80, 60\]/);
+    await expect(runStandalone(evalMetricsStage, { params: { targetBins: [80, 60] }, inputs: { predictions: pred } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'targetBins' } });
+  });
+
+  it('codes predictions whose values the metrics cannot take as FT_INPUT_CONTENT, with the metric function\'s message', async () => {
+    const yPred = Float32Array.from(pred.arrays['yPred']!.data);
+    yPred[6] = Number.NaN;
+    const nan = { ...pred, arrays: { ...pred.arrays, yPred: ndarray(yPred) } };
+    await expect(runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions: nan } })).rejects.toMatchObject({
+      code: 'FT_INPUT_CONTENT',
+      about: { port: 'predictions' },
+      message: 'stratifiedErrors: yPred[6] is NaN, expected a finite number',
+    });
+    // Classification: a target other than 0/1 (here from evaluatePredictions itself).
+    const n = pred.arrays['yTrue']!.data.length;
+    const cls = artifact('predictions', { ...(pred.meta as PredictionsMeta), task: 'classification' }, {
+      ...pred.arrays,
+      yTrue: ndarray(Float32Array.from({ length: n }, (_, i) => (i === 6 ? 2 : i % 2))),
+      yPred: ndarray(Float32Array.from({ length: n }, (_, i) => 0.25 + 0.5 * (i % 2))),
+    });
+    await expect(runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions: cls } })).rejects.toMatchObject({
+      code: 'FT_INPUT_CONTENT',
+      about: { port: 'predictions' },
+      message: expect.stringMatching(/: yTrue\[6\] is 2, expected 0 or 1$/),
+    });
   });
 });

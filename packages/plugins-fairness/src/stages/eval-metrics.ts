@@ -9,6 +9,7 @@
 import {
   artifact,
   deriveSeed,
+  FairtuneError,
   optionalInput,
   requireArray,
   requireInput,
@@ -63,14 +64,24 @@ interface Breakdown {
   readonly eligible: (group: number, stratum: number) => boolean;
 }
 
-/** Throws unless every present array among `names` has `n` elements, naming the artifact and array. */
-function checkRows(a: Artifact, names: readonly string[], n: number): void {
+/** Throws unless every present array among `names` has `n` elements, naming the artifact and array (`port`: the input it came through). */
+function checkRows(a: Artifact, names: readonly string[], n: number, port: string): void {
   for (const name of names) {
     const arr = a.arrays[name];
     if (arr && (arr.data?.length ?? -1) !== n) {
-      throw new Error(`${a.kind} artifact array "${name}" has ${arr.data?.length ?? 'no'} elements, expected ${n} (one per row)`);
+      throw new FairtuneError('FT_ARRAY_MISSING', `${a.kind} artifact array "${name}" has ${arr.data?.length ?? 'no'} elements, expected ${n} (one per row)`, { port });
     }
   }
+}
+
+/**
+ * The metric functions throw a RangeError on values they cannot use (a non-finite target or
+ * prediction, a classification target other than 0/1, a group id that is not an integer): here
+ * the values are the predictions input's, so such an error is about that input's content (same
+ * message, FT_INPUT_CONTENT). Other errors pass through unchanged.
+ */
+function predictionsContent(e: unknown): never {
+  throw e instanceof RangeError ? new FairtuneError('FT_INPUT_CONTENT', e.message, { port: 'predictions' }, { cause: e }) : e;
 }
 
 function representationJson(r: RepresentationResult, names: readonly string[], analysis: RepresentationAnalysis): JsonObject {
@@ -169,8 +180,8 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       const meta = pred.meta;
       const warnings: string[] = [];
       const nPred = requireArray(pred, 'yTrue').data.length;
-      checkRows(pred, ['yPred', 'subject', 'group', 'split'], nPred);
-      const rows = selectSplitRows(pred, meta.splits, nPred, p.split);
+      checkRows(pred, ['yPred', 'subject', 'group', 'split'], nPred, 'predictions');
+      const rows = selectSplitRows(pred, meta.splits, nPred, p.split, undefined, 'predictions');
       const yTrue = take(requireArray(pred, 'yTrue').data, rows);
       const yPred = take(requireArray(pred, 'yPred').data, rows);
       const subject = take(requireArray(pred, 'subject').data, rows);
@@ -215,18 +226,23 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
           return (g: number, k: number) => ok.has(`${g}:${k}`);
         };
         const add = (key: Breakdown['key'], stratum: Float64Array, names: readonly string[], extra: JsonObject) => {
-          const point = stratifiedErrors(yTrue, yPred, stratum, names, group, subject);
+          let point: StratifiedErrors;
+          try {
+            point = stratifiedErrors(yTrue, yPred, stratum, names, group, subject);
+          } catch (e) {
+            predictionsContent(e);
+          }
           breakdowns.push({ key, stratum, names, extra, point, eligible: eligibleCells(point) });
         };
         const edges = p.targetBins;
         edges.forEach((e, k) => {
-          if (k > 0 && !(e > edges[k - 1]!)) throw new Error(`targetBins must increase strictly, got [${edges.join(', ')}]`);
+          if (k > 0 && !(e > edges[k - 1]!)) throw new FairtuneError('FT_PARAM_INVALID', `targetBins must increase strictly, got [${edges.join(', ')}]`, { param: 'targetBins' });
         });
         add('byTargetBin', Float64Array.from(binIndex(yTrue, edges)), binLabels(edges), { edges: [...edges], units: meta.target?.units ?? null, binOf: 'true value; lower edge inclusive' });
         const auxName = `aux/${p.activity.column}`;
         const auxArr = pred.arrays[auxName];
         if (auxArr) {
-          checkRows(pred, [auxName], nPred);
+          checkRows(pred, [auxName], nPred, 'predictions');
           const cs = categoryStrata(take(auxArr.data, rows), p.activity.names);
           add('byActivity', Float64Array.from(cs.stratum), cs.names, { column: p.activity.column, codes: cs.codes });
         } else {
@@ -250,9 +266,9 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
       if (emb) {
         const emeta = emb.meta;
         const z = requireArray(emb, 'z');
-        if (z.shape.length !== 2) throw new Error(`embeddings artifact array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
-        checkRows(emb, ['subject', 'group', 'split'], z.shape[0]!);
-        const erows = selectSplitRows(emb, emeta.splits, z.shape[0]!, p.split);
+        if (z.shape.length !== 2) throw new FairtuneError('FT_ARRAY_MISSING', `embeddings artifact array "z" has shape [${z.shape.join(', ')}], expected [N, D]`, { port: 'embeddings' });
+        checkRows(emb, ['subject', 'group', 'split'], z.shape[0]!, 'embeddings');
+        const erows = selectSplitRows(emb, emeta.splits, z.shape[0]!, p.split, undefined, 'embeddings');
         const D = z.shape[1]!;
         const zSel = new Float64Array(erows.length * D);
         erows.forEach((r, k) => zSel.set(z.data.subarray(r * D, (r + 1) * D) as ArrayLike<number>, k * D));
@@ -305,7 +321,7 @@ export const evalMetricsStage: StagePlugin<EvalMetricsParams> = {
               }),
             }
           : {}),
-      });
+      }).catch(predictionsContent);
       warnings.splice(taskWarningsAt, 0, ...point.warnings);
       const ci: JsonObject | undefined = point.ci
         ? (toJsonSafe({

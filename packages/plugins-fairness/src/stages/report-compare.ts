@@ -131,19 +131,19 @@ function readCurves(a: KindArtifact<'json' | 'model'>, fallback: string): Curve[
   const out: Curve[] = [];
   if (Array.isArray(meta.history)) {
     meta.history.forEach((row, i) => {
-      if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`curves artifact (${method}): history[${i}] is not an object`);
+      if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new FairtuneError('FT_INPUT_CONTENT', `curves artifact (${method}): history[${i}] is not an object`, { port: 'curves' });
       const epoch = typeof row.epoch === 'number' ? row.epoch : i;
       for (const [k, v] of Object.entries(row)) if (k !== 'epoch' && typeof v === 'number' && Number.isFinite(v)) out.push({ method, epoch, series: k, value: v });
     });
   } else if (meta.curves && typeof meta.curves === 'object' && !Array.isArray(meta.curves)) {
     for (const [series, values] of Object.entries(meta.curves)) {
-      if (!Array.isArray(values)) throw new Error(`curves artifact (${method}): curves.${series} is not an array of numbers`);
+      if (!Array.isArray(values)) throw new FairtuneError('FT_INPUT_CONTENT', `curves artifact (${method}): curves.${series} is not an array of numbers`, { port: 'curves' });
       values.forEach((v, epoch) => {
         if (typeof v === 'number' && Number.isFinite(v)) out.push({ method, epoch, series, value: v });
       });
     }
   } else {
-    throw new Error(`curves artifact (${method}, kind ${a.kind}) has neither meta.history (array of per-epoch objects) nor meta.curves (name → number[])`);
+    throw new FairtuneError('FT_INPUT_CONTENT', `curves artifact (${method}, kind ${a.kind}) has neither meta.history (array of per-epoch objects) nor meta.curves (name → number[])`, { port: 'curves' });
   }
   return out;
 }
@@ -363,7 +363,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
       if (metricArts.length === 0) throw new FairtuneError('FT_INPUT_MISSING', 'report.compare needs at least one metrics artifact', { port: 'metrics' });
       const runs = metricArts.map((a, i) => ({ method: a.meta.method ?? `run ${i + 1}`, meta: a.meta }));
       const tasks = new Set(runs.map((r) => r.meta.task));
-      if (tasks.size !== 1) throw new Error(`report.compare: metrics artifacts mix tasks (${[...tasks].join(', ')})`);
+      if (tasks.size !== 1) throw new FairtuneError('FT_INPUT_CONTENT', `report.compare: metrics artifacts mix tasks (${[...tasks].join(', ')})`, { port: 'metrics' });
       const task = runs[0]!.meta.task ?? 'regression';
       const methods = [...new Set(runs.map((r) => r.method))];
       if (methods.includes(p.baseline)) {
@@ -520,10 +520,10 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
           const meta = a.meta;
           const method = meta.method ?? `embeddings ${i + 1}`;
           const z = requireArray(a, 'z');
-          if (z.shape.length !== 2) throw new Error(`embeddings (${method}) array "z" has shape [${z.shape.join(', ')}], expected [N, D]`);
+          if (z.shape.length !== 2) throw new FairtuneError('FT_ARRAY_MISSING', `embeddings (${method}) array "z" has shape [${z.shape.join(', ')}], expected [N, D]`, { port: 'embeddings' });
           const [N, D] = z.shape as [number, number];
           // Same rule as eval.metrics: a split that the embeddings lack is an error, not "all rows".
-          let rows = selectSplitRows(a, meta.splits, N, p.split, `embeddings (${method})`);
+          let rows = selectSplitRows(a, meta.splits, N, p.split, `embeddings (${method})`, 'embeddings');
           if (rows.length > p.maxPoints) rows = new Rng(deriveSeed(ctx.seed, `projection-${i}`)).shuffle(rows).slice(0, p.maxPoints).sort((x, y) => x - y);
           if (rows.length < 2) {
             warnings.push(`embeddings (${method}): fewer than 2 points, no projection`);
@@ -610,7 +610,7 @@ export const reportCompareStage: StagePlugin<ReportCompareParams> = {
             ]),
         '',
       );
-      if (p.table2 && task !== 'classification') throw new Error('report.compare: table2 is the AUC layout of a classification comparison; these metrics are regression');
+      if (p.table2 && task !== 'classification') throw new FairtuneError('FT_PARAM_INVALID', 'report.compare: table2 is the AUC layout of a classification comparison; these metrics are regression', { param: 'table2' });
       if (p.table2) {
         const level = Math.round(100 * (first.ci?.level ?? 0.95));
         md.push('## Table 2 layout', '', `The FairTune paper's Table 2 (ablation of the search objective and the mask space), in percent: value [${level}% bootstrap CI] for one run, mean ± std (n seeds) for repeated runs. Groups: ${groupNames.map(cell).join(', ') || 'none'}.`, '');

@@ -107,6 +107,7 @@ describe('eval.metrics', () => {
   it('rejects an unknown split, naming it', async () => {
     const { predictions } = cohort('erm', 1, 2);
     await expect(runStandalone(evalMetricsStage, { params: { split: 'val' }, inputs: { predictions } })).rejects.toThrow(/no split "val" \(splits: train, test\)/);
+    await expect(runStandalone(evalMetricsStage, { params: { split: 'val' }, inputs: { predictions } })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', about: { port: 'predictions' } });
   });
 
   it('rejects a split when the predictions have no split array, pointing to split: null', async () => {
@@ -124,6 +125,7 @@ describe('eval.metrics', () => {
     const { predictions } = cohort('erm', 1, 2);
     const bad = { ...predictions, arrays: { ...predictions.arrays, subject: ndarray(new Int32Array(3)) } };
     await expect(runStandalone(evalMetricsStage, { inputs: { predictions: bad } })).rejects.toThrow(/predictions artifact array "subject" has 3 elements, expected 60/);
+    await expect(runStandalone(evalMetricsStage, { inputs: { predictions: bad } })).rejects.toMatchObject({ code: 'FT_ARRAY_MISSING', about: { port: 'predictions' } });
   });
 
   it('applies schema defaults', () => {
@@ -337,6 +339,24 @@ describe('report.compare', () => {
     await expect(
       runStandalone(reportCompareStage, { inputs: { metrics: [outputs.metrics!], embeddings: [{ ...embeddings, arrays }] } }),
     ).rejects.toThrow(/embeddings \(erm\) has no "split" array, so split "test" cannot be selected; set split: null/);
+    await expect(
+      runStandalone(reportCompareStage, { params: { split: 'val' }, inputs: { metrics: [outputs.metrics!], embeddings: [embeddings] } }),
+    ).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', about: { port: 'embeddings' } });
+  });
+
+  it('codes metrics that mix tasks as FT_INPUT_CONTENT, a table2 layout of regression metrics as FT_PARAM_INVALID', async () => {
+    const { predictions } = cohort('erm', 1, 2);
+    const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions } });
+    const cls = artifact('metrics', { ...(outputs.metrics!.meta as JsonObject), method: 'cls', task: 'classification' });
+    await expect(runStandalone(reportCompareStage, { inputs: { metrics: [outputs.metrics!, cls] } })).rejects.toMatchObject({
+      code: 'FT_INPUT_CONTENT',
+      about: { port: 'metrics' },
+      message: 'report.compare: metrics artifacts mix tasks (regression, classification)',
+    });
+    await expect(runStandalone(reportCompareStage, { params: { table2: { rows: [{ method: 'erm', objective: 'o', space: 's' }] } }, inputs: { metrics: [outputs.metrics!] } })).rejects.toMatchObject({
+      code: 'FT_PARAM_INVALID',
+      about: { param: 'table2' },
+    });
   });
 
   it('explains unreadable training curves', async () => {
@@ -345,6 +365,9 @@ describe('report.compare', () => {
     await expect(
       runStandalone(reportCompareStage, { inputs: { metrics: [outputs.metrics!], curves: [artifact('json', { method: 'erm', losses: [1, 2] })] } }),
     ).rejects.toThrow(/has neither meta\.history .* nor meta\.curves/);
+    await expect(
+      runStandalone(reportCompareStage, { inputs: { metrics: [outputs.metrics!], curves: [artifact('json', { method: 'erm', losses: [1, 2] })] } }),
+    ).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', about: { port: 'curves' } });
   });
 });
 

@@ -10,7 +10,7 @@
  *   ∇L_P − proj_{∇L_A} ∇L_P − α ∇L_A (Frobenius inner product), α = λ(p); the schedule
  *   defaults to 'constant' (α = λ_max) as in the paper, fairlearn and AIF360.
  */
-import type { AdversarySpec, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
+import { FairtuneError, type AdversarySpec, type TrainingStrategy, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 
 /** DANN ramp: 2/(1 + exp(−γ·p)) − 1 for p clamped to [0, 1]; 0 at p = 0, → 1 as p → 1 (0.9999 for γ = 10). */
 export function dannRamp(progress: number, gamma = 10): number {
@@ -49,7 +49,7 @@ export const adversarialStrategy: TrainingStrategyPlugin = {
     const { mode, maxLambda, gamma, hiddenUnits, learningRate } = p;
     // The schedule's default depends on the mode, so the schema leaves it open.
     const schedule = p.schedule ?? (mode === 'projection' ? 'constant' : 'dann');
-    if (init.groupNames.length < 2) throw new Error(`strategy adversarial: needs at least 2 groups to predict, got ${init.groupNames.length}`);
+    if (init.groupNames.length < 2) throw new FairtuneError('FT_INPUT_CONTENT', `strategy adversarial: needs at least 2 groups to predict, got ${init.groupNames.length}`);
     const adversary: AdversarySpec = {
       mode,
       hiddenUnits,

@@ -13,7 +13,7 @@
  * q only changes in lossWeights, which the trainer calls on training steps only, so it stays
  * frozen during evaluation; a second call for the same step returns the same weights.
  */
-import type { BatchInfo, TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
+import { FairtuneError, type BatchInfo, type TrainingStrategy, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import { groupCounts } from './params.js';
 
 export interface GroupDroOptions {
@@ -37,7 +37,7 @@ export class GroupDro {
     trainGroups: Int32Array,
     readonly options: GroupDroOptions,
   ) {
-    if (groups < 1) throw new Error('group-dro: needs at least one group name');
+    if (groups < 1) throw new FairtuneError('FT_INPUT_CONTENT', 'group-dro: needs at least one group name');
     this.#logQ = new Float64Array(groups).fill(-Math.log(groups));
     this.#counts = groupCounts(trainGroups, groups);
     this.#lastGroupLoss = new Float64Array(groups);
@@ -129,7 +129,7 @@ export const groupDroStrategy: TrainingStrategyPlugin = {
     const G = init.groupNames.length;
     // The schema allows one value or a list; only the data tells how many groups there are.
     if (typeof p.adjustment !== 'number' && p.adjustment.length !== G) {
-      throw new Error(`strategy group-dro: param "adjustment" has ${p.adjustment.length} values but the samples define ${G} groups (${init.groupNames.join(', ')}); give one value or one per group`);
+      throw new FairtuneError('FT_PARAM_INVALID', `strategy group-dro: param "adjustment" has ${p.adjustment.length} values but the samples define ${G} groups (${init.groupNames.join(', ')}); give one value or one per group`, { param: 'strategy.params.adjustment' });
     }
     const dro = new GroupDro(G, init.trainGroups, {
       stepSize: p.stepSize,

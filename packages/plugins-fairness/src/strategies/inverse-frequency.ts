@@ -13,7 +13,7 @@
  * unbiased estimate of the group-balanced risk Σ_g ℓ_g/G) or Σ_i w_i ℓ_i / Σ_i w_i
  * ('weight-sum', PyTorch's weighted-mean reduction).
  */
-import type { TrainingStrategy, TrainingStrategyPlugin } from '@fairtune/core/plugin';
+import { FairtuneError, type TrainingStrategy, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import { groupCounts } from './params.js';
 
 /** Per-sample IF weights and the weight of each group (0 for groups absent from training). */
@@ -25,7 +25,7 @@ export function inverseFrequencyWeights(groups: Int32Array, G: number): { sample
     if (c > 0) present++;
     known += c;
   }
-  if (present === 0) throw new Error('inverse-frequency: no training sample has a known group (all group ids are −1)');
+  if (present === 0) throw new FairtuneError('FT_INPUT_CONTENT', 'inverse-frequency: no training sample has a known group (all group ids are −1)');
   const group = Float64Array.from(counts, (c) => (c > 0 ? known / (present * c) : 0));
   const sample = Float64Array.from(groups, (g) => (g >= 0 ? group[g]! : 1));
   return { sample, group };

@@ -41,6 +41,7 @@ describe('inverse-frequency', () => {
     const { group } = inverseFrequencyWeights(Int32Array.from([0, 2, 2, 2]), 3);
     expect(Array.from(group)).toEqual([2, 0, 4 / 6]);
     expect(() => inverseFrequencyWeights(Int32Array.from([-1, -1]), 2)).toThrow(/no training sample has a known group/);
+    expect(() => inverseFrequencyWeights(Int32Array.from([-1, -1]), 2)).toThrow(expect.objectContaining({ code: 'FT_INPUT_CONTENT' }));
   });
 
   it('returns the same sampling weights each epoch by default', () => {
@@ -138,6 +139,10 @@ describe('group-dro', () => {
     s.afterEpoch!({ epoch: 0, trainLoss: 5, trainGroupLoss: Float64Array.from([10, 0]) });
     expect(i.logs[0]).toMatch(/q = \[f=0\.5250, m=0\.4750\]/);
     expect(() => groupDroStrategy.create(init(groupDroStrategy, { adjustment: [1] }, [0, 1]))).toThrow('param "adjustment" has 1 values but the samples define 2 groups (f, m)');
+    expect(() => groupDroStrategy.create(init(groupDroStrategy, { adjustment: [1] }, [0, 1]))).toThrow(
+      expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'strategy.params.adjustment' } }),
+    );
+    expect(() => groupDroStrategy.create(init(groupDroStrategy, {}, [], []))).toThrow(expect.objectContaining({ code: 'FT_INPUT_CONTENT', message: 'group-dro: needs at least one group name' }));
     expect(() => init(groupDroStrategy, { adjustment: [1, -1] }, [0, 1])).toThrow('params/adjustment');
     expect(() => init(groupDroStrategy, { stepSizee: 0.01 }, [0, 1])).toThrow('params/stepSizee: unknown parameter "stepSizee" (training-strategy group-dro)');
   });
@@ -185,5 +190,6 @@ describe('adversarial', () => {
     expect(r.adversary!.lambda(0, 0)).toBe(0);
     expect(() => init(adversarialStrategy, { hiddenUnits: 2.5 }, [0, 1])).toThrow('params/hiddenUnits: must be of type integer (training-strategy adversarial)');
     expect(() => adversarialStrategy.create(init(adversarialStrategy, {}, [0, 0], ['only']))).toThrow(/at least 2 groups/);
+    expect(() => adversarialStrategy.create(init(adversarialStrategy, {}, [0, 0], ['only']))).toThrow(expect.objectContaining({ code: 'FT_INPUT_CONTENT' }));
   });
 });
