@@ -70,9 +70,17 @@ export const ERROR_CODES = {
     title: 'A data file is not in the format the stage reads (the message names the file and, where it can, the line, record or field).',
     fix: 'Compare the file with the publisher\'s format described in docs/datasets.md; a truncated download is the usual cause (delete it and download again).',
   },
+  FT_DOWNLOAD_FAILED: {
+    title: 'A dataset download failed: an HTTP error, or the connection ended before the whole file arrived.',
+    fix: 'Run again (a partial download resumes); check network access and `downloadUrl`; or download the dataset by hand into `root` (docs/datasets.md).',
+  },
   FT_MODEL_TOO_LARGE: {
     title: 'The model or input size would not fit the WebAssembly engine\'s 4 GiB heap.',
     fix: 'Use a smaller preset or input size, or install `@tensorflow/tfjs-node` (or `@tensorflow/tfjs-node-gpu` with a GPU) and run with `--backend node` (or `node-gpu`), which has no such limit.',
+  },
+  FT_TRAINING_DIVERGED: {
+    title: 'Training stopped because the loss became NaN or infinite (the message names the epoch and step).',
+    fix: 'Lower `learningRate`, keep gradient clipping on (`gradClipNorm` > 0), or lower `auxWeight`; check that inputs and targets are finite and scaled (a constant or huge target often causes it).',
   },
   FT_BACKEND_UNAVAILABLE: {
     title: 'The tensor backend asked for is not installed or could not start.',
@@ -135,11 +143,13 @@ export class FairtuneError extends Error {
 
 /**
  * The code of an error that has one (a FairtuneError from any copy of core: the check is by
- * shape, not `instanceof`, since a plugin may bring its own copy).
+ * shape, a code and an `about` object, not `instanceof`, since a plugin may bring its own copy).
  */
 export function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return err instanceof Error && typeof code === 'string' && /^[A-Z][A-Z0-9]*_[A-Z0-9_]+$/.test(code) ? code : undefined;
+  const e = err as { code?: unknown; about?: unknown } | null;
+  // `about` tells ours from Node's own coded errors (ERR_STREAM_PREMATURE_CLOSE, Z_DATA_ERROR, ENOENT).
+  const about = e?.about;
+  return err instanceof Error && typeof e?.code === 'string' && /^[A-Z][A-Z0-9]*_[A-Z0-9_]+$/.test(e.code) && typeof about === 'object' && about !== null ? e.code : undefined;
 }
 
 /** The anchor of a code in docs/errors.md. */

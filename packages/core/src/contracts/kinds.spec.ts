@@ -86,10 +86,12 @@ describe('coded errors', () => {
   it('finds the code of an error from any copy of core by its shape, and only of an Error', () => {
     expect(errorCode(new FairtuneError('FT_DATA_FORMAT', 'x'))).toBe('FT_DATA_FORMAT');
     // A FairtuneError of another copy of core is not `instanceof` this one's class.
-    const foreign = Object.assign(new Error('x'), { code: 'FT_DATA_FORMAT' });
+    const foreign = Object.assign(new Error('x'), { code: 'FT_DATA_FORMAT', about: {} });
     expect(errorCode(foreign)).toBe('FT_DATA_FORMAT');
-    // Node's own codes (ENOENT) and non-errors are not ours.
+    // Node's own codes (ENOENT, ERR_STREAM_PREMATURE_CLOSE, zlib's Z_DATA_ERROR) and non-errors are not ours.
     expect(errorCode(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBeUndefined();
+    expect(errorCode(Object.assign(new Error('x'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }))).toBeUndefined();
+    expect(errorCode(Object.assign(new Error('x'), { code: 'Z_DATA_ERROR' }))).toBeUndefined();
     expect(errorCode({ code: 'FT_DATA_FORMAT' })).toBeUndefined();
     expect(errorCode(new Error('plain'))).toBeUndefined();
   });

@@ -91,9 +91,9 @@ function loaderDeclarationSource(ctx: TemplateContext): string {
  * subjects.csv. Labels are per sample (label k covers [k/fs, (k+1)/fs)), so windowing averages them.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { artifact, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
+import { artifact, FairtuneError, ndarray, runAsync, type DatasetMeta, type NdArray, type RecordingRecord, type StageContext, type StagePlugin } from '@fairtune/core/plugin';
 import { numericColumn, readSubjects, readTable, recordingFiles, SUBJECTS_FILE } from './csv.js';
 
 export interface LoadParams {
@@ -144,6 +144,7 @@ function loaderBehaviourSource(ctx: TemplateContext): string {
     runAsync(ctx.signal, async (emit) => {
       const p = ctx.params;
       const root = resolve(p.root);
+      if (!existsSync(join(root, SUBJECTS_FILE))) throw new FairtuneError('FT_DATA_MISSING', join(root, SUBJECTS_FILE) + ': file not found (params.root must be a folder with ' + SUBJECTS_FILE + ' and one CSV per recording)', { file: join(root, SUBJECTS_FILE) });
       const subjects = new Map(readSubjects(root).map((s) => [s.id, s]));
       const files = recordingFiles(root);
       const arrays: Record<string, NdArray> = {};

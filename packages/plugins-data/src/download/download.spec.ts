@@ -80,6 +80,7 @@ describe('download', () => {
     await expect(downloadFile(`${base}/x.bin`, dest, { sha256: '0'.repeat(64) })).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: dest } });
     expect(existsSync(`${dest}.part`) || existsSync(dest)).toBe(false);
     await expect(downloadFile(`${base}/missing`, dest)).rejects.toThrow(/HTTP 404/);
+    await expect(downloadFile(`${base}/missing`, dest)).rejects.toMatchObject({ code: 'FT_DOWNLOAD_FAILED', about: { file: `${base}/missing` } });
   });
 
   it('data.but-ppg download: fetches a PhysioNet-style project via SHA256SUMS.txt and loads it', async () => {

@@ -41,7 +41,7 @@ export async function downloadFile(url: string, dest: string, opts: { sha256?: s
     rmSync(part);
     return downloadFile(url, dest, opts);
   }
-  if (!(res.status === 200 || res.status === 206)) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+  if (!(res.status === 200 || res.status === 206)) throw new FairtuneError('FT_DOWNLOAD_FAILED', `${url}: HTTP ${res.status} ${res.statusText}`, { file: url });
   if (res.status === 200) offset = 0; // server ignored the range: restart
   const hash = offset > 0 ? await hashFile(part) : createHash('sha256');
   const len = res.headers.get('content-length');
@@ -49,7 +49,7 @@ export async function downloadFile(url: string, dest: string, opts: { sha256?: s
   const out = createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
   let done = offset;
   try {
-    if (!res.body) throw new Error(`${url}: empty response body`);
+    if (!res.body) throw new FairtuneError('FT_DOWNLOAD_FAILED', `${url}: empty response body`, { file: url });
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       hash.update(chunk);
       if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
@@ -59,7 +59,7 @@ export async function downloadFile(url: string, dest: string, opts: { sha256?: s
   } finally {
     await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));
   }
-  if (total !== undefined && done !== total) throw new Error(`${url}: connection ended after ${done} of ${total} bytes; run again to resume from ${part}`);
+  if (total !== undefined && done !== total) throw new FairtuneError('FT_DOWNLOAD_FAILED', `${url}: connection ended after ${done} of ${total} bytes; run again to resume from ${part}`, { file: url });
   const sha = hash.digest('hex');
   if (opts.sha256 && sha !== opts.sha256.toLowerCase()) {
     rmSync(part);
@@ -82,7 +82,7 @@ export function parseSha256Sums(text: string): { sha256: string; path: string }[
 export async function downloadPhysionetProject(baseUrl: string, root: string, opts: { onProgress?: (done: number, total: number, file: string) => void; signal?: AbortSignal } = {}): Promise<DownloadResult[]> {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const res = await fetch(`${base}SHA256SUMS.txt`, { signal: opts.signal ?? null });
-  if (!res.ok) throw new Error(`${base}SHA256SUMS.txt: HTTP ${res.status} ${res.statusText}`);
+  if (!res.ok) throw new FairtuneError('FT_DOWNLOAD_FAILED', `${base}SHA256SUMS.txt: HTTP ${res.status} ${res.statusText}`, { file: `${base}SHA256SUMS.txt` });
   const list = parseSha256Sums(await res.text());
   if (list.length === 0) throw new FairtuneError('FT_DATA_FORMAT', `${base}SHA256SUMS.txt lists no files`, { file: `${base}SHA256SUMS.txt` });
   const out: DownloadResult[] = [];

@@ -115,3 +115,22 @@ describe('adversary gradients', () => {
     }
   });
 });
+
+describe('divergence', () => {
+  it('stops with FT_TRAINING_DIVERGED, naming epoch and step, when the loss becomes non-finite', async () => {
+    const data = readSamples(makeSamples({ n: 24, seed: 5 }), TINY);
+    const model = PpgGpt.create(TINY, 3);
+    model.addTaskHead('mean', 4);
+    // No clipping and an absurd step: the weights overflow within a few steps.
+    const config = { ...baseConfig(splitIndices(data, 'train'), splitIndices(data, 'validation')), learningRate: 1e30, gradClipNorm: 0, epochs: 3 };
+    try {
+      await expect(finetune(model, data, config, {}, ['female', 'male'], recorder().events)).rejects.toMatchObject({
+        code: 'FT_TRAINING_DIVERGED',
+        about: { param: 'learningRate' },
+        message: expect.stringMatching(/^training diverged: loss is (NaN|-?Infinity) at epoch \d+, step \d+/),
+      });
+    } finally {
+      model.dispose();
+    }
+  });
+});

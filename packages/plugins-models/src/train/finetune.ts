@@ -385,7 +385,7 @@ export async function finetune(
         yb.dispose();
         if (!Number.isFinite(lossValue)) {
           for (const g of [...Object.values(mainGrads), ...Object.values(advGrads ?? {})]) g.dispose();
-          throw new Error(`training diverged: loss is ${lossValue} at epoch ${epoch}, step ${step} (lower the learning rate or enable gradient clipping)`);
+          throw new FairtuneError('FT_TRAINING_DIVERGED', `training diverged: loss is ${lossValue} at epoch ${epoch}, step ${step} (lower the learning rate or enable gradient clipping)`, { param: 'learningRate' });
         }
         const gradNorm = clipByGlobalNorm(mainGrads, cfg.gradClipNorm);
         optimizer.apply(trainableMap, mainGrads, lr);

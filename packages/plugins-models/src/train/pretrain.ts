@@ -71,7 +71,7 @@ export async function pretrain(model: PpgGpt, x: Float32Array, indices: Int32Arr
         for (const [id, g] of Object.entries(grads)) named[byId.get(id)!] = g;
         if (!Number.isFinite(loss)) {
           for (const g of Object.values(named)) g.dispose();
-          throw new Error(`pretraining diverged: loss is ${loss} at epoch ${epoch}, step ${step}`);
+          throw new FairtuneError('FT_TRAINING_DIVERGED', `pretraining diverged: loss is ${loss} at epoch ${epoch}, step ${step}`, { param: 'learningRate' });
         }
         const norm = clipByGlobalNorm(named, cfg.gradClipNorm);
         optimizer.apply(varMap, named, lr);
