@@ -5,7 +5,7 @@
  * study as int params `mask_00` … `mask_NN` (0/1, zero-padded names, so the order never depends on
  * insertion, algorithms.md §7.3) and bound as the bit string `train.finetune`'s `mask` takes.
  */
-import type { Distribution, JsonSchema, ParamValue, SearchSpace } from '@fairtune/core/plugin';
+import { FairtuneError, type Distribution, type JsonSchema, type ParamValue, type SearchSpace } from '@fairtune/core/plugin';
 
 export type SpaceEntry =
   | { readonly type: 'float'; readonly low: number; readonly high: number; readonly log?: boolean; readonly step?: number }
@@ -58,14 +58,14 @@ export function resolveSpace(space: Readonly<Record<string, SpaceEntry>>, layers
   for (const [name, e] of Object.entries(space).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (e.type === 'mask') {
       const bits = e.bits ?? (layers !== undefined ? 3 * layers : undefined);
-      if (bits === undefined) throw new Error(`space.${name}: a mask needs "bits", or a backbone input to count its layers (3 bits a block)`);
+      if (bits === undefined) throw new FairtuneError('FT_SEARCH_SPACE', `space.${name}: a mask needs "bits", or a backbone input to count its layers (3 bits a block)`, { param: `space.${name}` });
       masks.set(name, bits);
       for (const bit of maskBitNames(name, bits)) study[bit] = { type: 'int', low: 0, high: 1, log: false, step: 1 };
     } else if (e.type === 'categorical') study[name] = { type: 'categorical', choices: e.choices };
     else {
-      if (!(e.low <= e.high)) throw new Error(`space.${name}: low ${e.low} is above high ${e.high}`);
-      if (e.log && e.low <= 0) throw new Error(`space.${name}: a log-scale range needs low > 0 (got ${e.low})`);
-      if (e.log && e.step !== undefined) throw new Error(`space.${name}: "step" and "log" cannot be combined (as in Optuna)`);
+      if (!(e.low <= e.high)) throw new FairtuneError('FT_SEARCH_SPACE', `space.${name}: low ${e.low} is above high ${e.high}`, { param: `space.${name}` });
+      if (e.log && e.low <= 0) throw new FairtuneError('FT_SEARCH_SPACE', `space.${name}: a log-scale range needs low > 0 (got ${e.low})`, { param: `space.${name}` });
+      if (e.log && e.step !== undefined) throw new FairtuneError('FT_SEARCH_SPACE', `space.${name}: "step" and "log" cannot be combined (as in Optuna)`, { param: `space.${name}` });
       study[name] = e.type === 'int' ? { type: 'int', low: e.low, high: e.high, log: !!e.log, step: e.step ?? 1 } : { type: 'float', low: e.low, high: e.high, log: !!e.log, ...(e.step !== undefined ? { step: e.step } : {}) };
     }
   }
@@ -84,7 +84,7 @@ export function resolveSpace(space: Readonly<Record<string, SpaceEntry>>, layers
       const bits = masks.get(binding);
       if (bits === undefined) return { [binding]: value };
       const pattern = typeof value === 'string' ? namedMask(value, bits) : undefined;
-      if (!pattern) throw new Error(`a mask value is a bit string of ${bits} bits or one of full, linear-readout, attention, layernorm, mlp (got ${JSON.stringify(value)})`);
+      if (!pattern) throw new FairtuneError('FT_PARAM_INVALID', `a mask value is a bit string of ${bits} bits or one of full, linear-readout, attention, layernorm, mlp (got ${JSON.stringify(value)})`, { param: 'enqueue' });
       return Object.fromEntries(maskBitNames(binding, bits).map((b, i) => [b, Number(pattern[i])]));
     },
   };

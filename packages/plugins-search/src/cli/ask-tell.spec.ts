@@ -65,6 +65,7 @@ describe('--search-space: Optuna 3.1 distribution JSON', () => {
     for (const [json, msg] of bad) expect(() => parseOptunaSearchSpace(JSON.stringify({ p: json }))).toThrow(new RegExp(`param "p": .*${msg.source}`));
     expect(() => parseOptunaSearchSpace('{"x": ')).toThrow(/not valid JSON/);
     expect(() => parseOptunaSearchSpace('[1]')).toThrow(/JSON object/);
+    expect(() => parseOptunaSearchSpace('{"p": {"type": "gauss"}}')).toThrow(expect.objectContaining({ code: 'FT_SEARCH_SPACE', cause: expect.objectContaining({ message: expect.stringMatching(/Unknown distribution type/) }) }));
   });
 });
 
@@ -129,6 +130,7 @@ describe('ask/tell flags', () => {
       ['GridSampler', '{}', /--sampler-kwargs: .*searchSpace/],
     ];
     for (const [name, kwargs, msg] of bad) expect(() => chooseSampler(name, kwargs)).toThrow(msg);
+    expect(() => chooseSampler('tpe', '{seed: 1}')).toThrow(expect.objectContaining({ code: 'FT_USAGE', cause: expect.any(SyntaxError) }));
   });
 
   it('tell: the state and values rules of Study.tell', () => {
@@ -143,6 +145,7 @@ describe('ask/tell flags', () => {
     expect(() => tellOutcome({ state: 'complete', values: [NaN] })).toThrow(/--values: The value nan is not acceptable/);
     expect(() => tellOutcome({ state: 'pruned', values: [1] })).toThrow(/--values: values cannot be given when --state is pruned/);
     expect(() => tellOutcome({ state: 'fail', values: [1] })).toThrow(/--state is fail/);
+    expect(() => tellOutcome({ state: 'fail', values: [1] })).toThrow(expect.objectContaining({ code: 'FT_USAGE' }));
   });
 
   it('prints what Optuna prints (json, table, flatten)', () => {

@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { FairtuneError, UsageError, type CliIO, type Distribution, type ParamValue, type StudyDirection } from '@fairtune/core/plugin';
+import { errorCode, FairtuneError, UsageError, type CliIO, type Distribution, type ErrorCode, type ParamValue, type StudyDirection } from '@fairtune/core/plugin';
 import { distributionConflict } from '../storage/journal-format.js';
 import { JournalStorage, type JournalStudy } from '../storage/journal.js';
 import { DEFAULT_STORAGE, journalFiles, openJournalStorage, parseStorage, type StorageLocation } from '../storage/location.js';
@@ -19,11 +19,14 @@ import { formatAsk, paramCell } from './ask-tell-output.js';
 import { parseOptunaSearchSpace, type ParsedSearchSpace } from './optuna-distributions.js';
 import { chooseSampler } from './optuna-sampler.js';
 
-/** The command's own failure (exit 1, as Python's traceback exits 1); the message names the flag. */
+/**
+ * The command's own failure (exit 1, as Python's traceback exits 1); the message names the flag.
+ * FT_USAGE unless a wrapped error's code says more (a --search-space problem is FT_SEARCH_SPACE).
+ */
 export class AskTellError extends FairtuneError {
   override readonly name = 'AskTellError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('FT_USAGE', message, {}, options);
+  constructor(message: string, options?: ErrorOptions, code: ErrorCode | (string & {}) = 'FT_USAGE') {
+    super(code, message, {}, options);
   }
 }
 
@@ -61,7 +64,7 @@ function location(args: CommonArgs, io: CliIO): JournalLocation & { text: string
   try {
     loc = parseStorage(text);
   } catch (e) {
-    throw new UsageError(`--storage: ${(e as Error).message}`);
+    throw new UsageError(`--storage: ${(e as Error).message}`, { cause: e });
   }
   if (loc.kind === 'memory') throw new UsageError('--storage memory: a study in memory lives only inside its run; use journal:… or redis://…');
   return { ...loc, text };
@@ -91,7 +94,7 @@ function ask(args: AskArgs, io: CliIO, log: Log): void {
     try {
       space = parseOptunaSearchSpace(args.searchSpace);
     } catch (e) {
-      throw new AskTellError(`--search-space: ${(e as Error).message}`);
+      throw new AskTellError(`--search-space: ${(e as Error).message}`, { cause: e }, errorCode(e) ?? 'FT_USAGE');
     }
   }
   for (const w of space.warnings) io.stderr.write(`warning: --search-space: ${w}\n`);
@@ -112,7 +115,7 @@ function ask(args: AskArgs, io: CliIO, log: Log): void {
       // Optuna would leave the trial RUNNING for ever; a FAIL with the reason keeps the study clean.
       study.setUserAttr(number, 'fail_reason', `fairtune study ask: ${(e as Error).message}`);
       study.finish(number, 'FAIL');
-      throw new AskTellError(`sampler ${chosen.plugin.name}: ${(e as Error).message} (trial ${number} marked FAIL)`);
+      throw new AskTellError(`sampler ${chosen.plugin.name}: ${(e as Error).message} (trial ${number} marked FAIL)`, { cause: e });
     }
     const cells = space.names.map((n) => [n, paramCell(study.trial(number).params[n]!, space.space[n])] as const);
     log(`Asked trial ${number} with parameters {${cells.map(([n]) => `'${n}': ${JSON.stringify(params[n])}`).join(', ')}}.`);

@@ -53,7 +53,7 @@ export function parseOptunaSearchSpace(text: string): ParsedSearchSpace {
   try {
     json = pyJsonLoads(text);
   } catch (e) {
-    throw new SearchSpaceError(`not valid JSON (${(e as Error).message})`);
+    throw new SearchSpaceError(`not valid JSON (${(e as Error).message})`, { cause: e });
   }
   if (!isObject(json)) throw new SearchSpaceError('must be a JSON object of param name → distribution');
   const names = Object.keys(json);
@@ -63,7 +63,7 @@ export function parseOptunaSearchSpace(text: string): ParsedSearchSpace {
     try {
       space[name] = optunaDistribution(json[name], warnings);
     } catch (e) {
-      throw new SearchSpaceError(`param "${name}": ${(e as Error).message}`);
+      throw new SearchSpaceError(`param "${name}": ${(e as Error).message}`, { cause: e });
     }
   }
   return { names, space, warnings };

@@ -39,8 +39,9 @@ export class SamplerFlagError extends FairtuneError {
   constructor(
     readonly flag: '--sampler' | '--sampler-kwargs',
     message: string,
+    options?: ErrorOptions,
   ) {
-    super('FT_USAGE', `${flag}: ${message}`);
+    super('FT_USAGE', `${flag}: ${message}`, {}, options);
   }
 }
 
@@ -69,7 +70,7 @@ export function chooseSampler(name: string | undefined, kwargsText: string | und
     try {
       kwargs = pyJsonLoads(kwargsText);
     } catch (e) {
-      throw new SamplerFlagError('--sampler-kwargs', `not valid JSON (${(e as Error).message})`);
+      throw new SamplerFlagError('--sampler-kwargs', `not valid JSON (${(e as Error).message})`, { cause: e });
     }
     if (!kwargs || typeof kwargs !== 'object' || Array.isArray(kwargs)) throw new SamplerFlagError('--sampler-kwargs', 'must be a JSON object of keyword → value');
   }
@@ -79,13 +80,13 @@ export function chooseSampler(name: string | undefined, kwargsText: string | und
     resolved = resolveNestedParams('sampler', plugin, params);
   } catch (e) {
     // One line: the problems after the heading, e.g. "params/nStartupTrials: must be >= 0".
-    throw new SamplerFlagError('--sampler-kwargs', (e as Error).message.replace(/:?\n\s*/g, ': '));
+    throw new SamplerFlagError('--sampler-kwargs', (e as Error).message.replace(/:?\n\s*/g, ': '), { cause: e });
   }
   // Build it once now, so a param its constructor refuses (a grid without values) is reported here.
   try {
     plugin.create(resolved, seed);
   } catch (e) {
-    throw new SamplerFlagError('--sampler-kwargs', (e as Error).message);
+    throw new SamplerFlagError('--sampler-kwargs', (e as Error).message, { cause: e });
   }
   return { plugin, params: resolved, seed };
 }

@@ -111,7 +111,7 @@ function parseArgs(argv: readonly string[]): { positional: string[]; storage: St
   try {
     location = parseStorage(storage);
   } catch (e) {
-    throw new UsageError(`--storage: ${(e as Error).message}`);
+    throw new UsageError(`--storage: ${(e as Error).message}`, { cause: e });
   }
   if (location.kind === 'memory') throw new UsageError('--storage memory: a study in memory lives only inside its run; use journal:… or redis://…');
   return { positional, storage: { ...location, text: storage }, prefix, json };

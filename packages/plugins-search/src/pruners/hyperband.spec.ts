@@ -114,5 +114,6 @@ describe('hyperband', () => {
     expect(() => new HyperbandPruner({ bootstrapCount: 1 })).toThrow(/incompatible/);
     expect(() => new HyperbandPruner({ reductionFactor: 1 })).toThrow(/reductionFactor/);
     expect(() => new HyperbandPruner({ maxResource: 1.5 })).toThrow(/maxResource/);
+    expect(() => new HyperbandPruner({ maxResource: 1.5 })).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'pruner.params.maxResource' } }));
   });
 });

@@ -14,7 +14,7 @@
  * Optuna also shows TPE only the trial's bracket (`optuna.pruners._filter_study`):
  * `bracketStudy(study, trial)` is that view, for a search stage to hand its sampler.
  */
-import type { FrozenTrial, Pruner, StudyView } from '@fairtune/core/plugin';
+import { FairtuneError, type FrozenTrial, type Pruner, type StudyView } from '@fairtune/core/plugin';
 import { crc32, pyLog } from './python-math.js';
 import { SuccessiveHalvingPruner } from './successive-halving.js';
 import { isWritable, lastStep, type WritableStudyView } from './study-view.js';
@@ -40,9 +40,9 @@ export class HyperbandPruner implements Pruner {
 
   constructor(options: Partial<HyperbandOptions> = {}) {
     const o = { ...HYPERBAND_DEFAULTS, ...options };
-    if (o.maxResource !== 'auto' && !Number.isInteger(o.maxResource)) throw new Error(`hyperband: maxResource must be an integer or 'auto' (got ${String(o.maxResource)})`);
+    if (o.maxResource !== 'auto' && !Number.isInteger(o.maxResource)) throw new FairtuneError('FT_PARAM_INVALID', `hyperband: maxResource must be an integer or 'auto' (got ${String(o.maxResource)})`, { param: 'pruner.params.maxResource' });
     if (o.bootstrapCount > 0 && o.maxResource === 'auto') {
-      throw new Error(`hyperband: bootstrapCount > 0 and maxResource 'auto' are mutually incompatible (bootstrapCount is ${o.bootstrapCount})`);
+      throw new FairtuneError('FT_PARAM_INVALID', `hyperband: bootstrapCount > 0 and maxResource 'auto' are mutually incompatible (bootstrapCount is ${o.bootstrapCount})`, { param: 'pruner.params.bootstrapCount' });
     }
     // Optuna checks these when it builds the brackets' pruners; checked here at once.
     new SuccessiveHalvingPruner({ minResource: o.minResource, reductionFactor: o.reductionFactor, minEarlyStoppingRate: 0, bootstrapCount: o.bootstrapCount });

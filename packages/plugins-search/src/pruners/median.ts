@@ -8,7 +8,7 @@
  * The median is numpy's `nanpercentile` (linear interpolation, numpy's own lerp, so a median with
  * an infinite value is NaN and prunes nothing, as in Optuna).
  */
-import type { FrozenTrial, Pruner, StudyDirection, StudyView } from '@fairtune/core/plugin';
+import { FairtuneError, type FrozenTrial, type Pruner, type StudyDirection, type StudyView } from '@fairtune/core/plugin';
 import { lastStep } from './study-view.js';
 
 export interface MedianOptions {
@@ -28,11 +28,11 @@ export class PercentilePruner implements Pruner {
     options: Partial<MedianOptions> = {},
   ) {
     const o = { ...MEDIAN_DEFAULTS, ...options };
-    if (!(percentile >= 0 && percentile <= 100)) throw new Error(`percentile must be between 0 and 100 (got ${percentile})`);
-    if (!(Number.isInteger(o.nStartupTrials) && o.nStartupTrials >= 0)) throw new Error(`nStartupTrials must be an integer ≥ 0 (got ${o.nStartupTrials})`);
-    if (!(Number.isInteger(o.nWarmupSteps) && o.nWarmupSteps >= 0)) throw new Error(`nWarmupSteps must be an integer ≥ 0 (got ${o.nWarmupSteps})`);
-    if (!(Number.isInteger(o.intervalSteps) && o.intervalSteps >= 1)) throw new Error(`intervalSteps must be an integer ≥ 1 (got ${o.intervalSteps})`);
-    if (!(Number.isInteger(o.nMinTrials) && o.nMinTrials >= 1)) throw new Error(`nMinTrials must be an integer ≥ 1 (got ${o.nMinTrials})`);
+    if (!(percentile >= 0 && percentile <= 100)) throw new FairtuneError('FT_PARAM_INVALID', `percentile must be between 0 and 100 (got ${percentile})`, { param: 'pruner.params.percentile' });
+    if (!(Number.isInteger(o.nStartupTrials) && o.nStartupTrials >= 0)) throw new FairtuneError('FT_PARAM_INVALID', `nStartupTrials must be an integer ≥ 0 (got ${o.nStartupTrials})`, { param: 'pruner.params.nStartupTrials' });
+    if (!(Number.isInteger(o.nWarmupSteps) && o.nWarmupSteps >= 0)) throw new FairtuneError('FT_PARAM_INVALID', `nWarmupSteps must be an integer ≥ 0 (got ${o.nWarmupSteps})`, { param: 'pruner.params.nWarmupSteps' });
+    if (!(Number.isInteger(o.intervalSteps) && o.intervalSteps >= 1)) throw new FairtuneError('FT_PARAM_INVALID', `intervalSteps must be an integer ≥ 1 (got ${o.intervalSteps})`, { param: 'pruner.params.intervalSteps' });
+    if (!(Number.isInteger(o.nMinTrials) && o.nMinTrials >= 1)) throw new FairtuneError('FT_PARAM_INVALID', `nMinTrials must be an integer ≥ 1 (got ${o.nMinTrials})`, { param: 'pruner.params.nMinTrials' });
     this.options = o;
   }
 

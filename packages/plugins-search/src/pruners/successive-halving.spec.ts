@@ -157,6 +157,7 @@ describe('successive-halving', () => {
 
   it('checks its params as Optuna does', () => {
     expect(() => new SuccessiveHalvingPruner({ reductionFactor: 1 })).toThrow(/reductionFactor/);
+    expect(() => new SuccessiveHalvingPruner({ reductionFactor: 1 })).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'pruner.params.reductionFactor' } }));
     expect(() => new SuccessiveHalvingPruner({ minResource: 0 })).toThrow(/minResource/);
     expect(() => new SuccessiveHalvingPruner({ minEarlyStoppingRate: -1 })).toThrow(/minEarlyStoppingRate/);
     expect(() => new SuccessiveHalvingPruner({ bootstrapCount: 1 })).toThrow(/incompatible/);

@@ -10,7 +10,7 @@
  * report at a rung's end prunes. With `minResource: 'auto'`, r = max(⌊last step of the longest
  * COMPLETE trial / 100⌋, 1), fixed once the first trial completes (nothing is pruned before).
  */
-import type { FrozenTrial, Pruner, StudyDirection, StudyView } from '@fairtune/core/plugin';
+import { FairtuneError, type FrozenTrial, type Pruner, type StudyDirection, type StudyView } from '@fairtune/core/plugin';
 import { isWritable, lastStep } from './study-view.js';
 
 export interface SuccessiveHalvingOptions {
@@ -37,15 +37,15 @@ export class SuccessiveHalvingPruner implements Pruner {
   constructor(options: Partial<SuccessiveHalvingOptions> = {}) {
     const o = { ...SUCCESSIVE_HALVING_DEFAULTS, ...options };
     if (o.minResource !== 'auto' && !(Number.isInteger(o.minResource) && o.minResource >= 1)) {
-      throw new Error(`successive-halving: minResource must be 'auto' or an integer ≥ 1 (got ${String(o.minResource)})`);
+      throw new FairtuneError('FT_PARAM_INVALID', `successive-halving: minResource must be 'auto' or an integer ≥ 1 (got ${String(o.minResource)})`, { param: 'pruner.params.minResource' });
     }
-    if (!(Number.isInteger(o.reductionFactor) && o.reductionFactor >= 2)) throw new Error(`successive-halving: reductionFactor must be an integer ≥ 2 (got ${o.reductionFactor})`);
+    if (!(Number.isInteger(o.reductionFactor) && o.reductionFactor >= 2)) throw new FairtuneError('FT_PARAM_INVALID', `successive-halving: reductionFactor must be an integer ≥ 2 (got ${o.reductionFactor})`, { param: 'pruner.params.reductionFactor' });
     if (!(Number.isInteger(o.minEarlyStoppingRate) && o.minEarlyStoppingRate >= 0)) {
-      throw new Error(`successive-halving: minEarlyStoppingRate must be an integer ≥ 0 (got ${o.minEarlyStoppingRate})`);
+      throw new FairtuneError('FT_PARAM_INVALID', `successive-halving: minEarlyStoppingRate must be an integer ≥ 0 (got ${o.minEarlyStoppingRate})`, { param: 'pruner.params.minEarlyStoppingRate' });
     }
-    if (!(Number.isInteger(o.bootstrapCount) && o.bootstrapCount >= 0)) throw new Error(`successive-halving: bootstrapCount must be an integer ≥ 0 (got ${o.bootstrapCount})`);
+    if (!(Number.isInteger(o.bootstrapCount) && o.bootstrapCount >= 0)) throw new FairtuneError('FT_PARAM_INVALID', `successive-halving: bootstrapCount must be an integer ≥ 0 (got ${o.bootstrapCount})`, { param: 'pruner.params.bootstrapCount' });
     if (o.bootstrapCount > 0 && o.minResource === 'auto') {
-      throw new Error(`successive-halving: bootstrapCount > 0 and minResource 'auto' are mutually incompatible (bootstrapCount is ${o.bootstrapCount})`);
+      throw new FairtuneError('FT_PARAM_INVALID', `successive-halving: bootstrapCount > 0 and minResource 'auto' are mutually incompatible (bootstrapCount is ${o.bootstrapCount})`, { param: 'pruner.params.bootstrapCount' });
     }
     this.#minResource = o.minResource === 'auto' ? undefined : o.minResource;
     this.reductionFactor = o.reductionFactor;

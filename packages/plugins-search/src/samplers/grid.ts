@@ -6,7 +6,7 @@
  * `number mod size` again (Optuna warns and re-evaluates a random one). A point is recognised by
  * the trial's params rather than a `grid_id` attribute, so enqueued trials on grid points count.
  */
-import { Rng, type CategoricalChoice, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyView } from '@fairtune/core/plugin';
+import { FairtuneError, Rng, type CategoricalChoice, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyView } from '@fairtune/core/plugin';
 import { fixedParams, ordered } from './random.js';
 import { checkDistribution, choiceIndex, sortedNames, stepOf } from './space.js';
 
@@ -43,11 +43,11 @@ export class GridSampler implements Sampler {
     readonly seed: number,
   ) {
     this.names = sortedNames(grid);
-    if (this.names.length === 0) throw new Error('sampler grid: "searchSpace" lists no params');
+    if (this.names.length === 0) throw new FairtuneError('FT_PARAM_INVALID', 'sampler grid: "searchSpace" lists no params', { param: 'sampler.params.searchSpace' });
     let points: CategoricalChoice[][] = [[]];
     for (const name of this.names) {
       const values = grid[name]!;
-      if (!Array.isArray(values) || values.length === 0) throw new Error(`sampler grid: param "${name}" lists no values`);
+      if (!Array.isArray(values) || values.length === 0) throw new FairtuneError('FT_PARAM_INVALID', `sampler grid: param "${name}" lists no values`, { param: `sampler.params.searchSpace.${name}` });
       points = points.flatMap((p) => values.map((v) => [...p, v]));
     }
     this.points = points;
@@ -62,7 +62,7 @@ export class GridSampler implements Sampler {
     const names = sortedNames(space);
     for (const name of names) {
       checkDistribution(name, space[name]!);
-      if (!this.names.includes(name)) throw new Error(`sampler grid: param "${name}" is not in the grid's searchSpace (${this.names.join(', ')})`);
+      if (!this.names.includes(name)) throw new FairtuneError('FT_PARAM_INVALID', `sampler grid: param "${name}" is not in the grid's searchSpace (${this.names.join(', ')})`, { param: 'sampler.params.searchSpace' });
     }
     const cols = names.map((n) => this.names.indexOf(n));
     const pointKey = (p: readonly CategoricalChoice[]): string => cols.map((c) => valueKey(p[c])).join('\u0000');
@@ -90,7 +90,7 @@ export class GridSampler implements Sampler {
     names.forEach((name, j) => {
       const v = point[cols[j]!]!;
       if (!Object.hasOwn(fixed, name) && !gridValueFits(v, space[name]!)) {
-        throw new Error(`sampler grid: value ${JSON.stringify(v)} of param "${name}" is outside its distribution ${JSON.stringify(space[name])}`);
+        throw new FairtuneError('FT_PARAM_INVALID', `sampler grid: value ${JSON.stringify(v)} of param "${name}" is outside its distribution ${JSON.stringify(space[name])}`, { param: `sampler.params.searchSpace.${name}` });
       }
       out[name] = v;
     });

@@ -83,6 +83,7 @@ describe('grid', () => {
     expect(() => new GridSampler(grid, 0).sample(study, trial, { ...space, other: { type: 'categorical', choices: [1, 2] } })).toThrow(/"other" is not in the grid/);
     const bad = new GridSampler({ bits: [2] }, 0);
     expect(() => bad.sample(study, trial, { bits: space['bits']! })).toThrow(/outside its distribution/);
+    expect(() => bad.sample(study, trial, { bits: space['bits']! })).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'sampler.params.searchSpace.bits' } }));
   });
 });
 

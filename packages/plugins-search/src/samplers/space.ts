@@ -4,7 +4,7 @@
  * does it (through `_SearchSpaceTransform`: log space for log params, ±step/2 around an integer
  * or stepped range, then rounding to the step and clipping).
  */
-import type { CategoricalChoice, Distribution, FrozenTrial, ParamValue, Rng } from '@fairtune/core/plugin';
+import { FairtuneError, type CategoricalChoice, type Distribution, type FrozenTrial, type ParamValue, type Rng } from '@fairtune/core/plugin';
 
 /** Whether the distribution has one value only (Optuna's `single()`): it is not sampled. */
 export function isSingle(d: Distribution): boolean {
@@ -121,7 +121,7 @@ export function nextDown(x: number): number {
 /** Checks that a distribution is well-formed (a clear error instead of NaN proposals). */
 export function checkDistribution(name: string, d: Distribution): void {
   const bad = (why: string): never => {
-    throw new RangeError(`param "${name}": ${why} (${JSON.stringify(d)})`);
+    throw new FairtuneError('FT_SEARCH_SPACE', `param "${name}": ${why} (${JSON.stringify(d)})`);
   };
   if (d.type === 'categorical') {
     if (!Array.isArray(d.choices) || d.choices.length === 0) bad('a categorical param needs at least one choice');

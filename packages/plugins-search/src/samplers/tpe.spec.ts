@@ -226,6 +226,8 @@ describe('bad input', () => {
     const { study, trial } = withRunning(studyOf([]));
     expect(() => new TpeSampler(0).sample(study, trial, { lr: { type: 'float', low: 0, high: 1, log: true } as Distribution })).toThrow(/"lr".*low > 0/);
     expect(() => new TpeSampler(0).sample(study, trial, { k: { type: 'categorical', choices: [] } })).toThrow(/"k"/);
+    expect(() => new TpeSampler(0).sample(study, trial, { k: { type: 'categorical', choices: [] } })).toThrow(expect.objectContaining({ code: 'FT_SEARCH_SPACE' }));
+    expect(() => new TpeSampler(0, { nEiCandidates: 0 })).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'sampler.params.nEiCandidates' } }));
     expect(() => new TpeSampler(0, { nEiCandidates: 0 })).toThrow(/nEiCandidates/);
   });
 });

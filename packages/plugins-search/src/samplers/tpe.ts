@@ -12,7 +12,7 @@
  * models the params that every finished trial has (with the same distribution) jointly, and
  * `group` splits them into groups of params that always occur together.
  */
-import { Rng, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyDirection, type StudyView } from '@fairtune/core/plugin';
+import { FairtuneError, Rng, type Distribution, type FrozenTrial, type ParamValue, type Sampler, type SamplerPlugin, type SearchSpace, type StudyDirection, type StudyView } from '@fairtune/core/plugin';
 import { buildParzenEstimator, defaultGamma, logPdfParzen, sampleParzen, type ParzenEstimator, type ParzenParameters } from './parzen.js';
 import { fixedParams, ordered, sampleRandomParams } from './random.js';
 import { checkDistribution, internalValue, isSingle, sameDistribution, singleValue, sortedNames } from './space.js';
@@ -223,10 +223,10 @@ export class TpeSampler implements Sampler {
   ) {
     this.options = { ...TPE_DEFAULTS, ...options };
     const o = this.options;
-    if (o.group && !o.multivariate) throw new Error('sampler tpe: "group" can only be used with "multivariate": true (as in Optuna)');
-    if (!(Number.isInteger(o.nStartupTrials) && o.nStartupTrials >= 0)) throw new RangeError('sampler tpe: nStartupTrials must be an integer ≥ 0');
-    if (!(Number.isInteger(o.nEiCandidates) && o.nEiCandidates >= 1)) throw new RangeError('sampler tpe: nEiCandidates must be an integer ≥ 1');
-    if (!(o.priorWeight > 0 && Number.isFinite(o.priorWeight))) throw new RangeError('sampler tpe: priorWeight must be > 0');
+    if (o.group && !o.multivariate) throw new FairtuneError('FT_PARAM_INVALID', 'sampler tpe: "group" can only be used with "multivariate": true (as in Optuna)', { param: 'sampler.params.group' });
+    if (!(Number.isInteger(o.nStartupTrials) && o.nStartupTrials >= 0)) throw new FairtuneError('FT_PARAM_INVALID', 'sampler tpe: nStartupTrials must be an integer ≥ 0', { param: 'sampler.params.nStartupTrials' });
+    if (!(Number.isInteger(o.nEiCandidates) && o.nEiCandidates >= 1)) throw new FairtuneError('FT_PARAM_INVALID', 'sampler tpe: nEiCandidates must be an integer ≥ 1', { param: 'sampler.params.nEiCandidates' });
+    if (!(o.priorWeight > 0 && Number.isFinite(o.priorWeight))) throw new FairtuneError('FT_PARAM_INVALID', 'sampler tpe: priorWeight must be > 0', { param: 'sampler.params.priorWeight' });
   }
 
   sample(study: StudyView, trial: FrozenTrial, space: SearchSpace): Record<string, ParamValue> {

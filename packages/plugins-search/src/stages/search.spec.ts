@@ -18,8 +18,15 @@ import {
   type SearchSpace,
   type StudyView,
   type FrozenTrial,
+  PRUNER_KIND,
+  SAMPLER_KIND,
+  type TrialRunner,
 } from '@fairtune/core';
+import { runStandalone } from '@fairtune/core/testing';
 import { containerModule } from '../index.js';
+import { prunerPlugins } from '../pruners/plugins.js';
+import { samplerPlugins } from '../samplers/index.js';
+import { FairTuneSearchStage, SearchStage } from './search.js';
 import { maskBitNames, namedMask, resolveSpace } from '../space.js';
 
 /** Proposes values in a fixed cycle, so the tests know each trial's values in advance. */
@@ -131,6 +138,18 @@ describe('search.optimise', () => {
     await expect(runSearch({ pruner: { name: 'never' }, space: { lr: { type: 'float', low: 0, high: 1 } } })).rejects.toThrow();
   });
 
+  it('refuses a stage without a trial group, and params the trial group cannot run, with their FT_ codes', async () => {
+    const nested = { [SAMPLER_KIND.kind]: samplerPlugins, [PRUNER_KIND.kind]: prunerPlugins };
+    const params = { storage: 'memory', objective: { stage: 'train', metric: 'loss' }, space: { offset: { type: 'float', low: 0, high: 10 } } };
+    const trials: TrialRunner = { group: 'trial', defaults: { offset: 0 }, stages: ['train'], run: () => Promise.reject(new Error('no trial runs in this test')) };
+    const run = (p: object, t: TrialRunner | null = trials, stage: SearchStage = new SearchStage([...samplerPlugins], [...prunerPlugins])) => runStandalone(stage, { params: { ...params, ...p }, nested, ...(t ? { trials: t } : {}) });
+    await expect(run({}, null)).rejects.toMatchObject({ code: 'FT_PIPELINE_INVALID', about: { pointer: '/stages/search-optimise' } });
+    await expect(run({ objective: { stage: 'eval', metric: 'loss' } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'objective.stage' } });
+    await expect(run({ space: { lr: { type: 'float', low: 0, high: 1 } } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'space.lr' }, message: expect.stringMatching(/^space\.lr: trial group "trial" binds no "lr"/) });
+    await expect(run({ parallel: 2 })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'parallel' } });
+    await expect(run({ retrainBindings: { offset: 1 } }, trials, new FairTuneSearchStage([...samplerPlugins], [...prunerPlugins]))).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'retrainBindings' } });
+  });
+
   it('stops with an error when trials keep failing (FAIL does not count toward the target)', async () => {
     // The objective is never reported, so every trial fails; without the limit the search would sample forever.
     const dir = mkdtempSync(join(tmpdir(), 'search-'));
@@ -142,6 +161,7 @@ describe('search.optimise', () => {
     const result = await runPipeline(await openPipeline(file, { registry, env: {} }), { cacheDir: join(dir, 'cache'), runsDir: join(dir, 'runs') });
     const search = result.summary.stages['search']!;
     expect(search.status).toBe('failed');
+    expect(search.code).toBe('FT_SEARCH_FAILED');
     expect(search.reason).toMatch(/3 trials in a row failed in this worker \(the last, trial 2: the trial reported no never-reported\)/);
   });
 });
@@ -158,6 +178,8 @@ describe('search space', () => {
     expect(namedMask('linear-readout', 3)).toBe('000');
     expect(() => resolveSpace({ mask: { type: 'mask' } }, undefined)).toThrow(/needs "bits", or a backbone input/);
     expect(() => resolveSpace({ lr: { type: 'float', low: 0, high: 1, log: true } }, undefined)).toThrow(/log-scale range needs low > 0/);
+    expect(() => resolveSpace({ lr: { type: 'float', low: 2, high: 1 } }, undefined)).toThrow(expect.objectContaining({ code: 'FT_SEARCH_SPACE', about: { param: 'space.lr' } }));
+    expect(() => resolveSpace({ mask: { type: 'mask', bits: 3 } }, undefined).fromBinding('mask', '0101')).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'enqueue' } }));
   });
 });
 

@@ -10,6 +10,8 @@
 import { injectable, multiInject, optional } from 'inversify';
 import {
   artifact,
+  errorCode,
+  FairtuneError,
   isKind,
   nestedPluginParam,
   optionalInput,
@@ -175,10 +177,10 @@ export class SearchStage implements StagePlugin<SearchParams> {
   run(ctx: StageContext<SearchParams>) {
     return runAsync(ctx.signal, async (emit) => {
       const trials = ctx.trials;
-      if (!trials) throw new Error('search.optimise runs trials: name its trial group in the stage\'s "trials"');
+      if (!trials) throw new FairtuneError('FT_PIPELINE_INVALID', 'search.optimise runs trials: name its trial group in the stage\'s "trials"', { pointer: `/stages/${ctx.stageId.replace(/~/g, '~0').replace(/\//g, '~1')}` });
       const p = ctx.params;
-      for (const name of Object.keys(p.space)) if (!Object.hasOwn(trials.defaults, name)) throw new Error(`space.${name}: trial group "${trials.group}" binds no "${name}" (it binds: ${Object.keys(trials.defaults).join(', ')})`);
-      if (!trials.stages.includes(p.objective.stage)) throw new Error(`objective.stage "${p.objective.stage}" is not a stage of trial group "${trials.group}" (its stages: ${trials.stages.join(', ')})`);
+      for (const name of Object.keys(p.space)) if (!Object.hasOwn(trials.defaults, name)) throw new FairtuneError('FT_PARAM_INVALID', `space.${name}: trial group "${trials.group}" binds no "${name}" (it binds: ${Object.keys(trials.defaults).join(', ')})`, { param: `space.${name}` });
+      if (!trials.stages.includes(p.objective.stage)) throw new FairtuneError('FT_PARAM_INVALID', `objective.stage "${p.objective.stage}" is not a stage of trial group "${trials.group}" (its stages: ${trials.stages.join(', ')})`, { param: 'objective.stage' });
       const backbone = optionalInput(ctx.inputs, 'backbone', ['backbone', 'model']);
       const config = backbone?.meta.config;
       const layers = config && typeof config === 'object' && !Array.isArray(config) ? Number(config['nLayers']) : Number.NaN;
@@ -227,7 +229,7 @@ type Search = { sampler: Sampler; pruner: Pruner; space: ResolvedSpace; trials: 
 function effectiveParallel(p: SearchParams, emit: StageEmitter): number {
   const asked = p.parallel ?? 1;
   const refusal = parallelRefusal(asked, p.storage, process.argv);
-  if (refusal) throw new Error(refusal);
+  if (refusal) throw new FairtuneError('FT_PARAM_INVALID', refusal, { param: 'parallel' });
   if (asked <= 1) return 1;
   const limit = concurrencyOf(process.argv.slice(2));
   if (asked > limit) emit.log('warn', `parallel: ${asked} is above --concurrency ${limit}: running ${limit} trials at once (raise --concurrency for more)`);
@@ -323,7 +325,7 @@ async function runTrials(ctx: StageContext<SearchParams>, emit: StageEmitter, st
     // fails (a bad binding, a broken stage) would otherwise sample forever.
     const limit = p.maxFailedInARow ?? Math.max(5, p.trials);
     if (failedInARow >= limit) {
-      throw new Error(`${failedInARow} trials in a row failed in this worker (the last, trial ${number}: ${result.reason ?? store.view().trials[number]?.userAttrs['fail_reason'] ?? 'no reason recorded'}); the search stops. Fix the trial group, or raise maxFailedInARow`);
+      throw new FairtuneError('FT_SEARCH_FAILED', `${failedInARow} trials in a row failed in this worker (the last, trial ${number}: ${result.reason ?? store.view().trials[number]?.userAttrs['fail_reason'] ?? 'no reason recorded'}); the search stops. Fix the trial group, or raise maxFailedInARow`);
     }
   }
   return ran;
@@ -417,7 +419,7 @@ async function finishOutputs(
 ): Promise<void> {
   const view = store.view();
   const complete = view.trials.filter((t) => t.state === 'COMPLETE' && t.value !== undefined);
-  if (!complete.length) throw new Error(`no trial of ${view.trials.length} completed (${view.trials.map((t) => t.state.toLowerCase()).join(', ')})`);
+  if (!complete.length) throw new FairtuneError('FT_SEARCH_FAILED', `no trial of ${view.trials.length} completed (${view.trials.map((t) => t.state.toLowerCase()).join(', ')})`);
   const best = complete.reduce((a, b) => ((p.direction === 'minimize' ? b.value! < a.value! : b.value! > a.value!) ? b : a));
   const bindingsOf = new Map(view.trials.map((t) => [t.number, (t.userAttrs['fairtune_bindings'] ?? {}) as Record<string, ParamValue>]));
   for (const r of ran) bindingsOf.set(r.study, r.bindings);
@@ -440,7 +442,7 @@ async function finishOutputs(
     const bindings = retrainBindings(bindingsOf.get(best.number) ?? {}, p, report.space, trials);
     emit.log('info', `final model: retraining with the best trial ${best.number}'s bindings${p.discardLearningRate ? ' (searched non-mask values reset to the trial group\'s defaults, as the public FairTune code)' : ''}: ${describe(bindings)}`);
     const result = await trials.run(bindings);
-    if (result.status !== 'completed') throw new Error(`the final retrain (${describe(bindings)}) ${result.status}: ${result.reason ?? 'no reason given'}`);
+    if (result.status !== 'completed') throw new FairtuneError('FT_SEARCH_FAILED', `the final retrain (${describe(bindings)}) ${result.status}: ${result.reason ?? 'no reason given'}`);
     const value = result.metrics[p.objective.stage]?.[p.objective.metric];
     if (value !== undefined) emit.metric('final_value', value);
     finalJson = { mode: 'retrain', bindings: { ...result.values }, stageIds: { ...result.stageIds }, cached: result.cached, ...(value !== undefined ? { value } : {}) };
@@ -449,7 +451,7 @@ async function finishOutputs(
     // The best trial ran in an earlier run of a continued study: its stages, keyed by its values, are cached.
     const bindings = bindingsOf.get(best.number) ?? {};
     const result = await trials.run(bindings);
-    if (result.status !== 'completed') throw new Error(`the best trial ${best.number} of study ${view.name} ran in an earlier run; running it again to pass its model on ${result.status}: ${result.reason ?? ''}`);
+    if (result.status !== 'completed') throw new FairtuneError('FT_SEARCH_FAILED', `the best trial ${best.number} of study ${view.name} ran in an earlier run; running it again to pass its model on ${result.status}: ${result.reason ?? ''}`);
     bestRun = { study: best.number, result, bindings };
   }
   const modelStage = p.modelStage ?? p.objective.stage;
@@ -463,7 +465,7 @@ async function finishOutputs(
       }
       emit.artifact(port, a);
     } catch (err) {
-      throw new Error(`the best trial's stage "${modelStage}" has no output "${port}" to pass on (set modelStage to the trial's trainer): ${(err as Error).message}`);
+      throw new FairtuneError(errorCode(err) ?? 'FT_PARAM_INVALID', `the best trial's stage "${modelStage}" has no output "${port}" to pass on (set modelStage to the trial's trainer): ${(err as Error).message}`, { param: 'modelStage' }, { cause: err });
     }
   }
   const bestJson = { number: best.number, value: best.value!, params: { ...best.params } as JsonObject, bindings: (bindingsOf.get(best.number) ?? {}) as JsonObject, ...(finalJson ? { final: finalJson } : {}) };
@@ -483,12 +485,12 @@ async function finishOutputs(
 /** `discardLearningRate` and `retrainBindings` go with `final: retrain`, and bind only what the trial group binds. */
 function checkFinalParams(p: SearchParams, trials: TrialRunner): void {
   if (p.final !== 'retrain') {
-    if (p.discardLearningRate) throw new Error('discardLearningRate: true needs final: "retrain" (the best trial\'s own model was trained with the searched learning rate)');
-    if (p.retrainBindings && Object.keys(p.retrainBindings).length) throw new Error('retrainBindings needs final: "retrain"');
+    if (p.discardLearningRate) throw new FairtuneError('FT_PARAM_INVALID', 'discardLearningRate: true needs final: "retrain" (the best trial\'s own model was trained with the searched learning rate)', { param: 'discardLearningRate' });
+    if (p.retrainBindings && Object.keys(p.retrainBindings).length) throw new FairtuneError('FT_PARAM_INVALID', 'retrainBindings needs final: "retrain"', { param: 'retrainBindings' });
   }
-  if (p.discardLearningRate && p.space['lr']?.type === undefined) throw new Error('discardLearningRate: the space has no "lr" entry, the learning rate it would discard (name another binding to reset in retrainBindings)');
+  if (p.discardLearningRate && p.space['lr']?.type === undefined) throw new FairtuneError('FT_PARAM_INVALID', 'discardLearningRate: the space has no "lr" entry, the learning rate it would discard (name another binding to reset in retrainBindings)', { param: 'discardLearningRate' });
   for (const name of Object.keys(p.retrainBindings ?? {})) {
-    if (!Object.hasOwn(trials.defaults, name)) throw new Error(`retrainBindings.${name}: trial group "${trials.group}" binds no "${name}" (it binds: ${Object.keys(trials.defaults).join(', ')})`);
+    if (!Object.hasOwn(trials.defaults, name)) throw new FairtuneError('FT_PARAM_INVALID', `retrainBindings.${name}: trial group "${trials.group}" binds no "${name}" (it binds: ${Object.keys(trials.defaults).join(', ')})`, { param: `retrainBindings.${name}` });
   }
 }
 
@@ -522,7 +524,7 @@ function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamVa
   for (const [name] of space.masks) {
     const entry = p.space[name];
     // The baseline layouts are 3-bit-a-block patterns (norm, attention, MLP); in a one-bit-a-block space they would be other masks than their names say.
-    if (entry?.type === 'mask' && entry.perBlock === 1) throw new Error(`space.${name} has perBlock 1: the baseline masks (full, linear-readout, attention, layernorm) are 3-bit-a-block layouts; set "baselines": false`);
+    if (entry?.type === 'mask' && entry.perBlock === 1) throw new FairtuneError('FT_PARAM_INVALID', `space.${name} has perBlock 1: the baseline masks (full, linear-readout, attention, layernorm) are 3-bit-a-block layouts; set "baselines": false`, { param: 'baselines' });
     for (const layout of ['full', 'linear-readout', 'attention', 'layernorm']) out.push(space.fromBinding(name, layout));
   }
   return out;

@@ -22,7 +22,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JournalBackend, JournalRecord } from './backend.js';
 import { pyJsonDumps, pyJsonLoads } from './python-json.js';
-import { FairtuneError } from '@fairtune/core/plugin';
+import { FairtuneError, type ErrorSubject } from '@fairtune/core/plugin';
 
 export const LOCK_FILE_SUFFIX = '.lock';
 export const RENAME_FILE_SUFFIX = '.rename';
@@ -132,8 +132,8 @@ export interface JournalFileBackendOptions extends JournalFileLockOptions {
 /** A journal's unreadable line that is not its last: Optuna refuses the file too. */
 export class JournalFormatError extends FairtuneError {
   override readonly name = 'JournalFormatError';
-  constructor(message: string, options?: ErrorOptions) {
-    super('FT_STUDY_FORMAT', message, {}, options);
+  constructor(message: string, options?: ErrorOptions, about: ErrorSubject = {}) {
+    super('FT_STUDY_FORMAT', message, about, options);
   }
 }
 
@@ -161,7 +161,7 @@ export class JournalFileBackend implements JournalBackend {
       const base = this.#offsets[n]!;
       if (size <= base) return [];
       const buf = Buffer.allocUnsafe(size - base);
-      readFully(fd, buf, base);
+      readFully(fd, buf, base, this.path);
       const logs: Record<string, unknown>[] = [];
       let deferred: JournalFormatError | undefined;
       for (let pos = 0; pos < buf.length; n++) {
@@ -182,7 +182,7 @@ export class JournalFileBackend implements JournalBackend {
             }
           }
           if (problem) {
-            deferred = new JournalFormatError(`journal ${this.path}: line ${n + 1} ${problem}, and more lines follow it`);
+            deferred = new JournalFormatError(`journal ${this.path}: line ${n + 1} ${problem}, and more lines follow it`, undefined, { file: this.path });
             this.#offsets.length = n + 1;
           }
         }
@@ -223,7 +223,7 @@ export class JournalFileBackend implements JournalBackend {
     let cut = 0;
     for (let end = size; end > 0 && cut === 0; ) {
       const start = Math.max(0, end - chunk.length);
-      readFully(fd, chunk.subarray(0, end - start), start);
+      readFully(fd, chunk.subarray(0, end - start), start, this.path);
       const i = chunk.subarray(0, end - start).lastIndexOf(10);
       if (i !== -1) cut = start + i + 1;
       end = start;
@@ -234,10 +234,10 @@ export class JournalFileBackend implements JournalBackend {
   }
 }
 
-function readFully(fd: number, buf: Buffer, position: number): void {
+function readFully(fd: number, buf: Buffer, position: number, path: string): void {
   for (let done = 0; done < buf.length; ) {
     const n = readSync(fd, buf, done, buf.length - done, position + done);
-    if (n === 0) throw new Error('journal: the file shrank while being read');
+    if (n === 0) throw new FairtuneError('FT_STUDY_FORMAT', 'journal: the file shrank while being read', { file: path });
     done += n;
   }
 }

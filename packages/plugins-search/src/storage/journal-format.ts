@@ -72,7 +72,7 @@ export function distributionFromJson(text: string): Distribution {
   const a = (j['attributes'] ?? j) as Record<string, unknown>;
   const num = (k: string): number => {
     const v = a[k];
-    if (typeof v !== 'number') throw new Error(`distribution ${text}: attribute ${k} is not a number`);
+    if (typeof v !== 'number') throw new FairtuneError('FT_STUDY_FORMAT', `distribution ${text}: attribute ${k} is not a number`);
     return v;
   };
   const name = (j['name'] as string | undefined) ?? `${String(j['type'])}-abbreviated`;
@@ -98,11 +98,11 @@ export function distributionFromJson(text: string): Distribution {
     case 'CategoricalDistribution':
     case 'categorical-abbreviated': {
       const choices = a['choices'];
-      if (!Array.isArray(choices)) throw new Error(`distribution ${text}: choices is not a list`);
+      if (!Array.isArray(choices)) throw new FairtuneError('FT_STUDY_FORMAT', `distribution ${text}: choices is not a list`);
       return { type: 'categorical', choices: choices as CategoricalChoice[] };
     }
     default:
-      throw new Error(`Unknown distribution class: ${name}`);
+      throw new FairtuneError('FT_STUDY_FORMAT', `Unknown distribution class: ${name}`);
   }
 }
 
@@ -127,11 +127,11 @@ export function distributionConflict(prev: Distribution, next: Distribution): st
 export function toInternalRepr(d: Distribution, value: ParamValue): PyFloat | number {
   if (d.type === 'categorical') {
     const i = d.choices.findIndex((c) => choiceEqual(c, value as CategoricalChoice));
-    if (i < 0) throw new Error(`'${String(value)}' not in ${JSON.stringify(d.choices)}.`);
+    if (i < 0) throw new FairtuneError('FT_PARAM_INVALID', `'${String(value)}' not in ${JSON.stringify(d.choices)}.`);
     return i;
   }
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new Error(`'${String(value)}' is not a valid ${d.type} param value.`);
-  if (d.log && value <= 0) throw new Error(`\`${value}\` is invalid value for the case log=True.`);
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new FairtuneError('FT_PARAM_INVALID', `'${String(value)}' is not a valid ${d.type} param value.`);
+  if (d.log && value <= 0) throw new FairtuneError('FT_PARAM_INVALID', `\`${value}\` is invalid value for the case log=True.`);
   return new PyFloat(value);
 }
 
@@ -139,7 +139,7 @@ export function toInternalRepr(d: Distribution, value: ParamValue): PyFloat | nu
 export function toExternalRepr(d: Distribution, internal: number): ParamValue {
   if (d.type === 'categorical') {
     const c = d.choices[Math.trunc(internal)];
-    if (c === undefined) throw new Error(`categorical index ${internal} out of range for ${JSON.stringify(d.choices)}`);
+    if (c === undefined) throw new FairtuneError('FT_STUDY_FORMAT', `categorical index ${internal} out of range for ${JSON.stringify(d.choices)}`);
     return c;
   }
   return d.type === 'int' ? Math.trunc(internal) : internal;
@@ -255,7 +255,7 @@ export class JournalReplay {
         return;
       }
       default:
-        throw new Error(`journal: unknown op_code ${JSON.stringify(log['op_code'])} at log ${this.logNumberRead - 1}`);
+        throw new FairtuneError('FT_STUDY_FORMAT', `journal: unknown op_code ${JSON.stringify(log['op_code'])} at log ${this.logNumberRead - 1}`);
     }
   }
 
@@ -348,7 +348,7 @@ export class JournalReplay {
     const t = this.#updatable(log);
     if (!t) return;
     const state = TRIAL_STATE_CODES[log['state'] as number];
-    if (!state) throw new Error(`journal: unknown trial state ${JSON.stringify(log['state'])}`);
+    if (!state) throw new FairtuneError('FT_STUDY_FORMAT', `journal: unknown trial state ${JSON.stringify(log['state'])}`);
     if (state === 'RUNNING' && t.state === 'RUNNING') return;
     if (state === 'RUNNING') t.datetimeStart = log['datetime_start'] as string;
     if (isFinished(state)) t.datetimeComplete = log['datetime_complete'] as string;
@@ -365,6 +365,6 @@ function assignOwn(target: Record<string, unknown>, source: Record<string, unkno
 
 function oneKey(log: Log, field: string): Record<string, unknown> {
   const v = log[field];
-  if (v === null || typeof v !== 'object' || Object.keys(v).length !== 1) throw new Error(`journal: ${field} must hold one key (log ${JSON.stringify(log)})`);
+  if (v === null || typeof v !== 'object' || Object.keys(v).length !== 1) throw new FairtuneError('FT_STUDY_FORMAT', `journal: ${field} must hold one key (log ${JSON.stringify(log)})`);
   return v as Record<string, unknown>;
 }

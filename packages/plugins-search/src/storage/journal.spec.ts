@@ -173,6 +173,7 @@ describe('journal storage', () => {
     expect(() => storage.createStudy('b', 'minimize')).toThrow(/already exists/);
     expect(storage.openStudy('b', 'minimize').studyId).toBe(1);
     expect(() => storage.openStudy('b', 'maximize')).toThrow(/to minimize/);
+    expect(() => storage.openStudy('b', 'maximize')).toThrow(expect.objectContaining({ code: 'FT_STUDY_FORMAT', about: { file: path } }));
     expect(() => storage.loadStudy('a')).toThrow(/no study named 'a'/);
     // COMPLETE needs a value that is not NaN.
     const m = b.createTrial();
@@ -244,6 +245,7 @@ describe('journal storage', () => {
     expect(reader.view().trials[0]!.intermediateValues.size).toBe(1);
     appendFileSync(path, JSON.stringify({ op_code: 7, worker_id: 'x', trial_id: 0, step: 1, intermediate_value: 2 }) + '\n');
     expect(() => reader.view()).toThrow(JournalFormatError);
+    expect(() => reader.view()).toThrow(expect.objectContaining({ code: 'FT_STUDY_FORMAT', about: { file: path } }));
     expect(() => JournalStorage.file(path, quiet)).toThrow(/line 4 is not valid JSON/);
   });
 

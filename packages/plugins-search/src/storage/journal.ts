@@ -18,7 +18,7 @@
  * infinities as Python's bare tokens, datetimes as `datetime.isoformat()` writes local times.
  */
 import { randomUUID } from 'node:crypto';
-import type { Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState } from '@fairtune/core/plugin';
+import { FairtuneError, type Distribution, type ErrorSubject, type FrozenTrial, type ParamValue, type StudyDirection, type TrialState } from '@fairtune/core/plugin';
 import type { WritableStudyView } from '../pruners/study-view.js';
 import type { StudyStore } from '../study/store.js';
 import type { JournalBackend, JournalRecord } from './backend.js';
@@ -112,8 +112,8 @@ export class JournalStorage {
     const record = this.#replay.studyByName(name);
     if (!record) throw new Error(`journal: no study named '${name}' (studies: ${[...this.#replay.studies.values()].map((s) => s.name).join(', ') || 'none'})`);
     const d = record.directions;
-    if (d.length !== 1 || d[0] === 'not_set') throw new Error(`journal: study '${name}' has directions [${d.join(', ')}]; FairTune studies have one objective`);
-    if (direction !== undefined && d[0] !== direction) throw new Error(`journal: study '${name}' is to ${d[0]}, not to ${direction}`);
+    if (d.length !== 1 || d[0] === 'not_set') throw new FairtuneError('FT_STUDY_FORMAT', `journal: study '${name}' has directions [${d.join(', ')}]; FairTune studies have one objective`, this.#about());
+    if (direction !== undefined && d[0] !== direction) throw new FairtuneError('FT_STUDY_FORMAT', `journal: study '${name}' is to ${d[0]}, not to ${direction}`, this.#about());
     return new JournalStudy(this, record, d[0] as StudyDirection);
   }
 
@@ -133,6 +133,11 @@ export class JournalStorage {
   write(records: readonly JournalRecord[]): void {
     this.backend.appendLogs(records);
     this.sync();
+  }
+
+  /** What an error about this storage is about: its journal file, if it has one. */
+  #about(): ErrorSubject {
+    return this.backend instanceof JournalFileBackend ? { file: this.backend.path } : {};
   }
 
   /** @internal */
@@ -232,7 +237,7 @@ export class JournalStudy implements StudyStore {
     const records: JournalRecord[] = [];
     for (const [name, value] of Object.entries(params)) {
       const d = distributions[name];
-      if (!d) throw new Error(`journal: param ${name} of trial ${trial} has no distribution`);
+      if (!d) throw new FairtuneError('FT_PARAM_INVALID', `journal: param ${name} of trial ${trial} has no distribution`);
       const json = distributionToJson(d);
       if (name in t.params && t.params[name] === value && distributionToJson(t.distributions[name]!) === json) continue;
       records.push({ ...this.#op(JournalOperation.SET_TRIAL_PARAM), trial_id: t.trialId, param_name: name, param_value_internal: toInternalRepr(d, value), distribution: json });

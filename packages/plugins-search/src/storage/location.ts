@@ -9,6 +9,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { FairtuneError } from '@fairtune/core/plugin';
 import { JournalStorage, type JournalStorageOptions } from './journal.js';
 import { checkRedisUrl, type JournalRedisBackendOptions } from './redis-backend.js';
 
@@ -23,7 +24,7 @@ export function parseStorage(storage: string): StorageLocation {
     checkRedisUrl(storage);
     return { kind: 'redis', url: storage };
   }
-  throw new Error(`storage "${storage}": use "journal:<folder>", "journal:<file>.journal", "redis://host:port[/db]" or "memory"`);
+  throw new FairtuneError('FT_PARAM_INVALID', `storage "${storage}": use "journal:<folder>", "journal:<file>.journal", "redis://host:port[/db]" or "memory"`, { param: 'storage' });
 }
 
 /** The journal file of study `name` under a `journal:` target (a folder holds one file per study; a name's "/" becomes "--"). */

@@ -21,6 +21,7 @@
  */
 import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { FairtuneError } from '@fairtune/core/plugin';
 import type { JournalBackend, JournalRecord } from './backend.js';
 import { pyJsonDumps, pyJsonLoads } from './python-json.js';
 
@@ -39,11 +40,11 @@ export function checkRedisUrl(url: string): URL {
   try {
     u = new URL(url);
   } catch {
-    throw new Error(`storage "${url}": not a URL (use redis://host:port[/db])`);
+    throw new FairtuneError('FT_PARAM_INVALID', `storage "${url}": not a URL (use redis://host:port[/db])`, { param: 'storage' });
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`storage "${url}": a Redis URL starts with redis:// or rediss://`);
-  if (!u.hostname) throw new Error(`storage "${url}": no host (use redis://host:port[/db])`);
-  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) throw new Error(`storage "${url}": the path must be a database number (redis://host:port/0), not "${u.pathname}"`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new FairtuneError('FT_PARAM_INVALID', `storage "${url}": a Redis URL starts with redis:// or rediss://`, { param: 'storage' });
+  if (!u.hostname) throw new FairtuneError('FT_PARAM_INVALID', `storage "${url}": no host (use redis://host:port[/db])`, { param: 'storage' });
+  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) throw new FairtuneError('FT_PARAM_INVALID', `storage "${url}": the path must be a database number (redis://host:port/0), not "${u.pathname}"`, { param: 'storage' });
   return u;
 }
 
@@ -152,9 +153,9 @@ export class JournalRedisBackend implements JournalBackend {
       } catch (e) {
         // Optuna leaves an unreadable last record unread (read again next time); one inside the log is an error.
         if (i === lines.length - 1) break;
-        throw new Error(`journal on ${this.#shown}: record ${this.prefix}:log:${from + i} is not valid JSON (${(e as Error).message})`);
+        throw new FairtuneError('FT_STUDY_FORMAT', `journal on ${this.#shown}: record ${this.prefix}:log:${from + i} is not valid JSON (${(e as Error).message})`, {}, { cause: e });
       }
-      if (log === null || typeof log !== 'object' || Array.isArray(log)) throw new Error(`journal on ${this.#shown}: record ${this.prefix}:log:${from + i} is not a JSON object`);
+      if (log === null || typeof log !== 'object' || Array.isArray(log)) throw new FairtuneError('FT_STUDY_FORMAT', `journal on ${this.#shown}: record ${this.prefix}:log:${from + i} is not a JSON object`);
       logs.push(log as Record<string, unknown>);
     }
     return logs;

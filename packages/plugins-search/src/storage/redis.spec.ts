@@ -142,6 +142,7 @@ describe('Redis journal', () => {
     expect(() => parseStorage('redis://127.0.0.1:6379/x')).toThrow(/redis:\/\/127\.0\.0\.1:6379\/x.*database number/);
     expect(() => parseStorage('redis:///0')).toThrow(/no host/);
     expect(() => parseStorage('sqlite:///x.db')).toThrow(/"sqlite:\/\/\/x\.db".*redis:\/\/host:port/);
+    for (const bad of ['redis:///0', 'sqlite:///x.db']) expect(() => parseStorage(bad)).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', about: { param: 'storage' } }));
   });
 
   it('no server on the port: an error naming the URL, at once', async () => {
