@@ -94,12 +94,16 @@ export const ERROR_CODES = {
     title: 'A search study (an Optuna journal file or Redis journal) holds a record this version cannot read, or an operation it refuses (the message names the line or key).',
     fix: 'Check that only Optuna 3.1–5 (JournalStorage) and FairTune write the study; otherwise give the search a new `studyName`, or start from a copy of the journal without the damaged tail.',
   },
+  FT_STUDY_UNREACHABLE: {
+    title: "A search study's storage cannot be reached or locked: the Redis server does not answer or refuses the command, or another process took the journal file's lock.",
+    fix: 'Check that redis-server runs at the URL in the message (address, database, password), or that nothing else removes `<journal>.lock`; then run again: finished trials are kept in the study.',
+  },
   FT_SEARCH_SPACE: {
     title: 'A search space (distributions, their bounds or choices) is invalid or differs from the one already in the study.',
     fix: 'Fix the distribution the message names; to search a different space, use a new `studyName`.',
   },
   FT_SEARCH_FAILED: {
-    title: 'A search stopped because its trials kept failing (`maxFailedInARow`); the last trial\'s error is included.',
+    title: 'A search could not produce a result: its trials kept failing (`maxFailedInARow`), no trial completed, or the best trial could not be run again or retrained; the underlying error is included.',
     fix: 'Fix the cause in the last trial\'s error (it is usually the same for every trial), then run again: finished trials are kept in the study.',
   },
   FT_CACHE_BUSY: {

@@ -47,7 +47,10 @@ export class PpgGptModelStage implements StagePlugin<Params> {
 
   /** The weights file's path, size and time, so a replaced file re-runs the stage (none given: no fingerprint). */
   fingerprint(p: Params): string | undefined {
-    return weightsFingerprint(p.weights, this.type);
+    // 'recorded': backbones loaded before the file was recorded in their meta (for train.pretrain's
+    // onWeights) get a new key, so no cached one without the record is reused.
+    const fingerprint = weightsFingerprint(p.weights, this.type);
+    return fingerprint === undefined ? undefined : `recorded\u0000${fingerprint}`;
   }
 
   run(ctx: StageContext<Params>) {
@@ -84,7 +87,8 @@ export class PpgGptModelStage implements StagePlugin<Params> {
       try {
         emit.metric('parameters_total', model.parameterCount);
         emit.log('info', `PPG-GPT ${config.preset} (d ${config.dModel}, ${config.nHeads} heads, ${config.nLayers} layers): ${model.parameterCount} parameters` + (file ? ' loaded from file' : ` initialised with seed ${seed}`));
-        emit.artifact('backbone', modelArtifact('backbone', model, { preset: config.preset }));
+        // The file is recorded, so train.pretrain can pass a loaded backbone through (onWeights).
+        emit.artifact('backbone', modelArtifact('backbone', model, { preset: config.preset }, undefined, undefined, file ? { weights: { file: resolve(ctx.params.weights!) } } : {}));
       } finally {
         model.dispose();
       }

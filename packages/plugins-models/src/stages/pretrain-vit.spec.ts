@@ -112,8 +112,25 @@ describe('train.pretrain on a ViT (supervised)', () => {
     await expect(runStandalone(new PretrainStage(), { inputs: { backbone: random, samples: s }, params: { ...PT, split: 'train' } })).rejects.toThrow(/params\.split: samples "other-cohort" have no split array/);
   });
 
-  it('PPG-GPT pretraining refuses onWeights (a ViT param), so PPG recipes never carry it', async () => {
-    const ppg = (await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } })).outputs['backbone']!;
-    await expect(runStandalone(new PretrainStage(), { inputs: { backbone: ppg, samples: makeSamples() }, params: { epochs: 1, onWeights: 'skip' } })).rejects.toThrow(/params\.onWeights applies to a ViT backbone/);
-  });
+  it('PPG-GPT: a backbone loaded from a weights file passes through (onWeights skip, the default); a seeded one is pretrained whatever onWeights says', async () => {
+    const seeded = (await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } })).outputs['backbone']!;
+    expect((seeded.meta as Record<string, unknown>)['weights']).toBeUndefined();
+    const samples = makeSamples();
+    const trained = await runStandalone(new PretrainStage(), { inputs: { backbone: seeded, samples }, params: { epochs: 1, onWeights: 'skip' } });
+    expect(metrics(trained.events, 'train_step_loss').length).toBeGreaterThan(0);
+    expect(same(trained.outputs['backbone']!, seeded, 'blocks.0.attention.wqkv')).toBe(false);
+
+    const file = join(mkdtempSync(join(tmpdir(), 'ppg-pt-')), 'ppg.safetensors');
+    writeSafetensors(file, seeded.arrays, { config: JSON.stringify({ ...TINY_PARAMS, preset: undefined }) });
+    const model = new PpgGptModelStage();
+    const loaded = (await runStandalone(model, { params: { ...TINY_PARAMS, weights: file } })).outputs['backbone']!;
+    expect((loaded.meta as unknown as { weights: { file: string } }).weights.file).toBe(file);
+    // The record joined the key: a backbone cached before it existed is not reused.
+    expect(await model.fingerprint({ ...TINY_PARAMS, weights: file } as never)).toMatch(/^recorded\u0000/);
+    const skip = await runStandalone(new PretrainStage(), { inputs: { backbone: loaded, samples }, params: { epochs: 1 } });
+    expect(logs(skip.events).join('\n')).toMatch(/weights come from .*ppg\.safetensors: pretraining skipped/);
+    for (const k of Object.keys(loaded.arrays)) expect(same(skip.outputs['backbone']!, loaded, k)).toBe(true);
+    const on = await runStandalone(new PretrainStage(), { inputs: { backbone: loaded, samples }, params: { epochs: 1, onWeights: 'pretrain' } });
+    expect(same(on.outputs['backbone']!, loaded, 'blocks.0.attention.wqkv')).toBe(false);
+  }, 120_000);
 });

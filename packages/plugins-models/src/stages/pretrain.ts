@@ -18,7 +18,8 @@ interface Params extends OptimiserParams {
 export class PretrainStage implements StagePlugin<Params> {
   readonly type = 'train.pretrain';
   readonly version = '3';
-  // Still 3: the ViT path and `onWeights` (no schema default) leave every PPG-GPT recipe, and so its cache key, as it was.
+  // Still 3: the ViT path and `onWeights` (no schema default) leave every recipe, and so its cache key, as it was. A PPG-GPT
+  // backbone loaded from a weights file is passed through (onWeights 'skip'): its key changed with model.ppg-gpt's fingerprint.
   readonly description = 'GPT-style next-patch pretraining (causal attention, Logit-Laplace likelihood) of a PPG-GPT backbone; supervised pretraining (BCE on the binary label) of a ViT backbone on an image set.';
   readonly paramsSchema = {
     type: 'object',
@@ -34,7 +35,7 @@ export class PretrainStage implements StagePlugin<Params> {
       onWeights: {
         type: 'string',
         enum: ['skip', 'pretrain'],
-        description: "ViT: what to do with a backbone whose weights came from a file (model.vit weights): 'skip' (default) passes it through unchanged, 'pretrain' trains on top. PPG-GPT: not accepted.",
+        description: "What to do with a backbone whose weights came from a file (model.ppg-gpt or model.vit `weights`): 'skip' (default) passes it through unchanged, 'pretrain' trains on top. A backbone initialised from a seed is always pretrained.",
       },
       seed: seedParam,
       backend: backendParam,
@@ -65,7 +66,12 @@ export class PretrainStage implements StagePlugin<Params> {
         });
         return;
       }
-      if (ctx.params.onWeights !== undefined) throw new FairtuneError('FT_PARAM_INVALID', 'params.onWeights applies to a ViT backbone (model.vit); PPG-GPT pretraining does not read it', { param: 'onWeights' });
+      const source = backbone.meta.weights;
+      if (source && (ctx.params.onWeights ?? 'skip') === 'skip') {
+        emit.log('info', `backbone weights come from ${source.file}: pretraining skipped, backbone passed through unchanged (onWeights: 'pretrain' pretrains on top of them)`);
+        emit.artifact('backbone', backbone);
+        return;
+      }
       const { readSamples, splitIndices } = await import('../train/data.js');
       const { pretrain } = await import('../train/pretrain.js');
       await startEngine(emit, ctx.params.backend);

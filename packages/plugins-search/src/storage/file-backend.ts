@@ -118,7 +118,7 @@ export class JournalFileOpenLock implements JournalFileLock {
     try {
       renameSync(this.lockPath, renamed);
     } catch (e) {
-      throw new Error(`journal lock ${this.lockPath}: did not possess the lock (${errorCode(e) ?? String(e)})`);
+      throw new FairtuneError('FT_STUDY_UNREACHABLE', `journal lock ${this.lockPath}: did not possess the lock (${errorCode(e) ?? String(e)})`, { file: this.lockPath });
     }
     unlinkSync(renamed);
   }

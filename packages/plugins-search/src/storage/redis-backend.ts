@@ -189,11 +189,11 @@ export class JournalRedisBackend implements JournalBackend {
     if (Atomics.wait(this.#flag, 0, 0, timeoutMs) === 'timed-out') {
       // The worker's state is unknown now: it is ended, and this backend with it.
       this.#stop();
-      throw new Error(`Redis ${this.#shown}: no answer within ${timeoutMs / 1000} s while ${what} (is redis-server running there?)`);
+      throw new FairtuneError('FT_STUDY_UNREACHABLE', `Redis ${this.#shown}: no answer within ${timeoutMs / 1000} s while ${what} (is redis-server running there?)`);
     }
     const reply = receiveMessageOnPort(this.#port)?.message as { ok: boolean; value?: unknown; error?: string } | undefined;
     if (!reply) throw new Error(`Redis ${this.#shown}: the client thread signalled without an answer while ${what}`);
-    if (!reply.ok) throw new Error(`Redis ${this.#shown} (prefix "${this.prefix}"): ${what} failed: ${reply.error}`);
+    if (!reply.ok) throw new FairtuneError('FT_STUDY_UNREACHABLE', `Redis ${this.#shown} (prefix "${this.prefix}"): ${what} failed: ${reply.error}`);
     return reply.value;
   }
 }

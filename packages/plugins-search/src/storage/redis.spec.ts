@@ -149,6 +149,7 @@ describe('Redis journal', () => {
     const port = await freePort();
     const started = Date.now();
     expect(() => JournalStorage.redis(`redis://127.0.0.1:${port}/0`)).toThrow(new RegExp(`Redis redis://127\\.0\\.0\\.1:${port}/0 .*connecting failed: .*ECONNREFUSED`));
+    expect(() => JournalStorage.redis(`redis://127.0.0.1:${port}/0`)).toThrow(expect.objectContaining({ code: 'FT_STUDY_UNREACHABLE' }));
     expect(Date.now() - started).toBeLessThan(5000);
     const cli = await runCli(['study', 'ls', '--storage', `redis://127.0.0.1:${port}/0`], { cwd: tmp() });
     expect({ code: cli.code, err: cli.err }).toEqual({ code: 1, err: expect.stringMatching(new RegExp(`^error: Redis redis://127\\.0\\.0\\.1:${port}/0 .*ECONNREFUSED`)) });
@@ -161,6 +162,7 @@ describe('Redis journal', () => {
     try {
       const started = Date.now();
       expect(() => JournalStorage.redis(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 300, commandTimeoutMs: 500 })).toThrow(new RegExp(`Redis redis://127\\.0\\.0\\.1:${port}: no answer within .* while connecting`));
+      expect(() => JournalStorage.redis(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 300, commandTimeoutMs: 500 })).toThrow(expect.objectContaining({ code: 'FT_STUDY_UNREACHABLE' }));
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       silent.close();
