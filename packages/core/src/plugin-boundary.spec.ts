@@ -143,6 +143,15 @@ describe('plugin code imports @fairtune/core/plugin, not the runtime', () => {
     for (const [file, { specifier }] of Object.entries(ALLOWED)) expect([file, coreSpecifiers(readFileSync(join(repoRoot, file), 'utf8'))]).toEqual([file, expect.arrayContaining([specifier])]);
   });
 
+  it("plugin packages' dev scripts and test helpers use the plugin and testing entries, not the runtime one", () => {
+    // Specs may drive the runtime (runPipeline); scripts/ (benchmarks, oracles) and test-utils/ are
+    // copied by authors as examples, so they show the two entries a plugin package needs.
+    const devFiles = pluginPackages().flatMap((pkg) => [...sourceFiles(join(repoRoot, pkg, 'scripts')), ...sourceFiles(join(repoRoot, pkg, 'src')).filter((f) => /(^|\/)test-utils\//.test(f))]);
+    expect(devFiles.length).toBeGreaterThan(5);
+    const runtime = devFiles.flatMap((f) => coreSpecifiers(readFileSync(f, 'utf8')).filter((s) => s !== '@fairtune/core/plugin' && s !== '@fairtune/core/testing').map((s) => `${relative(repoRoot, f)}: ${s}`));
+    expect(runtime).toEqual([]);
+  });
+
   it.each(SCAFFOLD_KINDS)('the scaffold\'s %s package', (kind) => {
     const name = 'fairtune-plugin-mine';
     const files = scaffoldFiles({ name, kind, ns: pluginNamespace(name), versions: scaffoldVersions() }).filter((f) => /\.(?:[cm]?ts|[cm]?js)$/.test(f.path));

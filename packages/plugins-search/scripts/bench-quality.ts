@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng, type FrozenTrial, type StudyView } from '@fairtune/core';
+import { Rng, type FrozenTrial, type StudyView } from '@fairtune/core/plugin';
 import { TpeSampler } from '../src/samplers/tpe.js';
 import { braninProblem, frozen, maskLrProblem, type Problem } from '../src/samplers/test-utils/study.js';
 

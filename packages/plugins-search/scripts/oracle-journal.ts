@@ -24,7 +24,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PRUNER_KIND, resolveNestedParams, type Distribution, type FrozenTrial, type StudyDirection, type TrialState } from '@fairtune/core';
+import { PRUNER_KIND, resolveNestedParams, type Distribution, type FrozenTrial, type StudyDirection, type TrialState } from '@fairtune/core/plugin';
 import { prunerPlugins } from '../src/pruners/plugins.js';
 import { correctlyRoundedLog, crc32 } from '../src/pruners/python-math.js';
 import { nanPercentile } from '../src/pruners/median.js';

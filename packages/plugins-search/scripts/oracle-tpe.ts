@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng, type FrozenTrial, type ParamValue, type SearchSpace, type StudyDirection, type StudyView } from '@fairtune/core';
+import { Rng, type FrozenTrial, type ParamValue, type SearchSpace, type StudyDirection, type StudyView } from '@fairtune/core/plugin';
 import { fitEstimators, historyTrials, relativeGroups, splitTrials, TPE_DEFAULTS, type TpeOptions } from '../src/samplers/tpe.js';
 import { logPdfParzen, type ParzenEstimator } from '../src/samplers/parzen.js';
 import { sampleUniform, sortedNames } from '../src/samplers/space.js';

@@ -15,7 +15,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 import { butterBandpass, rationalRatio, resamplePoly, sosfiltfilt, sosResponse } from '../src/index.js';
 
 const rng = new Rng(20261122);

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '@fairtune/core';
+import { Rng } from '@fairtune/core/plugin';
 
 export interface FixtureSubject {
   id: string;

@@ -3,7 +3,7 @@
  * strategy the way train.finetune does (`params.strategy`). Loaded by path, as a user's package is.
  */
 import { ContainerModule } from 'inversify';
-import { STAGE_PLUGIN, TRAINING_STRATEGY_KIND, artifact, nestedPluginParam, type StagePlugin } from '@fairtune/core';
+import { STAGE_PLUGIN, TRAINING_STRATEGY_KIND, artifact, nestedPluginParam, type StagePlugin } from '@fairtune/core/plugin';
 import { of } from 'rxjs';
 
 export const trainStage: StagePlugin = {

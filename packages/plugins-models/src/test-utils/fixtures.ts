@@ -1,5 +1,6 @@
 /** Small synthetic inputs for tests: sinusoid "PPG" windows whose frequency is the regression target. */
-import { artifact, ndarray, Rng, runStandalone, TRAINING_STRATEGY_KIND, type DatasetMeta, type KindArtifact, type NdArray, type RecordingRecord, type SamplesMeta, type StandaloneRunOptions, type StandaloneRunResult } from '@fairtune/core';
+import { artifact, ndarray, Rng, TRAINING_STRATEGY_KIND, type DatasetMeta, type KindArtifact, type NdArray, type RecordingRecord, type SamplesMeta } from '@fairtune/core/plugin';
+import { runStandalone, type StandaloneRunOptions, type StandaloneRunResult } from '@fairtune/core/testing';
 import type { FinetuneStage } from '../stages/finetune.js';
 
 /**

@@ -1,5 +1,5 @@
 /** Small image `samples` artifacts for the ViT tests: uint8 [N, S, S, 3] with a learnable label. */
-import { artifact, Rng, type KindArtifact, type SamplesMeta } from '@fairtune/core';
+import { artifact, Rng, type KindArtifact, type SamplesMeta } from '@fairtune/core/plugin';
 
 export interface ImageSamplesOptions {
   n?: number;

@@ -3,7 +3,7 @@
  * `dro-test` training strategy with GroupDRO's params. Loaded by path, as a user's package is.
  */
 import { ContainerModule } from 'inversify';
-import { STAGE_PLUGIN, TRAINING_STRATEGY, type StagePlugin, type TrainingStrategyPlugin } from '@fairtune/core';
+import { STAGE_PLUGIN, TRAINING_STRATEGY, type StagePlugin, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import { makeSamples } from './fixtures.js';
 import { of } from 'rxjs';
 

@@ -1,5 +1,5 @@
 /** Hand-built studies for the pruner tests. */
-import type { FrozenTrial, StudyDirection, StudyView, TrialState } from '@fairtune/core';
+import type { FrozenTrial, StudyDirection, StudyView, TrialState } from '@fairtune/core/plugin';
 import type { WritableStudyView } from '../study-view.js';
 
 export function trial(number: number, state: TrialState, reports: ReadonlyArray<readonly [number, number]>, systemAttrs: Record<string, unknown> = {}): FrozenTrial {

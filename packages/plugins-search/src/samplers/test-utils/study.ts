@@ -1,5 +1,5 @@
 /** A minimal in-memory study and test problems for the sampler tests, the oracle and the benchmark. */
-import type { Distribution, FrozenTrial, ParamValue, Sampler, SearchSpace, StudyDirection, StudyView, TrialState } from '@fairtune/core';
+import type { Distribution, FrozenTrial, ParamValue, Sampler, SearchSpace, StudyDirection, StudyView, TrialState } from '@fairtune/core/plugin';
 
 export interface TrialInit {
   readonly state?: TrialState;

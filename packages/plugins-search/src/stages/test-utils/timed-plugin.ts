@@ -8,7 +8,7 @@
 import { appendFileSync, openSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerModule } from 'inversify';
-import { artifact, runAsync, STAGE_PLUGIN, type StagePlugin } from '@fairtune/core';
+import { artifact, runAsync, STAGE_PLUGIN, type StagePlugin } from '@fairtune/core/plugin';
 
 interface Params {
   x: number;
