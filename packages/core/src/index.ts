@@ -1,7 +1,7 @@
 /** Public surface of @fairtune/core: the runtime API, and (for backwards compatibility) everything of `@fairtune/core/plugin`, which is where plugins should import from. */
 // The plugin surface first, derived rather than listed twice; the runtime's own exports follow.
 export * from './plugin.js';
-export { runStandalone, resolveParams, runCli, type StandaloneRunOptions, type StandaloneRunResult, type CliRunResult } from './testing.js';
+export { runStandalone, resolveParams, runCli, outputOf, type StandaloneRunOptions, type StandaloneRunResult, type CliRunResult } from './testing.js';
 export { StageRegistry, BUILTIN_PLUGIN_PACKAGES, BUILTIN_NESTED_PLUGIN_KINDS, PluginLoadError, type RegisteredPlugin, type RegisteredNestedPlugin, type PathPlugin } from './registry.js';
 export { resolveNestedParams, nestedPluginSlots, type NestedPluginSlot } from './pipeline/nested-plugins.js';
 export { PipelineError, formatIssue, type PipelineIssue } from './pipeline/issues.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { lastValueFrom, toArray } from 'rxjs';
-import type { Artifact, JsonObject } from './contracts/artifact.js';
+import { isKind, type Artifact, type JsonObject, type KindArtifact } from './contracts/artifact.js';
 import { FairtuneError } from './contracts/errors.js';
 import type { NestedPlugin } from './contracts/nested-plugin.js';
 import type { StageEvent, StagePlugin } from './contracts/stage-plugin.js';
@@ -90,6 +90,18 @@ export async function runStandalone(plugin: StagePlugin, options: StandaloneRunO
   const missing = missingOutputs(plugin, outputs);
   if (missing) throw new FairtuneError('FT_OUTPUT_CONTRACT', `${plugin.type} ${missing}`);
   return { outputs, events, params };
+}
+
+/**
+ * Output `port` of a standalone run, checked to be of `kind` and typed by it (`outputOf(r,
+ * 'samples', 'samples').meta` is a SamplesMeta); an absent output or another kind is an error
+ * naming the port.
+ */
+export function outputOf<const K extends string>(result: Pick<StandaloneRunResult, 'outputs'>, port: string, kind: K | readonly K[]): KindArtifact<K> {
+  const a = result.outputs[port];
+  if (!a) throw new FairtuneError('FT_OUTPUT_CONTRACT', `the run has no output "${port}" (outputs: ${Object.keys(result.outputs).join(', ') || 'none'})`, { port });
+  if (!isKind(a, kind)) throw new FairtuneError('FT_OUTPUT_CONTRACT', `output "${port}" is a ${a.kind} artifact, expected ${[kind].flat().join(' or ')}`, { port });
+  return a;
 }
 
 export interface CliRunResult {

@@ -7,6 +7,7 @@ import { artifact, isKind, ndarray, optionalInput, requireArray, requireInput, r
 import type { ModelMeta, PredictionsMeta, SamplesMeta } from './artifact-kinds.js';
 import { ERROR_CODES, errorCode, errorDocAnchor, errorLine, FairtuneError, paramError } from './errors.js';
 import { inputPorts, stageInputs } from './stage-plugin.js';
+import { outputOf } from '../testing.js';
 
 const predictionsMeta: PredictionsMeta = { task: 'regression', target: { name: 'hr' }, dataset: 'd', synthetic: true, subjects: ['a'] };
 const predictions = artifact('predictions', predictionsMeta, { yTrue: ndarray(Float32Array.of(1)) });
@@ -79,6 +80,16 @@ describe('typed artifact kinds', () => {
       expect(narrowed.meta.subjects).toEqual(['a']);
     } else throw new Error('isKind rejected an embeddings artifact');
     expect(isKind(loaded, 'model')).toBe(false);
+  });
+});
+
+describe('outputOf (tests reading a standalone run)', () => {
+  it('types an output by its kind and names an absent output or another kind', () => {
+    const result = { outputs: { predictions, report: artifact('report', { title: 't' }) } };
+    const task: PredictionsMeta['task'] = outputOf(result, 'predictions', 'predictions').meta.task;
+    expect(task).toBe('regression');
+    expect(thrown(() => outputOf(result, 'metrics', 'metrics'))).toMatchObject({ code: 'FT_OUTPUT_CONTRACT', message: 'the run has no output "metrics" (outputs: predictions, report)' });
+    expect(thrown(() => outputOf(result, 'report', 'metrics'))).toMatchObject({ code: 'FT_OUTPUT_CONTRACT', message: 'output "report" is a report artifact, expected metrics' });
   });
 });
 
