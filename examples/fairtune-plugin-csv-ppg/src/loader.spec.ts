@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStandalone, type DatasetMeta } from '@fairtune/core';
+import { outputOf, runStandalone } from '@fairtune/core';
 import { csvPpgLoader } from './loader.js';
 import { csvPpgInspector } from './inspector.js';
 import { writeCsvFolder } from './test-utils/fixture.js';
@@ -12,9 +12,9 @@ describe('csv-ppg.load', () => {
   it('emits a dataset artifact: a recording per CSV, the subject from the file name, attributes from subjects.csv', async () => {
     const root = writeCsvFolder();
     const { outputs, events } = await load(root);
-    const ds = outputs['dataset']!;
+    const ds = outputOf({ outputs }, 'dataset', 'dataset');
     expect(ds.kind).toBe('dataset');
-    const meta = ds.meta as DatasetMeta;
+    const meta = ds.meta;
     expect(meta.name).toBe('csv-ppg');
     expect(meta.synthetic).toBe(false);
     expect(meta.recordings.map((r) => [r.id, r.subject])).toEqual([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { artifact, ndarray, Rng, runStandalone, type Artifact, type PredictionsMeta } from '@fairtune/core';
+import { artifact, ndarray, outputOf, Rng, runStandalone, type Artifact, type PredictionsMeta } from '@fairtune/core';
 import { recalibrateStage } from './recalibrate.js';
 
 /**
@@ -48,14 +48,14 @@ describe('cvar.recalibrate', () => {
     const input = predictions();
     expect(mae(input, 0, 2)).toBeGreaterThan(3); // |40 − y/2| over y in [60, 100]: about 5
     const { outputs, events } = await runStandalone(recalibrateStage, { inputs: { predictions: input } });
-    const out = outputs['predictions']!;
+    const out = outputOf({ outputs }, 'predictions', 'predictions');
     expect(mae(out, 0, 2)).toBeLessThan(0.5); // noise 0.1 · 2 after undoing the slope 0.5
     expect(mae(out, 1, 2)).toBeLessThan(0.15);
     const metric = (name: string) => events.find((e) => e.type === 'metric' && e.name === name) as { value: number };
     expect(metric('slope/female').value).toBeCloseTo(2, 1);
     expect(metric('intercept/female').value).toBeCloseTo(-80, 0);
     expect(metric('slope/male').value).toBeCloseTo(1, 1);
-    expect((out.meta as PredictionsMeta).method).toBe('erm+group-recalibration');
+    expect(out.meta.method).toBe('erm+group-recalibration');
     expect(out.arrays['yTrue']).toBe(input.arrays['yTrue']);
   });
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { runStandalone, type DatasetMeta } from '@fairtune/core';
+import { outputOf, runStandalone } from '@fairtune/core';
 import { tempDir } from '../test-utils/paths.js';
 import { downloadFile, parseSha256Sums } from './download.js';
 import { writeButPpgCohort } from '../synthetic/but-ppg.js';
@@ -98,7 +98,7 @@ describe('download', () => {
     expect(parseSha256Sums(sums.join('\n'))).toHaveLength(sums.length);
     const root = join(tempDir('butdl'), 'butppg');
     const { outputs } = await runStandalone(new ButPpgLoader(), { params: { root, download: true, downloadUrl: `${base}/butppg/`, synthetic: 'never' } });
-    const meta = outputs['dataset']!.meta as unknown as DatasetMeta;
+    const meta = outputOf({ outputs }, 'dataset', 'dataset').meta;
     expect(meta.synthetic).toBe(false);
     expect(meta.recordings.map((r) => r.id)).toEqual(['100001', '112001']);
     writeFileSync(join(tempDir('noop'), 'x'), '');
@@ -143,8 +143,8 @@ describe('download', () => {
     expect(readdirSync(root).sort()).toEqual(['S1', 'S2']);
     expect(readdirSync(join(root, 'S1')).sort()).toEqual(['S1.pkl', 'S1_E4.zip', 'S1_activity.csv', 'S1_quest.csv']);
     expect(existsSync(`${root}.download`)).toBe(false);
-    const ds = outputs['dataset']!;
-    const meta = ds.meta as unknown as DatasetMeta;
+    const ds = outputOf({ outputs }, 'dataset', 'dataset');
+    const meta = ds.meta;
     expect(meta.synthetic).toBe(false);
     expect(meta.recordings.map((r) => r.id)).toEqual(['S1', 'S2']);
     for (const id of ['S1', 'S2']) {

@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from '@jest/globals';
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runStandalone, type JsonObject, type Artifact, type DatasetMeta, type SamplesMeta, type StageEvent } from '@fairtune/core';
+import { outputOf, runStandalone, type JsonObject, type Artifact, type StageEvent } from '@fairtune/core';
 import { tempDir } from '../test-utils/paths.js';
 import { DaliaLoader } from './dalia.js';
 import { GENERATOR_VERSION } from '../synthetic/cohort.js';
@@ -24,8 +24,8 @@ describe('data.dalia', () => {
   it('generates the synthetic cohort in DaLiA format when the root is absent, loads it through the real reader and reuses it', async () => {
     const root = join(base, 'no-such-root');
     const { outputs, events } = await runStandalone(new DaliaLoader(), { params: { root, ...SMALL } });
-    const ds = outputs['dataset']!;
-    const meta = ds.meta as unknown as DatasetMeta;
+    const ds = outputOf({ outputs }, 'dataset', 'dataset');
+    const meta = ds.meta;
     expect(meta.synthetic).toBe(true);
     expect(logs(events, 'warn')[0]).toMatch(/^SYNTHETIC DATA: data root .*no-such-root does not exist; generated/);
     expect(meta.recordings.map((r) => r.id)).toEqual(['S1', 'S2', 'S3', 'S4']);
@@ -68,7 +68,7 @@ describe('data.dalia', () => {
     await expect(runStandalone(new DaliaLoader(), { params: { root: join(base, 'nope'), synthetic: 'never' } })).rejects.toThrow(/nope does not exist/);
     await expect(runStandalone(new DaliaLoader(), { params: { root: join(base, 'nope'), synthetic: 'never' } })).rejects.toMatchObject({ code: 'FT_DATA_MISSING', about: { file: join(base, 'nope') } });
     const { outputs } = await runStandalone(new DaliaLoader(), { params: { root: join(base, 'x'), ...SMALL } });
-    const realRoot = (outputs['dataset']!.meta as unknown as DatasetMeta).source.root;
+    const realRoot = outputOf({ outputs }, 'dataset', 'dataset').meta.source.root;
     const copy = tempDir('dalia-copy');
     for (const s of readdirSync(realRoot).filter((d) => d.startsWith('S'))) {
       const { mkdirSync, copyFileSync } = await import('node:fs');
@@ -82,9 +82,9 @@ describe('data.dalia', () => {
     await expect(runStandalone(new DaliaLoader(), { params: { root: copy } })).rejects.toMatchObject({ code: 'FT_DATA_FORMAT', about: { file: pkl } });
     await expect(runStandalone(new DaliaLoader(), { params: { root: copy, subjects: ['S1', 'S99'] } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'subjects' }, message: expect.stringMatching(/subject\(s\) S99 not found/) });
     const skipped = await runStandalone(new DaliaLoader(), { params: { root: copy, skipBadSubjects: true, subjects: ['S1', 'S3'] } });
-    expect((skipped.outputs['dataset']!.meta as unknown as DatasetMeta).recordings.map((r) => r.id)).toEqual(['S1']);
+    expect(outputOf(skipped, 'dataset', 'dataset').meta.recordings.map((r) => r.id)).toEqual(['S1']);
     expect(logs(skipped.events, 'warn').join('\n')).toMatch(/skipping subject S3: .*S3\.pkl/);
-    expect((skipped.outputs['dataset']!.meta as unknown as DatasetMeta).synthetic).toBe(false);
+    expect(outputOf(skipped, 'dataset', 'dataset').meta.synthetic).toBe(false);
   });
 });
 
@@ -94,7 +94,7 @@ async function chain(ds: Artifact, windowParams: JsonObject, splitParams: JsonOb
   const win = await runStandalone(new WindowStage(), { params: windowParams, inputs: { dataset: bp } });
   const q = (await runStandalone(new QualityStage(), { inputs: { samples: win.outputs['samples']! } })).outputs['samples']!;
   const sp = (await runStandalone(new SplitSubjectsStage(), { params: splitParams, inputs: { samples: q }, seed: 3 })).outputs['samples']!;
-  const gr = (await runStandalone(new GroupAttributesStage(), { params: { attributes: ['sex', 'age'], ageThreshold: 40 }, inputs: { samples: sp } })).outputs['samples']!;
+  const gr = outputOf(await runStandalone(new GroupAttributesStage(), { params: { attributes: ['sex', 'age'], ageThreshold: 40 }, inputs: { samples: sp } }), 'samples', 'samples');
   return { win, gr };
 }
 
@@ -102,7 +102,7 @@ describe('preprocessing chain on synthetic DaLiA', () => {
   it('resamples, filters, windows 8 s / 2 s with aligned labels, splits by subject and adds intersectional groups', async () => {
     const ds = (await runStandalone(new DaliaLoader(), { params: { root: join(base, 'none'), ...SMALL } })).outputs['dataset']!;
     const { gr } = await chain(ds, { windowSeconds: 8, shiftSeconds: 2, normalisation: 'zscore' }, { train: 2, validation: 1, test: 1 });
-    const meta = gr.meta as unknown as SamplesMeta;
+    const meta = gr.meta;
     const x = gr.arrays['x']!;
     expect(x.shape[1]).toBe(256);
     expect(meta.signal!.fs).toBe(32);
@@ -155,8 +155,8 @@ describe('preprocessing chain on synthetic DaLiA', () => {
 describe('data.but-ppg', () => {
   it('loads the synthetic BUT-PPG release (both header forms) and windows short records with pad-edge', async () => {
     const { outputs, events } = await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } });
-    const ds = outputs['dataset']!;
-    const meta = ds.meta as unknown as DatasetMeta;
+    const ds = outputOf({ outputs }, 'dataset', 'dataset');
+    const meta = ds.meta;
     expect(logs(events, 'warn')[0]).toMatch(/^SYNTHETIC DATA:/);
     expect(meta.recordings).toHaveLength(9);
     const r1 = meta.recordings.find((r) => r.id === '100001')!; // release-1 transposed header
@@ -183,8 +183,8 @@ describe('data.but-ppg', () => {
 describe('data.mimic', () => {
   it('loads synthetic matched-subset records: PLETH with NaN gap, numerics HR per window, sex from PATIENTS.csv', async () => {
     const { outputs } = await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } });
-    const ds = outputs['dataset']!;
-    const meta = ds.meta as unknown as DatasetMeta;
+    const ds = outputOf({ outputs }, 'dataset', 'dataset');
+    const meta = ds.meta;
     expect(meta.recordings).toHaveLength(2);
     const r = meta.recordings[0]!;
     expect(r.subject).toBe('20');
@@ -225,12 +225,12 @@ function setCsvCell(path: string, row: number, column: number, value: string): v
 
 describe('categorical labels', () => {
   it('marks DaLiA activity and BUT-PPG quality as categorical (aligned by the mode), HR as numeric', async () => {
-    const dalia = (await runStandalone(new DaliaLoader(), { params: { root: join(base, 'none'), ...SMALL } })).outputs['dataset']!;
-    const d = (dalia.meta as unknown as DatasetMeta).recordings[0]!;
+    const dalia = outputOf(await runStandalone(new DaliaLoader(), { params: { root: join(base, 'none'), ...SMALL } }), 'dataset', 'dataset');
+    const d = dalia.meta.recordings[0]!;
     expect(d.labels['activity']!.categorical).toBe(true);
     expect(d.labels['hr']!.categorical).toBeUndefined();
-    const but = (await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } })).outputs['dataset']!;
-    const b = (but.meta as unknown as DatasetMeta).recordings[0]!;
+    const but = outputOf(await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } }), 'dataset', 'dataset');
+    const b = but.meta.recordings[0]!;
     expect(b.labels['quality']!.categorical).toBe(true);
     expect(b.labels['hr']!.categorical).toBeUndefined();
   });
@@ -238,8 +238,8 @@ describe('categorical labels', () => {
 
 describe('data.but-ppg cell validation', () => {
   it('rejects an empty HR cell naming file, row and column; with skipBadSubjects skips that record with a warning', async () => {
-    const ds = (await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } })).outputs['dataset']!;
-    const root = await copyRoot((ds.meta as unknown as DatasetMeta).source.root, 'but-bad');
+    const ds = outputOf(await runStandalone(new ButPpgLoader(), { params: { root: join(base, 'nobut'), syntheticSubjects: 3, recordsPerSubject: 3 } }), 'dataset', 'dataset');
+    const root = await copyRoot(ds.meta.source.root, 'but-bad');
     // quality-hr-ann.csv: ID,Quality,HR; line 3 = record 100002. subject-info.csv: column 2 = Age.
     setCsvCell(join(root, 'quality-hr-ann.csv'), 3, 2, '');
     setCsvCell(join(root, 'subject-info.csv'), 4, 2, 'n/a');
@@ -247,7 +247,7 @@ describe('data.but-ppg cell validation', () => {
       /quality-hr-ann\.csv: row 3, column HR \(record 100002\) is empty/,
     );
     const { outputs, events } = await runStandalone(new ButPpgLoader(), { params: { root, skipBadSubjects: true } });
-    const recs = (outputs['dataset']!.meta as unknown as DatasetMeta).recordings;
+    const recs = outputOf({ outputs }, 'dataset', 'dataset').meta.recordings;
     expect(recs.map((r) => r.id)).not.toContain('100002');
     expect(recs).toHaveLength(8);
     const warns = logs(events, 'warn').join('\n');
@@ -262,8 +262,8 @@ describe('data.but-ppg cell validation', () => {
 describe('data.mimic validation', () => {
   it('drops implausible monitor HR values (outside 30–220 bpm) before the window mean and counts them', async () => {
     const { readRecord, writeRecord } = await import('../formats/wfdb/index.js');
-    const ds = (await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } })).outputs['dataset']!;
-    const meta = ds.meta as unknown as DatasetMeta;
+    const ds = outputOf(await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } }), 'dataset', 'dataset');
+    const meta = ds.meta;
     const root = await copyRoot(meta.source.root, 'mimic-hr');
     const rec = meta.recordings[0]!;
     const dir = join(root, 'p00', `p${rec.subject.padStart(6, '0')}`);
@@ -288,8 +288,8 @@ describe('data.mimic validation', () => {
   });
 
   it('warns, naming file, subject and value, when PATIENTS.csv has an unknown GENDER or an unparseable DOB', async () => {
-    const ds = (await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } })).outputs['dataset']!;
-    const root = await copyRoot((ds.meta as unknown as DatasetMeta).source.root, 'mimic-patients');
+    const ds = outputOf(await runStandalone(new MimicLoader(), { params: { root: join(base, 'nomimic'), syntheticSubjects: 2, syntheticMinutes: 1 } }), 'dataset', 'dataset');
+    const root = await copyRoot(ds.meta.source.root, 'mimic-patients');
     const table = join(root, 'PATIENTS.csv');
     // ROW_ID,SUBJECT_ID,GENDER,DOB,…: line 2 = subject 20 (the first), line 3 = the second.
     setCsvCell(table, 2, 2, '"U"');
@@ -298,7 +298,7 @@ describe('data.mimic validation', () => {
     const warns = logs(events, 'warn').join('\n');
     expect(warns).toMatch(/PATIENTS\.csv: row 2, subject 20: GENDER "U" is not M or F; sex unknown unless the record header gives it/);
     expect(warns).toMatch(/PATIENTS\.csv: row 3, subject \d+: DOB "unknown" has no year; age taken from the record header when it has one/);
-    const recs = (outputs['dataset']!.meta as unknown as DatasetMeta).recordings;
+    const recs = outputOf({ outputs }, 'dataset', 'dataset').meta.recordings;
     expect(recs[0]!.attributes['sex']).toBeNull();
   });
 });

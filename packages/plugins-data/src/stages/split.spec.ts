@@ -78,8 +78,8 @@ describe('split.subjects: joint strata (label × attribute) and lesion-level spl
   /** Samples with `lesions` subjects, `views[s]` images each, per-subject label and skin type. */
   const samples = (labels: number[], skin: string[], views: number[] = labels.map(() => 1), task: 'classification' | 'regression' = 'classification') => {
     const subject = labels.flatMap((_, s) => Array<number>(views[s]!).fill(s));
-    const meta = { name: 't', synthetic: true, modality: 'image', task, target: { name: 'malignant' }, subjects: labels.map((_, s) => `L${s}`), subjectAttributes: { skinType: skin, sex: skin.map((_, s) => (s % 2 ? 'male' : 'female')) } };
-    return artifact('samples', meta as never, { y: ndarray(Float32Array.from(subject, (s) => labels[s]!)), subject: ndarray(Int32Array.from(subject)) });
+    const meta: SamplesMeta = { name: 't', synthetic: true, modality: 'image', task, target: { name: 'malignant' }, subjects: labels.map((_, s) => `L${s}`), subjectAttributes: { skinType: skin, sex: skin.map((_, s) => (s % 2 ? 'male' : 'female')) } };
+    return artifact('samples', meta, { y: ndarray(Float32Array.from(subject, (s) => labels[s]!)), subject: ndarray(Int32Array.from(subject)) });
   };
   const strata = (sizes: Record<string, number>) => {
     const labels: number[] = [];
@@ -120,7 +120,7 @@ describe('split.subjects: joint strata (label × attribute) and lesion-level spl
     expect([...byLesion.values()].every((set) => set.size === 1)).toBe(true);
     expect(new Set(split)).toEqual(new Set([0, 1, 2]));
     // One positive image makes the lesion positive: the strata see 12 positive lesions.
-    const meta = input.meta as unknown as SamplesMeta;
+    const meta = input.meta;
     const mixedY = Float32Array.from(subject, (s, i) => (s === 1 && i === subject.indexOf(1) ? 1 : labels[s]!));
     expect(subjectStrata(meta, ndarray(mixedY), subject, ['label', 'skinType'], 60).slice(0, 3)).toEqual(['1|IV-VI', '1|I-III', '0|I-III']);
   });
@@ -137,7 +137,7 @@ describe('split.subjects: joint strata (label × attribute) and lesion-level spl
     await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label', 'skin'] }, inputs: { samples: samples(labels, skin) } })).rejects.toMatchObject({ code: 'FT_PARAM_INVALID', about: { param: 'stratifyBy' } });
     // Samples without y cannot be stratified by label: the producer does not write what this stage reads.
     const { y: _y, ...noY } = samples(labels, skin).arrays;
-    const withoutY = artifact('samples', samples(labels, skin).meta as never, noY);
+    const withoutY = artifact('samples', samples(labels, skin).meta, noY);
     await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label'] }, inputs: { samples: withoutY } })).rejects.toThrow(/the samples have no "y" array/);
     await expect(runStandalone(new SplitSubjectsStage(), { params: { stratifyBy: ['label'] }, inputs: { samples: withoutY } })).rejects.toMatchObject({ code: 'FT_ARRAY_MISSING', about: { port: 'samples' } });
   });
@@ -148,7 +148,7 @@ describe('split.subjects: joint strata (label × attribute) and lesion-level spl
     const n = s.arrays['y']!.data.length;
     const x = ndarray(Float32Array.from({ length: n * 16 }, (_, i) => Math.sin(i)), [n, 16]);
     // Every target (0 or 1) lies outside the HR range [30, 220].
-    const windows = artifact('samples', s.meta as never, { ...s.arrays, x });
+    const windows = artifact('samples', s.meta, { ...s.arrays, x });
     await expect(runStandalone(new QualityStage(), { inputs: { samples: windows } })).rejects.toThrow(`preprocess.quality dropped all ${n} windows`);
     await expect(runStandalone(new QualityStage(), { inputs: { samples: windows } })).rejects.toMatchObject({ code: 'FT_INPUT_CONTENT', about: { port: 'samples' } });
     await expect(runStandalone(new GroupAttributesStage(), { params: { attributes: ['skin'] }, inputs: { samples: s } })).rejects.toThrow(/^groups\.attributes: "skin" is not a subject attribute/);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { artifact, ndarray, runStandalone, type DatasetMeta, type SamplesMeta } from '@fairtune/core';
+import { artifact, ndarray, outputOf, runStandalone, type DatasetMeta } from '@fairtune/core';
 import { WindowStage } from './window-stage.js';
 import { ButPpgLoader } from '../loaders/but-ppg.js';
 import { tempDir } from '../test-utils/paths.js';
@@ -27,7 +27,7 @@ function dataset(recordings: { id: string; subject: string; ppg: Float32Array; h
       };
     }),
   };
-  return artifact('dataset', meta as never, arrays);
+  return artifact('dataset', meta, arrays);
 }
 
 const wave = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i));
@@ -48,10 +48,10 @@ describe('preprocess.window', () => {
       { id: 'r1', subject: 's1', ppg: wave(32), hr: Float32Array.from([70]), activity },
       { id: 'r2', subject: 's2', ppg: nan, hr: Float32Array.from([80, 80, 80]) },
     ]);
-    const { outputs } = await runStandalone(new WindowStage(), { params: { windowSeconds: 8, shiftSeconds: 2, normalisation: 'none' }, inputs: { dataset: ds } });
-    const meta = outputs['samples']!.meta as SamplesMeta;
+    const r = await runStandalone(new WindowStage(), { params: { windowSeconds: 8, shiftSeconds: 2, normalisation: 'none' }, inputs: { dataset: ds } });
+    const meta = outputOf(r, 'samples', 'samples').meta;
     expect(meta.subjects).toEqual(['s1']);
-    expect(Array.from(outputs['samples']!.arrays['aux/activity']!.data)).toEqual([1]);
+    expect(Array.from(r.outputs['samples']!.arrays['aux/activity']!.data)).toEqual([1]);
   });
 });
 
@@ -63,20 +63,18 @@ describe('preprocess.window short: 10-s records under a 30-s window', () => {
     runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', ...(short ? { short } : {}) }, inputs: { dataset: tenSeconds() } });
 
   it('tile repeats the record three times and keeps its label; the rule is recorded in the samples meta', async () => {
-    const { outputs } = await run('tile');
-    const s = outputs['samples']!;
+    const s = outputOf(await run('tile'), 'samples', 'samples');
     expect(s.arrays['x']!.shape).toEqual([1, 30]);
     expect(Array.from(s.arrays['x']!.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(Array.from(s.arrays['y']!.data)).toEqual([72]);
-    expect((s.meta as SamplesMeta).signal!.short).toBe('tile');
+    expect(s.meta.signal!.short).toBe('tile');
   });
 
   it('pad-edge repeats the last sample for the missing 20 s', async () => {
-    const { outputs } = await run('pad-edge');
-    const s = outputs['samples']!;
+    const s = outputOf(await run('pad-edge'), 'samples', 'samples');
     expect(Array.from(s.arrays['x']!.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10]);
     expect(Array.from(s.arrays['y']!.data)).toEqual([72]);
-    expect((s.meta as SamplesMeta).signal!.short).toBe('pad-edge');
+    expect(s.meta.signal!.short).toBe('pad-edge');
   });
 
   it('drop (the default) leaves no window, and says which rule would keep the record', async () => {
@@ -87,21 +85,20 @@ describe('preprocess.window short: 10-s records under a 30-s window', () => {
 
   it('records no rule when no recording was short (the meta, and so a model trained on it, is as before)', async () => {
     const long = dataset([{ id: 'r1', subject: 's1', ppg: Float32Array.from({ length: 40 }, (_, i) => i), hr: Float32Array.of(72) }], 1, { windowSeconds: 40, shiftSeconds: 40 });
-    const { outputs } = await runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', short: 'tile' }, inputs: { dataset: long } });
-    expect((outputs['samples']!.meta as SamplesMeta).signal).not.toHaveProperty('short');
+    const r = await runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', short: 'tile' }, inputs: { dataset: long } });
+    expect(outputOf(r, 'samples', 'samples').meta.signal).not.toHaveProperty('short');
   });
 
   it("windows the BUT-PPG loader's 10-s records (30 Hz) to 30 s under each rule", async () => {
     process.env['FAIRTUNE_SYNTHETIC_DIR'] = tempDir('short-butppg');
-    const ds = (await runStandalone(new ButPpgLoader(), { params: { root: join(tempDir('short-butppg-root'), 'absent'), syntheticSubjects: 2, recordsPerSubject: 2 } })).outputs['dataset']!;
-    const meta = ds.meta as unknown as DatasetMeta;
+    const ds = outputOf(await runStandalone(new ButPpgLoader(), { params: { root: join(tempDir('short-butppg-root'), 'absent'), syntheticSubjects: 2, recordsPerSubject: 2 } }), 'dataset', 'dataset');
+    const meta = ds.meta;
     const first = meta.recordings[0]!;
     const raw = ds.arrays[first.signals['ppg']!.array]!.data;
     expect(first.signals['ppg']!.fs).toBe(30);
     expect(raw.length).toBe(300);
     const window = async (short: string) => {
-      const { outputs } = await runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', short }, inputs: { dataset: ds } });
-      return outputs['samples']!;
+      return outputOf(await runStandalone(new WindowStage(), { params: { windowSeconds: 30, shiftSeconds: 30, normalisation: 'none', short }, inputs: { dataset: ds } }), 'samples', 'samples');
     };
     const tile = await window('tile');
     const pad = await window('pad-edge');
@@ -112,7 +109,7 @@ describe('preprocess.window short: 10-s records under a 30-s window', () => {
     for (const i of [0, 150, 299]) expect([t0[i], p0[i]]).toEqual([raw[i], raw[i]]);
     for (const i of [300, 450, 599, 600, 899]) expect([t0[i], p0[i]]).toEqual([raw[i % 300], raw[299]]);
     expect(tile.arrays['y']!.data[0]).toBe(ds.arrays[first.labels['hr']!.array]!.data[0]);
-    expect([(tile.meta as SamplesMeta).signal!.short, (pad.meta as SamplesMeta).signal!.short]).toEqual(['tile', 'pad-edge']);
+    expect([tile.meta.signal!.short, pad.meta.signal!.short]).toEqual(['tile', 'pad-edge']);
     await expect(window('drop')).rejects.toThrow(/no windows from 4 recording\(s\) \(4 shorter than 30 s were dropped/);
   });
 });

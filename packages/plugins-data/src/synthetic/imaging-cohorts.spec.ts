@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { runStandalone, type Artifact, type SamplesMeta, type StageEvent } from '@fairtune/core';
+import { outputOf, runStandalone, type KindArtifact, type SamplesMeta, type StageEvent } from '@fairtune/core';
 import { tempDir } from '../test-utils/paths.js';
 import { readCsvTable } from '../loaders/csv.js';
 import { Fitzpatrick17kLoader, readFitzpatrickTable } from '../loaders/fitzpatrick17k.js';
@@ -71,8 +71,8 @@ describe('synthetic imaging cohorts', () => {
 
 describe('the loaders fall back to the synthetic cohorts', () => {
   /** Mean |centre 6×6 − border ring| over images with y = 1 in group `skin`: how visible malignant lesions are. */
-  const lesionContrast = (s: Artifact, skin: string) => {
-    const m = s.meta as unknown as SamplesMeta;
+  const lesionContrast = (s: KindArtifact<'samples'>, skin: string) => {
+    const m = s.meta;
     const size = m.image!.height;
     const x = s.arrays['x']!.data;
     const y = s.arrays['y']!.data;
@@ -99,8 +99,9 @@ describe('the loaders fall back to the synthetic cohorts', () => {
     const first = await runStandalone(new Fitzpatrick17kLoader(), { params });
     const warn = (ev: StageEvent[]) => ev.filter((e) => e.type === 'log' && e.level === 'warn').map((e) => (e as { message: string }).message);
     expect(warn(first.events)[0]).toMatch(/^SYNTHETIC DATA: data root .*absent does not exist; generated the synthetic fitzpatrick17k cohort/);
-    const s = first.outputs['samples']!;
-    const m = s.meta as unknown as SamplesMeta & { dropped: Record<string, number> };
+    const s = outputOf(first, 'samples', 'samples');
+    // `dropped` is the loader's own count of skipped rows, beyond SamplesMeta.
+    const m = s.meta as SamplesMeta & { dropped: Record<string, number> };
     expect(m.synthetic).toBe(true);
     expect(m.dropped['fitzpatrickScaleMinus1']).toBeGreaterThan(0);
     expect(s.arrays['x']!.shape).toEqual([s.arrays['y']!.shape[0], 32, 32, 3]);
@@ -109,14 +110,13 @@ describe('the loaders fall back to the synthetic cohorts', () => {
     expect(Buffer.from(again.outputs['samples']!.arrays['x']!.data.buffer).equals(Buffer.from(s.arrays['x']!.data.buffer))).toBe(true);
     const none = await runStandalone(new Fitzpatrick17kLoader(), { params: { ...params, groupEffect: { darkContrastScale: 1 } } });
     const effect = lesionContrast(s, 'IV-VI');
-    expect(effect).toBeLessThan(0.75 * lesionContrast(none.outputs['samples']!, 'IV-VI'));
+    expect(effect).toBeLessThan(0.75 * lesionContrast(outputOf(none, 'samples', 'samples'), 'IV-VI'));
     expect(effect).toBeLessThan(lesionContrast(s, 'I-III'));
   });
 
   it('data.ham10000: lesion subjects with several images, age and sex attributes', async () => {
-    const { outputs } = await runStandalone(new Ham10000Loader(), { params: { root: join(tempDir('ham-root'), 'absent'), size: 24, syntheticImages: 120, syntheticImageSize: 32 } });
-    const s = outputs['samples']!;
-    const m = s.meta as unknown as SamplesMeta;
+    const s = outputOf(await runStandalone(new Ham10000Loader(), { params: { root: join(tempDir('ham-root'), 'absent'), size: 24, syntheticImages: 120, syntheticImageSize: 32 } }), 'samples', 'samples');
+    const m = s.meta;
     expect(m.synthetic).toBe(true);
     expect(m.subjects.length).toBeLessThan(s.arrays['y']!.shape[0]!);
     expect(new Set(m.subjectAttributes['sex']!.filter((v) => v !== null))).toEqual(new Set(['male', 'female']));

@@ -1,4 +1,4 @@
-import { artifact, ndarray, runStandalone, type Artifact, type PredictionsMeta } from '@fairtune/core';
+import { artifact, ndarray, outputOf, runStandalone, type Artifact, type KindArtifact, type PredictionsMeta } from '@fairtune/core';
 import { blandAltman, subjectWeightedMae } from '../metrics/agreement.js';
 import { binIndex, binLabels, stratifiedErrors } from '../metrics/stratified.js';
 import { evalMetricsStage } from './eval-metrics.js';
@@ -8,7 +8,7 @@ import { evalMetricsStage } from './eval-metrics.js';
  * minSubjects 5); subject 13 (group a) is in the training split. Six windows per subject with
  * true HR 55 … 130 (every bin) and activities sitting (1) / walking (7) alternating.
  */
-function predictions(withActivity = true): Artifact {
+function predictions(withActivity = true): KindArtifact<'predictions'> {
   const yTrue: number[] = [];
   const yPred: number[] = [];
   const subject: number[] = [];
@@ -62,21 +62,21 @@ describe('eval.metrics: bias, agreement, strata, subject weighting and small gro
 
   it('reports per-group bias, Bland–Altman limits and subject-weighted MAE, and flags the small group', async () => {
     const { outputs, events } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 20 } }, inputs: { predictions: pred }, seed: 5 });
-    const meta = outputs.metrics!.meta as Record<string, any>;
+    const meta = outputOf({ outputs }, 'metrics', 'metrics').meta;
     expect(meta.n).toBe(13 * 6);
     for (const [g, name] of [[0, 'a'], [1, 'b'], [2, 'c']] as const) {
       const idx = only(g);
       const ba = blandAltman(sel(t.yTrue, idx), sel(t.yPred, idx));
-      expect(meta.groups[name].bias).toBeCloseTo(ba.bias, 10);
-      expect(meta.groups[name].sd).toBeCloseTo(ba.sd, 10);
-      expect(meta.groups[name].loaLower).toBeCloseTo(ba.loaLower, 10);
-      expect(meta.groups[name].loaUpper).toBeCloseTo(ba.loaUpper, 10);
-      expect(meta.groups[name].subjectMae).toBeCloseTo(subjectWeightedMae(sel(t.yTrue, idx), sel(t.yPred, idx), sel(t.subject, idx)), 10);
+      expect(meta.groups![name].bias).toBeCloseTo(ba.bias, 10);
+      expect(meta.groups![name].sd).toBeCloseTo(ba.sd, 10);
+      expect(meta.groups![name].loaLower).toBeCloseTo(ba.loaLower, 10);
+      expect(meta.groups![name].loaUpper).toBeCloseTo(ba.loaUpper, 10);
+      expect(meta.groups![name].subjectMae).toBeCloseTo(subjectWeightedMae(sel(t.yTrue, idx), sel(t.yPred, idx), sel(t.subject, idx)), 10);
     }
-    expect(meta.groups.a.subjects).toBe(6); // the training subject 13 is not counted
-    expect(meta.groups.c.subjects).toBe(2);
-    expect(meta.overall.bias).toBeCloseTo(blandAltman(t.yTrue, t.yPred).bias, 10);
-    expect(meta.overall.subjectMae).toBeCloseTo(subjectWeightedMae(t.yTrue, t.yPred, t.subject), 10);
+    expect(meta.groups!.a.subjects).toBe(6); // the training subject 13 is not counted
+    expect(meta.groups!.c.subjects).toBe(2);
+    expect(meta.overall!.bias).toBeCloseTo(blandAltman(t.yTrue, t.yPred).bias, 10);
+    expect(meta.overall!.subjectMae).toBeCloseTo(subjectWeightedMae(t.yTrue, t.yPred, t.subject), 10);
     // c (2 subjects) is reported but takes part in no gap
     expect(meta.minSubjects).toBe(5);
     expect(meta.smallGroups).toEqual([{ group: 'c', subjects: 2 }]);
@@ -84,18 +84,19 @@ describe('eval.metrics: bias, agreement, strata, subject weighting and small gro
     expect(meta.gapNote).toBe('gaps are over a, b only (c below minSubjects = 5)');
     expect(meta.warnings).toContain('group "c" has 2 subject(s) in the evaluated rows, fewer than minSubjects = 5: its metrics are reported but it takes part in no gap');
     expect(events.some((e) => e.type === 'log' && e.level === 'warn' && /group "c" has 2 subject/.test(e.message))).toBe(true);
-    expect(meta.overall.maeGap).toBeCloseTo(Math.abs(meta.groups.a.mae - meta.groups.b.mae), 10);
-    expect(meta.overall.subjectMaeGap).toBeCloseTo(Math.abs(meta.groups.a.subjectMae - meta.groups.b.subjectMae), 10);
+    expect(meta.overall!.maeGap).toBeCloseTo(Math.abs(meta.groups!.a.mae! - meta.groups!.b.mae!), 10);
+    expect(meta.overall!.subjectMaeGap).toBeCloseTo(Math.abs(meta.groups!.a.subjectMae! - meta.groups!.b.subjectMae!), 10);
     expect(meta.agreement).toEqual({ difference: 'prediction − reference (ŷ − y)', sd: 'sample SD, ddof = 1', z: 1.96, limits: 'bias ± z·sd' });
     // CIs of the new metrics from the same subject bootstrap
     for (const key of ['overall.bias', 'overall.loaUpper', 'overall.subjectMae', 'overall.subjectMaeGap', 'groups.a.bias', 'groups.b.loaLower', 'groups.c.subjectMae']) {
-      expect(meta.ci.intervals[key].valid).toBe(20);
-      expect(meta.ci.intervals[key].lo).toBeLessThanOrEqual(meta.ci.intervals[key].hi);
+      expect(meta.ci!.intervals![key].valid).toBe(20);
+      expect(meta.ci!.intervals![key].lo).toBeLessThanOrEqual(meta.ci!.intervals![key].hi!);
     }
   });
 
   it('gives MAE per group by true-HR bin and by activity, with gaps over cells of at least minSubjects subjects', async () => {
     const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 20 } }, inputs: { predictions: pred }, seed: 5 });
+    // byTargetBin.overall and byActivity.codes are eval.metrics' own fields, beyond MetricsMeta's StratifiedMetrics.
     const meta = outputs.metrics!.meta as Record<string, any>;
     const edges = [60, 80, 100, 120];
     const labels = binLabels(edges);
@@ -129,27 +130,27 @@ describe('eval.metrics: bias, agreement, strata, subject weighting and small gro
 
   it('reports no gap (null, with the reason) when fewer than two groups reach minSubjects', async () => {
     const { outputs } = await runStandalone(evalMetricsStage, { params: { minSubjects: 6, bootstrap: { replicates: 5 } }, inputs: { predictions: pred } });
-    const meta = outputs.metrics!.meta as Record<string, any>;
+    const meta = outputOf({ outputs }, 'metrics', 'metrics').meta;
     expect(meta.smallGroups).toEqual([{ group: 'b', subjects: 5 }, { group: 'c', subjects: 2 }]);
-    expect(meta.overall.maeGap).toBeNull();
-    expect(meta.overall.subjectMaeGap).toBeNull();
-    expect(meta.groups.b.mae).toEqual(expect.any(Number)); // still reported
+    expect(meta.overall!.maeGap).toBeNull();
+    expect(meta.overall!.subjectMaeGap).toBeNull();
+    expect(meta.groups!.b.mae).toEqual(expect.any(Number)); // still reported
     expect(meta.gapNote).toBe('no gap reported (null): only one group has at least 6 subjects (a: 6, b: 5, c: 2)');
     expect(meta.warnings).toContain(meta.gapNote);
-    expect(Object.values(meta.byTargetBin.maeGap).every((v) => v === null)).toBe(true);
-    expect(meta.ci.intervals['overall.maeGap'].valid).toBe(0);
+    expect(Object.values(meta.byTargetBin!.maeGap).every((v) => v === null)).toBe(true);
+    expect(meta.ci!.intervals!['overall.maeGap'].valid).toBe(0);
   });
 
   it('leaves byActivity out without an aux/activity array, and all groups in the gaps at minSubjects 1', async () => {
     const { outputs, events } = await runStandalone(evalMetricsStage, { params: { minSubjects: 1, bootstrap: { replicates: 0 } }, inputs: { predictions: predictions(false) } });
-    const meta = outputs.metrics!.meta as Record<string, any>;
+    const meta = outputOf({ outputs }, 'metrics', 'metrics').meta;
     expect(meta.byActivity).toBeUndefined();
     expect(meta.byTargetBin).toBeDefined();
     expect(events.some((e) => e.type === 'log' && /no "aux\/activity" array/.test(e.message))).toBe(true);
     expect(meta.smallGroups).toEqual([]);
     expect(meta.gapNote).toBeNull();
-    const maes = ['a', 'b', 'c'].map((g) => meta.groups[g].mae);
-    expect(meta.overall.maeGap).toBeCloseTo(Math.max(...maes) - Math.min(...maes), 10);
+    const maes = ['a', 'b', 'c'].map((g) => meta.groups![g].mae!);
+    expect(meta.overall!.maeGap).toBeCloseTo(Math.max(...maes) - Math.min(...maes), 10);
   });
 
   it('rejects bin edges that do not increase', async () => {
@@ -168,7 +169,7 @@ describe('eval.metrics: bias, agreement, strata, subject weighting and small gro
     });
     // Classification: a target other than 0/1 (here from evaluatePredictions itself).
     const n = pred.arrays['yTrue']!.data.length;
-    const cls = artifact('predictions', { ...(pred.meta as PredictionsMeta), task: 'classification' }, {
+    const cls = artifact('predictions', { ...pred.meta, task: 'classification' }, {
       ...pred.arrays,
       yTrue: ndarray(Float32Array.from({ length: n }, (_, i) => (i === 6 ? 2 : i % 2))),
       yPred: ndarray(Float32Array.from({ length: n }, (_, i) => 0.25 + 0.5 * (i % 2))),

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { artifact, ndarray, runStandalone, type Artifact, type JsonObject, type ModelMeta, type PredictionsMeta } from '@fairtune/core';
+import { artifact, ndarray, outputOf, runStandalone, type JsonObject, type KindArtifact, type ModelMeta, type PredictionsMeta } from '@fairtune/core';
 import { splitSizes } from '../report/model-card.js';
 import { evalMetricsStage } from './eval-metrics.js';
 import { modelCardStage } from './model-card.js';
 
 /** 16 subjects: female 0–7, male 8–15; split train (0–3, 8–13), test (4–7, 14–15): male has 2 test subjects. */
-function predictions(): Artifact {
+function predictions(): KindArtifact<'predictions'> {
   const cols = { yTrue: [] as number[], yPred: [] as number[], subject: [] as number[], group: [] as number[], split: [] as number[], activity: [] as number[] };
   for (let s = 0; s < 16; s++) {
     const g = s < 8 ? 0 : 1;
@@ -57,7 +57,7 @@ const modelMeta: ModelMeta & { training: JsonObject; bestEpoch: number } = {
 describe('report.model-card', () => {
   it('writes model-card.md and model-card.json with data, group sizes, method, metrics with CIs, synthetic flag and known limits', async () => {
     const pred = predictions();
-    const metrics = (await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 20 }, label: 'group-dro · DaLiA test' }, inputs: { predictions: pred }, seed: 7 })).outputs.metrics!;
+    const metrics = outputOf(await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 20 }, label: 'group-dro · DaLiA test' }, inputs: { predictions: pred }, seed: 7 }), 'metrics', 'metrics');
     const model = artifact('model', modelMeta);
     const { outputs } = await runStandalone(modelCardStage, { params: { limitations: ['Pretrained on the training subjects only.'] }, inputs: { model, metrics: [metrics], predictions: pred } });
     const report = outputs.report!;
@@ -72,12 +72,12 @@ describe('report.model-card', () => {
       test: { subjects: 6, windows: 30, groups: { female: { subjects: 4, windows: 20 }, male: { subjects: 2, windows: 10 } } },
     });
     const ev = card.evaluations[0];
-    const mmeta = metrics.meta as Record<string, any>;
+    const mmeta = metrics.meta;
     expect(ev.label).toBe('group-dro · DaLiA test');
-    expect(ev.metrics.mae).toEqual({ value: mmeta.overall.mae, lo: mmeta.ci.intervals['overall.mae'].lo, hi: mmeta.ci.intervals['overall.mae'].hi });
-    expect(ev.metrics.loaUpper.value).toBe(mmeta.overall.loaUpper);
+    expect(ev.metrics.mae).toEqual({ value: mmeta.overall!.mae, lo: mmeta.ci!.intervals!['overall.mae'].lo, hi: mmeta.ci!.intervals!['overall.mae'].hi });
+    expect(ev.metrics.loaUpper.value).toBe(mmeta.overall!.loaUpper);
     expect(ev.groups.male.subjects).toBe(2);
-    expect(ev.groups.female.bias.value).toBe(mmeta.groups.female.bias);
+    expect(ev.groups.female.bias.value).toBe(mmeta.groups!.female.bias);
     // both groups are below minSubjects 5: no gap, and the card says why
     expect(ev.metrics.maeGap.value).toBeNull();
     expect(ev.smallGroups).toEqual([{ group: 'female', subjects: 4 }, { group: 'male', subjects: 2 }]);
@@ -110,7 +110,7 @@ describe('report.model-card', () => {
   });
 
   it('counts subjects and windows per split and group, unknown groups last', () => {
-    const meta = { splits: ['train', 'test'], groups: { attributes: ['sex'], names: ['female', 'male'] } } as unknown as PredictionsMeta;
+    const meta: PredictionsMeta = { task: 'regression', target: { name: 'hr' }, dataset: 'd', synthetic: true, subjects: ['s0', 's1', 's2', 's3'], splits: ['train', 'test'], groups: { attributes: ['sex'], names: ['female', 'male'] } };
     expect(splitSizes(meta, [0, 0, 1, 2, 3], [1, 1, -1, 0, 0], [0, 0, 0, 1, 1])).toEqual({
       train: { subjects: 2, windows: 3, groups: { male: { subjects: 1, windows: 2 }, unknown: { subjects: 1, windows: 1 } } },
       test: { subjects: 2, windows: 2, groups: { female: { subjects: 2, windows: 2 } } },
@@ -133,8 +133,8 @@ describe('report.model-card', () => {
 describe('report.model-card Markdown', () => {
   it('escapes the | of intersectional group names in tables', async () => {
     const base = predictions();
-    const meta = { ...(base.meta as unknown as PredictionsMeta), groups: { attributes: ['sex', 'age'], names: ['female|>50', 'male|<=50'], ageThreshold: 50 } };
-    const pred = { ...base, meta: meta as unknown as JsonObject };
+    const meta = { ...base.meta, groups: { attributes: ['sex', 'age'], names: ['female|>50', 'male|<=50'], ageThreshold: 50 } };
+    const pred = { ...base, meta };
     const metrics = (await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions: pred } })).outputs.metrics!;
     const model = artifact('model', { ...modelMeta, groups: meta.groups });
     const { outputs } = await runStandalone(modelCardStage, { inputs: { model, metrics: [metrics], predictions: pred } });

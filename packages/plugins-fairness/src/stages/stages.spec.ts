@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Container } from 'inversify';
-import { artifact, CLI_COMMAND, ndarray, STAGE_PLUGIN, TRAINING_STRATEGY, resolveParams, Rng, runStandalone, type Artifact, type JsonObject, type PredictionsMeta } from '@fairtune/core';
+import { artifact, CLI_COMMAND, ndarray, outputOf, STAGE_PLUGIN, TRAINING_STRATEGY, resolveParams, Rng, runStandalone, type Artifact, type JsonObject, type KindArtifact, type PredictionsMeta } from '@fairtune/core';
 import { containerModule } from '../index.js';
 import { regressionMetrics } from '../metrics/regression.js';
 import { DALIA_ACTIVITY_NAMES, evalMetricsStage } from './eval-metrics.js';
@@ -78,7 +78,7 @@ describe('eval.metrics', () => {
       inputs: { predictions, embeddings },
       seed: 3,
     });
-    const meta = outputs.metrics!.meta as Record<string, any>;
+    const meta = outputOf({ outputs }, 'metrics', 'metrics').meta;
     const rows = Array.from({ length: 60 }, (_, i) => i).filter((i) => i >= 40);
     const direct = regressionMetrics(
       rows.map((i) => predictions.arrays.yTrue!.data[i]!),
@@ -88,15 +88,15 @@ describe('eval.metrics', () => {
     expect(meta.n).toBe(20);
     expect(meta.subjects).toBe(4);
     expect(meta.synthetic).toBe(true);
-    expect(meta.overall.mae).toBeCloseTo(direct.mae, 10);
-    expect(meta.overall.maeGap).toBeCloseTo(direct.maeGap, 10);
-    expect(meta.groups.male.mae).toBeCloseTo(direct.groups[1]!.mae, 10);
-    expect(meta.representation.mmd2).toBeGreaterThan(0.1); // groups are 4σ apart on one axis
-    expect(meta.representation.silhouette).toBeGreaterThan(0.2);
-    expect(meta.ci.unit).toBe('subject');
+    expect(meta.overall!.mae).toBeCloseTo(direct.mae, 10);
+    expect(meta.overall!.maeGap).toBeCloseTo(direct.maeGap, 10);
+    expect(meta.groups!.male.mae).toBeCloseTo(direct.groups[1]!.mae, 10);
+    expect(meta.representation!.mmd2).toBeGreaterThan(0.1); // groups are 4σ apart on one axis
+    expect(meta.representation!.silhouette).toBeGreaterThan(0.2);
+    expect(meta.ci!.unit).toBe('subject');
     for (const key of ['overall.mae', 'overall.maeGap', 'groups.female.mae', 'representation.mmd2', 'representation.silhouette']) {
-      expect(meta.ci.intervals[key].valid).toBe(25);
-      expect(meta.ci.intervals[key].lo).toBeLessThanOrEqual(meta.ci.intervals[key].hi);
+      expect(meta.ci!.intervals![key].valid).toBe(25);
+      expect(meta.ci!.intervals![key].lo).toBeLessThanOrEqual(meta.ci!.intervals![key].hi!);
     }
     expect(events.some((e) => e.type === 'metric' && e.name === 'maeGap')).toBe(true);
     // same seed → same artifact
@@ -118,7 +118,7 @@ describe('eval.metrics', () => {
       /predictions artifact has no "split" array, so split "test" cannot be selected; set split: null/,
     );
     const all = await runStandalone(evalMetricsStage, { params: { split: null, bootstrap: { replicates: 0 } }, inputs: { predictions: noSplit } });
-    expect((all.outputs['metrics']!.meta as { n: number }).n).toBe(60);
+    expect(outputOf(all, 'metrics', 'metrics').meta.n).toBe(60);
   });
 
   it('rejects arrays whose length does not match the rows', async () => {
@@ -146,9 +146,9 @@ describe('eval.metrics labels', () => {
   it('labels its metrics with params.label, else with the predictions method', async () => {
     const { predictions } = cohort('erm', 1, 2);
     const labelled = await runStandalone(evalMetricsStage, { params: { label: 'erm · DaLiA test' }, inputs: { predictions } });
-    expect((labelled.outputs['metrics']!.meta as { method: string }).method).toBe('erm · DaLiA test');
+    expect(outputOf(labelled, 'metrics', 'metrics').meta.method).toBe('erm · DaLiA test');
     const plain = await runStandalone(evalMetricsStage, { inputs: { predictions } });
-    expect((plain.outputs['metrics']!.meta as { method: string }).method).toBe('erm');
+    expect(outputOf(plain, 'metrics', 'metrics').meta.method).toBe('erm');
   });
 });
 
@@ -157,7 +157,7 @@ describe('report.compare', () => {
     const evaluate = async (method: string, bias: number, seed: number) => {
       const c = cohort(method, bias, seed);
       const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 10 }, minSubjects: 2 }, inputs: c, seed });
-      return { metrics: outputs.metrics!, embeddings: c.embeddings };
+      return { metrics: outputOf({ outputs }, 'metrics', 'metrics'), embeddings: c.embeddings };
     };
     const erm = await evaluate('erm', 4, 2);
     const if1 = await evaluate('inverse-frequency', 1, 2);
@@ -187,7 +187,7 @@ describe('report.compare', () => {
     expect(md).toMatch(/- inverse-frequency on \S+ test split: seed 3 has no erm run and is left out of the paired comparison/);
     const json = JSON.parse(readFileSync(report.files['report.json']!, 'utf8'));
     expect(json.methods.map((m: { method: string }) => m.method)).toEqual(['erm', 'inverse-frequency']);
-    const male = (a: Artifact) => (a.meta as { groups: { male: { mae: number } } }).groups.male.mae;
+    const male = (a: KindArtifact<'metrics'>) => a.meta.groups!.male.mae!;
     // the change pairs seed 2 with seed 2 only, not the mean of seeds 2 and 3 with ERM
     expect(json.methods[1].relativeToBaselinePercent['groups.male.mae']).toBeCloseTo((100 * (male(if1.metrics) - male(erm.metrics))) / Math.abs(male(erm.metrics)), 8);
     expect(json.methods[1].pairedToBaseline.seeds).toEqual([2]);
@@ -198,15 +198,15 @@ describe('report.compare', () => {
 
   it('pairs runs of two methods by seed and reports the per-seed differences', async () => {
     const evaluate = async (method: string, bias: number, seed: number) =>
-      (await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions: cohort(method, bias, seed).predictions }, seed })).outputs.metrics!;
+      outputOf(await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions: cohort(method, bias, seed).predictions }, seed }), 'metrics', 'metrics');
     const runs = [await evaluate('erm', 4, 2), await evaluate('erm', 4, 3), await evaluate('inverse-frequency', 1, 2), await evaluate('inverse-frequency', 1, 3), await evaluate('inverse-frequency', 1, 9)];
-    expect((runs[0]!.meta as { seed?: number }).seed).toBe(2);
+    expect(runs[0]!.meta.seed).toBe(2);
     const { outputs } = await runStandalone(reportCompareStage, { inputs: { metrics: runs } });
     const md = readFileSync(outputs.report!.files['report.md']!, 'utf8');
     expect(md).toMatch(/#### MAE \(male\)\n\n\| Method \| n \| Δ \(bpm\) \[CI\] \| d_z \| lower\/higher \| p_perm \| Holm \| p_W \| Holm \|\n.*\n\| inverse-frequency \| 2 \| -\d+\.\d{3} \[-\d+\.\d{3}, -\d+\.\d{3}\] \| -?\d+\.\d{2} \| 2\/0 \| 0\.5000 † \| 0\.5000 † \| 0\.5000 † \| 0\.5000 † \|/);
     const json = JSON.parse(readFileSync(outputs.report!.files['report.json']!, 'utf8'));
     // male MAE (the gap may be undefined on four test subjects, depending on eval.metrics' group rules)
-    const male = (a: Artifact) => (a.meta as { groups: { male: { mae: number } } }).groups.male.mae;
+    const male = (a: KindArtifact<'metrics'>) => a.meta.groups!.male.mae!;
     const d = [male(runs[2]!) - male(runs[0]!), male(runs[3]!) - male(runs[1]!)];
     // Seed 9 has no ERM run and stays out of the pairs.
     const paired = json.methods[1].pairedToBaseline;
@@ -347,7 +347,7 @@ describe('report.compare', () => {
   it('codes metrics that mix tasks as FT_INPUT_CONTENT, a table2 layout of regression metrics as FT_PARAM_INVALID', async () => {
     const { predictions } = cohort('erm', 1, 2);
     const { outputs } = await runStandalone(evalMetricsStage, { params: { bootstrap: { replicates: 0 } }, inputs: { predictions } });
-    const cls = artifact('metrics', { ...(outputs.metrics!.meta as JsonObject), method: 'cls', task: 'classification' });
+    const cls = artifact('metrics', { ...outputOf({ outputs }, 'metrics', 'metrics').meta, method: 'cls', task: 'classification' });
     await expect(runStandalone(reportCompareStage, { inputs: { metrics: [outputs.metrics!, cls] } })).rejects.toMatchObject({
       code: 'FT_INPUT_CONTENT',
       about: { port: 'metrics' },

@@ -1,4 +1,4 @@
-import { artifact, ndarray, runStandalone, subjectGroups, type Artifact, type DatasetMeta, type JsonObject, type ModelMeta, type QualityChecks, type StageEvent } from '@fairtune/core';
+import { artifact, ndarray, outputOf, runStandalone, subjectGroups, type Artifact, type JsonObject, type KindArtifact, type QualityChecks, type StageEvent } from '@fairtune/core';
 import { applyProcessingStep, compactSubjects, filterSamples, qualityMask, windowDataset, type DatasetArrays } from '@fairtune/signal';
 import { PpgGptModelStage } from './model-ppg-gpt.js';
 import { FinetuneStage } from './finetune.js';
@@ -15,8 +15,8 @@ const QUALITY: QualityChecks = { useQualityFlag: true, maxFlatFraction: 0.25, ma
  * What the data plugins' stages would make of the raw dataset: band-pass, 40 Hz, 2-s windows,
  * quality checks (the last subject's windows are flagged and go), split, groups by sex.
  */
-async function trainingSamples(raw: Artifact): Promise<Artifact> {
-  let d: DatasetArrays = { meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays };
+async function trainingSamples(raw: KindArtifact<'dataset'>): Promise<KindArtifact<'samples'>> {
+  let d: DatasetArrays = { meta: raw.meta, arrays: raw.arrays };
   d = await applyProcessingStep(d, BANDPASS);
   d = await applyProcessingStep(d, RESAMPLE);
   const w = await windowDataset(d, { windowSeconds: 2, shiftSeconds: 2, signals: ['ppg'], target: 'hr', normalisation: 'none', short: 'drop' });
@@ -30,9 +30,9 @@ async function trainingSamples(raw: Artifact): Promise<Artifact> {
   return artifact('samples', meta, { ...q.arrays, split: ndarray(split), group: ndarray(group) });
 }
 
-let raw: Artifact;
-let samples: Artifact;
-let model: Artifact;
+let raw: KindArtifact<'dataset'>;
+let samples: KindArtifact<'samples'>;
+let model: KindArtifact<'model'>;
 let trained: Float32Array;
 
 beforeAll(async () => {
@@ -40,13 +40,13 @@ beforeAll(async () => {
   samples = await trainingSamples(raw);
   const backbone = (await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } })).outputs['backbone']!;
   const r = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { epochs: 1, batchSize: 8, learningRate: 3e-3, pooling: 'mean', warmupSteps: 1, seed: 2 } });
-  model = r.outputs['model']!;
+  model = outputOf(r, 'model', 'model');
   trained = r.outputs['predictions']!.arrays['yPred']!.data as Float32Array;
 });
 
 describe('eval.predict on a dataset', () => {
   it("records the training data's processing, signals, target and groups in the model", () => {
-    const meta = model.meta as unknown as ModelMeta;
+    const meta = model.meta;
     expect(meta.inputSpec).toEqual({ modality: 'ppg', fs: 40, length: 80, channels: 1, signals: ['ppg'], processing: [BANDPASS, RESAMPLE], normalisation: 'none', quality: QUALITY });
     expect(meta.target).toEqual({ name: 'hr', units: 'bpm' });
     expect(meta.groups).toEqual({ attributes: ['sex'], names: ['female', 'male'] });
@@ -54,22 +54,22 @@ describe('eval.predict on a dataset', () => {
 
   it('replays the processing and quality checks on the raw dataset and reproduces the predictions on the training windows', async () => {
     const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw } });
-    const pred = p.outputs['predictions']!;
+    const pred = outputOf(p, 'predictions', 'predictions');
     expect(Array.from(pred.arrays['yPred']!.data)).toEqual(Array.from(trained));
     expect(Array.from(pred.arrays['subject']!.data)).toEqual(Array.from(samples.arrays['subject']!.data));
     expect(Array.from(pred.arrays['group']!.data)).toEqual(Array.from(samples.arrays['group']!.data));
-    expect((pred.meta as unknown as { subjects: string[] }).subjects).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
-    expect((pred.meta as unknown as { groups: unknown }).groups).toEqual({ attributes: ['sex'], names: ['female', 'male'] });
+    expect(pred.meta.subjects).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
+    expect(pred.meta.groups).toEqual({ attributes: ['sex'], names: ['female', 'male'] });
     expect(logs(p.events)).toEqual(expect.arrayContaining([expect.stringMatching(/bandpass 0.5–8 Hz \(order 2\) on ppg/), expect.stringMatching(/resample to 40 Hz on ppg/)]));
   });
 
   it('skips the steps a dataset already went through, and refuses one processed differently', async () => {
-    const half = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, BANDPASS);
+    const half = await applyProcessingStep({ meta: raw.meta, arrays: raw.arrays }, BANDPASS);
     const filtered = artifact('dataset', half.meta, half.arrays);
     const p = await runStandalone(new PredictStage(), { inputs: { model, data: filtered } });
     expect(Array.from(p.outputs['predictions']!.arrays['yPred']!.data)).toEqual(Array.from(trained));
     expect(logs(p.events).some((m) => m.includes('bandpass'))).toBe(false);
-    const other = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, RESAMPLE);
+    const other = await applyProcessingStep({ meta: raw.meta, arrays: raw.arrays }, RESAMPLE);
     await expect(runStandalone(new PredictStage(), { inputs: { model, data: artifact('dataset', other.meta, other.arrays) } })).rejects.toThrow(
       /dataset "sines-raw"\) was processed with \[resample to 40 Hz on ppg\] but the model's training data with \[bandpass 0.5–8 Hz \(order 2\) on ppg; resample to 40 Hz on ppg\]/,
     );
@@ -79,7 +79,7 @@ describe('eval.predict on a dataset', () => {
   it('keeps every window with quality none, drops the flagged subject with quality flag', async () => {
     const all = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { quality: 'none' } });
     expect(all.outputs['predictions']!.arrays['subject']!.data.length).toBe(36);
-    expect((all.outputs['predictions']!.meta as unknown as { subjects: string[] }).subjects).toHaveLength(6);
+    expect(outputOf(all, 'predictions', 'predictions').meta.subjects).toHaveLength(6);
     const flag = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { quality: 'flag' } });
     expect(flag.outputs['predictions']!.arrays['subject']!.data.length).toBe(30);
     expect(logs(flag.events)).toContainEqual(expect.stringMatching(/quality \(flag\) kept 30\/36 windows \(dropped: flag 6, flat 0, clipping 0, target 0\)/));
@@ -87,9 +87,9 @@ describe('eval.predict on a dataset', () => {
   });
 
   it("falls back to resampling only, with a warning, for a model that does not record its processing", async () => {
-    const meta = model.meta as unknown as ModelMeta;
+    const meta = model.meta;
     const { processing: _p, ...inputSpec } = meta.inputSpec;
-    const old = { ...model, meta: { ...meta, inputSpec } as unknown as JsonObject };
+    const old = { ...model, meta: { ...meta, inputSpec } };
     const p = await runStandalone(new PredictStage(), { inputs: { model: old, data: raw } });
     expect(logs(p.events)).toContainEqual(expect.stringMatching(/the model does not record its training data's processing/));
     expect(logs(p.events)).toContainEqual(expect.stringMatching(/resample 64 Hz to the model's 40 Hz/));
@@ -97,7 +97,7 @@ describe('eval.predict on a dataset', () => {
   });
 
   it('warns when given samples processed differently from the training data', async () => {
-    const other = await applyProcessingStep({ meta: raw.meta as unknown as DatasetMeta, arrays: raw.arrays }, RESAMPLE);
+    const other = await applyProcessingStep({ meta: raw.meta, arrays: raw.arrays }, RESAMPLE);
     const w = await windowDataset(other, { windowSeconds: 2, shiftSeconds: 2, signals: ['ppg'], target: 'hr', normalisation: 'none', short: 'drop' });
     const p = await runStandalone(new PredictStage(), { inputs: { model, data: artifact('samples', w.meta, w.arrays) }, params: { groups: ['sex'] } });
     expect(logs(p.events)).toContainEqual(
@@ -112,7 +112,7 @@ describe('eval.predict on a dataset', () => {
     await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toThrow(/input "data" is required: a dataset \(from a loader\) or samples matching the model's input \(the port was called "samples" up to eval.predict version 2\)/);
     await expect(runStandalone(new PredictStage(), { inputs: { model, samples } })).rejects.toMatchObject({ code: 'FT_INPUT_MISSING', about: { port: 'data' } });
     // A ViT model takes image samples only: a dataset is the wrong kind, nothing is a missing input (checked before the weights are read).
-    const vit = artifact('model', { ...(model.meta as unknown as ModelMeta), architecture: 'vit' }, model.arrays);
+    const vit = artifact('model', { ...model.meta, architecture: 'vit' }, model.arrays);
     await expect(runStandalone(new PredictStage(), { inputs: { model: vit, data: raw } })).rejects.toMatchObject({ code: 'FT_INPUT_KIND', about: { port: 'data' }, message: 'input "data": a ViT model needs image samples (from an image loader), got a dataset artifact' });
     await expect(runStandalone(new PredictStage(), { inputs: { model: vit } })).rejects.toMatchObject({ code: 'FT_INPUT_MISSING', about: { port: 'data' }, message: expect.stringMatching(/needs image samples .*got nothing$/) });
   });
@@ -131,7 +131,7 @@ describe('eval.predict on a dataset', () => {
       const r = await runStandalone(new PredictStage(), { inputs: { model: m, data: short }, params: { quality: 'none', ...params } });
       return { y: Array.from(r.outputs['predictions']!.arrays['yPred']!.data), logs: logs(r.events) };
     };
-    const meta = model.meta as unknown as ModelMeta;
+    const meta = model.meta;
     const padded = artifact('model', { ...meta, inputSpec: { ...meta.inputSpec, short: 'pad-edge' } }, model.arrays);
     const replayed = await yPred(padded, {});
     expect(replayed.logs).toContainEqual(expect.stringMatching(/6 recording\(s\) shorter than the model's 2-s input extended with 'pad-edge' \(as the model's training windows\)/));
@@ -146,15 +146,15 @@ describe('eval.predict on a dataset', () => {
   it('records the training windows\' short rule in the model (finetune and pretrain outputs)', async () => {
     const { inputSpecOf } = await import('./common.js');
     const config = { fs: 40, windowLength: 80 } as never;
-    const m = samples.meta as unknown as { signal: object };
-    expect(inputSpecOf(config, { ...(samples.meta as unknown as object), signal: { ...m.signal, short: 'tile' } } as never).short).toBe('tile');
-    expect(inputSpecOf(config, samples.meta as never)).not.toHaveProperty('short');
+    const m = samples.meta;
+    expect(inputSpecOf(config, { ...m, signal: { ...m.signal!, short: 'tile' } }).short).toBe('tile');
+    expect(inputSpecOf(config, m)).not.toHaveProperty('short');
   });
 
   it('groups by other attributes on request, naming a missing one', async () => {
     const p = await runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { groups: ['sex', 'age'], ageThreshold: 50, quality: 'none' } });
-    const meta = p.outputs['predictions']!.meta as unknown as { groups: { names: string[] } };
-    expect(meta.groups.names).toEqual(['female|<=50', 'female|>50', 'male|<=50', 'male|>50']);
+    const meta = outputOf(p, 'predictions', 'predictions').meta;
+    expect(meta.groups!.names).toEqual(['female|<=50', 'female|>50', 'male|<=50', 'male|>50']);
     expect(logs(p.events)).toContainEqual(expect.stringMatching(/did not occur in the model's training data/));
     await expect(runStandalone(new PredictStage(), { inputs: { model, data: raw }, params: { groups: ['skinType'] } })).rejects.toThrow(/cannot group subjects by skinType: "skinType" is not a subject attribute \(have sex, age\)/);
     // core's code for the missing attribute survives the message naming the input

@@ -1,4 +1,4 @@
-import { runStandalone, type Artifact, type StageEvent } from '@fairtune/core';
+import { outputOf, runStandalone, type Artifact, type KindArtifact, type StageEvent } from '@fairtune/core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,21 +17,21 @@ const logs = (events: StageEvent[]) => events.flatMap((e) => (e.type === 'log' ?
 const same = (a: Artifact, b: Artifact, k: string) => Array.from(a.arrays[k]!.data).every((v, i) => v === b.arrays[k]!.data[i]);
 
 /** A separate cohort (another seed, no split array), as the pipelines feed the other dataset. */
-function unsplit(a: Artifact): Artifact {
+function unsplit(a: KindArtifact<'samples'>): KindArtifact<'samples'> {
   const { split: _s, group: _g, ...arrays } = a.arrays;
-  const { splits: _sp, groups: _gr, ...meta } = a.meta as Record<string, unknown>;
-  return { ...a, meta: { ...meta, name: 'other-cohort' } as never, arrays };
+  const { splits: _sp, groups: _gr, ...meta } = a.meta;
+  return { ...a, meta: { ...meta, name: 'other-cohort' }, arrays };
 }
 
 const PT = { epochs: 8, batchSize: 16, learningRate: 2e-3, warmupSteps: 5, seed: 5 } as const;
 let random: Artifact;
-let pretrained: Artifact;
+let pretrained: KindArtifact<'backbone'>;
 let pretrainEvents: StageEvent[];
 
 beforeAll(async () => {
   random = (await runStandalone(new VitModelStage(), { params: { preset: 'tiny', seed: 1 } })).outputs['backbone']!;
   const r = await runStandalone(new PretrainStage(), { inputs: { backbone: random, samples: unsplit(makeImageSamples({ n: 128, seed: 9 })) }, params: PT });
-  pretrained = r.outputs['backbone']!;
+  pretrained = outputOf(r, 'backbone', 'backbone');
   pretrainEvents = r.events;
 }, 120_000);
 
@@ -41,9 +41,9 @@ describe('train.pretrain on a ViT (supervised)', () => {
     expect(losses).toHaveLength(8);
     expect(losses[7]!).toBeLessThan(losses[0]! - 0.2);
     for (const k of ['patch_embed.proj.weight', 'pos_embed', 'cls_token', 'blocks.0.attn.qkv.weight', 'blocks.3.mlp.fc2.weight', 'norm.weight']) expect(same(pretrained, random, k)).toBe(false);
-    const meta = pretrained.meta as unknown as { architecture: string; pretraining: Record<string, unknown>; config: { preset: string } };
+    const meta = pretrained.meta;
     expect(meta.architecture).toBe('vit');
-    expect(meta.config.preset).toBe('tiny');
+    expect((meta.config as { preset: string }).preset).toBe('tiny');
     expect(meta.pretraining).toMatchObject({ objective: 'supervised-bce', samples: 'other-cohort', images: 128, positives: 64, split: null, epochs: 8 });
     expect(logs(pretrainEvents).join('\n')).toMatch(/no split array: pretraining on all 128 images/);
   });
@@ -77,7 +77,7 @@ describe('train.pretrain on a ViT (supervised)', () => {
     const a = await run(samples);
     const b = await run(tampered);
     const train = Array.from(split).filter((s) => s === 0).length;
-    expect((a.outputs['backbone']!.meta as unknown as { pretraining: { images: number; split: string } }).pretraining).toMatchObject({ images: train, split: 'train' });
+    expect(outputOf(a, 'backbone', 'backbone').meta.pretraining).toMatchObject({ images: train, split: 'train' });
     for (const k of ['blocks.0.attn.qkv.weight', 'patch_embed.proj.weight', 'head.weight']) expect(same(a.outputs['backbone']!, b.outputs['backbone']!, k)).toBe(true);
   }, 120_000);
 
@@ -86,8 +86,8 @@ describe('train.pretrain on a ViT (supervised)', () => {
     const src = Vit.create({ ...VIT_PRESETS.tiny, numClasses: 1000 }, 4);
     writeSafetensors(file, src.toArrays());
     src.dispose();
-    const loaded = (await runStandalone(new VitModelStage(), { params: { preset: 'tiny', weights: file, seed: 2 } })).outputs['backbone']!;
-    expect((loaded.meta as unknown as { weights: { file: string } }).weights.file).toBe(file);
+    const loaded = outputOf(await runStandalone(new VitModelStage(), { params: { preset: 'tiny', weights: file, seed: 2 } }), 'backbone', 'backbone');
+    expect(loaded.meta.weights!.file).toBe(file);
     const samples = unsplit(makeImageSamples({ n: 32, seed: 9 }));
     const skip = await runStandalone(new PretrainStage(), { inputs: { backbone: loaded, samples }, params: PT });
     expect(logs(skip.events).join('\n')).toMatch(/weights come from .*timm\.safetensors: pretraining skipped/);
@@ -95,13 +95,13 @@ describe('train.pretrain on a ViT (supervised)', () => {
     for (const k of Object.keys(loaded.arrays)) expect(same(skip.outputs['backbone']!, loaded, k)).toBe(true);
     const on = await runStandalone(new PretrainStage(), { inputs: { backbone: loaded, samples }, params: { ...PT, epochs: 1, onWeights: 'pretrain' } });
     expect(same(on.outputs['backbone']!, loaded, 'blocks.0.attn.qkv.weight')).toBe(false);
-    expect((on.outputs['backbone']!.meta as unknown as { pretraining: { startedFrom: { file: string } } }).pretraining.startedFrom.file).toBe(file);
+    expect((outputOf(on, 'backbone', 'backbone').meta.pretraining!['startedFrom'] as { file: string }).file).toBe(file);
   }, 120_000);
 
   it('model.vit takes weights "" (an unset ${FAIRTUNE_VIT_WEIGHTS:-}) as no file', async () => {
     const r = await runStandalone(new VitModelStage(), { params: { preset: 'tiny', weights: '', seed: 1 } });
-    const b = r.outputs['backbone']!;
-    expect((b.meta as Record<string, unknown>)['weights']).toBeUndefined();
+    const b = outputOf(r, 'backbone', 'backbone');
+    expect(b.meta.weights).toBeUndefined();
     expect(same(b, random, 'blocks.2.mlp.fc1.weight')).toBe(true);
   });
 
@@ -113,8 +113,8 @@ describe('train.pretrain on a ViT (supervised)', () => {
   });
 
   it('PPG-GPT: a backbone loaded from a weights file passes through (onWeights skip, the default); a seeded one is pretrained whatever onWeights says', async () => {
-    const seeded = (await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } })).outputs['backbone']!;
-    expect((seeded.meta as Record<string, unknown>)['weights']).toBeUndefined();
+    const seeded = outputOf(await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } }), 'backbone', 'backbone');
+    expect(seeded.meta.weights).toBeUndefined();
     const samples = makeSamples();
     const trained = await runStandalone(new PretrainStage(), { inputs: { backbone: seeded, samples }, params: { epochs: 1, onWeights: 'skip' } });
     expect(metrics(trained.events, 'train_step_loss').length).toBeGreaterThan(0);
@@ -123,8 +123,8 @@ describe('train.pretrain on a ViT (supervised)', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ppg-pt-')), 'ppg.safetensors');
     writeSafetensors(file, seeded.arrays, { config: JSON.stringify({ ...TINY_PARAMS, preset: undefined }) });
     const model = new PpgGptModelStage();
-    const loaded = (await runStandalone(model, { params: { ...TINY_PARAMS, weights: file } })).outputs['backbone']!;
-    expect((loaded.meta as unknown as { weights: { file: string } }).weights.file).toBe(file);
+    const loaded = outputOf(await runStandalone(model, { params: { ...TINY_PARAMS, weights: file } }), 'backbone', 'backbone');
+    expect(loaded.meta.weights!.file).toBe(file);
     // The record joined the key: a backbone cached before it existed is not reused.
     expect(await model.fingerprint({ ...TINY_PARAMS, weights: file } as never)).toMatch(/^recorded\u0000/);
     const skip = await runStandalone(new PretrainStage(), { inputs: { backbone: loaded, samples }, params: { epochs: 1 } });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { runStandalone, type Artifact, type StageEvent, type TrainingStrategyPlugin, type BatchInfo, type EpochInfo, type ModelMeta } from '@fairtune/core';
+import { outputOf, runStandalone, type Artifact, type KindArtifact, type StageEvent, type TrainingStrategyPlugin, type BatchInfo, type EpochInfo } from '@fairtune/core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +12,12 @@ import { writeSafetensors } from '../ppg-gpt/weights.js';
 
 const metrics = (events: StageEvent[], name: string) => events.filter((e): e is Extract<StageEvent, { type: 'metric' }> => e.type === 'metric' && e.name === name);
 
-let backbone: Artifact;
+let backbone: KindArtifact<'backbone'>;
 const samples = makeSamples({ n: 24 });
 
 beforeAll(async () => {
   const r = await runStandalone(new PpgGptModelStage(), { params: { ...TINY_PARAMS, seed: 1 } });
-  backbone = r.outputs['backbone']!;
+  backbone = outputOf(r, 'backbone', 'backbone');
   expect(r.events).toContainEqual({ type: 'environment', key: 'tensorBackend', value: 'wasm' });
 });
 
@@ -25,7 +25,7 @@ const FT = { epochs: 2, batchSize: 8, learningRate: 3e-3, pooling: 'mean', warmu
 
 describe('model.ppg-gpt', () => {
   it('stores one float32 array per variable and ModelMeta', () => {
-    const meta = backbone.meta as unknown as ModelMeta;
+    const meta = backbone.meta;
     expect(meta.architecture).toBe('ppg-gpt');
     expect(meta.inputSpec).toEqual({ modality: 'ppg', fs: 40, length: 80, channels: 1 });
     const total = Object.values(backbone.arrays).reduce((n, a) => n + a.data.length, 0);
@@ -80,8 +80,7 @@ describe('train.finetune', () => {
     const progress = r.events.filter((e) => e.type === 'progress');
     expect(progress).toHaveLength(2 * 2); // 15 train samples / batch 8 × 2 epochs
     for (const name of ['train_loss', 'val_loss', 'val_mae']) expect(metrics(r.events, name).map((e) => e.epoch)).toEqual([0, 1]);
-    const model = r.outputs['model']!;
-    const meta = model.meta as unknown as ModelMeta;
+    const meta = outputOf(r, 'model', 'model').meta;
     expect(meta.task).toBe('regression');
     expect(meta.trainableParameterCount).toBe(metrics(r.events, 'parameters_trainable')[0]!.value);
     expect(meta.trainableParameterCount!).toBeLessThan(meta.parameterCount);

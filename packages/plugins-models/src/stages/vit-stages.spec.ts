@@ -1,4 +1,4 @@
-import { runStandalone, type Artifact, type ModelMeta, type StageEvent } from '@fairtune/core';
+import { outputOf, runStandalone, type Artifact, type KindArtifact, type StageEvent } from '@fairtune/core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,18 +14,18 @@ import { Vit } from '../vit/model.js';
 const metrics = (events: StageEvent[], name: string) => events.filter((e): e is Extract<StageEvent, { type: 'metric' }> => e.type === 'metric' && e.name === name);
 const logs = (events: StageEvent[]) => events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
 
-let backbone: Artifact;
+let backbone: KindArtifact<'backbone'>;
 const samples = makeImageSamples({ n: 48 });
 const FT = { epochs: 3, batchSize: 8, learningRate: 1e-3, evalBatchSize: 16, seed: 3 } as const;
 
 beforeAll(async () => {
   const r = await runStandalone(new VitModelStage(), { params: { preset: 'tiny', seed: 1 } });
-  backbone = r.outputs['backbone']!;
+  backbone = outputOf(r, 'backbone', 'backbone');
 });
 
 describe('model.vit', () => {
   it("emits a backbone with timm's names and shapes and the ViT meta", () => {
-    const meta = backbone.meta as unknown as ModelMeta;
+    const meta = backbone.meta;
     expect(meta.architecture).toBe('vit');
     expect((meta.config as { nLayers: number }).nLayers).toBe(4);
     expect(backbone.arrays['blocks.3.attn.qkv.weight']!.shape).toEqual([192, 64]);
@@ -56,12 +56,12 @@ describe('train.finetune + eval.predict on a ViT', () => {
     const worst = metrics(r.events, 'val_worst_group_auc');
     expect(worst).toHaveLength(3);
     expect(worst.map((e) => e.epoch)).toEqual([0, 1, 2]);
-    const model = r.outputs['model']!;
-    const meta = model.meta as unknown as ModelMeta & { selectionMetric: string; bestEpoch: number };
+    const model = outputOf(r, 'model', 'model');
+    const meta = model.meta;
     expect(meta.architecture).toBe('vit');
     expect(meta.selectionMetric).toBe('worst-group-auc');
     const best = Math.max(...worst.map((e) => e.value));
-    expect(worst[meta.bestEpoch]!.value).toBe(best);
+    expect(worst[meta.bestEpoch!]!.value).toBe(best);
     expect(meta.inputSpec.image?.mean).toEqual([0.485, 0.456, 0.406]);
     const losses = metrics(r.events, 'train_loss').map((e) => e.value);
     expect(losses[2]!).toBeLessThan(losses[0]!);
@@ -76,11 +76,11 @@ describe('train.finetune + eval.predict on a ViT', () => {
     const bits = '000' + '010' + '000' + '000';
     const run = (extra: object) => runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, epochs: 2, ...extra } });
     const a = await run({ mask: bits, selection: 'last' });
-    const m = a.outputs['model']!;
+    const m = outputOf(a, 'model', 'model');
     const same = (k: string) => Array.from(m.arrays[k]!.data).every((v, i) => v === backbone.arrays[k]!.data[i]);
     expect(same('blocks.1.attn.qkv.weight')).toBe(false);
     for (const k of ['blocks.0.attn.qkv.weight', 'blocks.1.norm1.weight', 'blocks.1.mlp.fc1.weight', 'pos_embed', 'cls_token', 'patch_embed.proj.weight', 'norm.weight']) expect(same(k)).toBe(true);
-    expect((m.meta as unknown as { bestEpoch: number }).bestEpoch).toBe(1);
+    expect(m.meta.bestEpoch).toBe(1);
     expect(metrics(a.events, 'parameters_trainable')[0]!.value).toBe(3 * 64 * 64 + 3 * 64 + 64 * 64 + 64 + 65);
     const b = await run({ mask: bits, selection: 'last' });
     expect(Array.from(b.outputs['model']!.arrays['blocks.1.attn.qkv.weight']!.data)).toEqual(Array.from(m.arrays['blocks.1.attn.qkv.weight']!.data));
@@ -90,7 +90,7 @@ describe('train.finetune + eval.predict on a ViT', () => {
 
   it('fails early with the memory message for ViT-B/16 at batch 32 on wasm, before building it', async () => {
     // A backbone artifact that only declares ViT-B/16: the guard must throw before any array is read.
-    const fake = { ...backbone, meta: { ...(backbone.meta as object), config: { ...VIT_PRESETS['vit-b16'], nLayers: 12 } }, arrays: {} } as Artifact;
+    const fake: Artifact = { ...backbone, meta: { ...backbone.meta, config: { ...VIT_PRESETS['vit-b16'], nLayers: 12 } }, arrays: {} };
     await expect(runFinetune(new FinetuneStage(), { inputs: { backbone: fake, samples }, params: { ...FT, batchSize: 32 } })).rejects.toThrow(/4 GiB wasm32 heap.*@tensorflow\/tfjs-node/);
   });
 });
