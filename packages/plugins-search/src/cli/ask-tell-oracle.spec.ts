@@ -116,6 +116,38 @@ describe('fairtune study ask|tell against Optuna 3.1\'s CLI', () => {
     expect(py[0]!.distributions).toEqual(py[1]!.distributions);
   }, 120_000);
 
+  itOracle("trials enqueued with Python's enqueue_trial are taken first by either CLI, their values kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ask-tell-oracle-'));
+    const journal = join(dir, 'q.journal');
+    const enqueue = `
+import sys, warnings
+warnings.simplefilter("ignore")
+import optuna
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+s = optuna.create_study(study_name="q", direction="maximize", storage=optuna.storages.JournalStorage(optuna.storages.JournalFileStorage(sys.argv[1])))
+s.enqueue_trial({"x": 0.25, "opt": "sgd"})
+s.enqueue_trial({"x": -0.5})
+`;
+    const r = spawnSync(PYTHON, ['-c', enqueue, journal], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const storage = ['--storage', `journal:${journal}`, '--study-name', 'q'];
+    const space = JSON.stringify({ x: fd('FloatDistribution', { low: -1, high: 1, log: false, step: null }), opt: fd('CategoricalDistribution', { choices: ['adam', 'sgd'] }) });
+    const a = await ours('ask', ...storage, '--search-space', space, '--sampler', 'random', '--sampler-kwargs', '{"seed": 2}');
+    const b = optuna('ask', ...storage, '--search-space', space, '--sampler', 'RandomSampler', '--sampler-kwargs', '{"seed": 2}');
+    const c = await ours('ask', ...storage, '--search-space', space, '--sampler', 'random', '--sampler-kwargs', '{"seed": 2}');
+    expect([a.code, b.code, c.code]).toEqual([0, 0, 0]);
+    const [ja, jb, jc] = [a, b, c].map((x) => JSON.parse(x.out) as { number: number; params: Record<string, unknown> });
+    expect(ja).toMatchObject({ number: 0, params: { x: 0.25, opt: 'sgd' } });
+    expect(jb).toMatchObject({ number: 1, params: { x: -0.5 } });
+    expect(jc!.number).toBe(2);
+    const py = pythonTrials(journal, 'q');
+    expect(py.map((t) => [t.number, t.state, Object.fromEntries(Object.entries(t.params).map(([k, [v]]) => [k, v]))])).toEqual([
+      [0, 'RUNNING', ja!.params],
+      [1, 'RUNNING', jb!.params],
+      [2, 'RUNNING', jc!.params],
+    ]);
+  }, 120_000);
+
   itOracle('prints the same bytes as optuna ask (json, table, yaml, flattened)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ask-tell-oracle-'));
     // Single-valued distributions: both samplers must return them, so the output can be compared whole.

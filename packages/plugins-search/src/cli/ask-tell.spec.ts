@@ -1,8 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, UsageError } from '@fairtune/core';
 import { JournalStorage } from '../storage/journal.js';
+import { JournalReplay } from '../storage/journal-format.js';
 import { parseAskArgs, parseTellArgs, studyActionIndex } from './ask-tell-args.js';
 import { tellOutcome } from './ask-tell.js';
 import { formatAsk, paramCell } from './ask-tell-output.js';
@@ -253,6 +254,39 @@ describe('fairtune study ask|tell', () => {
     // OPTUNA_STORAGE stands in for --storage, as in Optuna's CLI.
     const env = await study(['tell', '--study-name', 'q', '--trial-number', '0', '--state', 'fail'], cwd, { OPTUNA_STORAGE: storage });
     expect(env.code).toBe(0);
+  });
+
+  it("takes trials enqueued with Optuna's enqueue_trial first, keeping their values, each by one worker only", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ask-tell-'));
+    // What Optuna 3.1 writes for create_study then enqueue_trial({x: 0.25, opt: 'sgd'}), enqueue_trial({x: 0.5}), enqueue_trial({n: 4}).
+    const py = (fixed: object) => JSON.stringify({ op_code: 4, worker_id: 'py-1', study_id: 0, datetime_start: null, state: 4, value: null, values: null, distributions: {}, params: {}, user_attrs: {}, system_attrs: { fixed_params: fixed }, intermediate_values: {} });
+    writeFileSync(join(cwd, 'q.journal'), [JSON.stringify({ op_code: 0, worker_id: 'py-1', study_name: 'q', directions: [2] }), py({ x: 0.25, opt: 'sgd' }), py({ x: 0.5 }), py({ n: 4 })].join('\n') + '\n');
+    const ask = () => study(['ask', '--storage', 'journal:q.journal', '--study-name', 'q', '--sampler', 'random', '--sampler-kwargs', '{"seed": 5}', '--search-space', space], cwd);
+    const first = await ask();
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.out)).toMatchObject({ number: 0, params: { x: 0.25, opt: 'sgd' } });
+    const second = await ask();
+    expect(JSON.parse(second.out)).toMatchObject({ number: 1, params: { x: 0.5 } });
+    // n = 4 is not on the grid 1, 3, …, 9: the trial fails with the reason, as a sampler failure does.
+    const third = await ask();
+    expect(third.code).toBe(1);
+    expect(third.err).toMatch(/trial 2 was enqueued with n = 4, which is not in its distribution int \[1, 9\] step 2 \(trial 2 marked FAIL\)/);
+    const fourth = await ask();
+    expect(JSON.parse(fourth.out).number).toBe(3);
+    const s = JournalStorage.file(join(cwd, 'q.journal')).loadStudy('q');
+    expect(s.trials.map((t) => t.state)).toEqual(['RUNNING', 'RUNNING', 'FAIL', 'RUNNING']);
+    expect(s.trials[0]!.params['opt']).toBe('sgd');
+    expect(s.trials[0]!.datetimeStart).toBeDefined();
+
+    // Two writers that both saw trial 0 WAITING and both wrote RUNNING: the first record wins
+    // (Optuna's replay ignores the second), so only its writer owns the trial; the other tries the next.
+    const running = (worker: string) => ({ op_code: 6, worker_id: worker, trial_id: 0, state: 0, values: null, datetime_start: '2026-12-05T10:00:00.000000' });
+    const logs = [{ op_code: 0, worker_id: 'py-1', study_name: 'r', directions: [2] }, JSON.parse(py({ x: 0.75 })), running('A'), running('B')];
+    const [replayA, replayB] = [new JournalReplay('A'), new JournalReplay('B')];
+    replayA.apply(logs);
+    replayB.apply(logs);
+    expect([replayA.ownedTrialId, replayB.ownedTrialId]).toEqual([0, -1]);
+    expect(replayB.trials[0]!.state).toBe('RUNNING');
   });
 
   it('a grid sampler that cannot serve the space fails the trial it made, with the reason', async () => {

@@ -18,6 +18,7 @@ import { parseAskArgs, parseTellArgs, type AskArgs, type CommonArgs, type TellAr
 import { formatAsk, paramCell } from './ask-tell-output.js';
 import { parseOptunaSearchSpace, type ParsedSearchSpace } from './optuna-distributions.js';
 import { chooseSampler } from './optuna-sampler.js';
+import { fixedParamsOf } from '../study/waiting.js';
 
 /**
  * The command's own failure (exit 1, as Python's traceback exits 1); the message names the flag.
@@ -104,18 +105,22 @@ function ask(args: AskArgs, io: CliIO, log: Log): void {
   try {
     const study = loadOrCreate(storage, name, wanted?.[0]);
     checkCompatible(study, space);
-    const number = study.createTrial();
+    // As Optuna's ask: a trial enqueued with enqueue_trial (WAITING) is taken first, its values kept.
+    const claimed = study.claimWaiting();
+    const number = claimed ?? study.createTrial();
     let params: Record<string, ParamValue>;
     try {
       const view = study.view();
-      params = chosen.plugin.create(chosen.params, chosen.seed).sample(view, view.trials[number]!, space.space);
+      const fixed = claimed === undefined ? {} : fixedParamsOf(view.trials[number]!, space.space);
+      params = { ...chosen.plugin.create(chosen.params, chosen.seed).sample(view, view.trials[number]!, space.space), ...fixed };
       // Written in the search space's order, as Optuna suggests them.
       study.setParams(number, Object.fromEntries(space.names.map((n) => [n, params[n]!])), space.space);
     } catch (e) {
       // Optuna would leave the trial RUNNING for ever; a FAIL with the reason keeps the study clean.
       study.setUserAttr(number, 'fail_reason', `fairtune study ask: ${(e as Error).message}`);
       study.finish(number, 'FAIL');
-      throw new AskTellError(`sampler ${chosen.plugin.name}: ${(e as Error).message} (trial ${number} marked FAIL)`, { cause: e });
+      const source = errorCode(e) === 'FT_SEARCH_SPACE' ? '' : `sampler ${chosen.plugin.name}: `;
+      throw new AskTellError(`${source}${(e as Error).message} (trial ${number} marked FAIL)`, { cause: e }, errorCode(e) ?? 'FT_USAGE');
     }
     const cells = space.names.map((n) => [n, paramCell(study.trial(number).params[n]!, space.space[n])] as const);
     log(`Asked trial ${number} with parameters {${cells.map(([n]) => `'${n}': ${JSON.stringify(params[n])}`).join(', ')}}.`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerModule } from 'inversify';
@@ -28,6 +28,7 @@ import { prunerPlugins } from '../pruners/plugins.js';
 import { samplerPlugins } from '../samplers/index.js';
 import { FairTuneSearchStage, SearchStage } from './search.js';
 import { maskBitNames, namedMask, resolveSpace } from '../space.js';
+import { JournalStorage } from '../storage/journal.js';
 
 /** Proposes values in a fixed cycle, so the tests know each trial's values in advance. */
 const cycleSampler: SamplerPlugin = {
@@ -130,6 +131,28 @@ describe('search.optimise', () => {
     ]);
     // One new trial ran; the continued study's earlier trials came from the journal.
     expect(Object.keys(second.result.summary.stages).filter((id) => id.startsWith('shift['))).toHaveLength(1);
+  });
+
+  it("runs trials a Python worker enqueued with Optuna's enqueue_trial first, without taking a baseline's or enqueue entry's place", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'search-'));
+    mkdirSync(join(dir, 'studies'));
+    // Optuna 3.1's lines for create_study, then enqueue_trial({offset: 7}) and enqueue_trial({offset: 42}) (outside the space).
+    const waiting = (fixed: object) => ({ op_code: 4, worker_id: 'py', study_id: 0, datetime_start: null, state: 4, value: null, values: null, distributions: {}, params: {}, user_attrs: {}, system_attrs: { fixed_params: fixed }, intermediate_values: {} });
+    const lines = [{ op_code: 0, worker_id: 'py', study_name: 'search-test/search', directions: [1] }, waiting({ offset: 7 }), waiting({ offset: 42 })];
+    writeFileSync(join(dir, 'studies', 'search-test--search.journal'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const { result, study } = await runSearch({ pruner: { name: 'never' }, trials: 4, storage: `journal:${join(dir, 'studies')}`, enqueue: [{ offset: 2 }] }, dir);
+    expect(result.status).toBe('succeeded');
+    expect(study.trials.map((t) => [t.number, t.state, t.state === 'FAIL' ? undefined : t.bindings['offset']])).toEqual([
+      [0, 'COMPLETE', 7],
+      [1, 'FAIL', undefined],
+      // The stage's own queue starts at its first trial: `enqueue` is not displaced by Optuna's.
+      [2, 'COMPLETE', 2],
+      // Then the sampler (the cycle sampler's value for trial numbers 3 and 4).
+      [3, 'COMPLETE', 1],
+      [4, 'COMPLETE', 5],
+    ]);
+    const failed = JournalStorage.file(join(dir, 'studies', 'search-test--search.journal')).loadStudy('search-test/search').trials[1]!;
+    expect(String(failed.userAttrs['fail_reason'])).toMatch(/trial 1 was enqueued with offset = 42, which is not in its distribution float \[0, 10\]/);
   });
 
   it('counts only finished trials toward the target, and names a binding the trial group lacks', async () => {

@@ -20,6 +20,7 @@ import {
   runAsync,
   SAMPLER,
   SAMPLER_KIND,
+  type Distribution,
   type FrozenTrial,
   type JsonObject,
   type JsonValue,
@@ -42,6 +43,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_STORAGE, openJournalStorage, parseStorage } from '../storage/location.js';
 import { MemoryStudyStore, type StudyStore } from '../study/store.js';
 import { failStaleTrials, Heartbeat, HEARTBEAT_ATTR, heartbeatValue, lostTrial, nextStep } from '../study/workers.js';
+import { fixedParamsOf, wasEnqueued } from '../study/waiting.js';
 import { concurrencyOf, failWorkerTrials, markDone, parallelRefusal, TrialWorkerFinished, watchParent, windowReady, windowView, WORKER_ATTR, WorkerPool, workerSpec, type WorkerSpec } from './parallel.js';
 
 export interface SearchParams {
@@ -305,13 +307,26 @@ async function runTrials(ctx: StageContext<SearchParams>, emit: StageEmitter, st
       continue;
     }
     waiting = false;
-    const number = store.createTrial({ [HEARTBEAT_ATTR]: heartbeatValue(Date.now()), ...(s.parallel > 1 ? { [WORKER_ATTR]: process.pid } : {}) });
+    const claim = claimOrCreate(store, s.parallel);
+    const number = claim.number;
     // Beats from creation: with `parallel`, the trial may wait for its ask window longer than staleAfterSeconds.
     const heartbeat = new Heartbeat(store, number, p.heartbeatSeconds * 1000, (e) => emit.log('warn', `trial ${number}: heartbeat not written: ${(e as Error).message}`));
     let result: TrialResult;
     let bindings: Record<string, ParamValue>;
     try {
-      bindings = await askTrial(ctx, store, number, queue[number] ?? {}, s);
+      let fixed: Record<string, ParamValue>;
+      try {
+        fixed = plannedParams(store.view().trials, number, queue, s.space.study);
+      } catch (e) {
+        // An enqueued value outside the space: that trial fails, the search goes on.
+        store.setUserAttr(number, 'fail_reason', (e as Error).message);
+        store.finish(number, 'FAIL');
+        emit.log('warn', `trial ${number}: ${(e as Error).message}; marked FAIL`);
+        failedInARow++;
+        continue;
+      }
+      if (claim.claimed) emit.log('info', `trial ${number}: enqueued by Optuna's enqueue_trial, run with ${JSON.stringify(fixed)}`);
+      bindings = await askTrial(ctx, store, number, fixed, s);
       result = await runOneTrial(s.trials, store, number, bindings, p, s.pruner, heartbeat);
     } finally {
       heartbeat.stop();
@@ -329,6 +344,32 @@ async function runTrials(ctx: StageContext<SearchParams>, emit: StageEmitter, st
     }
   }
   return ran;
+}
+
+/**
+ * The trial this worker runs next: the oldest WAITING trial it wins (one a Python worker enqueued
+ * with Optuna's `enqueue_trial`, as Optuna's `ask` takes them first), else a new one. Either way
+ * it carries the heartbeat (and, with `parallel`, this process's pid) from the start.
+ */
+function claimOrCreate(store: StudyStore, parallel: number): { number: number; claimed: boolean } {
+  const attrs = { [HEARTBEAT_ATTR]: heartbeatValue(Date.now()), ...(parallel > 1 ? { [WORKER_ATTR]: process.pid } : {}) };
+  const claimed = store.claimWaiting();
+  if (claimed === undefined) return { number: store.createTrial(attrs), claimed: false };
+  for (const [key, value] of Object.entries(attrs)) store.setSystemAttr(claimed, key, value);
+  return { number: claimed, claimed: true };
+}
+
+/**
+ * The values fixed for trial `number` before sampling: an Optuna-enqueued trial's `fixed_params`,
+ * else the next entry of this stage's own queue (`enqueue`, then the baselines). The queue is
+ * indexed by the trials created by FairTune workers only (Optuna-enqueued ones are skipped), so
+ * every worker agrees on it and an Optuna-enqueued trial does not take a baseline's place.
+ */
+function plannedParams(trials: readonly FrozenTrial[], number: number, queue: readonly Record<string, ParamValue>[], space: Readonly<Record<string, Distribution>>): Record<string, ParamValue> {
+  const trial = trials[number]!;
+  if (wasEnqueued(trial)) return fixedParamsOf(trial, space);
+  const index = trials.filter((t) => t.number < number && !wasEnqueued(t)).length;
+  return queue[index] ?? {};
 }
 
 /**

@@ -190,6 +190,12 @@ export class JournalReplay {
   readonly trials: JournalTrialRecord[] = [];
   /** Trial id of the last CREATE_TRIAL this worker wrote, once replayed. */
   lastCreatedTrialId = -1;
+  /**
+   * Trial id of the last WAITING trial this worker moved to RUNNING (Optuna's `owned_trial_id`):
+   * when two workers claim one enqueued trial, the first RUNNING record wins and the second is
+   * ignored on replay, so only the first owns it.
+   */
+  ownedTrialId = -1;
   #nextStudyId = 0;
 
   constructor(readonly workerId: string) {}
@@ -350,7 +356,10 @@ export class JournalReplay {
     const state = TRIAL_STATE_CODES[log['state'] as number];
     if (!state) throw new FairtuneError('FT_STUDY_FORMAT', `journal: unknown trial state ${JSON.stringify(log['state'])}`);
     if (state === 'RUNNING' && t.state === 'RUNNING') return;
-    if (state === 'RUNNING') t.datetimeStart = log['datetime_start'] as string;
+    if (state === 'RUNNING') {
+      t.datetimeStart = log['datetime_start'] as string;
+      if (this.#ours(log)) this.ownedTrialId = t.trialId;
+    }
     if (isFinished(state)) t.datetimeComplete = log['datetime_complete'] as string;
     t.state = state;
     if (log['values'] !== null && log['values'] !== undefined) t.values = log['values'] as number[];

@@ -231,6 +231,22 @@ export class JournalStudy implements StudyStore {
     return t.number;
   }
 
+  /**
+   * Optuna 3.1's `_pop_waiting_trial_id`: for each WAITING trial in number order, writes RUNNING
+   * and reads back; the first whose claim this writer won is returned (another worker may have
+   * claimed it first, then the next is tried). Undefined when no WAITING trial is left.
+   */
+  claimWaiting(): number | undefined {
+    this.storage.sync();
+    for (const t of this.#trials()) {
+      if (t.state !== 'WAITING') continue;
+      const record = this.#record(t.number);
+      this.storage.write([{ ...this.#op(JournalOperation.SET_TRIAL_STATE_VALUES), trial_id: record.trialId, state: stateCode('RUNNING'), values: null, datetime_start: this.storage.datetimeNow() }]);
+      if (this.storage.replay.ownedTrialId === record.trialId) return t.number;
+    }
+    return undefined;
+  }
+
   /** Sets `params` (their distributions taken from `distributions`); a param already set to the same value and distribution is not written again. */
   setParams(trial: number, params: Readonly<Record<string, ParamValue>>, distributions: Readonly<Record<string, Distribution>>): void {
     const t = this.#record(trial);

@@ -12,6 +12,12 @@ export interface StudyStore {
   view(): StudyView;
   /** A new RUNNING trial, with these system attrs from the start; returns its number. */
   createTrial(systemAttrs?: Readonly<Record<string, unknown>>): number;
+  /**
+   * Optuna's `_pop_waiting_trial_id`: moves the oldest WAITING trial (one enqueued with Optuna's
+   * `enqueue_trial`, its values in the system attr `fixed_params`) that this writer wins to
+   * RUNNING and returns its number; undefined when there is none.
+   */
+  claimWaiting(): number | undefined;
   setParams(trial: number, params: Readonly<Record<string, ParamValue>>, distributions: Readonly<Record<string, Distribution>>): void;
   report(trial: number, step: number, value: number): void;
   setUserAttr(trial: number, key: string, value: unknown): void;
@@ -52,6 +58,21 @@ export class MemoryStudyStore implements StudyStore {
   createTrial(systemAttrs: Readonly<Record<string, unknown>> = {}): number {
     const number = this.#trials.length;
     this.#trials.push({ number, state: 'RUNNING', params: {}, distributions: {}, intermediateValues: new Map(), datetimeStart: new Date().toISOString(), userAttrs: {}, systemAttrs: { ...systemAttrs } });
+    return number;
+  }
+
+  claimWaiting(): number | undefined {
+    const t = this.#trials.find((x) => x.state === 'WAITING');
+    if (!t) return undefined;
+    t.state = 'RUNNING';
+    t.datetimeStart = new Date().toISOString();
+    return t.number;
+  }
+
+  /** A WAITING trial with `fixed_params`, as Optuna's `enqueue_trial` adds one (tests of the claim). */
+  enqueueWaiting(fixedParams: Readonly<Record<string, ParamValue>>): number {
+    const number = this.createTrial({ fixed_params: { ...fixedParams } });
+    this.#trials[number]!.state = 'WAITING';
     return number;
   }
 
