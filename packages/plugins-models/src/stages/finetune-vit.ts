@@ -8,9 +8,11 @@
 import { FairtuneError, type JsonObject, type KindArtifact, type StageEmitter, type TrainingStrategyPlugin } from '@fairtune/core/plugin';
 import type { FinetuneConfig, TrainerEvents } from '../train/finetune.js';
 import { createStrategy } from './train-params.js';
+import { trainRows } from '../train/subsample.js';
 
 export interface VitFinetuneParams extends Omit<FinetuneConfig, 'task' | 'seed' | 'trainIndices' | 'validationIndices' | 'auxWeight'> {
   readonly trainSplit: string;
+  readonly trainFraction?: number;
   readonly validationSplit: string;
   readonly augment?: boolean;
   readonly strategy: { name: string; params: JsonObject };
@@ -38,12 +40,13 @@ export async function finetuneVit(backbone: KindArtifact<'backbone'>, samples: K
   try {
     const data = readImageSamples(samples, model.config);
     if (data.meta.task !== 'classification') throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have task "${data.meta.task}"; the ViT fine-tunes binary classification`, { port: 'samples' });
-    const train = splitIndices(data, p.trainSplit);
-    if (train.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`, { port: 'samples', param: 'trainSplit' });
+    const split = splitIndices(data, p.trainSplit);
+    if (split.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`, { port: 'samples', param: 'trainSplit' });
     const val = splitIndices(data, p.validationSplit);
     if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);
     model.replaceHead(1, seed);
     const groupNames = data.meta.groups?.names ?? [];
+    const train = trainRows(split, data, groupNames, p.trainFraction, seed, emit);
     const selectionMetric = p.selectionMetric === 'auto' ? (groupNames.length >= 2 ? 'worst-group-auc' : 'auc') : p.selectionMetric;
     const strategy = createStrategy(plugin, p, train, data.group, groupNames, seed, emit);
     const fm = vitFinetuneModel(model, data, { augment: p.augment ?? true, seed });

@@ -17,6 +17,7 @@ import {
 import { backendParam, seedParam } from './params.js';
 import { createStrategy, optimiserParams, type OptimiserParams } from './train-params.js';
 import { MASK_PATTERN, MASK_PRESETS } from '../train/peft.js';
+import { trainRows } from '../train/subsample.js';
 import { ermStrategy } from '../strategies/erm.js';
 import type { Pooling } from '../ppg-gpt/config.js';
 
@@ -32,6 +33,7 @@ interface Params extends OptimiserParams {
   auxSchedule: 'anneal' | 'constant';
   standardizeTarget: boolean;
   trainSplit: string;
+  trainFraction?: number;
   validationSplit: string;
   evalBatchSize: number;
   /** Resolved at validation: a known strategy, its params checked and defaulted against its schema. */
@@ -92,6 +94,13 @@ export class FinetuneStage implements StagePlugin<Params> {
       auxSchedule: { type: 'string', enum: ['anneal', 'constant'], default: 'anneal', description: 'anneal: weight·(1 − (epoch+1)/epochs) (PPG-Distill).' },
       standardizeTarget: { type: 'boolean', default: true, description: 'Regression: train on (y − mean)/std of the training split; predictions are in target units.' },
       trainSplit: { type: 'string', default: 'train' },
+      // No default: a default would change every existing fine-tune's cache key.
+      trainFraction: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: "Fine-tune on this fraction of the training split's subjects, drawn per group (at least one of each) with the stage seed: FairTune's search fine-tunes its trials on 10 % (0.1). Default: every training subject.",
+      },
       validationSplit: { type: 'string', default: 'validation', description: 'Split used for early stopping and best-checkpoint selection (split.subjects names it "validation").' },
       evalBatchSize: { type: 'integer', minimum: 1, default: 128 },
       strategy: nestedPluginParam(TRAINING_STRATEGY_KIND.kind, {
@@ -140,12 +149,13 @@ export class FinetuneStage implements StagePlugin<Params> {
         const data = readSamples(samples, model.config);
         const task: TaskKind = p.task === 'auto' ? data.meta.task : p.task;
         if (task !== 'regression' && task !== 'classification') throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have task "${String(task)}"; expected regression or classification`, { port: 'samples' });
-        const train = splitIndices(data, p.trainSplit);
-        if (train.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none; add a split stage'})`, { port: 'samples', param: 'trainSplit' });
+        const split = splitIndices(data, p.trainSplit);
+        if (split.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none; add a split stage'})`, { port: 'samples', param: 'trainSplit' });
         const val = splitIndices(data, p.validationSplit);
         if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);
         const seed = p.seed ?? ctx.seed;
         const groupNames = data.meta.groups?.names ?? [];
+        const train = trainRows(split, data, groupNames, p.trainFraction, seed, emit);
         model.addTaskHead(p.pooling, seed);
         const strategy = createStrategy(plugin, p, train, data.group, groupNames, seed, emit);
         const result = await finetune(

@@ -75,6 +75,15 @@ describe('train.pretrain', () => {
 });
 
 describe('train.finetune', () => {
+  it('trainFraction trains on a group-stratified subsample of the training subjects, and records it', async () => {
+    const r = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, mask: 'attention', trainFraction: 0.5 } });
+    // 6 subjects, 3 per group, all in the training split: 2 per group kept (round(1.5)), 10 of 15 rows.
+    const logs = r.events.flatMap((e) => (e.type === 'log' ? [e.message] : []));
+    expect(logs).toContain('trainFraction 0.5: training on 4 of 6 training subjects (female 2/3, male 2/3), 10 of 15 rows');
+    expect(metrics(r.events, 'train_subjects').map((e) => e.value)).toEqual([4]);
+    expect(outputOf(r, 'model', 'model').meta.training).toMatchObject({ trainFraction: 0.5 });
+  });
+
   it('emits progress per step, metrics per epoch and all outputs with split/group/subject', async () => {
     const r = await runFinetune(new FinetuneStage(), { inputs: { backbone, samples }, params: { ...FT, mask: 'attention' } });
     const progress = r.events.filter((e) => e.type === 'progress');
