@@ -23,7 +23,7 @@ export interface VitFinetuneParams extends Omit<FinetuneConfig, 'task' | 'seed' 
 export async function finetuneVit(backbone: KindArtifact<'backbone'>, samples: KindArtifact<'samples'>, p: VitFinetuneParams, seed: number, plugin: TrainingStrategyPlugin, emit: StageEmitter, record: JsonObject, events: TrainerEvents): Promise<void> {
   const { loadVit, vitArtifact } = await import('./vit-common.js');
   const { readImageSamples, vitFinetuneModel } = await import('../vit/data.js');
-  const { splitIndices } = await import('../train/data.js');
+  const { splitIndices, trainSplitRows } = await import('../train/data.js');
   const { finetune } = await import('../train/finetune.js');
   const { resolveMask } = await import('../train/peft.js');
   const { checkTrainingMemory } = await import('../vit/memory.js');
@@ -40,7 +40,7 @@ export async function finetuneVit(backbone: KindArtifact<'backbone'>, samples: K
   try {
     const data = readImageSamples(samples, model.config);
     if (data.meta.task !== 'classification') throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have task "${data.meta.task}"; the ViT fine-tunes binary classification`, { port: 'samples' });
-    const split = splitIndices(data, p.trainSplit);
+    const split = trainSplitRows(data, p.trainSplit, p.validationSplit, p.selection);
     if (split.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none'})`, { port: 'samples', param: 'trainSplit' });
     const val = splitIndices(data, p.validationSplit);
     if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);

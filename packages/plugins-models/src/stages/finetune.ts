@@ -93,7 +93,7 @@ export class FinetuneStage implements StagePlugin<Params> {
       auxWeight: { type: 'number', minimum: 0, description: 'Weight of the Logit-Laplace term; default 10 for regression, 0 for classification.' },
       auxSchedule: { type: 'string', enum: ['anneal', 'constant'], default: 'anneal', description: 'anneal: weight·(1 − (epoch+1)/epochs) (PPG-Distill).' },
       standardizeTarget: { type: 'boolean', default: true, description: 'Regression: train on (y − mean)/std of the training split; predictions are in target units.' },
-      trainSplit: { type: 'string', default: 'train' },
+      trainSplit: { type: 'string', minLength: 1, default: 'train', description: 'Split to train on, or several joined by "+" (train+validation, with selection "last", for a final model trained on all but the test split).' },
       // No default: a default would change every existing fine-tune's cache key.
       trainFraction: {
         type: 'number',
@@ -140,7 +140,7 @@ export class FinetuneStage implements StagePlugin<Params> {
         await finetuneVit(backbone, samples, p, seedUsed, plugin, emit, trainingRecord(p, seedUsed), events());
         return;
       }
-      const { readSamples, splitIndices } = await import('../train/data.js');
+      const { readSamples, splitIndices, trainSplitRows } = await import('../train/data.js');
       const { finetune } = await import('../train/finetune.js');
       const { predictionArtifacts } = await import('./prediction-artifacts.js');
       await startEngine(emit, p.backend);
@@ -149,7 +149,7 @@ export class FinetuneStage implements StagePlugin<Params> {
         const data = readSamples(samples, model.config);
         const task: TaskKind = p.task === 'auto' ? data.meta.task : p.task;
         if (task !== 'regression' && task !== 'classification') throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have task "${String(task)}"; expected regression or classification`, { port: 'samples' });
-        const split = splitIndices(data, p.trainSplit);
+        const split = trainSplitRows(data, p.trainSplit, p.validationSplit, p.selection);
         if (split.length === 0) throw new FairtuneError('FT_INPUT_CONTENT', `samples "${data.meta.name}" have no samples in the training split "${p.trainSplit}" (splits: ${data.meta.splits?.join(', ') ?? 'none; add a split stage'})`, { port: 'samples', param: 'trainSplit' });
         const val = splitIndices(data, p.validationSplit);
         if (val.length === 0) emit.log('warn', `no samples in validation split "${p.validationSplit}": the last epoch is kept and early stopping uses the training loss`);

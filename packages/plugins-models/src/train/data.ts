@@ -65,6 +65,25 @@ export interface SplitRows {
   readonly meta: { readonly splits?: readonly string[] };
 }
 
+/**
+ * The training rows of `trainSplit`: one split name, or several joined by `+`
+ * (`train+validation`, for a final model trained on everything but the test split), in row order.
+ * A name the samples lack is an error naming it. Training on the split that selects the
+ * checkpoint needs `selection: 'last'` (nothing is left to select on).
+ */
+export function trainSplitRows(s: SplitRows, trainSplit: string, validationSplit: string, selection: 'best' | 'last' | undefined): Int32Array {
+  const names = trainSplit.split('+').map((n) => n.trim());
+  const known = s.meta.splits ?? [];
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length && names.length > 1) throw new FairtuneError('FT_PARAM_INVALID', `trainSplit "${trainSplit}": the samples have no split ${unknown.map((n) => `"${n}"`).join(', ')} (splits: ${known.join(', ') || 'none'})`, { param: 'trainSplit' });
+  if (names.includes(validationSplit) && (selection ?? 'best') !== 'last') {
+    throw new FairtuneError('FT_PARAM_INVALID', `trainSplit "${trainSplit}" trains on the validation split "${validationSplit}", which then cannot choose the best epoch: set selection to "last"`, { param: 'trainSplit' });
+  }
+  if (names.length === 1) return splitIndices(s, names[0]!);
+  const parts = names.map((n) => splitIndices(s, n));
+  return Int32Array.from(parts.flatMap((p) => Array.from(p))).sort();
+}
+
 export function splitIndices(s: SplitRows, name: string): Int32Array {
   const k = s.meta.splits?.indexOf(name) ?? -1;
   if (k < 0 || !s.split) return new Int32Array(0);

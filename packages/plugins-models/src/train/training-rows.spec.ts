@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { trainSplitRows } from './data.js';
 import { subsampleBySubject, trainRows } from './subsample.js';
 
 /** 3 rows per subject; subjects 0–19 in group 0 ("female"), 20–29 in group 1 ("male"), 30–33 of unknown group. */
@@ -49,5 +50,23 @@ describe('subsampleBySubject (FairTune searches on a group-stratified 10 %)', ()
     expect(logs).toEqual([]);
     expect(trainRows(train, { subject, group }, ['female', 'male'], 0.25, 1, emit)).toHaveLength(15);
     expect(logs).toEqual(['trainFraction 0.25: training on 5 of 20 training subjects (female 5/20), 15 of 60 rows']);
+  });
+});
+
+describe('trainSplitRows (trainSplit "train+validation")', () => {
+  // Rows 0–9 alternate train (0), validation (1), test (2).
+  const set = { n: 10, split: Int8Array.from({ length: 10 }, (_, i) => i % 3), meta: { splits: ['train', 'validation', 'test'] } };
+
+  it('joins the named splits in row order, and reads one name as before', () => {
+    expect(Array.from(trainSplitRows(set, 'train+validation', 'validation', 'last'))).toEqual([0, 1, 3, 4, 6, 7, 9]);
+    expect(Array.from(trainSplitRows(set, 'train', 'validation', undefined))).toEqual([0, 3, 6, 9]);
+    expect(Array.from(trainSplitRows(set, 'validation+train', 'test', undefined))).toEqual([0, 1, 3, 4, 6, 7, 9]);
+  });
+
+  it('refuses to select the best epoch on rows it trains on, and names a split the samples lack', () => {
+    expect(() => trainSplitRows(set, 'train+validation', 'validation', undefined)).toThrow(
+      expect.objectContaining({ code: 'FT_PARAM_INVALID', message: 'trainSplit "train+validation" trains on the validation split "validation", which then cannot choose the best epoch: set selection to "last"' }),
+    );
+    expect(() => trainSplitRows(set, 'train+val', 'validation', 'last')).toThrow(expect.objectContaining({ code: 'FT_PARAM_INVALID', message: 'trainSplit "train+val": the samples have no split "val" (splits: train, validation, test)' }));
   });
 });
