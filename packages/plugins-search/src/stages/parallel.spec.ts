@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import type { FrozenTrial } from '@fairtune/core';
 import { JournalOperation } from '../storage/journal-format.js';
 import { JournalStorage } from '../storage/journal.js';
-import { repoRoot, spawnTs, type Spawned } from '../storage/test-utils/processes.js';
+import { redisIt, repoRoot, spawnTs, startRedis, type Spawned } from '../storage/test-utils/processes.js';
 import { childArgs, windowReady, windowView, WORKER_ATTR } from './parallel.js';
 
 const cli = join(repoRoot, 'packages/core/src/cli.ts');
 const plugin = join(repoRoot, 'packages/plugins-search/src/stages/test-utils/timed-plugin.ts');
 const tmp = () => mkdtempSync(join(tmpdir(), 'search-parallel-'));
+const itRedis = redisIt('parallel trials on Redis');
 
 interface Setup {
   dir: string;
@@ -121,6 +122,31 @@ describe('parallel trials in child processes', () => {
     expect(maxOverlap(lines)).toBeLessThanOrEqual(3);
     expect(maxOverlap(lines)).toBeGreaterThanOrEqual(2);
     console.log(`parallel 3: ${trials.length} trials from ${pids.size} processes, at most ${maxOverlap(lines)} at once`);
+  }, 120_000);
+
+  itRedis('parallel: 2 with the study on Redis: the target reached, no trial lost or run twice, in 2 processes', async () => {
+    const server = await startRedis();
+    try {
+      const s = setup({ trials: 8, parallel: 2, storage: `${server.url}/2`, prefix: 'parallel-test' }, { stepDelayMs: 120 });
+      const r = await run(s).done;
+      expect(ok(r)).toEqual({ code: 0, stderr: '' });
+      const storage = JournalStorage.redis(`${server.url}/2`, { prefix: 'parallel-test' });
+      try {
+        const trials = storage.loadStudy('parallel/search').view().trials;
+        expect(trials.filter((t) => t.state === 'COMPLETE').length).toBeGreaterThanOrEqual(8);
+        expect(trials.length).toBeLessThanOrEqual(9);
+        expect(trials.map((t) => t.state).filter((x) => x !== 'COMPLETE')).toEqual([]);
+        const lines = logOf(s);
+        expect(lines.filter((l) => l.event === 'end').map((l) => l.x).sort()).toEqual(trials.map((t) => t.params['x']).sort());
+        expect(lines.filter((l) => l.event === 'start')).toHaveLength(trials.length);
+        expect(new Set(lines.map((l) => l.pid)).size).toBe(2);
+        expect(maxOverlap(lines)).toBeLessThanOrEqual(2);
+      } finally {
+        storage.close();
+      }
+    } finally {
+      await server.stop();
+    }
   }, 120_000);
 
   it('is deterministic given the seed and parallel: the same params in two runs whose finishes come in different orders', async () => {
