@@ -66,6 +66,27 @@ describe('trial subgraphs', () => {
     expect(first.events.some((e) => e.type === 'stage-event' && e.stageId === 'shift[trial=2]' && e.event.type === 'metric' && e.event.name === 'running-mean')).toBe(true);
   });
 
+  it('a matrix of optimisers shares one trial group: each copy runs its own trials, numbered apart, and the copies share the cache', async () => {
+    const dir = tempDir();
+    const spec = searchSpec();
+    const search = { ...spec.stages.search, matrix: { values: [{ id: 'a', list: [1, 5] }, { id: 'b', list: [5, 2] }] }, params: { ...spec.stages.search.params, values: '%{values.list}' } };
+    const file = writePipeline(dir, { ...spec, stages: { ...spec.stages, search } });
+    const r = await run(file, dir, { concurrency: 1 });
+    expect(r.status).toBe('succeeded');
+    expect(r.opened.pipeline.stages.map((s) => s.id)).toEqual(['numbers', 'search[values=a]', 'search[values=b]']);
+    const cache = new ArtifactCache(join(dir, 'cache'));
+    const result = (id: string) => cache.load(r.summary.stages[id]!.key, 'result').meta as { trials: { trial: number; offset: number; status: string }[] };
+    const [a, b] = [result('search[values=a]').trials, result('search[values=b]').trials];
+    // Each copy ran its own values and judged them against its own best (a prunes offset 5 behind 1; b has nothing better than 5).
+    expect(a.map((t) => [t.offset, t.status])).toEqual([[1, 'completed'], [5, 'pruned']]);
+    expect(b.map((t) => [t.offset, t.status])).toEqual([[5, 'completed'], [2, 'completed']]);
+    // Trial numbers are shared by the group's users: the copies' trials never get the same id.
+    expect([...a, ...b].map((t) => t.trial).sort()).toEqual([0, 1, 2, 3]);
+    expect(Object.keys(r.statuses).filter((id) => id.startsWith('shift[')).sort()).toEqual(['shift[trial=0]', 'shift[trial=1]', 'shift[trial=2]', 'shift[trial=3]']);
+    // Offset 5's shift ran once: the copy that asked for it second took it from the cache.
+    expect(Object.entries(r.statuses).filter(([id, st]) => id.startsWith('shift[') && st === 'cached')).toHaveLength(1);
+  });
+
   it('a repeated trial with the same values is a cache hit; the optimiser itself is keyed by its subgraph', async () => {
     const dir = tempDir();
     const file = writePipeline(dir, searchSpec());

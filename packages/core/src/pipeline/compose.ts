@@ -222,7 +222,6 @@ function checkTrialUsers(templates: ReadonlyMap<string, Template>, groups: reado
       const known = groups.filter((g) => g.trials).map((g) => g.name);
       issues.push({ path, message: `"trials" names ${JSON.stringify(name)}, which is not a trial group of this pipeline (${known.length ? `trial groups: ${known.join(', ')}` : 'it has none: declare one in "groups" with "stages" and "trials"'})` });
     } else if (group.stages.includes(t.id)) issues.push({ path, message: `stage "${t.id}" runs the trials of group "${group.name}" and belongs to it` });
-    if (t.axes.length) issues.push({ path, message: `stage "${t.id}" runs trials and has matrix axes (${t.axes.map((a) => a.name).join(', ')}); a matrix of trial-running stages is not supported yet` });
   }
 }
 
