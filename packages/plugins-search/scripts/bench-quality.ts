@@ -8,18 +8,21 @@
  * BENCH_SEEDS and BENCH_TRIALS shrink it for a smoke run (the registered design is 20 and 200).
  * BENCH_SEED_START and BENCH_PROBLEMS (comma-separated names) select other seeds and a subset of the
  * problems, for the registered follow-up (entry 2026-12-05 "Is the Branin/Hartmann-6 gap chance?").
+ * BENCH_TPE_PARAMS (JSON of our tpe's options, e.g. '{"kernelScaleTerm": false}') sets our
+ * sampler's options (entry 2026-12-05 "TPE with Optuna 3.1's kernel density"); printed with the results.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, type FrozenTrial, type StudyView } from '@fairtune/core/plugin';
-import { TpeSampler } from '../src/samplers/tpe.js';
+import { TpeSampler, type TpeOptions } from '../src/samplers/tpe.js';
 import { braninProblem, frozen, maskLrProblem, type Problem } from '../src/samplers/test-utils/study.js';
 
 const SEEDS = Number(process.env['BENCH_SEEDS'] ?? 20);
 const SEED_START = Number(process.env['BENCH_SEED_START'] ?? 0);
 const PROBLEM_NAMES = process.env['BENCH_PROBLEMS'] ?? '';
 const TRIALS = Number(process.env['BENCH_TRIALS'] ?? 200);
+const TPE_PARAMS = JSON.parse(process.env['BENCH_TPE_PARAMS'] ?? '{}') as Partial<TpeOptions>;
 const CHECKPOINTS = [50, 200].filter((n) => n <= TRIALS);
 const python = process.env['FAIRTUNE_PYTHON'] ?? '/usr/bin/python3';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -85,7 +88,7 @@ interface StudyResult {
 
 /** One study: `sampler.sample` timed alone; the view is built and the objective evaluated outside the timing. */
 function runOurs(problem: Problem, seed: number, trials: number): StudyResult {
-  const sampler = new TpeSampler(seed);
+  const sampler = new TpeSampler(seed, TPE_PARAMS);
   const done: FrozenTrial[] = [];
   const times: number[] = [];
   const best: number[] = [];
@@ -163,7 +166,7 @@ function medianDifferenceCi(a: readonly number[], b: readonly number[], label: s
   return [q(0.025), q(0.975)];
 }
 
-console.log(`bench:quality — ours tpe (defaults, univariate) vs Optuna TPESampler (defaults), seeds ${SEED_START}..${SEED_START + SEEDS - 1}, ${TRIALS} trials`);
+console.log(`bench:quality — ours tpe (${Object.keys(TPE_PARAMS).length ? `options ${JSON.stringify(TPE_PARAMS)}` : 'defaults'}, univariate) vs Optuna TPESampler (defaults), seeds ${SEED_START}..${SEED_START + SEEDS - 1}, ${TRIALS} trials`);
 const t0 = performance.now();
 const ours = oursSide();
 console.log(`  ours: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -176,7 +179,7 @@ if (typeof opt === 'string') {
 }
 const other = typeof opt === 'string' ? undefined : opt.side;
 
-const json: Record<string, unknown> = { seedStart: SEED_START, seeds: SEEDS, trials: TRIALS, optuna: typeof opt === 'string' ? null : opt.version, problems: {} };
+const json: Record<string, unknown> = { seedStart: SEED_START, seeds: SEEDS, trials: TRIALS, tpeParams: TPE_PARAMS, optuna: typeof opt === 'string' ? null : opt.version, problems: {} };
 console.log('');
 console.log('| problem | n | ours median best (IQR) | Optuna median best (IQR) | regret ratio ours/Optuna | median difference ours − Optuna [95 % CI] | quality met (≤ Optuna + 0.25·IQR) |');
 console.log('|---|---:|---:|---:|---:|---|---|');

@@ -81,10 +81,11 @@ def adapted_bounds(dist):
     return low, high
 
 
-def reference_log_pdf(described, names, space, points):
+def reference_log_pdf(described, names, space, points, scale_term=True):
     """log l(x) of the mixture with Optuna's kernel parameters, computed independently with SciPy's
-    truncnorm (with the -log(sigma) term of Optuna >= 3.5, and for stepped params the mass of
-    [x - step/2, x + step/2], in log space for log ints as Optuna >= 4.7)."""
+    truncnorm (with the -log(sigma) term of Optuna >= 3.5 when scale_term, without it as Optuna
+    3.1-3.4's own log_pdf otherwise, and for stepped params the mass of [x - step/2, x + step/2], in
+    log space for log ints as Optuna >= 4.7)."""
     from scipy.special import logsumexp
     from scipy.stats import truncnorm
 
@@ -107,6 +108,8 @@ def reference_log_pdf(described, names, space, points):
         if dist.step is None:
             t = np.log(xs) if dist.log else xs
             total += truncnorm.logpdf(t[:, None], a[None, :], b[None, :], loc=mus[None, :], scale=sig[None, :])
+            if not scale_term:
+                total += np.log(sig)[None, :]
         else:
             left, right = xs - dist.step / 2, xs + dist.step / 2
             if dist.log:
@@ -205,7 +208,7 @@ def run_case(case):
             out["joint"] = {"below": describe_estimator(l, names), "above": describe_estimator(g, names)}
             pts = [[pt[n] for n in names] for pt in case["jointPoints"]]
             for key in ("below", "above"):
-                out["joint"][key]["logPdf"] = reference_log_pdf(out["joint"][key], names, space, pts)
+                out["joint"][key]["logPdf"] = reference_log_pdf(out["joint"][key], names, space, pts, o.get("kernelScaleTerm", True))
         else:
             first = sorted(space)[0]
             below, above = split_numbers(study, sampler, [first], o["constantLiar"], frozen.number)
@@ -217,7 +220,7 @@ def run_case(case):
                 out["params"][name] = {"below": describe_estimator(l, [name]), "above": describe_estimator(g, [name])}
                 pts = [[v] for v in case["points"][name]]
                 for key in ("below", "above"):
-                    out["params"][name][key]["logPdf"] = reference_log_pdf(out["params"][name][key], [name], space, pts)
+                    out["params"][name][key]["logPdf"] = reference_log_pdf(out["params"][name][key], [name], space, pts, o.get("kernelScaleTerm", True))
     finally:
         tpe_module._ParzenEstimator = original
     return out

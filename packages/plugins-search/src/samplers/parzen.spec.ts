@@ -117,6 +117,39 @@ describe('numerical kernels: centres, bandwidths, magic clip', () => {
   });
 });
 
+describe('kernelScaleTerm: the −log σ of a continuous kernel (Optuna ≥ 3.5) or not (Optuna 3.1–3.4)', () => {
+  it('adds log σ to each continuous kernel without it, and leaves stepped kernels alone', () => {
+    const d = float(0, 10);
+    const on = numericalKernels([2, 3, 7], numerical(d), P);
+    const off = numericalKernels([2, 3, 7], numerical(d), { ...P, kernelScaleTerm: false });
+    for (let j = 0; j < on.mus.length; j++) {
+      for (const x of [0.5, 2.5, 9]) expect(kernelLogPdf(off, j, x)).toBeCloseTo(kernelLogPdf(on, j, x) + Math.log(on.sigmas[j]!), 12);
+    }
+    // Optuna 3.1's own value for one kernel: the standard normal log density of z, less log Z, no log σ.
+    const sigma = off.sigmas[0]!;
+    const z = (2.5 - 2) / sigma;
+    const logZ = logGaussMass((0 - 2) / sigma, (10 - 2) / sigma);
+    expect(kernelLogPdf(off, 0, 2.5)).toBeCloseTo(-0.5 * z * z - 0.5 * Math.log(2 * Math.PI) - logZ, 12);
+    const mask = int(0, 1);
+    const onInt = numericalKernels([0, 1, 1], numerical(mask), P);
+    const offInt = numericalKernels([0, 1, 1], numerical(mask), { ...P, kernelScaleTerm: false });
+    for (let j = 0; j < onInt.mus.length; j++) expect(kernelLogPdf(offInt, j, 1)).toBe(kernelLogPdf(onInt, j, 1));
+  });
+  it('reaches the mixture: the batched log density agrees with the kernel-by-kernel one either way', () => {
+    for (const kernelScaleTerm of [true, false]) {
+      const q = { ...P, kernelScaleTerm };
+      const pe = buildParzenEstimator(['x'], { x: float(0, 10) }, { x: [2, 3, 7] }, q);
+      const xs = [0.5, 2.5, 9];
+      const batched = logPdfParzen(pe, [xs]);
+      const k = pe.kernels[0]!;
+      xs.forEach((x, i) => {
+        const byKernel = Array.from(pe.weights, (w, j) => w * Math.exp(kernelLogPdf(k, j, x))).reduce((a, b) => a + b, 0);
+        expect(batched[i]).toBeCloseTo(Math.log(byKernel), 12);
+      });
+    }
+  });
+});
+
 describe('categorical kernels', () => {
   const d = { type: 'categorical', choices: ['a', 'b', 'c'] } as const;
   it('puts prior_weight/(n+1) on every choice and 1 more on the observed one, row-normalised; the prior row uniform', () => {

@@ -24,6 +24,14 @@ export interface ParzenParameters {
   readonly considerMagicClip: boolean;
   readonly considerEndpoints: boolean;
   readonly multivariate: boolean;
+  /**
+   * Whether a continuous kernel's log density includes its −log σ (a normalised truncated normal,
+   * Optuna ≥ 3.5, optuna/optuna#5110). false: Optuna 3.1–3.4, whose `_truncnorm.logpdf` left it out
+   * (optuna/optuna#5109), so every kernel peaks at about the same height whatever its width: narrow
+   * kernels count for less than when normalised and proposals stay nearer the "below" points.
+   * Absent: true. Discrete (stepped, int) and categorical kernels are unaffected.
+   */
+  readonly kernelScaleTerm?: boolean;
 }
 
 const EPS = 1e-12;
@@ -64,6 +72,8 @@ export interface NumericalKernels {
   /** Truncation bounds in the transformed space (range ± step/2, then log). */
   readonly low: number;
   readonly high: number;
+  /** ParzenParameters.kernelScaleTerm (true when absent there). */
+  readonly scaleTerm: boolean;
 }
 
 export interface CategoricalKernels {
@@ -142,10 +152,11 @@ export function numericalKernels(values: ArrayLike<number>, d: Exclude<Distribut
   const maxSigma = range;
   const minSigma = p.considerMagicClip ? range / min(100, 1 + n + (p.considerPrior ? 1 : 0)) : EPS;
   for (let i = 0; i < n; i++) sigmas[i] = min(maxSigma, max(minSigma, sigmas[i]!));
+  const scaleTerm = p.kernelScaleTerm ?? true;
   if (p.considerPrior || n === 0) {
-    return { kind: 'numerical', dist: d, low, high, mus: Float64Array.of(...obs, priorMu), sigmas: Float64Array.of(...sigmas, range) };
+    return { kind: 'numerical', dist: d, low, high, scaleTerm, mus: Float64Array.of(...obs, priorMu), sigmas: Float64Array.of(...sigmas, range) };
   }
-  return { kind: 'numerical', dist: d, low, high, mus: obs, sigmas };
+  return { kind: 'numerical', dist: d, low, high, scaleTerm, mus: obs, sigmas };
 }
 
 /** Choice probabilities of a categorical param's kernels; `indices` are the observed choices. */
@@ -236,7 +247,7 @@ export function kernelLogPdf(k: Kernels, j: number, x: number): number {
   const a = (k.low - mu) / sigma;
   const b = (k.high - mu) / sigma;
   const step = stepOf(k.dist);
-  if (step === undefined) return truncnormLogPdf(k.dist.log ? log(x) : x, a, b, mu, sigma);
+  if (step === undefined) return truncnormLogPdf(k.dist.log ? log(x) : x, a, b, mu, sigma) + (k.scaleTerm ? 0 : log(sigma));
   const left = k.dist.log ? log(x - step / 2) : x - step / 2;
   const right = k.dist.log ? log(x + step / 2) : x + step / 2;
   return logGaussMass((left - mu) / sigma, (right - mu) / sigma) - logGaussMass(a, b);
@@ -268,6 +279,7 @@ function factorLogPdfs(k: Kernels, xs: ArrayLike<number>): Float64Array[] {
   for (let j = 0; j < nk; j++) logZ[j] = logGaussMass((k.low - k.mus[j]!) / k.sigmas[j]!, (k.high - k.mus[j]!) / k.sigmas[j]!);
   const step = stepOf(k.dist);
   const isLog = k.dist.log;
+  const scaleTerm = k.scaleTerm;
   return Array.from({ length: count }, (_, s) => {
     const x = xs[s]!;
     let row = step !== undefined ? memo.get(x) : undefined;
@@ -279,7 +291,7 @@ function factorLogPdfs(k: Kernels, xs: ArrayLike<number>): Float64Array[] {
         const mu = k.mus[j]!;
         const sigma = k.sigmas[j]!;
         const z = (t - mu) / sigma;
-        row[j] = t < k.low || t > k.high ? -INF : normLogPdf(z) - logZ[j]! - log(sigma);
+        row[j] = t < k.low || t > k.high ? -INF : normLogPdf(z) - logZ[j]! - (scaleTerm ? log(sigma) : 0);
       }
     } else {
       const left = isLog ? log(x - step / 2) : x - step / 2;

@@ -231,3 +231,25 @@ describe('bad input', () => {
     expect(() => new TpeSampler(0, { nEiCandidates: 0 })).toThrow(/nEiCandidates/);
   });
 });
+
+describe('kernelScaleTerm reaches the sampler', () => {
+  it('changes the proposals made from one history (the density itself is tested in parzen.spec.ts)', () => {
+    const dims = ['a', 'b', 'c'];
+    const space: SearchSpace = Object.fromEntries(dims.map((d) => [d, { type: 'float', low: 0, high: 1, log: false }]));
+    const rng = new RandomSampler(11);
+    const trials: TrialInit[] = [];
+    for (let i = 0; i < 30; i++) {
+      const p = rng.sample(studyOf(trials, 'minimize', space), frozen(i, { state: 'RUNNING' }, space), space) as Record<string, number>;
+      trials.push({ params: p, value: dims.reduce((acc, d) => acc + (p[d]! - 0.3) ** 2, 0), distributions: space });
+    }
+    const study = studyOf(trials, 'minimize', space);
+    let differ = 0;
+    for (let k = 0; k < 20; k++) {
+      const { study: s, trial } = withRunning(study, {}, space);
+      const t = { ...trial, number: 30 + k };
+      if (JSON.stringify(new TpeSampler(5).sample(s, t, space)) !== JSON.stringify(new TpeSampler(5, { kernelScaleTerm: false }).sample(s, t, space))) differ++;
+    }
+    // Same candidates, scored by two densities: for some trials the best candidate differs.
+    expect(differ).toBeGreaterThan(0);
+  });
+});

@@ -24,7 +24,7 @@ export interface TpeOptions extends ParzenParameters {
   readonly constantLiar: boolean;
 }
 
-/** Optuna's TPESampler defaults (3.x–4.x). */
+/** Optuna's TPESampler defaults (3.x–4.x); the kernels' density as Optuna ≥ 3.5 (kernelScaleTerm: true; false for 3.1–3.4's). */
 export const TPE_DEFAULTS: TpeOptions = {
   nStartupTrials: 10,
   nEiCandidates: 24,
@@ -32,6 +32,7 @@ export const TPE_DEFAULTS: TpeOptions = {
   considerPrior: true,
   considerMagicClip: true,
   considerEndpoints: false,
+  kernelScaleTerm: true,
   multivariate: false,
   group: false,
   constantLiar: false,
@@ -282,6 +283,8 @@ const PARAMS_SCHEMA = {
     considerPrior: { type: 'boolean', default: true, description: 'Add the prior kernel (Optuna ≤ 4.x `consider_prior`; always on in 5.0).' },
     considerMagicClip: { type: 'boolean', default: true, description: 'Clip kernel widths below at range/min(100, 1 + kernels).' },
     considerEndpoints: { type: 'boolean', default: false, description: 'Let the range ends count as neighbours of the outermost observations when sizing their kernels.' },
+    // No default: a default would change the resolved params, and so the cache key, of every existing search.
+    kernelScaleTerm: { type: 'boolean', description: "Include −log σ in continuous kernels' log density: true (the default) as Optuna ≥ 3.5, whose kernels are normalised truncated normals; false as Optuna 3.1–3.4, which left it out (optuna/optuna#5109): every kernel then peaks at the same height whatever its width, so the many narrow kernels of the worse trials weigh less and proposals stay nearer the good points (more exploitation). docs/search.md#tpe" },
     multivariate: { type: 'boolean', default: false, description: 'Model the params every finished trial has jointly (product kernels) instead of one by one.' },
     group: { type: 'boolean', default: false, description: 'With multivariate: model jointly each group of params that always occur together (conditional spaces).' },
     constantLiar: { type: 'boolean', default: false, description: 'Count RUNNING trials as "above" so that parallel trials spread out.' },
