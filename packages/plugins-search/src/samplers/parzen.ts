@@ -1,6 +1,7 @@
 /**
  * TPE's Parzen estimator, after Optuna (`samplers/_tpe/parzen_estimator.py` and
- * `probability_distributions.py`, 3.2 to 5.0; the parameters equal 3.1's with the defaults).
+ * `probability_distributions.py`, 3.2 to 5.0; the parameters equal 3.1's with the defaults; the
+ * continuous kernels' density is 3.5's unless `kernelScaleTerm` is false, see below).
  *
  * A mixture with one kernel per observation plus a prior kernel, weighted by `defaultWeights`
  * and the prior weight. Per param (a product across params within a kernel when multivariate):
