@@ -78,14 +78,19 @@ const pipeline = (search: object) => ({
   },
 });
 
-async function runSearch(search: object, dir = mkdtempSync(join(tmpdir(), 'search-'))) {
+/** Runs the test pipeline with these search params; the run's result, whether it succeeded or not. */
+async function runSearchPipeline(search: object, dir: string) {
   const file = join(dir, 'p.json');
   writeFileSync(file, JSON.stringify(pipeline(search)));
   const registry = await createRegistry({ builtins: false });
   registry.loadModule(containerModule, '@fairtune/plugins-search');
   registry.loadModule(testModule, 'test');
   const opened = await openPipeline(file, { registry, env: {} });
-  const result = await runPipeline(opened, { cacheDir: join(dir, 'cache'), runsDir: join(dir, 'runs') });
+  return runPipeline(opened, { cacheDir: join(dir, 'cache'), runsDir: join(dir, 'runs') });
+}
+
+async function runSearch(search: object, dir = mkdtempSync(join(tmpdir(), 'search-'))) {
+  const result = await runSearchPipeline(search, dir);
   const study = new ArtifactCache(join(dir, 'cache')).load(result.summary.stages['search']!.key, 'study').meta as {
     trials: { number: number; state: string; value?: number; bindings: Record<string, unknown>; intermediate: Record<string, number> }[];
     best: { number: number; bindings: Record<string, unknown> };
@@ -131,6 +136,13 @@ describe('search.optimise', () => {
     ]);
     // One new trial ran; the continued study's earlier trials came from the journal.
     expect(Object.keys(second.result.summary.stages).filter((id) => id.startsWith('shift['))).toHaveLength(1);
+  });
+
+  it('names an enqueue entry outside the search space before any trial runs', async () => {
+    const result = await runSearchPipeline({ pruner: { name: 'never' }, trials: 2, enqueue: [{ offset: 2 }, { offset: 12 }] }, mkdtempSync(join(tmpdir(), 'search-')));
+    expect(result.status).toBe('failed');
+    expect(result.summary.stages['search']).toMatchObject({ code: 'FT_PARAM_INVALID', reason: 'enqueue[1].offset: 12 is outside the search space (offset: float [0, 10]) [FT_PARAM_INVALID]' });
+    expect(Object.keys(result.summary.stages).filter((id) => id.startsWith('shift['))).toEqual([]);
   });
 
   it("runs trials a Python worker enqueued with Optuna's enqueue_trial first, without taking a baseline's or enqueue entry's place", async () => {

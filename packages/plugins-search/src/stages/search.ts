@@ -43,7 +43,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_STORAGE, openJournalStorage, parseStorage } from '../storage/location.js';
 import { MemoryStudyStore, type StudyStore } from '../study/store.js';
 import { failStaleTrials, Heartbeat, HEARTBEAT_ATTR, heartbeatValue, lostTrial, nextStep } from '../study/workers.js';
-import { fixedParamsOf, wasEnqueued } from '../study/waiting.js';
+import { describeDistribution, fixedParamsOf, inDistribution, wasEnqueued } from '../study/waiting.js';
 import { concurrencyOf, failWorkerTrials, markDone, parallelRefusal, TrialWorkerFinished, watchParent, windowReady, windowView, WORKER_ATTR, WorkerPool, workerSpec, type WorkerSpec } from './parallel.js';
 
 export interface SearchParams {
@@ -560,7 +560,20 @@ function openStore(p: SearchParams, name: string): StudyStore {
 }
 
 function enqueued(p: SearchParams, space: ResolvedSpace): Record<string, ParamValue>[] {
-  const out = p.enqueue.map((bindings) => Object.assign({}, ...Object.entries(bindings).map(([k, v]) => space.fromBinding(k, v))) as Record<string, ParamValue>);
+  const out = p.enqueue.map((bindings, i) =>
+    Object.assign(
+      {},
+      ...Object.entries(bindings).map(([k, v]) => {
+        const params = space.fromBinding(k, v);
+        // Checked here, where the entry can be named: the journal writer would refuse it later without the name.
+        for (const [name, value] of Object.entries(params)) {
+          const d = space.study[name];
+          if (d && !inDistribution(d, value)) throw new FairtuneError('FT_PARAM_INVALID', `enqueue[${i}].${k}: ${JSON.stringify(v)} is outside the search space (${name}: ${describeDistribution(d)})`, { param: `enqueue[${i}].${k}` });
+        }
+        return params;
+      }),
+    ) as Record<string, ParamValue>,
+  );
   if (!p.baselines) return out;
   for (const [name] of space.masks) {
     const entry = p.space[name];

@@ -27,15 +27,16 @@ export function fixedParamsOf(t: FrozenTrial, space: Readonly<Record<string, Dis
   for (const [name, d] of Object.entries(space)) {
     if (!Object.hasOwn(fixed, name)) continue;
     const v = fixed[name];
-    if (!contains(d, v)) {
-      throw new FairtuneError('FT_SEARCH_SPACE', `trial ${t.number} was enqueued with ${name} = ${JSON.stringify(v)}, which is not in its distribution ${describe(d)}`, { param: name });
+    if (!inDistribution(d, v)) {
+      throw new FairtuneError('FT_SEARCH_SPACE', `trial ${t.number} was enqueued with ${name} = ${JSON.stringify(v)}, which is not in its distribution ${describeDistribution(d)}`, { param: name });
     }
     out[name] = v as ParamValue;
   }
   return out;
 }
 
-function contains(d: Distribution, v: unknown): boolean {
+/** Whether `v` is a value of distribution `d` (a choice; a number in range, on the step). */
+export function inDistribution(d: Distribution, v: unknown): boolean {
   if (d.type === 'categorical') return d.choices.some((c) => c === v);
   if (typeof v !== 'number' || !Number.isFinite(v)) return false;
   if (v < d.low || v > d.high) return false;
@@ -43,6 +44,7 @@ function contains(d: Distribution, v: unknown): boolean {
   return d.step === undefined || Math.abs(Math.round((v - d.low) / d.step) * d.step - (v - d.low)) < 1e-8 * Math.max(1, Math.abs(d.step));
 }
 
-function describe(d: Distribution): string {
+/** `float [0, 1] log`, `int [1, 9] step 2`, `categorical ["a","b"]`. */
+export function describeDistribution(d: Distribution): string {
   return d.type === 'categorical' ? `categorical ${JSON.stringify(d.choices)}` : `${d.type} [${d.low}, ${d.high}]${d.log ? ' log' : ''}${d.step !== undefined ? ` step ${d.step}` : ''}`;
 }
