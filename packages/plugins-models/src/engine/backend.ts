@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
 import { installFusedKernels } from './fused-kernels.js';
+import { prepareWasmThreads, requestedWasmThreads, unrefWasmThreads } from './wasm-threads.js';
 
 import { BACKEND_REQUESTS, type BackendRequest } from './backend-names.js';
 export { BACKEND_REQUESTS, type BackendRequest };
@@ -87,17 +88,34 @@ async function tryWasm(skipped: string[]): Promise<EngineInfo | undefined> {
   }
   const wasm = r.mod as typeof import('@tensorflow/tfjs-backend-wasm');
   const require = createRequire(import.meta.url);
-  const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+  const pkgDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
   // Paths must be set before the backend initialises; the trailing separator matters.
-  wasm.setWasmPaths(dist);
-  if (!(await trySetBackend('wasm'))) {
-    skipped.push('wasm: backend failed to initialise');
+  wasm.setWasmPaths(path.join(pkgDir, 'dist') + path.sep);
+  const threads = requestedWasmThreads();
+  if (typeof threads === 'string') throw new FairtuneError('FT_BACKEND_UNAVAILABLE', threads);
+  let restore = (): void => {};
+  if (threads > 1) {
+    // Threaded-SIMD build (wasm-threads.ts); tfjs turns it off in Node by default.
+    restore = prepareWasmThreads(pkgDir, threads);
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    wasm.setThreadsCount(threads);
+  }
+  let ok: boolean;
+  try {
+    ok = await trySetBackend('wasm');
+  } finally {
+    restore();
+  }
+  if (!ok) {
+    skipped.push(`wasm: backend failed to initialise${threads > 1 ? ` (threaded build, ${threads} threads)` : ''}`);
     return undefined;
   }
+  if (threads > 1) unrefWasmThreads(tf.backend());
   installWasmTrainingKernels();
   installFusedKernels();
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
-  return { backend: 'wasm', detail: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${wasm.getThreadsCount()} thread)`, skipped };
+  const n = wasm.getThreadsCount();
+  return { backend: 'wasm', detail: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${n} thread${n === 1 ? '' : 's'})`, skipped };
 }
 
 async function tryWebgpu(skipped: string[]): Promise<EngineInfo | undefined> {

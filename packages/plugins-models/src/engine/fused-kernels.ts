@@ -228,7 +228,8 @@ export function rmsNormKernel(x: tf.Tensor2D, scale: tf.Tensor1D, eps: number): 
 // wasm code generation
 
 interface WasmBackendLike {
-  wasm: { asm: { memory: WasmMemory }; _malloc(n: number): number; HEAPU8: Uint8Array; HEAPF32: Float32Array };
+  // The single-threaded build exports its memory (asm.memory); the threaded build imports a shared one (wasmMemory).
+  wasm: { asm: { memory?: WasmMemory }; wasmMemory?: WasmMemory; _malloc(n: number): number; HEAPU8: Uint8Array; HEAPF32: Float32Array };
   dataIdMap: { get(id: unknown): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
@@ -669,8 +670,8 @@ function buildAttention(backend: WasmBackendLike, a: AttnAttrs): AttnModule {
     });
   }
 
-  const bytes = assemble([fwd, bwd], backend.wasm.asm.memory);
-  const ex = instantiate(bytes, backend.wasm.asm.memory) as unknown as Pick<AttnModule, 'fwd' | 'bwd'>;
+  const bytes = assemble([fwd, bwd], heapMemory(backend));
+  const ex = instantiate(bytes, heapMemory(backend)) as unknown as Pick<AttnModule, 'fwd' | 'bwd'>;
   return { fwd: ex.fwd, bwd: ex.bwd, scratch };
 }
 
@@ -722,7 +723,7 @@ function buildDropout(backend: WasmBackendLike): (x: number, y: number, n: numbe
     f.get(thr).op(0x49, 0x1b);
     f.f32Store();
   });
-  return instantiate(assemble([f], backend.wasm.asm.memory), backend.wasm.asm.memory)['drop'] as never;
+  return instantiate(assemble([f], heapMemory(backend)), heapMemory(backend))['drop'] as never;
 }
 
 function buildColumnSum(backend: WasmBackendLike): (x: number, y: number, m: number, n: number) => void {
@@ -753,7 +754,7 @@ function buildColumnSum(backend: WasmBackendLike): (x: number, y: number, m: num
       f.f32Store();
     });
   });
-  return instantiate(assemble([f], backend.wasm.asm.memory), backend.wasm.asm.memory)['colsum'] as never;
+  return instantiate(assemble([f], heapMemory(backend)), heapMemory(backend))['colsum'] as never;
 }
 
 /**
@@ -874,7 +875,7 @@ function buildRmsNorm(backend: WasmBackendLike): RmsFns {
       });
     });
   }
-  const ex = instantiate(assemble([fwd, dxf, dsf], backend.wasm.asm.memory), backend.wasm.asm.memory);
+  const ex = instantiate(assemble([fwd, dxf, dsf], heapMemory(backend)), heapMemory(backend));
   return { fwd: ex['fwd'] as RmsFns['fwd'], dx: ex['dx'] as RmsFns['dx'], ds: ex['ds'] as RmsFns['ds'] };
 }
 
@@ -890,12 +891,19 @@ let cacheMemory: WasmMemory | undefined;
 
 /** Generated modules are bound to one backend instance's memory: drop them if tfjs re-creates the backend. */
 function checkMemory(backend: WasmBackendLike): void {
-  if (backend.wasm.asm.memory === cacheMemory) return;
-  cacheMemory = backend.wasm.asm.memory;
+  if (heapMemory(backend) === cacheMemory) return;
+  cacheMemory = heapMemory(backend);
   attnModules.clear();
   dropFn = undefined;
   colsumFn = undefined;
   rmsFns = undefined;
+}
+
+/** tfjs's wasm memory, which the generated modules import (a SharedArrayBuffer-backed one with the threaded build). */
+function heapMemory(backend: WasmBackendLike): WasmMemory {
+  const memory = backend.wasm.asm.memory ?? backend.wasm.wasmMemory;
+  if (!memory) throw new Error('fused kernels: the wasm backend exposes no memory');
+  return memory;
 }
 
 function offset(backend: WasmBackendLike, t: tf.TensorInfo): number {
