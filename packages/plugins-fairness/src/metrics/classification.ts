@@ -24,6 +24,7 @@ import {
   checkSameLength,
   finiteMin,
   groupIndices,
+  InvalidValueError,
   spread,
   type NumArray,
 } from './common.js';
@@ -124,7 +125,7 @@ export function expectedCalibrationError(yTrue: NumArray, prob: NumArray, bins =
   if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins must be a positive integer, got ${bins}`);
   for (let i = 0; i < n; i++) {
     const p = prob[i]!;
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`expectedCalibrationError: prob[${i}] is ${p}, expected a probability in [0, 1]`);
+    if (!(p >= 0 && p <= 1)) throw new InvalidValueError(`expectedCalibrationError: prob[${i}] is ${p}, expected a probability in [0, 1]`);
   }
   if (n === 0) return Number.NaN;
   const count = new Float64Array(bins);

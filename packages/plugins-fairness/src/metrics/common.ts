@@ -9,6 +9,15 @@
 
 export type NumArray = ArrayLike<number>;
 
+/**
+ * A value the metrics cannot take (a non-finite number, a label other than 0/1, a group id that
+ * is not an integer): the data's fault, not the caller's code, so a stage can report it as a
+ * problem of its input. Other RangeErrors here (arrays of different lengths, bad settings) are bugs.
+ */
+export class InvalidValueError extends RangeError {
+  override readonly name = 'InvalidValueError';
+}
+
 /** Throws a RangeError naming `what` unless every array has the same length. */
 export function checkSameLength(what: string, arrays: Record<string, NumArray>): number {
   const entries = Object.entries(arrays);
@@ -26,7 +35,7 @@ export function checkSameLength(what: string, arrays: Record<string, NumArray>):
 /** Throws unless every value is finite, naming the array and the first bad index. */
 export function checkFinite(what: string, name: string, a: NumArray): void {
   for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i]!)) throw new RangeError(`${what}: ${name}[${i}] is ${a[i]}, expected a finite number`);
+    if (!Number.isFinite(a[i]!)) throw new InvalidValueError(`${what}: ${name}[${i}] is ${a[i]}, expected a finite number`);
   }
 }
 
@@ -34,7 +43,7 @@ export function checkFinite(what: string, name: string, a: NumArray): void {
 export function checkBinary(what: string, name: string, a: NumArray): void {
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
-    if (v !== 0 && v !== 1) throw new RangeError(`${what}: ${name}[${i}] is ${v}, expected 0 or 1`);
+    if (v !== 0 && v !== 1) throw new InvalidValueError(`${what}: ${name}[${i}] is ${v}, expected 0 or 1`);
   }
 }
 
@@ -46,7 +55,7 @@ export function groupIndices(groups: NumArray): Map<number, number[]> {
   const byGroup = new Map<number, number[]>();
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i]!;
-    if (!Number.isInteger(g) || g < -1) throw new RangeError(`groups[${i}] is ${g}, expected an integer id ≥ 0 or −1 (unknown)`);
+    if (!Number.isInteger(g) || g < -1) throw new InvalidValueError(`groups[${i}] is ${g}, expected an integer id ≥ 0 or −1 (unknown)`);
     if (g === -1) continue;
     let list = byGroup.get(g);
     if (!list) byGroup.set(g, (list = []));

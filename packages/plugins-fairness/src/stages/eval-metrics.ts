@@ -19,7 +19,7 @@ import {
   type MetricsMeta,
   type StagePlugin,
 } from '@fairtune/core/plugin';
-import { take } from '../metrics/common.js';
+import { InvalidValueError, take } from '../metrics/common.js';
 import type { SubjectResample } from '../metrics/bootstrap.js';
 import { LOA_Z } from '../metrics/agreement.js';
 import { binIndex, binLabels, categoryStrata, flattenStratified, stratifiedErrors, stratifiedJson, stratumGaps, type StratifiedErrors } from '../metrics/stratified.js';
@@ -75,13 +75,13 @@ function checkRows(a: Artifact, names: readonly string[], n: number, port: strin
 }
 
 /**
- * The metric functions throw a RangeError on values they cannot use (a non-finite target or
- * prediction, a classification target other than 0/1, a group id that is not an integer): here
- * the values are the predictions input's, so such an error is about that input's content (same
- * message, FT_INPUT_CONTENT). Other errors pass through unchanged.
+ * The metric functions throw an InvalidValueError on values they cannot use (a non-finite target
+ * or prediction, a classification target other than 0/1, a group id that is not an integer): here
+ * the values are the predictions input's, so it is about that input's content (same message,
+ * FT_INPUT_CONTENT). Every other error, a bug included, passes through unchanged.
  */
 function predictionsContent(e: unknown): never {
-  throw e instanceof RangeError ? new FairtuneError('FT_INPUT_CONTENT', e.message, { port: 'predictions' }, { cause: e }) : e;
+  throw e instanceof InvalidValueError ? new FairtuneError('FT_INPUT_CONTENT', e.message, { port: 'predictions' }, { cause: e }) : e;
 }
 
 function representationJson(r: RepresentationResult, names: readonly string[], analysis: RepresentationAnalysis): JsonObject {
