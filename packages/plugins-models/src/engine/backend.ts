@@ -92,7 +92,6 @@ async function tryWasm(skipped: string[]): Promise<EngineInfo | undefined> {
   // Paths must be set before the backend initialises; the trailing separator matters.
   wasm.setWasmPaths(path.join(pkgDir, 'dist') + path.sep);
   const threads = requestedWasmThreads();
-  if (typeof threads === 'string') throw new FairtuneError('FT_BACKEND_UNAVAILABLE', threads);
   let restore = (): void => {};
   if (threads > 1) {
     // Threaded-SIMD build (wasm-threads.ts); tfjs turns it off in Node by default.

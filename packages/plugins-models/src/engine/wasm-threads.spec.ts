@@ -30,7 +30,7 @@ describe('FAIRTUNE_WASM_THREADS', () => {
       process.env['FAIRTUNE_WASM_THREADS'] = 'auto';
       expect(requestedWasmThreads()).toBeGreaterThanOrEqual(1);
       process.env['FAIRTUNE_WASM_THREADS'] = '12';
-      expect(requestedWasmThreads()).toBe('FAIRTUNE_WASM_THREADS must be 1..8 or "auto", got "12"');
+      expect(() => requestedWasmThreads()).toThrow(expect.objectContaining({ code: 'FT_BACKEND_UNAVAILABLE', message: 'FAIRTUNE_WASM_THREADS must be 1..8 or "auto", got "12"' }));
     } finally {
       if (saved === undefined) delete process.env['FAIRTUNE_WASM_THREADS'];
       else process.env['FAIRTUNE_WASM_THREADS'] = saved;

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import os from 'node:os';
 import type { TransferListItem, WorkerOptions } from 'node:worker_threads';
+import { FairtuneError } from '@fairtune/core/plugin';
 
 type WorkerCtor = typeof import('node:worker_threads').Worker;
 
@@ -23,12 +24,13 @@ const require = createRequire(import.meta.url);
 let wrapped = false;
 
 /** Threads asked for through FAIRTUNE_WASM_THREADS: a count 1..8 or `auto` (available cores, at most 8); default 1. */
-export function requestedWasmThreads(): number | string {
+export function requestedWasmThreads(): number {
   const raw = (process.env['FAIRTUNE_WASM_THREADS'] ?? '1').trim().toLowerCase() || '1';
   if (raw === 'auto') return Math.min(8, Math.max(1, os.availableParallelism()));
   const n = Number(raw);
   // tfjs pre-creates 8 pthread workers and caps its pool at 8.
-  return Number.isInteger(n) && n >= 1 && n <= 8 ? n : `FAIRTUNE_WASM_THREADS must be 1..8 or "auto", got "${raw}"`;
+  if (Number.isInteger(n) && n >= 1 && n <= 8) return n;
+  throw new FairtuneError('FT_BACKEND_UNAVAILABLE', `FAIRTUNE_WASM_THREADS must be 1..8 or "auto", got "${raw}"`);
 }
 
 /**
