@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// The pruning benchmark registered in docs/experiments.md (entry 2026-12-05): dalia-fairtune's
-// search with pruner none / successive-halving / hyperband × search seeds 1, 2, 3, 12 trials each,
-// studies in memory. One `fairtune run` per search (a matrix over a trial-running stage is not
+// The pruning benchmark registered in docs/experiments.md (entries 2026-12-05): dalia-fairtune's
+// search with pruner none / successive-halving / hyperband × search seeds 1, 2, 3, 12 trials each
+// (the first entry) or `--trials 24` (the follow-up), studies in memory. One `fairtune run` per search (a matrix over a trial-running stage is not
 // supported by core yet), each from a small pipeline file that extends the shipped one and sets
 // only the registered variables. Prints a table per search, the registered criteria per pruner,
 // and writes everything as JSON.
 //
 // Usage (from the repository root or via npm -w):
-//   npm run bench:pruning -w packages/plugins-search [-- --out bench-pruning.json]
+//   npm run bench:pruning -w packages/plugins-search [-- --trials 24] [--out bench-pruning.json]
+// Runs go to runs/bench-pruning (12 trials) or runs/bench-pruning-<trials>; so do the results.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,9 +19,15 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = join(root, 'packages/core/dist/cli.js');
 const PRUNERS = ['none', 'successive-halving', 'hyperband'];
 const SEEDS = [1, 2, 3];
-const TRIALS = 12;
-const outArg = process.argv.indexOf('--out');
-const outFile = resolve(outArg > 0 ? process.argv[outArg + 1] : join(root, 'runs/bench-pruning/results.json'));
+/** the value after a flag, or undefined. */
+function flagValue(flag) {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const TRIALS = Number(flagValue('--trials') ?? 12);
+if (!Number.isInteger(TRIALS) || TRIALS < 1) throw new Error(`--trials: expected a positive integer, got ${flagValue('--trials')}`);
+const runsDir = join(root, TRIALS === 12 ? 'runs/bench-pruning' : `runs/bench-pruning-${TRIALS}`);
+const outFile = resolve(flagValue('--out') ?? join(runsDir, 'results.json'));
 
 /** stage-end events of one run, by stage id. */
 function stageEnds(runDir) {
@@ -44,7 +51,7 @@ function runSearch(pruner, seed, work) {
   };
   writeFileSync(file, JSON.stringify(pipeline, null, 2));
   const started = Date.now();
-  const stdout = execFileSync(process.execPath, [cli, 'run', file, '--runs-dir', join(root, 'runs/bench-pruning')], {
+  const stdout = execFileSync(process.execPath, [cli, 'run', file, '--runs-dir', runsDir], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -109,5 +116,5 @@ console.log('\n| pruner | epoch ratio vs none | ≤ 1/3 | median best | worst be
 console.log('|---|---:|---|---:|---:|---|---|');
 for (const c of criteria) console.log(`| ${c.pruner} | ${f(c.epochRatio)} | ${c.epochsMet ? 'yes' : 'no'} | ${f(c.medianBest, 4)} | ${f(c.worstNoneBest, 4)} | ${c.bestMet ? 'yes' : 'no'} | ${c.epochsMet && c.bestMet ? 'yes' : 'no'} |`);
 
-writeFileSync(outFile, `${JSON.stringify({ entry: 'docs/experiments.md 2026-12-05', trials: TRIALS, rows, criteria }, null, 2)}\n`);
+writeFileSync(outFile, `${JSON.stringify({ entry: `docs/experiments.md 2026-12-05 (pruning, ${TRIALS} trials)`, trials: TRIALS, rows, criteria }, null, 2)}\n`);
 console.log(`\nwritten: ${outFile}`);
