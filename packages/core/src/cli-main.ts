@@ -11,6 +11,7 @@ import { nestedPluginsJson, nestedPluginsText } from './cli-nested-plugins.js';
 import { UsageError, type CliIO } from './contracts/cli-command.js';
 import { errorCode, errorDocAnchor, errorLine } from './contracts/errors.js';
 import type { ExecutorEvent } from './executor/executor.js';
+import type { WorkerLaunch } from './executor/trial-workers.js';
 import { graphMermaid, graphText } from './pipeline/graph.js';
 import { PipelineError, formatIssue } from './pipeline/issues.js';
 import { publishedPipelineSchema } from './pipeline/published-schema.js';
@@ -27,6 +28,12 @@ export interface MainIO extends CliIO {
   readonly signal?: AbortSignal;
   /** Force the TTY display on or off (default: stderr.isTTY). */
   readonly tty?: boolean;
+  /**
+   * How this CLI was started (the node binary, its flags and the CLI script), so that `run` can
+   * start copies of itself as trial workers (executor/trial-workers.ts). The bin gives it; without
+   * it a search's `parallel` is refused.
+   */
+  readonly self?: WorkerLaunch;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -230,6 +237,7 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
       concurrency: Number(o.concurrency),
       force: o.force === true ? true : forced,
       signal: io.signal,
+      ...(io.self ? { launch: workerLaunch(io.self, resolve(io.cwd, file), o, io.cwd) } : {}),
       onEvent: (e: ExecutorEvent) => reporter.handle(e),
     });
   } catch (e) {
@@ -242,6 +250,23 @@ async function runCommand(file: string, o: RunFlags, io: MainIO, out: (s: string
   printSummary(result.summary, err);
   out(result.runDir);
   return result.status === 'succeeded' ? 0 : result.status === 'cancelled' ? 130 : 1;
+}
+
+/**
+ * The `fairtune run` command line of a trial worker of this run: the same pipeline, overrides,
+ * plugins, cache and backend; without `--force` (what the worker's stage reads must come from the
+ * cache, not be recomputed once per worker), at `--concurrency 1` (a worker runs one trial at a
+ * time), and without `--runs-dir` (the parent gives each worker its own, by FAIRTUNE_RUNS_DIR).
+ */
+export function workerLaunch(self: WorkerLaunch, file: string, o: Pick<RunFlags, 'set' | 'plugin' | 'builtins' | 'cacheDir' | 'backend'>, cwd: string): WorkerLaunch {
+  const args = [...self.args, 'run', file];
+  for (const s of o.set) args.push('--set', s);
+  for (const p of o.plugin) args.push('--plugin', p);
+  if (!o.builtins) args.push('--no-builtins');
+  if (o.cacheDir) args.push('--cache-dir', resolve(cwd, o.cacheDir));
+  if (o.backend) args.push('--backend', o.backend);
+  args.push('--concurrency', '1');
+  return { command: self.command, args };
 }
 
 function printSummary(s: RunSummary, err: (s: string) => void): void {

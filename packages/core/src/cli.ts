@@ -22,7 +22,9 @@ process.on('SIGINT', () => {
   }
 });
 
-main(process.argv.slice(2), { cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal })
+// `self` lets `run` start copies of this CLI as trial workers (a search's `parallel`).
+const self = { command: process.execPath, args: [...process.execArgv, process.argv[1]!] };
+main(process.argv.slice(2), { cwd: process.cwd(), stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal, self })
   .then((code) => {
     process.exitCode = code;
     // Plugins may leave worker threads or timers (e.g. tensor backends); a finished CLI exits —

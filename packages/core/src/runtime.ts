@@ -12,6 +12,7 @@ import { ArtifactCache } from './cache/artifact-cache.js';
 import { fsReason } from './cache/lease.js';
 import { demoStagesModule } from './builtin/demo-stages.js';
 import { executePipeline, type ExecutorEvent, type RunStatus } from './executor/executor.js';
+import { TRIAL_WORKER_ENV, trialWorkerRole, watchParent, type WorkerLaunch, type WorkerRoleSpec } from './executor/trial-workers.js';
 import { computeStageKeys, fingerprintStages } from './executor/stage-keys.js';
 import { PipelineError, type PipelineIssue } from './pipeline/issues.js';
 import type { PipelineSpec } from './pipeline/spec.js';
@@ -190,6 +191,12 @@ export interface RunOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly runId?: string;
+  /**
+   * How to start this run again in another process (the CLI's `run` gives it): with it, stages
+   * that run trials can start trial workers (`TrialRunner.startWorkers`). A process whose env has
+   * FAIRTUNE_TRIAL_WORKER is itself such a worker and runs only that stage and what it reads.
+   */
+  readonly launch?: WorkerLaunch;
 }
 
 export interface RunResult {
@@ -227,7 +234,8 @@ export class RunSetupError extends FairtuneError {
 export async function runPipeline(opened: OpenedPipeline, options: RunOptions = {}): Promise<RunResult> {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
-  const { pipeline } = opened;
+  const role = workerRole(opened.pipeline, env);
+  const pipeline = role ? workerPipeline(opened.pipeline, role.stage) : opened.pipeline;
   const redactor = pipelineRedactor(pipeline);
   const cacheDir = options.cacheDir ?? defaultCacheDir(cwd, env);
   const runsDir = options.runsDir ?? defaultRunsDir(cwd, env);
@@ -271,17 +279,51 @@ export async function runPipeline(opened: OpenedPipeline, options: RunOptions = 
     endRun(failures[0]!.message, new Map(failures.map((f) => [f.stageId, f.message])), failures[0]!.stageId);
     return { runDir: recorder.runDir, status: 'failed', summary: recorder.summary };
   }
+  const trialWorkers = { ...(options.launch && !role ? { launch: options.launch } : {}), ...(role ? { role } : {}), cwd, env };
+  const unwatch = role ? watchParent(role.parent) : undefined;
   try {
     await lastValueFrom(
-      executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: options.force, signal: options.signal, fingerprints }).pipe(tap(record)),
+      executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: options.force, signal: options.signal, fingerprints, trialWorkers }).pipe(tap(record)),
     );
   } catch (err) {
     // The executor broke off (the cache cannot hold the run's lease, …): the record ends failed, never "running".
     if (recorder.summary.status === 'running') endRun(`the run could not go on: ${fsReason(err)}`, new Map());
     // A file-system problem is the run's failure; anything else is a bug, which the CLI reports as one.
     if (!isEnvironmentError(err)) throw err;
+  } finally {
+    unwatch?.();
   }
   return { runDir: recorder.runDir, status: recorder.summary.status as RunStatus, summary: recorder.summary };
+}
+
+/** This process's trial-worker role (FAIRTUNE_TRIAL_WORKER), checked against the pipeline; a RunSetupError when it does not fit. */
+function workerRole(pipeline: ResolvedPipeline, env: NodeJS.ProcessEnv): WorkerRoleSpec | undefined {
+  let role: WorkerRoleSpec | undefined;
+  try {
+    role = trialWorkerRole(env);
+  } catch (e) {
+    throw new RunSetupError((e as Error).message);
+  }
+  if (!role) return undefined;
+  const runsTrials = [...(pipeline.subgraphs?.values() ?? [])].some((sg) => sg.users.includes(role.stage));
+  if (role.pipeline !== pipeline.spec.name || !runsTrials) {
+    throw new RunSetupError(`${TRIAL_WORKER_ENV} names stage "${role.stage}" of pipeline "${role.pipeline}", but this is pipeline "${pipeline.spec.name}"${runsTrials ? '' : ' and no stage of that id runs trials here'}`);
+  }
+  return role;
+}
+
+/** A worker's pipeline: its optimiser stage and the stages it reads, directly or not (its dependents do not run in a worker). */
+function workerPipeline(pipeline: ResolvedPipeline, stage: string): ResolvedPipeline {
+  const byId = new Map(pipeline.stages.map((s) => [s.id, s]));
+  const keep = new Set<string>();
+  const todo = [stage];
+  while (todo.length) {
+    const id = todo.pop()!;
+    if (keep.has(id)) continue;
+    keep.add(id);
+    todo.push(...(byId.get(id)?.dependsOn ?? []));
+  }
+  return { ...pipeline, stages: pipeline.stages.filter((s) => keep.has(s.id)) };
 }
 
 /** Creates or checks a folder the run needs; a RunSetupError naming it when it cannot be used. */

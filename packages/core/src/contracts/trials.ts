@@ -58,6 +58,50 @@ export interface TrialResult {
   output(stage: string, port: string): Artifact;
 }
 
+/**
+ * This process is a trial worker of another process's optimiser stage (started there by
+ * `TrialRunner.startWorkers`): it runs the same pipeline, on the same cache, up to this stage, and
+ * the stage runs trials of the shared study until it is done, then completes *without outputs*
+ * (the process that started it passes the results on). Core allows that only in a worker, never
+ * caches the stage there, and runs none of its dependents.
+ */
+export interface TrialWorkerRole {
+  /** 1 … count, as numbered by `startWorkers`. */
+  readonly index: number;
+  /** What the optimiser passed to `startWorkers` (e.g. its effective parallelism). */
+  readonly data: Readonly<JsonObject>;
+}
+
+/** How a worker process ended. */
+export interface TrialWorkerExit {
+  readonly index: number;
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** It exited with code 0: its stage completed (the study was done), not a crash or a kill. */
+  readonly finished: boolean;
+  /** The end of its stderr, for the report of a crash. */
+  readonly stderr: string;
+}
+
+export interface TrialWorkerOptions {
+  /** Passed to each worker as `TrialRunner.worker.data`. */
+  readonly data?: JsonObject;
+  /** Called once per worker when it exits, before `wait` resolves. */
+  readonly onExit?: (exit: TrialWorkerExit) => void;
+}
+
+/** The worker processes of one optimiser stage; all are killed when the stage's process exits. */
+export interface TrialWorkers {
+  readonly pids: readonly number[];
+  /** Resolves when every worker has exited. */
+  wait(): Promise<readonly TrialWorkerExit[]>;
+  /** Kills every worker at once (SIGKILL), synchronously: safe in an abort listener or at exit. */
+  kill(): void;
+  /** SIGTERM, SIGKILL after `graceMs` (default 2 s), then waits for them and cleans up. */
+  close(graceMs?: number): Promise<void>;
+}
+
 export interface TrialRunner {
   /** The trial group's name. */
   readonly group: string;
@@ -71,6 +115,18 @@ export interface TrialRunner {
    * trials may run at once (they share the pipeline's concurrency limit).
    */
   run(values: Readonly<Record<string, JsonValue>>, options?: TrialOptions): Promise<TrialResult>;
+  /** The run's concurrency limit (`--concurrency`): trial stages beyond it wait for a slot. Unset in a stub. */
+  readonly concurrency?: number;
+  /** Set when this process is a trial worker of this stage (see TrialWorkerRole). */
+  readonly worker?: TrialWorkerRole;
+  /**
+   * Starts `count` trial workers of this stage: copies of this run in other processes on the same
+   * machine, pipeline and cache, each running one trial at a time (their earlier stages come from
+   * the cache) with `worker` set. Used to run trials in parallel, since a process's model work runs
+   * on one thread. Absent when the run cannot be repeated in another process (it was not started
+   * by `fairtune run` on a pipeline file: a programmatic run, a test, or a worker itself).
+   */
+  readonly startWorkers?: (count: number, options?: TrialWorkerOptions) => TrialWorkers;
 }
 
 /** Recorded per trial in the optimiser's outputs, if it wishes; also what `TrialResult` carries, as JSON. */

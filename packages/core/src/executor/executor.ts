@@ -15,6 +15,7 @@ import { runStage as runStageWith, type StageRun, type StageRunContext } from '.
 import { computeStageKeys } from './stage-keys.js';
 import { createTrialRunner, Slots, type TrialDeps } from './trial-runner.js';
 import type { TrialRunner } from '../contracts/trials.js';
+import { startTrialWorkers, type WorkerLaunch, type WorkerRoleSpec } from './trial-workers.js';
 
 export type StageStatus = 'executed' | 'cached' | 'failed' | 'skipped';
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
@@ -48,6 +49,18 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
   /** Fingerprints of external inputs by stage id (see `StagePlugin.fingerprint`). */
   readonly fingerprints?: ReadonlyMap<string, string>;
+  /** Trial workers: how to start them (the parent), or this process's role (a worker). */
+  readonly trialWorkers?: TrialWorkerSetup;
+}
+
+/** What the executor needs for `TrialRunner.startWorkers` / `TrialRunner.worker` (executor/trial-workers.ts). */
+export interface TrialWorkerSetup {
+  /** How to start this run in another process; without it `startWorkers` is absent. */
+  readonly launch?: WorkerLaunch;
+  /** Set in a worker process: the stage it runs trials for (the pipeline holds only it and what it reads). */
+  readonly role?: WorkerRoleSpec;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
 }
 
 export { StageFailure } from './stage-runner.js';
@@ -122,7 +135,7 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
     // Concurrency slots, shared by the pipeline's stages and its trials' stages. A stage that runs
     // trials takes none: it only waits on them, so `--concurrency 1` cannot deadlock.
     const slots = new Slots(Math.max(1, options.concurrency ?? 2));
-    const runners = trialRunners(pipeline, {
+    const runners = trialRunners(pipeline, { concurrency: Math.max(1, options.concurrency ?? 2), workers: options.trialWorkers }, {
       keyOf: (id) => keys.get(id)!,
       run: (s, key, signal, why, load, saved, more) => runStage({ stage: s, key, signal, why, load, saved, trial: true, ...more }),
       forced: (template, reads) => options.force === true || forced.has(template) || reads.some((id) => forced.has(id)),
@@ -263,11 +276,23 @@ function forcedStages(pipeline: ResolvedPipeline, force: ExecuteOptions['force']
  * A trial runner for every stage that runs a trial group. Trial numbers count per group, across
  * every stage that runs it, so copy ids never clash.
  */
-function trialRunners(pipeline: ResolvedPipeline, deps: Omit<TrialDeps, 'nextNumber' | 'log'> & { log: (user: string, message: string) => void }): Map<string, TrialRunner> {
+function trialRunners(
+  pipeline: ResolvedPipeline,
+  run: { concurrency: number; workers?: TrialWorkerSetup },
+  deps: Omit<TrialDeps, 'nextNumber' | 'log'> & { log: (user: string, message: string) => void },
+): Map<string, TrialRunner> {
   const runners = new Map<string, TrialRunner>();
+  const { launch, role, cwd, env } = run.workers ?? {};
   for (const sg of pipeline.subgraphs?.values() ?? []) {
     let next = 0;
-    for (const user of sg.users) runners.set(user, createTrialRunner(sg, user, { ...deps, nextNumber: () => next++, log: (message) => deps.log(user, message) }));
+    for (const user of sg.users) {
+      const runner = createTrialRunner(sg, user, { ...deps, nextNumber: () => next++, log: (message) => deps.log(user, message) });
+      const worker = role?.stage === user ? { index: role.index, data: role.data } : undefined;
+      // A worker starts no workers of its own: its parent's pool is the one that counts them.
+      const startWorkers: TrialRunner['startWorkers'] =
+        launch && !role ? (count, options) => startTrialWorkers(launch, { pipeline: pipeline.spec.name, stage: user, cwd: cwd!, env: env! }, count, options) : undefined;
+      runners.set(user, { ...runner, concurrency: run.concurrency, ...(worker ? { worker } : {}), ...(startWorkers ? { startWorkers } : {}) });
+    }
   }
   return runners;
 }

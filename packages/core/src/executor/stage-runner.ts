@@ -82,7 +82,8 @@ export function runStage(run: StageRun, ctx: StageRunContext): Observable<Execut
       if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
       if (!trials) slot = await ctx.slots.acquire(signal);
       if (signal.aborted) return end('skipped', `not run: ${run.why()}`);
-      if (!run.force) {
+      // A trial worker's optimiser stage (contracts/trials.ts, TrialWorkerRole) runs whatever the cache holds.
+      if (!run.force && !trials?.worker) {
         const found = await ctx.cache.lookup(key);
         if (found.status === 'hit') {
           Object.assign(metrics, found.entry.metrics ?? {});
@@ -104,6 +105,8 @@ export function runStage(run: StageRun, ctx: StageRunContext): Observable<Execut
         sub.next({ type: 'stage-event', stageId: stage.id, event, time: Date.now() });
       });
       signal.removeEventListener('abort', onAbort);
+      // A trial worker's stage ends without outputs: nothing to cache (its dependents do not run here).
+      if (trials?.worker) return end('executed');
       const stored = await ctx.cache.save(
         { key, type: stage.plugin.type, version: stage.plugin.version, stageId: stage.id, pipeline: ctx.pipelineName, seconds: (Date.now() - started) / 1000, metrics, series },
         outputs,
@@ -159,6 +162,7 @@ function runPlugin(
           },
           error: reject,
           complete: () => {
+            if (trials?.worker && Object.keys(outputs).length === 0) return resolve(outputs);
             const missing = missingOutputs(stage.plugin, outputs);
             if (missing) reject(new StageFailure(missing));
             else resolve(outputs);

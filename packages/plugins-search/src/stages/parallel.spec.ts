@@ -10,7 +10,7 @@ import type { FrozenTrial } from '@fairtune/core';
 import { JournalOperation } from '../storage/journal-format.js';
 import { JournalStorage } from '../storage/journal.js';
 import { redisIt, repoRoot, spawnTs, startRedis, type Spawned } from '../storage/test-utils/processes.js';
-import { childArgs, windowReady, windowView, WORKER_ATTR } from './parallel.js';
+import { windowReady, windowView, WORKER_ATTR } from './parallel.js';
 
 const cli = join(repoRoot, 'packages/core/src/cli.ts');
 const plugin = join(repoRoot, 'packages/plugins-search/src/stages/test-utils/timed-plugin.ts');
@@ -246,7 +246,4 @@ describe('the ask window', () => {
     expect(view.trials[1]!.params).toEqual({ x: 1 });
   });
 
-  it("a child's command line drops --force and --concurrency and gets its own run records", () => {
-    expect(childArgs(['run', 'p.json', '--force', 'a', 'b', '--concurrency', '4', '--runs-dir', 'runs', '--set', 'x.y=1'], '/tmp/r')).toEqual(['run', 'p.json', '--set', 'x.y=1', '--concurrency', '1', '--runs-dir', '/tmp/r']);
-  });
 });

@@ -36,6 +36,7 @@ import {
   type StudyView,
   type TrialResult,
   type TrialRunner,
+  type TrialWorkerExit,
 } from '@fairtune/core/plugin';
 import { writeSearchReport } from '../report.js';
 import { resolveSpace, spaceSchema, type ResolvedSpace, type SpaceEntry } from '../space.js';
@@ -44,7 +45,7 @@ import { DEFAULT_STORAGE, openJournalStorage, parseStorage } from '../storage/lo
 import { MemoryStudyStore, type StudyStore } from '../study/store.js';
 import { failStaleTrials, Heartbeat, HEARTBEAT_ATTR, heartbeatValue, lostTrial, nextStep } from '../study/workers.js';
 import { describeDistribution, fixedParamsOf, inDistribution, wasEnqueued } from '../study/waiting.js';
-import { concurrencyOf, failWorkerTrials, markDone, parallelRefusal, TrialWorkerFinished, watchParent, windowReady, windowView, WORKER_ATTR, WorkerPool, workerSpec, type WorkerSpec } from './parallel.js';
+import { failWorkerTrials, parallelRefusal, windowReady, windowView, WORKER_ATTR } from './parallel.js';
 
 export interface SearchParams {
   sampler: NestedPluginRef;
@@ -192,15 +193,20 @@ export class SearchStage implements StagePlugin<SearchParams> {
       const sampler = this.#plugin(this.#samplers, 'sampler', p.sampler.name).create(p.sampler.params, ctx.seed);
       const pruner = this.#plugin(this.#pruners, 'pruner', p.pruner.name).create(p.pruner.params);
       const stage = `${ctx.pipelineName}/${ctx.stageId}`;
-      const worker = workerSpec(stage);
-      const parallel = worker?.parallel ?? effectiveParallel(p, emit);
+      // A trial worker uses its parent's parallelism, so both see the same ask window.
+      const parallel = trials.worker ? workerParallel(trials.worker.data) : effectiveParallel(p, emit, trials);
       const store = openStore(p, p.studyName ?? stage);
       try {
         const s = { sampler, pruner, space, trials, parallel };
-        if (worker) return await runAsWorker(ctx, emit, store, s, worker);
+        if (trials.worker) {
+          // A worker's trials are in the shared study and cache; the parent passes the results on, so no outputs here.
+          await runTrials(ctx, emit, store, s);
+          emit.log('info', `trial worker ${trials.worker.index}: the study has its trials`);
+          return;
+        }
         const resumed = store.view().trials;
         if (resumed.length) emit.log('info', `continuing study "${store.name}" (${resumed.length} trials, ${nextStep(resumed, p.trials, Date.now(), p.staleAfterSeconds * 1000).finished} finished)`);
-        const pool = parallel > 1 ? startWorkers(ctx, emit, store, stage, parallel) : undefined;
+        const pool = parallel > 1 ? startWorkers(ctx, emit, store, trials, parallel) : undefined;
         let ran: Ran[];
         try {
           ran = await runTrials(ctx, emit, store, s);
@@ -228,24 +234,32 @@ type Ran = { study: number; result: TrialResult; bindings: Record<string, ParamV
 type Search = { sampler: Sampler; pruner: Pruner; space: ResolvedSpace; trials: TrialRunner; parallel: number };
 
 /** `parallel`, refused where it cannot run, and capped at `--concurrency` (every worker process runs one trial at a time). */
-function effectiveParallel(p: SearchParams, emit: StageEmitter): number {
+function effectiveParallel(p: SearchParams, emit: StageEmitter, trials: TrialRunner): number {
   const asked = p.parallel ?? 1;
-  const refusal = parallelRefusal(asked, p.storage, process.argv);
+  const refusal = parallelRefusal(asked, p.storage, trials);
   if (refusal) throw new FairtuneError('FT_PARAM_INVALID', refusal, { param: 'parallel' });
   if (asked <= 1) return 1;
-  const limit = concurrencyOf(process.argv.slice(2));
+  const limit = trials.concurrency ?? 1;
   if (asked > limit) emit.log('warn', `parallel: ${asked} is above --concurrency ${limit}: running ${limit} trials at once (raise --concurrency for more)`);
   return Math.min(asked, limit);
 }
 
+/** The parent's `parallel` as it passed it to its workers. */
+function workerParallel(data: Readonly<Record<string, unknown>>): number {
+  const n = data['parallel'];
+  // Set by this stage in the parent (startWorkers below); anything else is a bug, not user input.
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 2) throw new Error(`trial worker: the parent passed parallel ${JSON.stringify(n)}, expected an integer ≥ 2`);
+  return n;
+}
+
 /**
- * The parent's `parallel − 1` trial workers. A worker that exits before the study is done (a
- * crash, a kill) is reported and its running trial marked FAIL at once, giving its budget back;
- * the others go on.
+ * The parent's `parallel − 1` trial workers (core's `TrialRunner.startWorkers`). A worker that
+ * exits before the study is done (a crash, a kill) is reported and its running trial marked FAIL
+ * at once, giving its budget back; the others go on.
  */
-function startWorkers(ctx: StageContext<SearchParams>, emit: StageEmitter, store: StudyStore, stage: string, parallel: number): WorkerPool {
+function startWorkers(ctx: StageContext<SearchParams>, emit: StageEmitter, store: StudyStore, trials: TrialRunner, parallel: number): { wait(): Promise<unknown>; close(): Promise<void> } {
   const failTrials = (pid: number, why: string) => failWorkerTrials(store, pid, why);
-  const pool = new WorkerPool(stage, parallel, (e) => {
+  const onExit = (e: TrialWorkerExit) => {
     // On an abort the workers were killed and their trials failed when the signal fired (below).
     if (e.finished || ctx.signal.aborted) return;
     const how = e.signal ? `was killed (${e.signal})` : `exited with code ${e.code}`;
@@ -255,31 +269,34 @@ function startWorkers(ctx: StageContext<SearchParams>, emit: StageEmitter, store
     } catch (err) {
       emit.log('error', `trial worker ${e.index} (pid ${e.pid}) ${how}, and its trials could not be marked FAIL: ${(err as Error).message}`);
     }
-  });
+  };
+  // parallelRefusal checked that this run can start workers.
+  const pool = trials.startWorkers!(parallel - 1, { data: { parallel }, onExit });
   // Synchronously on Ctrl-C or a failing stage: the executor does not wait for this stage to clean
   // up before the process exits, so the workers are killed and their trials given back at once.
-  const onAbort = () => pool.abandon((pid) => failTrials(pid, 'the run was cancelled'));
+  const onAbort = () => {
+    pool.kill();
+    for (const pid of pool.pids) {
+      try {
+        failTrials(pid, 'the run was cancelled');
+      } catch (e) {
+        process.stderr.write(`search: the trials of worker process ${pid} could not be marked FAIL: ${(e as Error).message}\n`);
+      }
+    }
+  };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  pool.onClose(() => ctx.signal.removeEventListener('abort', onAbort));
-  pool.start(parallel - 1);
   emit.log('info', `parallel: ${parallel} — trial workers started (pids ${pool.pids.join(', ')})`);
-  return pool;
+  return {
+    wait: () => pool.wait(),
+    close: async () => {
+      ctx.signal.removeEventListener('abort', onAbort);
+      await pool.close();
+    },
+  };
 }
 
 function lastLines(text: string): string {
   return text.trim().split('\n').slice(-5).join(' | ') || 'no output';
-}
-
-/** A child process's search stage: trials until the study is done, then its run ends here (its outputs come from the parent). */
-async function runAsWorker(ctx: StageContext<SearchParams>, emit: StageEmitter, store: StudyStore, s: Search, spec: WorkerSpec): Promise<never> {
-  const unwatch = watchParent(spec);
-  try {
-    await runTrials(ctx, emit, store, s);
-  } finally {
-    unwatch();
-  }
-  markDone(spec);
-  throw new TrialWorkerFinished(`trial worker ${spec.index} of ${spec.stage}: the study has its trials; the parent process passes the results on`);
 }
 
 /**

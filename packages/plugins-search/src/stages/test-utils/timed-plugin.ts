@@ -43,7 +43,7 @@ const timed: StagePlugin<Params> = {
       const p = ctx.params;
       const start = Date.now();
       appendFileSync(p.log, JSON.stringify({ event: 'start', pid: process.pid, x: p.x, t: start }) + '\n');
-      if (p.crash && process.env['FAIRTUNE_SEARCH_WORKER'] && claim(p.crash)) process.kill(process.pid, 'SIGKILL');
+      if (p.crash && process.env['FAIRTUNE_TRIAL_WORKER'] && claim(p.crash)) process.kill(process.pid, 'SIGKILL');
       const value = (p.x - 3) ** 2;
       for (let step = 0; step < p.steps; step++) {
         await sleep(p.stepDelayMs + Math.floor(Math.random() * p.jitterMs), undefined, { signal });
