@@ -7,10 +7,11 @@
 // and writes everything as JSON.
 //
 // Usage (from the repository root or via npm -w):
-//   npm run bench:pruning -w packages/plugins-search [-- --trials 24] [--out bench-pruning.json]
+//   npm run bench:pruning -w packages/plugins-search [-- --trials 24] [--jobs 3] [--out bench-pruning.json]
 // Runs go to runs/bench-pruning (12 trials) or runs/bench-pruning-<trials>; so do the results.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,10 @@ const TRIALS = Number(flagValue('--trials') ?? 12);
 if (!Number.isInteger(TRIALS) || TRIALS < 1) throw new Error(`--trials: expected a positive integer, got ${flagValue('--trials')}`);
 const runsDir = join(root, TRIALS === 12 ? 'runs/bench-pruning' : `runs/bench-pruning-${TRIALS}`);
 const outFile = resolve(flagValue('--out') ?? join(runsDir, 'results.json'));
+// How many searches of one pruner run at once (default 1). Execution only: each search is
+// deterministic given its seed, so the figures do not depend on it; wall times do.
+const JOBS = Number(flagValue('--jobs') ?? 1);
+if (!Number.isInteger(JOBS) || JOBS < 1) throw new Error(`--jobs: expected a positive integer, got ${flagValue('--jobs')}`);
 
 /** stage-end events of one run, by stage id. */
 function stageEnds(runDir) {
@@ -40,7 +45,7 @@ function stageEnds(runDir) {
   return ends;
 }
 
-function runSearch(pruner, seed, work) {
+async function runSearch(pruner, seed, work) {
   const file = join(work, `${pruner}-seed${seed}.json`);
   // The name stays "dalia-fairtune": the study is named after it, and Hyperband's bracket
   // assignment hashes the study name, so the benchmark searches exactly what the shipped one does.
@@ -51,12 +56,12 @@ function runSearch(pruner, seed, work) {
   };
   writeFileSync(file, JSON.stringify(pipeline, null, 2));
   const started = Date.now();
-  const stdout = execFileSync(process.execPath, [cli, 'run', file, '--runs-dir', runsDir], {
-    cwd: root,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 26,
-  });
+  // Each search's progress goes to its own log (searches may run at once, see --jobs).
+  mkdirSync(join(runsDir, 'logs'), { recursive: true });
+  const log = join(runsDir, 'logs', `${pruner}-seed${seed}.log`);
+  const child = promisify(execFile)(process.execPath, [cli, 'run', file, '--runs-dir', runsDir], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+  child.child.stderr.on('data', (d) => writeFileSync(log, d, { flag: 'a' }));
+  const { stdout } = await child;
   const runDir = stdout.trim().split('\n').pop().trim();
   const ends = stageEnds(resolve(root, runDir));
   const search = ends.get('search');
@@ -88,11 +93,18 @@ const work = mkdtempSync(join(tmpdir(), 'bench-pruning-'));
 const rows = [];
 try {
   for (const pruner of PRUNERS) {
-    for (const seed of SEEDS) {
-      process.stderr.write(`bench-pruning: ${pruner}, seed ${seed}…\n`);
-      const r = runSearch(pruner, seed, work);
-      rows.push(r);
-      process.stderr.write(`bench-pruning: ${pruner}, seed ${seed}: ${r.epochs} epochs, best ${f(r.best, 4)} (${r.seconds.toFixed(0)} s)\n`);
+    // Seeds in batches of JOBS; rows keep the order pruner × seed whatever finishes first.
+    for (let i = 0; i < SEEDS.length; i += JOBS) {
+      const batch = SEEDS.slice(i, i + JOBS);
+      const done = await Promise.all(
+        batch.map(async (seed) => {
+          process.stderr.write(`bench-pruning: ${pruner}, seed ${seed}…\n`);
+          const r = await runSearch(pruner, seed, work);
+          process.stderr.write(`bench-pruning: ${pruner}, seed ${seed}: ${r.epochs} epochs, best ${f(r.best, 4)} (${r.seconds.toFixed(0)} s)\n`);
+          return r;
+        }),
+      );
+      rows.push(...done);
     }
   }
 } finally {
