@@ -104,7 +104,7 @@ function alive(pid: number): boolean {
 
 describe('parallel trials in child processes', () => {
   it('parallel: 3 finishes the target with no trial lost or run twice, at most 3 at once, in 3 processes', async () => {
-    const s = setup({ trials: 16, parallel: 3 }, { stepDelayMs: 200 });
+    const s = setup({ trials: 16, parallel: 3 }, { stepDelayMs: 200, awaitProcesses: 3 });
     const r = await run(s).done;
     expect(ok(r)).toEqual({ code: 0, stderr: '' });
     const trials = trialsOf(s);
@@ -127,7 +127,7 @@ describe('parallel trials in child processes', () => {
   itRedis('parallel: 2 with the study on Redis: the target reached, no trial lost or run twice, in 2 processes', async () => {
     const server = await startRedis();
     try {
-      const s = setup({ trials: 8, parallel: 2, storage: `${server.url}/2`, prefix: 'parallel-test' }, { stepDelayMs: 120 });
+      const s = setup({ trials: 8, parallel: 2, storage: `${server.url}/2`, prefix: 'parallel-test' }, { stepDelayMs: 120, awaitProcesses: 2 });
       const r = await run(s).done;
       expect(ok(r)).toEqual({ code: 0, stderr: '' });
       const storage = JournalStorage.redis(`${server.url}/2`, { prefix: 'parallel-test' });
@@ -150,8 +150,8 @@ describe('parallel trials in child processes', () => {
   }, 120_000);
 
   it('is deterministic given the seed and parallel: the same params in two runs whose finishes come in different orders', async () => {
-    const a = setup({ trials: 16, parallel: 3 }, { stepDelayMs: 50, jitterMs: 600 });
-    const b = setup({ trials: 16, parallel: 3 }, { stepDelayMs: 50, jitterMs: 600 });
+    const a = setup({ trials: 16, parallel: 3 }, { stepDelayMs: 50, jitterMs: 600, awaitProcesses: 3 });
+    const b = setup({ trials: 16, parallel: 3 }, { stepDelayMs: 50, jitterMs: 600, awaitProcesses: 3 });
     // One after the other: the workers start sooner on a less busy machine, so more trials overlap.
     const ra = await run(a).done;
     const rb = await run(b).done;
@@ -168,7 +168,7 @@ describe('parallel trials in child processes', () => {
   }, 120_000);
 
   it('a crashing worker: reported, its trial marked FAIL, the study still reaches its target', async () => {
-    const s = setup({ trials: 10, parallel: 3 }, { stepDelayMs: 200, crash: join(tmp(), 'crashed') });
+    const s = setup({ trials: 10, parallel: 3 }, { stepDelayMs: 200, crash: join(tmp(), 'crashed'), awaitProcesses: 3 });
     const r = await run(s).done;
     expect(ok(r)).toEqual({ code: 0, stderr: '' });
     const trials = trialsOf(s);

@@ -3,9 +3,11 @@
  * (x − 3)², reported after each of `steps` steps of `stepDelayMs` (plus up to `jitterMs` at random,
  * so finishes come in a different order every run). It appends its pid and start and end times
  * to `log`, and with `crash` the first trial a search trial worker (a child process) starts kills
- * that process (once per `crash` marker file).
+ * that process (once per `crash` marker file). With `awaitProcesses` a trial waits (at most 60 s)
+ * until that many processes have started trials: on a busy machine the workers may start only
+ * after the parent has run every trial, and the tests are about trials running in several.
  */
-import { appendFileSync, openSync, closeSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerModule } from 'inversify';
 import { artifact, runAsync, STAGE_PLUGIN, type StagePlugin } from '@fairtune/core/plugin';
@@ -17,6 +19,7 @@ interface Params {
   jitterMs: number;
   log: string;
   crash?: string;
+  awaitProcesses: number;
 }
 
 const timed: StagePlugin<Params> = {
@@ -34,6 +37,7 @@ const timed: StagePlugin<Params> = {
       jitterMs: { type: 'integer', minimum: 0, default: 0 },
       log: { type: 'string' },
       crash: { type: 'string' },
+      awaitProcesses: { type: 'integer', minimum: 1, default: 1 },
     },
   },
   inputs: {},
@@ -44,6 +48,8 @@ const timed: StagePlugin<Params> = {
       const start = Date.now();
       appendFileSync(p.log, JSON.stringify({ event: 'start', pid: process.pid, x: p.x, t: start }) + '\n');
       if (p.crash && process.env['FAIRTUNE_TRIAL_WORKER'] && claim(p.crash)) process.kill(process.pid, 'SIGKILL');
+      const waitUntil = start + 60_000;
+      while (processesStarted(p.log) < p.awaitProcesses && Date.now() < waitUntil) await sleep(50, undefined, { signal });
       const value = (p.x - 3) ** 2;
       for (let step = 0; step < p.steps; step++) {
         await sleep(p.stepDelayMs + Math.floor(Math.random() * p.jitterMs), undefined, { signal });
@@ -53,6 +59,13 @@ const timed: StagePlugin<Params> = {
       emit.artifact('metrics', artifact('metrics', { value }));
     }),
 };
+
+/** How many distinct processes logged a trial start. */
+function processesStarted(log: string): number {
+  const pids = new Set<number>();
+  for (const line of readFileSync(log, 'utf8').split('\n')) if (line) pids.add((JSON.parse(line) as { pid: number }).pid);
+  return pids.size;
+}
 
 /** True for the first caller only (O_EXCL creation of `file`). */
 function claim(file: string): boolean {
