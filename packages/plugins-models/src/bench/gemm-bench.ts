@@ -16,7 +16,8 @@
  * with that flag and runs every variant there, interleaved (the flag only enables decoding).
  *
  * Options: --shapes all|M,N,K[;M,N,K…]  --reps 7  --warmup 2  --no-relaxed (stay in this process)
- *          --plan-muladd MRxNR:KC:MC:NC:U  --plan-relaxed …  (micro-tile, blocking, k unroll)
+ *          --plan-muladd MRxNR[s]:KC:MC:NC:U  --plan-relaxed …  (micro-tile, s = shuffle splats,
+ *          blocking, k unroll; defaults DEFAULT_PLANS)
  *          --tune (sweep micro-tiles on one shape)  --json FILE
  * Timings are single-threaded (FAIRTUNE_WASM_THREADS is forced to 1) and the load average is
  * printed with them: the development machine is shared.
@@ -46,22 +47,36 @@ export interface GemmPlan {
   readonly nc: number;
   /** k steps per iteration of the inner loop (immediate offsets instead of pointer updates). */
   readonly unroll: number;
+  /**
+   * How A values are broadcast: 'load' = one v128.load32_splat per row; 'shuffle' = rows 0–3
+   * from one v128 load, each splat by a lane shuffle just before its use (rows ≥ 4 still loaded).
+   * 'shuffle' holds one register for four rows, which lets a 5x8 tile keep 10 accumulators.
+   */
+  readonly splat?: 'load' | 'shuffle';
 }
 
 export type GemmVariant = 'muladd' | 'relaxed';
 
 /**
- * Defaults from --tune on the development machine (Intel Xeon with AVX-512, 48 KiB L1d, 2 MiB L2;
- * loaded, so only clear differences count). 4x8 is the largest tile whose k step fits V8's 15
- * allocatable xmm registers: TurboFan issues a step's loads first, so 8 accumulators + 2 B vectors
- * + 4 broadcast A values (+ 1 product for mul + add) are live at once; 5x8, 6x8 and 3x12 spill.
- * Unroll 1: with the k loop unrolled, TurboFan hoists the loads of every step to the top of the
- * body and spills accumulators (--print-wasm-code), 20–40 % slower. kc 256 keeps a B micro-panel
- * (8 KiB) in L1 and mc 64 an A block (64 KiB) in L2 with room; nc covers N (B packed once per kc).
+ * Defaults from --tune on the development machine (Intel Xeon, AVX-512, 48 KiB L1d, 2 MiB L2;
+ * a loaded machine, so CPU time and only clear differences count).
+ * - Registers: TurboFan issues all loads of a k step before its arithmetic, so every B vector and
+ *   broadcast A value of a step is live at once next to the accumulators, in V8's 15 allocatable
+ *   xmm registers. 4x8 with load splats needs 8 + 2 + 4 (+ 1 product for mul + add) = 15; 5x8,
+ *   6x8 and 3x12 spill.
+ * - relaxed_madd: one FMA has 4 cycles of latency and two issue ports, so 8 accumulators leave
+ *   the FMA units partly idle (a register-only loop: 8 chains 47, 10 chains 54 GFLOP/s). 5x8 with
+ *   'shuffle' splats fits 10 accumulators (10 + 2 B + 1 A vector + 1 splat + 1 row-4 splat) and
+ *   gains ~10 % over 4x8. With mul + add the shuffles cost more than they save (port 5 also adds).
+ * - Unroll 1: with the k loop unrolled, TurboFan hoists the loads of every step to the top of the
+ *   body and spills accumulators (seen with --print-wasm-code), 20–40 % slower.
+ * - kc 512 keeps a B micro-panel (16 KiB) in L1 and mc ≈ 64 an A block (≈128 KiB) in L2; ~5 % over
+ *   kc 256 where K ≈ 2000 (fewer C read-modify-write passes). nc 2048 covers N: B is packed once per
+ *   k block and A once per k block.
  */
 export const DEFAULT_PLANS: Readonly<Record<GemmVariant, GemmPlan>> = {
-  muladd: { mr: 4, nr: 8, kc: 256, mc: 64, nc: 2048, unroll: 1 },
-  relaxed: { mr: 4, nr: 8, kc: 256, mc: 64, nc: 2048, unroll: 1 },
+  muladd: { mr: 4, nr: 8, kc: 512, mc: 64, nc: 2048, unroll: 1, splat: 'load' },
+  relaxed: { mr: 5, nr: 8, kc: 512, mc: 60, nc: 2048, unroll: 1, splat: 'shuffle' },
 };
 
 interface GemmExports {
@@ -199,6 +214,8 @@ interface MacroLocals {
   readonly acc: readonly (readonly number[])[];
   readonly bv: readonly number[];
   readonly av: number;
+  /** A values of rows 0–3 at one k (splat 'shuffle' only). */
+  readonly aVec: number;
 }
 
 /**
@@ -207,8 +224,11 @@ interface MacroLocals {
  */
 function emitKStep(f: Fn, l: MacroLocals, p: GemmPlan, variant: GemmVariant, oa: number, ob: number): void {
   l.bv.forEach((b, v) => f.get(l.bPtr).v128Load(ob + v * 16).set(b));
+  const shuffled = p.splat === 'shuffle';
+  if (shuffled) f.get(l.aPtr).v128Load(oa).set(l.aVec);
   for (let r = 0; r < p.mr; r++) {
-    f.get(l.aPtr).v128Load32Splat(oa + r * 4).set(l.av);
+    if (shuffled && r < 4) f.get(l.aVec).get(l.aVec).i8x16Shuffle(Array.from({ length: 16 }, (_, i) => 4 * r + (i % 4))).set(l.av);
+    else f.get(l.aPtr).v128Load32Splat(oa + r * 4).set(l.av);
     l.bv.forEach((b, v) => {
       const acc = l.acc[r]![v]!;
       if (variant === 'relaxed') f.get(l.av).get(b).get(acc).simd(SIMD.f32x4RelaxedMadd).set(acc);
@@ -280,7 +300,7 @@ function emitMacro(p: GemmPlan, variant: GemmVariant): Fn {
   const ints = { jp: loc(), ip: loc(), aPtr: loc(), bPtr: loc(), cTile: loc(), rows: loc(), cols: loc(), n: loc(), i: loc(), j: loc(), addr: loc() };
   const acc = Array.from({ length: p.mr }, () => Array.from({ length: p.nr / 4 }, () => f.local(V128)));
   const bv = Array.from({ length: p.nr / 4 }, () => f.local(V128));
-  const l: MacroLocals = { ...base, ...ints, acc, bv, av: f.local(V128) };
+  const l: MacroLocals = { ...base, ...ints, acc, bv, av: f.local(V128), aVec: f.local(V128) };
   const nPanels = f.local(I32);
   const mPanels = f.local(I32);
   f.get(l.nc).i32(p.nr - 1).op(ADD).i32(p.nr).op(DIV_U).set(nPanels);
@@ -304,7 +324,8 @@ function emitMacro(p: GemmPlan, variant: GemmVariant): Fn {
 
 function checkPlan(p: GemmPlan): void {
   const ok = p.mr >= 1 && p.mr <= 8 && p.nr % 4 === 0 && p.nr >= 4 && p.nr <= 16 && p.kc >= 1 && p.unroll >= 1 && p.mc % p.mr === 0 && p.nc % p.nr === 0 && p.mc > 0 && p.nc > 0;
-  if (!ok) throw new Error(`gemm plan ${JSON.stringify(p)}: need 1 ≤ mr ≤ 8, nr ∈ {4, 8, 12, 16}, mc a multiple of mr, nc of nr`);
+  // A 'shuffle' step reads four A values at once: a panel narrower than 4 rows would read past it.
+  if (!ok || (p.splat === 'shuffle' && p.mr < 4)) throw new Error(`gemm plan ${JSON.stringify(p)}: need 1 ≤ mr ≤ 8 (≥ 4 with splat 'shuffle'), nr ∈ {4, 8, 12, 16}, mc a multiple of mr, nc of nr`);
 }
 
 /** The subset of tfjs-wasm's backend the GEMM uses (its heap and tensor offsets). */
@@ -388,9 +409,12 @@ export function relaxedSimdSupported(): boolean {
 }
 
 /**
- * A register-only loop of `chains` independent multiply-accumulates (acc = acc·a + b, so the
- * product cannot be hoisted out of the loop): the ceiling of wasm SIMD on this CPU for a variant,
- * with no memory traffic. Returns a function running `iters` iterations (8·chains flops each).
+ * A register-only loop of `chains` independent multiply-accumulates acc = acc·a + b (the product
+ * depends on acc, so TurboFan cannot hoist it out of the loop). With relaxed_madd each chain is one
+ * FMA and 12 chains cover its latency: the FMA units' throughput, the ceiling for that variant.
+ * With mul + add each chain is a dependent mul → add, so the loop is latency-bound and stays below
+ * what the GEMM (independent products) reaches: a reference, not a ceiling. Returns a function
+ * running `iters` iterations (8·chains flops each).
  */
 function buildPeak(memory: WasmMemory, variant: GemmVariant, chains: number): (iters: number, out: number) => void {
   const f = new Fn('peak', [I32, I32]);
@@ -456,14 +480,14 @@ function arg(name: string, fallback: string): string {
 
 function parsePlan(text: string | undefined, fallback: GemmPlan): GemmPlan {
   if (!text) return fallback;
-  const m = /^(\d+)x(\d+):(\d+):(\d+):(\d+):(\d+)$/.exec(text);
-  if (!m) throw new Error(`plan "${text}": expected MRxNR:KC:MC:NC:UNROLL, e.g. 4x8:256:128:2048:4`);
-  const [mr, nr, kc, mc, nc, unroll] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  return { mr, nr, kc, mc, nc, unroll };
+  const m = /^(\d+)x(\d+)(s?):(\d+):(\d+):(\d+):(\d+)$/.exec(text);
+  if (!m) throw new Error(`plan "${text}": expected MRxNR[s]:KC:MC:NC:UNROLL (s: shuffle splats), e.g. 4x8:512:64:2048:1`);
+  const [mr, nr, kc, mc, nc, unroll] = [m[1], m[2], m[4], m[5], m[6], m[7]].map(Number) as [number, number, number, number, number, number];
+  return { mr, nr, kc, mc, nc, unroll, splat: m[3] ? 'shuffle' : 'load' };
 }
 
 function planText(p: GemmPlan): string {
-  return `${p.mr}x${p.nr}:${p.kc}:${p.mc}:${p.nc}:${p.unroll}`;
+  return `${p.mr}x${p.nr}${p.splat === 'shuffle' ? 's' : ''}:${p.kc}:${p.mc}:${p.nc}:${p.unroll}`;
 }
 
 function median(xs: readonly number[]): number {
@@ -650,11 +674,11 @@ function printStepTotals(results: readonly ShapeResult[], names: readonly string
   }
 }
 
-/** Micro-tiles, blockings and unrolls tried by --tune (or --tune-plans a,b,c). */
+/** Micro-tiles, blockings and unrolls tried by --tune (or --tune-plans a,b,c); `s` = shuffle splats. */
 const TUNE_PLANS: readonly string[] = [
-  '4x8:256:64:2048:1', '4x8:256:64:2048:2', '4x8:256:64:2048:4', '4x8:256:32:2048:1', '4x8:256:128:2048:1',
-  '4x8:128:64:2048:1', '4x8:512:64:2048:1', '2x16:256:64:2048:1', '3x8:256:63:2048:1', '5x8:256:60:2048:1',
-  '3x12:256:63:2040:1',
+  '4x8:512:64:2048:1', '4x8:512:64:2048:2', '4x8:512:64:2048:4', '4x8:256:64:2048:1', '4x8:512:32:2048:1',
+  '4x8:512:128:2048:1', '2x16:512:64:2048:1', '3x12:512:63:2040:1', '5x8:512:60:2048:1', '4x8s:512:64:2048:1',
+  '5x8s:512:60:2048:1', '5x8s:256:60:2048:1', '6x8s:512:60:2048:1',
 ];
 
 /** --tune: every candidate plan for each variant on one shape, interleaved over rounds. */
@@ -724,7 +748,8 @@ async function main(): Promise<void> {
   const reps = Number(arg('reps', '7'));
   console.log(`load average at start: ${load()}`);
   const peak = measurePeak(backend, variants);
-  console.log(`register-only peak (12 independent acc·a + b chains, no memory, CPU time): ${variants.map((v) => `${v} ${peak.get(v)!.toFixed(1)} GFLOP/s`).join(', ')}`);
+  console.log(`register-only loop, 12 chains acc = acc·a + b, CPU time: ${variants.map((v) => `${v} ${peak.get(v)!.toFixed(1)} GFLOP/s`).join(', ')}`);
+  console.log('  (relaxed: one FMA per chain = the FMA throughput ceiling; muladd: a dependent mul → add per chain, latency-bound, not a ceiling)');
   if (process.argv.includes('--tune')) {
     const [s] = selectedShapes();
     tune(backend, variants, arg('shapes', 'all') === 'all' ? stepShapes()[2]! : s!, reps);

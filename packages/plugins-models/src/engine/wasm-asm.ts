@@ -99,6 +99,8 @@ export const SIMD = {
   i32x4TruncSatF32x4S: 0xf8,
   i32x4Shl: 0xab,
   i32x4LtS: 0x39,
+  /** i8x16.shuffle (use Fn.i8x16Shuffle, which appends the 16 lane immediates). */
+  i8x16Shuffle: 0x0d,
   /** v128.load32_splat: one f32 from memory broadcast to all lanes (use Fn.v128Load32Splat). */
   load32Splat: 0x09,
   /**
@@ -199,6 +201,15 @@ export class Fn {
     this.code.push(0xfd);
     uleb(SIMD.store, this.code);
     this.#memarg(2, offset);
+    return this;
+  }
+
+  /** i8x16.shuffle of the two v128 on the stack by 16 byte-lane indices (0–15 first, 16–31 second). */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !(l >= 0 && l < 32))) throw new Error(`i8x16.shuffle: 16 lane indices in 0..31 expected, got ${lanes.join(',')}`);
+    this.code.push(0xfd);
+    uleb(SIMD.i8x16Shuffle, this.code);
+    this.code.push(...lanes);
     return this;
   }
 

@@ -53,12 +53,15 @@ const SHAPES: Array<[number, number, number]> = [
   [33, 40, 32],
   [19, 48, 19],
 ];
-// Tiny blocks (kc 16, mc 2–3 tiles, nc 2 panels) so the shapes above cross every boundary.
+// Tiny blocks (kc 7–16, mc 2–3 tiles, nc 2 panels) so the shapes above cross every boundary;
+// A broadcast by load and by lane shuffle.
 const PLANS: GemmPlan[] = [
   { mr: 4, nr: 8, kc: 16, mc: 8, nc: 16, unroll: 4 },
   { mr: 5, nr: 8, kc: 12, mc: 10, nc: 16, unroll: 3 },
   { mr: 3, nr: 12, kc: 16, mc: 9, nc: 24, unroll: 1 },
   { mr: 2, nr: 16, kc: 7, mc: 6, nc: 32, unroll: 4 },
+  { mr: 5, nr: 8, kc: 16, mc: 10, nc: 16, unroll: 1, splat: 'shuffle' },
+  { mr: 4, nr: 12, kc: 9, mc: 12, nc: 24, unroll: 2, splat: 'shuffle' },
 ];
 // Node 20 decodes relaxed SIMD only behind a V8 flag; V8 reads it when a module is validated, so
 // setting it here lets the relaxed_madd variant be checked too (the benchmark uses a child process
