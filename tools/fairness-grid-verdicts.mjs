@@ -12,30 +12,16 @@
 // Usage: node tools/fairness-grid-verdicts.mjs [runs/fairness-grid/<run id>]   (default: latest)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OVERALL_HARM_BPM, registeredVerdict } from './registered-verdict.mjs';
 
 const CONDITIONS = ['none', 'physiology', 'noise', 'learnable-0.5', 'learnable-1'];
 const KEYS = { gap: 'overall.maeGap', female: 'groups.female.mae', male: 'groups.male.mae', overall: 'overall.mae', worst: 'overall.worstGroupMae' };
-/** Registered: harm when overall MAE's CI lies entirely above +1 bpm. */
-const OVERALL_HARM_BPM = 1;
 
 const runDir = process.argv[2] ?? 'runs/fairness-grid/latest';
 if (process.argv[2] === '--self-test') selfTest();
 else if (!existsSync(runDir)) {
   console.error(`fairness-grid-verdicts: ${runDir} does not exist; run \`npx nx run pipelines:fairness-grid\` first`);
   process.exit(2);
-}
-
-/** The registered rule for one method: CIs are [lo, hi] of the mean paired change (method − ERM). */
-export function registeredVerdict(c) {
-  const labels = [];
-  if (c.gap.hi < 0) {
-    if (c.female.hi < 0) labels.push('works');
-    else if (c.male.lo > 0) labels.push('levelling down');
-    else labels.push('gap closes; neither rule\'s group condition holds (no registered category)');
-  } else if (c.gap.lo > 0) labels.push('harm (gap widens)');
-  else labels.push('no detectable effect');
-  if (c.overall.lo > OVERALL_HARM_BPM) labels.push(`harm (overall MAE CI above +${OVERALL_HARM_BPM} bpm)`);
-  return labels.join('; ');
 }
 
 const f2 = (x) => (Number.isFinite(x) ? (x >= 0 ? '+' : '−') + Math.abs(x).toFixed(2) : 'n/a');
