@@ -64,7 +64,7 @@ export const ERROR_CODES = {
   },
   FT_DATA_MISSING: {
     title: 'A data file or folder the stage needs is absent.',
-    fix: 'Check the `root` param (or the environment variable the pipeline reads it from) against the layout in docs/datasets.md; leave `root` unset to use the synthetic cohort.',
+    fix: 'Check the path the message names. For a dataset stage, compare the `root` param (or the environment variable the pipeline reads it from) with the layout in docs/datasets.md, or leave `root` unset to use the synthetic cohort; for a file given to a command (`fairtune metrics <file>`), check the path and its permissions.',
   },
   FT_DATA_FORMAT: {
     title: 'A data file is not in the format the stage reads (the message names the file and, where it can, the line, record or field).',
