@@ -6,10 +6,12 @@
  *              XNNPACK's packed weights per right-operand tensor, and in a training step every
  *              right operand is new: gradients, transposes, weights after the optimizer step);
  *   xnn-cached the same call on the same right operand again (packing cached): XNNPACK's GEMM alone;
- *   muladd     a register- and cache-blocked GEMM generated here with wasm-asm.ts, f32x4.mul + add;
- *   relaxed    the same GEMM with f32x4.relaxed_madd (one FMA where the CPU has it).
+ *   muladd     the register- and cache-blocked GEMM of engine/wasm-gemm.ts, f32x4.mul + add (the
+ *              one training uses with FAIRTUNE_WASM_GEMM=1, engine/wasm-gemm-kernels.ts);
+ *   relaxed    the same GEMM with f32x4.relaxed_madd (one FMA where the CPU has it; measured
+ *              only: it needs a V8 flag on Node 20 and its rounding depends on the hardware).
  * Why: the issue asks whether relaxed-SIMD FMA or a better-blocked GEMM could close the gap to
- * PyTorch. This only measures; nothing here is used in training.
+ * PyTorch.
  *
  * Node 20 (V8 11.3) decodes relaxed SIMD only with --experimental-wasm-relaxed-simd: when
  * WebAssembly.validate refuses the probe module, the benchmark re-runs itself in a child process
@@ -19,6 +21,7 @@
  *          --plan-muladd MRxNR[s]:KC:MC:NC:U  --plan-relaxed …  (micro-tile, s = shuffle splats,
  *          blocking, k unroll; defaults DEFAULT_PLANS)
  *          --tune (sweep micro-tiles on one shape)  --json FILE
+ *          --kernels (tf.matMul end to end with FAIRTUNE_WASM_GEMM's routing on vs off, per shape)
  * Timings are single-threaded (FAIRTUNE_WASM_THREADS is forced to 1) and the load average is
  * printed with them: the development machine is shared.
  */
@@ -28,385 +31,9 @@ import { realpathSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { initEngine } from '../engine/backend.js';
-import { assemble, Fn, I32, instantiate, SIMD, V128, validate, type WasmMemory } from '../engine/wasm-asm.js';
-
-// ---------------------------------------------------------------------------------------------
-// The generated GEMM: C[M,N] = A[M,K]·B[K,N], row-major f32, in tfjs's wasm heap (byte offsets)
-
-/** Micro-tile and cache blocking of the generated GEMM. */
-export interface GemmPlan {
-  /** Rows of C per micro-tile (accumulators: mr·nr/4 v128 registers). */
-  readonly mr: number;
-  /** Columns of C per micro-tile, a multiple of 4. */
-  readonly nr: number;
-  /** Depth of a packed block (one B micro-panel, kc·nr floats, should stay in L1). */
-  readonly kc: number;
-  /** Rows of A per packed block, a multiple of mr (mc·kc floats, should stay in L2). */
-  readonly mc: number;
-  /** Columns of B per packed block, a multiple of nr. */
-  readonly nc: number;
-  /** k steps per iteration of the inner loop (immediate offsets instead of pointer updates). */
-  readonly unroll: number;
-  /**
-   * How A values are broadcast: 'load' = one v128.load32_splat per row; 'shuffle' = rows 0–3
-   * from one v128 load, each splat by a lane shuffle just before its use (rows ≥ 4 still loaded).
-   * 'shuffle' holds one register for four rows, which lets a 5x8 tile keep 10 accumulators.
-   */
-  readonly splat?: 'load' | 'shuffle';
-}
-
-export type GemmVariant = 'muladd' | 'relaxed';
-
-/**
- * Defaults from --tune on the development machine (Intel Xeon, AVX-512, 48 KiB L1d, 2 MiB L2;
- * a loaded machine, so CPU time and only clear differences count).
- * - Registers: TurboFan issues all loads of a k step before its arithmetic, so every B vector and
- *   broadcast A value of a step is live at once next to the accumulators, in V8's 15 allocatable
- *   xmm registers. 4x8 with load splats needs 8 + 2 + 4 (+ 1 product for mul + add) = 15; 5x8,
- *   6x8 and 3x12 spill.
- * - relaxed_madd: one FMA has 4 cycles of latency and two issue ports, so 8 accumulators leave
- *   the FMA units partly idle (a register-only loop: 8 chains 47, 10 chains 54 GFLOP/s). 5x8 with
- *   'shuffle' splats fits 10 accumulators (10 + 2 B + 1 A vector + 1 splat + 1 row-4 splat) and
- *   gains ~10 % over 4x8. With mul + add the shuffles cost more than they save (port 5 also adds).
- * - Unroll 1: with the k loop unrolled, TurboFan hoists the loads of every step to the top of the
- *   body and spills accumulators (seen with --print-wasm-code), 20–40 % slower.
- * - kc 512 keeps a B micro-panel (16 KiB) in L1 and mc ≈ 64 an A block (≈128 KiB) in L2; ~5 % over
- *   kc 256 where K ≈ 2000 (fewer C read-modify-write passes). nc 2048 covers N: B is packed once per
- *   k block and A once per k block.
- */
-export const DEFAULT_PLANS: Readonly<Record<GemmVariant, GemmPlan>> = {
-  muladd: { mr: 4, nr: 8, kc: 512, mc: 64, nc: 2048, unroll: 1, splat: 'load' },
-  relaxed: { mr: 5, nr: 8, kc: 512, mc: 60, nc: 2048, unroll: 1, splat: 'shuffle' },
-};
-
-interface GemmExports {
-  packA(src: number, ldaBytes: number, mc: number, kc: number, dst: number): void;
-  packB(src: number, ldbBytes: number, kc: number, nc: number, dst: number): void;
-  macro(pa: number, pb: number, c: number, mc: number, nc: number, kc: number, ldcBytes: number, accumulate: number, scratch: number): void;
-}
-
-const ADD = 0x6a;
-const SUB = 0x6b;
-const MUL = 0x6c;
-const DIV_U = 0x6e;
-const LT_S = 0x48;
-const GT_S = 0x4a;
-const EQ = 0x46;
-const AND = 0x71;
-const SELECT = 0x1b;
-const F32_ADD = 0x92;
-
-/** Emits min(a, b) of two i32 emitters (select keeps it branch-free). */
-function emitMin(f: Fn, a: () => void, b: () => void): void {
-  a();
-  b();
-  a();
-  b();
-  f.op(LT_S, SELECT);
-}
-
-/**
- * packB: B block [kc, nc] (row stride ldb bytes) → panels of nr columns, each kc·nr floats
- * contiguous in k order, so the micro-kernel reads B with one pointer and whole vectors. The last
- * panel is zero-padded: padded columns contribute 0 and are never stored.
- */
-function emitPackB(p: GemmPlan): Fn {
-  const f = new Fn('packB', [I32, I32, I32, I32, I32]);
-  const [src, ldb, kc, nc, dst] = [0, 1, 2, 3, 4];
-  const jp = f.local(I32);
-  const k = f.local(I32);
-  const s = f.local(I32);
-  const d = f.local(I32);
-  const full = f.local(I32);
-  const rem = f.local(I32);
-  const panelBytes = () => f.i32(p.nr * 4).get(kc).op(MUL);
-  f.get(nc).i32(p.nr).op(DIV_U).set(full);
-  f.get(nc).get(full).i32(p.nr).op(MUL).op(SUB).set(rem);
-  f.forLoop(jp, () => f.i32(0), () => f.get(full), 1, () => {
-    f.get(jp).i32(p.nr * 4).op(MUL).get(src).op(ADD).set(s);
-    f.get(jp);
-    panelBytes();
-    f.op(MUL).get(dst).op(ADD).set(d);
-    f.get(kc).set(k);
-    f.countDown(k, () => {
-      for (let v = 0; v < p.nr / 4; v++) f.get(d).get(s).v128Load(v * 16).v128Store(v * 16);
-      f.get(s).get(ldb).op(ADD).set(s);
-      f.get(d).i32(p.nr * 4).op(ADD).set(d);
-    });
-  });
-  f.get(rem).ifElse(() => {
-    f.get(full).i32(p.nr * 4).op(MUL).get(src).op(ADD).set(s);
-    f.get(full);
-    panelBytes();
-    f.op(MUL).get(dst).op(ADD).set(d);
-    f.get(kc).set(k);
-    f.countDown(k, () => {
-      for (let j = 0; j < p.nr; j++) {
-        // Column j exists when rem > j; otherwise pad with 0 (never read past the row).
-        f.get(rem).i32(j).op(GT_S).ifElse(
-          () => f.get(d).get(s).f32Load(j * 4).f32Store(j * 4),
-          () => f.get(d).f32(0).f32Store(j * 4),
-        );
-      }
-      f.get(s).get(ldb).op(ADD).set(s);
-      f.get(d).i32(p.nr * 4).op(ADD).set(d);
-    });
-  });
-  return f;
-}
-
-/**
- * packA: A block [mc, kc] (row stride lda bytes) → panels of mr rows, k-major (mr floats per k),
- * so the micro-kernel broadcasts A values from one pointer with immediate offsets. Rows past mc
- * repeat the last row (finite values; their results are never stored).
- */
-function emitPackA(p: GemmPlan): Fn {
-  const f = new Fn('packA', [I32, I32, I32, I32, I32]);
-  const [src, lda, mc, kc, dst] = [0, 1, 2, 3, 4];
-  const ip = f.local(I32);
-  const np = f.local(I32);
-  const k = f.local(I32);
-  const d = f.local(I32);
-  const i = f.local(I32);
-  const rows = Array.from({ length: p.mr }, () => f.local(I32));
-  f.get(mc).i32(p.mr - 1).op(ADD).i32(p.mr).op(DIV_U).set(np);
-  f.forLoop(ip, () => f.i32(0), () => f.get(np), 1, () => {
-    rows.forEach((row, r) => {
-      // row = src + min(ip·mr + r, mc − 1)·lda
-      f.get(ip).i32(p.mr).op(MUL).i32(r).op(ADD).set(i);
-      f.get(i).get(mc).i32(1).op(SUB).get(i).get(mc).op(LT_S, SELECT);
-      f.get(lda).op(MUL).get(src).op(ADD).set(row);
-    });
-    f.get(ip).i32(p.mr * 4).op(MUL).get(kc).op(MUL).get(dst).op(ADD).set(d);
-    f.get(kc).set(k);
-    f.countDown(k, () => {
-      rows.forEach((row, r) => f.get(d).get(row).f32Load().f32Store(r * 4));
-      rows.forEach((row) => f.get(row).i32(4).op(ADD).set(row));
-      f.get(d).i32(p.mr * 4).op(ADD).set(d);
-    });
-  });
-  return f;
-}
-
-/** Locals of the macro-kernel shared by its emitters. */
-interface MacroLocals {
-  readonly pa: number;
-  readonly pb: number;
-  readonly c: number;
-  readonly mc: number;
-  readonly nc: number;
-  readonly kc: number;
-  readonly ldc: number;
-  readonly accumulate: number;
-  readonly scratch: number;
-  readonly jp: number;
-  readonly ip: number;
-  readonly aPtr: number;
-  readonly bPtr: number;
-  readonly cTile: number;
-  readonly rows: number;
-  readonly cols: number;
-  readonly n: number;
-  readonly i: number;
-  readonly j: number;
-  readonly addr: number;
-  /** acc[r][v]: row r, columns 4v..4v+3 of the tile. */
-  readonly acc: readonly (readonly number[])[];
-  readonly bv: readonly number[];
-  readonly av: number;
-  /** A values of rows 0–3 at one k (splat 'shuffle' only). */
-  readonly aVec: number;
-}
-
-/**
- * One k step of the micro-kernel at byte offsets oa (packed A) and ob (packed B): nr/4 vector
- * loads of B, mr broadcasts of A, mr·nr/4 multiply-accumulates into registers.
- */
-function emitKStep(f: Fn, l: MacroLocals, p: GemmPlan, variant: GemmVariant, oa: number, ob: number): void {
-  l.bv.forEach((b, v) => f.get(l.bPtr).v128Load(ob + v * 16).set(b));
-  const shuffled = p.splat === 'shuffle';
-  if (shuffled) f.get(l.aPtr).v128Load(oa).set(l.aVec);
-  for (let r = 0; r < p.mr; r++) {
-    if (shuffled && r < 4) f.get(l.aVec).get(l.aVec).i8x16Shuffle(Array.from({ length: 16 }, (_, i) => 4 * r + (i % 4))).set(l.av);
-    else f.get(l.aPtr).v128Load32Splat(oa + r * 4).set(l.av);
-    l.bv.forEach((b, v) => {
-      const acc = l.acc[r]![v]!;
-      if (variant === 'relaxed') f.get(l.av).get(b).get(acc).simd(SIMD.f32x4RelaxedMadd).set(acc);
-      else f.get(acc).get(l.av).get(b).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).set(acc);
-    });
-  }
-}
-
-/** The micro-kernel's k loop: unrolled main part, then the kc mod unroll remaining steps. */
-function emitKLoop(f: Fn, l: MacroLocals, p: GemmPlan, variant: GemmVariant): void {
-  for (const row of l.acc) for (const acc of row) f.f32(0).simd(SIMD.f32x4Splat).set(acc);
-  f.get(l.kc).i32(p.unroll).op(DIV_U).set(l.n);
-  f.countDown(l.n, () => {
-    for (let u = 0; u < p.unroll; u++) emitKStep(f, l, p, variant, u * p.mr * 4, u * p.nr * 4);
-    f.get(l.aPtr).i32(p.unroll * p.mr * 4).op(ADD).set(l.aPtr);
-    f.get(l.bPtr).i32(p.unroll * p.nr * 4).op(ADD).set(l.bPtr);
-  });
-  f.get(l.kc).get(l.kc).i32(p.unroll).op(DIV_U).i32(p.unroll).op(MUL).op(SUB).set(l.n);
-  f.countDown(l.n, () => {
-    emitKStep(f, l, p, variant, 0, 0);
-    f.get(l.aPtr).i32(p.mr * 4).op(ADD).set(l.aPtr);
-    f.get(l.bPtr).i32(p.nr * 4).op(ADD).set(l.bPtr);
-  });
-}
-
-/**
- * Writes the accumulators to C (C = acc on the first k block, C += acc after). A whole tile goes
- * straight from registers; a tile cut by M or N goes through the scratch tile and a scalar copy of
- * its rows × cols valid part, so nothing outside C is ever written.
- */
-function emitStoreTile(f: Fn, l: MacroLocals, p: GemmPlan): void {
-  const whole = (add: boolean) => {
-    f.get(l.cTile).set(l.addr);
-    l.acc.forEach((row, r) => {
-      row.forEach((acc, v) => {
-        f.get(l.addr).get(acc);
-        if (add) f.get(l.addr).v128Load(v * 16).simd(SIMD.f32x4Add);
-        f.v128Store(v * 16);
-      });
-      if (r + 1 < p.mr) f.get(l.addr).get(l.ldc).op(ADD).set(l.addr);
-    });
-  };
-  f.get(l.rows).i32(p.mr).op(EQ).get(l.cols).i32(p.nr).op(EQ).op(AND);
-  f.ifElse(
-    () => f.get(l.accumulate).ifElse(() => whole(true), () => whole(false)),
-    () => {
-      l.acc.forEach((row, r) => row.forEach((acc, v) => f.get(l.scratch).get(acc).v128Store((r * p.nr + v * 4) * 4)));
-      f.forLoop(l.i, () => f.i32(0), () => f.get(l.rows), 1, () => {
-        f.forLoop(l.j, () => f.i32(0), () => f.get(l.cols), 1, () => {
-          f.get(l.i).get(l.ldc).op(MUL).get(l.cTile).op(ADD).get(l.j).i32(4).op(MUL).op(ADD).set(l.addr);
-          f.get(l.addr);
-          f.get(l.i).i32(p.nr).op(MUL).get(l.j).op(ADD).i32(4).op(MUL).get(l.scratch).op(ADD).f32Load();
-          f.get(l.addr).f32Load().f32(0).get(l.accumulate).op(SELECT).op(F32_ADD);
-          f.f32Store();
-        });
-      });
-    },
-  );
-}
-
-/**
- * macro: every micro-tile of one packed A block [mc, kc] × packed B block [kc, nc]. B panels in
- * the outer loop, so one B micro-panel stays in L1 while the A panels stream from L2.
- */
-function emitMacro(p: GemmPlan, variant: GemmVariant): Fn {
-  const f = new Fn('macro', [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const loc = () => f.local(I32);
-  const base = { pa: 0, pb: 1, c: 2, mc: 3, nc: 4, kc: 5, ldc: 6, accumulate: 7, scratch: 8 };
-  const ints = { jp: loc(), ip: loc(), aPtr: loc(), bPtr: loc(), cTile: loc(), rows: loc(), cols: loc(), n: loc(), i: loc(), j: loc(), addr: loc() };
-  const acc = Array.from({ length: p.mr }, () => Array.from({ length: p.nr / 4 }, () => f.local(V128)));
-  const bv = Array.from({ length: p.nr / 4 }, () => f.local(V128));
-  const l: MacroLocals = { ...base, ...ints, acc, bv, av: f.local(V128), aVec: f.local(V128) };
-  const nPanels = f.local(I32);
-  const mPanels = f.local(I32);
-  f.get(l.nc).i32(p.nr - 1).op(ADD).i32(p.nr).op(DIV_U).set(nPanels);
-  f.get(l.mc).i32(p.mr - 1).op(ADD).i32(p.mr).op(DIV_U).set(mPanels);
-  f.forLoop(l.jp, () => f.i32(0), () => f.get(nPanels), 1, () => {
-    emitMin(f, () => f.i32(p.nr), () => f.get(l.nc).get(l.jp).i32(p.nr).op(MUL).op(SUB));
-    f.set(l.cols);
-    f.forLoop(l.ip, () => f.i32(0), () => f.get(mPanels), 1, () => {
-      emitMin(f, () => f.i32(p.mr), () => f.get(l.mc).get(l.ip).i32(p.mr).op(MUL).op(SUB));
-      f.set(l.rows);
-      f.get(l.ip).i32(p.mr * 4).op(MUL).get(l.kc).op(MUL).get(l.pa).op(ADD).set(l.aPtr);
-      f.get(l.jp).i32(p.nr * 4).op(MUL).get(l.kc).op(MUL).get(l.pb).op(ADD).set(l.bPtr);
-      f.get(l.ip).i32(p.mr).op(MUL).get(l.ldc).op(MUL).get(l.c).op(ADD);
-      f.get(l.jp).i32(p.nr * 4).op(MUL).op(ADD).set(l.cTile);
-      emitKLoop(f, l, p, variant);
-      emitStoreTile(f, l, p);
-    });
-  });
-  return f;
-}
-
-function checkPlan(p: GemmPlan): void {
-  const ok = p.mr >= 1 && p.mr <= 8 && p.nr % 4 === 0 && p.nr >= 4 && p.nr <= 16 && p.kc >= 1 && p.unroll >= 1 && p.mc % p.mr === 0 && p.nc % p.nr === 0 && p.mc > 0 && p.nc > 0;
-  // A 'shuffle' step reads four A values at once: a panel narrower than 4 rows would read past it.
-  if (!ok || (p.splat === 'shuffle' && p.mr < 4)) throw new Error(`gemm plan ${JSON.stringify(p)}: need 1 ≤ mr ≤ 8 (≥ 4 with splat 'shuffle'), nr ∈ {4, 8, 12, 16}, mc a multiple of mr, nc of nr`);
-}
-
-/** The subset of tfjs-wasm's backend the GEMM uses (its heap and tensor offsets). */
-export interface WasmHeapBackend {
-  wasm: { asm: { memory?: WasmMemory }; wasmMemory?: WasmMemory; _malloc(n: number): number; _free(p: number): void; HEAPF32: Float32Array };
-  dataIdMap: { get(id: unknown): { memoryOffset: number } };
-}
-
-/** tfjs's wasm memory (exported by the single-threaded build, imported by the threaded one). */
-export function heapMemoryOf(backend: WasmHeapBackend): WasmMemory {
-  const memory = backend.wasm.asm.memory ?? backend.wasm.wasmMemory;
-  if (!memory) throw new Error('gemm: the wasm backend exposes no memory');
-  return memory;
-}
-
-/** Byte offset of a tensor's data in tfjs's wasm heap. */
-export function heapOffset(backend: WasmHeapBackend, t: tf.Tensor): number {
-  return backend.dataIdMap.get(t.dataId).memoryOffset;
-}
-
-/**
- * A GEMM generated for one plan and variant, working in place in tfjs's heap. Packing buffers
- * (64-byte aligned) are allocated once with the backend's malloc; free() returns them.
- */
-export class WasmGemm {
-  readonly #ex: GemmExports;
-  readonly #backend: WasmHeapBackend;
-  readonly #raw: number;
-  readonly #packA: number;
-  readonly #packB: number;
-  readonly #scratch: number;
-
-  constructor(backend: WasmHeapBackend, readonly variant: GemmVariant, readonly plan: GemmPlan) {
-    checkPlan(plan);
-    this.#backend = backend;
-    const memory = heapMemoryOf(backend);
-    this.#ex = instantiate(assemble([emitPackA(plan), emitPackB(plan), emitMacro(plan, variant)], memory), memory) as unknown as GemmExports;
-    const aBytes = plan.mc * plan.kc * 4;
-    const bBytes = plan.nc * plan.kc * 4;
-    const sBytes = plan.mr * plan.nr * 4;
-    this.#raw = backend.wasm._malloc(aBytes + bBytes + sBytes + 3 * 64);
-    const align = (x: number) => Math.ceil(x / 64) * 64;
-    this.#packA = align(this.#raw);
-    this.#packB = align(this.#packA + aBytes);
-    this.#scratch = align(this.#packB + bBytes);
-  }
-
-  /** C = A·B for A [m, k], B [k, n], C [m, n] at byte offsets a, b, c (C must not overlap A or B). */
-  run(a: number, b: number, c: number, m: number, n: number, k: number): void {
-    const p = this.plan;
-    const ex = this.#ex;
-    if (k === 0) {
-      this.#backend.wasm.HEAPF32.fill(0, c / 4, c / 4 + m * n);
-      return;
-    }
-    for (let jc = 0; jc < n; jc += p.nc) {
-      const nc = Math.min(p.nc, n - jc);
-      for (let pc = 0; pc < k; pc += p.kc) {
-        const kc = Math.min(p.kc, k - pc);
-        ex.packB(b + (pc * n + jc) * 4, n * 4, kc, nc, this.#packB);
-        for (let ic = 0; ic < m; ic += p.mc) {
-          const mc = Math.min(p.mc, m - ic);
-          ex.packA(a + (ic * k + pc) * 4, k * 4, mc, kc, this.#packA);
-          ex.macro(this.#packA, this.#packB, c + (ic * n + jc) * 4, mc, nc, kc, n * 4, pc > 0 ? 1 : 0, this.#scratch);
-        }
-      }
-    }
-  }
-
-  free(): void {
-    this.#backend.wasm._free(this.#raw);
-  }
-}
-
-/** Whether this Node accepts f32x4.relaxed_madd (a one-function module that uses it). */
-export function relaxedSimdSupported(): boolean {
-  const f = new Fn('madd', [V128, V128, V128]);
-  f.get(0).get(1).get(2).simd(SIMD.f32x4RelaxedMadd).simd(SIMD.f32x4Extract, 0).op(0x1a); // drop
-  // A module only needs a memory object for the shared/unshared decision of its import.
-  return validate(assemble([f], { buffer: new ArrayBuffer(0) }));
-}
+import { assemble, Fn, I32, instantiate, SIMD, V128, type WasmMemory } from '../engine/wasm-asm.js';
+import { setWasmGemmEnabled, setWasmGemmMinN } from '../engine/wasm-gemm-kernels.js';
+import { DEFAULT_PLANS, heapMemoryOf, heapOffset, relaxedSimdSupported, WasmGemm, type GemmPlan, type GemmVariant, type WasmHeapBackend } from '../engine/wasm-gemm.js';
 
 /**
  * A register-only loop of `chains` independent multiply-accumulates acc = acc·a + b (the product
@@ -645,6 +272,41 @@ function benchShape(backend: WasmHeapBackend, s: Shape, gemms: readonly WasmGemm
   return { shape: s, ms, error, load: load() };
 }
 
+/**
+ * --kernels: tf.matMul end to end (kernel dispatch, output allocation, a fresh right operand per
+ * call) with FAIRTUNE_WASM_GEMM's routing on for every size vs off, interleaved; what the routing
+ * threshold (wasm-gemm-kernels.ts) is chosen from. Small products are timed `inner` calls at a time.
+ */
+function benchKernels(shapes: readonly Shape[], warmup: number, reps: number): void {
+  console.log(`\ntf.matMul through the kernels, routing off (xnn) vs on (gemm), median of ${reps} interleaved rounds, ms per call (load ${load()}):`);
+  console.log('| M | N | K | m·n·k | xnn wall | gemm wall | xnn CPU | gemm CPU | CPU ratio xnn/gemm |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  setWasmGemmMinN(0);
+  for (const s of shapes) {
+    const a = tf.randomNormal([s.m, s.k], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const b = tf.randomNormal([s.k, s.n], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const inner = Math.min(200, Math.max(1, Math.round(4e6 / (s.m * s.n * s.k))));
+    const variant = (on: boolean): Timed => ({
+      name: on ? 'gemm' : 'xnn',
+      time: () => {
+        const bs = Array.from({ length: inner }, () => tf.add(b, 0) as tf.Tensor2D);
+        const ys: tf.Tensor[] = [];
+        setWasmGemmEnabled(on);
+        const t = sample(() => bs.forEach((bi) => ys.push(tf.matMul(a, bi))));
+        setWasmGemmEnabled(false);
+        tf.dispose([...bs, ...ys]);
+        return { wall: t.wall / inner, cpu: t.cpu / inner };
+      },
+    });
+    const times = timeInterleaved([variant(false), variant(true)], warmup, reps);
+    const [xw, gw, xc, gc] = [median(times.get('xnn')!.map((x) => x.wall)), median(times.get('gemm')!.map((x) => x.wall)), median(times.get('xnn')!.map((x) => x.cpu)), median(times.get('gemm')!.map((x) => x.cpu))];
+    const f = (x: number) => x.toFixed(3);
+    console.log(`| ${s.m} | ${s.n} | ${s.k} | ${s.m * s.n * s.k} | ${f(xw)} | ${f(gw)} | ${f(xc)} | ${f(gc)} | ${(xc / gc).toFixed(2)} |`);
+    tf.dispose([a, b]);
+  }
+  setWasmGemmMinN();
+}
+
 function printShapeTable(results: readonly ShapeResult[], names: readonly string[], clock: 'median' | 'cpu'): void {
   const head = names.map((n) => `${n} ms | ${n} GFLOP/s`).join(' | ');
   console.log(clock === 'median' ? '\nWall-clock time, median:' : '\nCPU time of the process (on-core), median:');
@@ -736,6 +398,8 @@ async function main(): Promise<void> {
   if (!relaxedHere && !child && !process.argv.includes('--no-relaxed')) respawnWithRelaxedSimd();
   // XNNPACK and the generated code both on one thread (the second core is not ours).
   process.env['FAIRTUNE_WASM_THREADS'] = '1';
+  // `xnn` must be tfjs's own kernel, not the GEMM routing of FAIRTUNE_WASM_GEMM.
+  process.env['FAIRTUNE_WASM_GEMM'] = '0';
   const info = await initEngine('wasm');
   const backend = tf.backend() as unknown as WasmHeapBackend;
   const unflagged = process.env['FAIRTUNE_GEMM_UNFLAGGED_RELAXED'] ?? String(relaxedHere);
@@ -750,6 +414,10 @@ async function main(): Promise<void> {
   const peak = measurePeak(backend, variants);
   console.log(`register-only loop, 12 chains acc = acc·a + b, CPU time: ${variants.map((v) => `${v} ${peak.get(v)!.toFixed(1)} GFLOP/s`).join(', ')}`);
   console.log('  (relaxed: one FMA per chain = the FMA throughput ceiling; muladd: a dependent mul → add per chain, latency-bound, not a ceiling)');
+  if (process.argv.includes('--kernels')) {
+    benchKernels(selectedShapes(), warmup, reps);
+    return;
+  }
   if (process.argv.includes('--tune')) {
     const [s] = selectedShapes();
     tune(backend, variants, arg('shapes', 'all') === 'all' ? stepShapes()[2]! : s!, reps);

@@ -8,8 +8,12 @@
  *          --warmup 2  --rounds 1 (repeat everything, interleaving tfjs and torch; the table
  *          shows the median over rounds)  --profile (per-kernel table for the first
  *          preset/backend)  --no-fused (reference tfjs ops instead of the fused wasm kernels)
- *          --no-torch
- * The machine is often shared: the load average is printed with the figures.
+ *          --no-torch  --gemm-ab (wasm twice per round, FAIRTUNE_WASM_GEMM's routing off and on,
+ *          the order alternating between rounds; without it the routing is what the variable says)
+ * The machine is often shared: the load average is printed with the figures, and next to the
+ * wall-clock ms/step the process's CPU time per step (process.cpuUsage: user + system of every
+ * thread of the process, so with FAIRTUNE_WASM_THREADS=2 it adds up both threads' time). On a
+ * loaded machine CPU time leaves out the time the process waited for a core.
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
@@ -19,6 +23,7 @@ import path from 'node:path';
 import { loadavg } from 'node:os';
 import { initEngine } from '../engine/backend.js';
 import { setFusedKernelsEnabled } from '../engine/fused-kernels.js';
+import { setWasmGemmEnabled, wasmGemmEnabled } from '../engine/wasm-gemm-kernels.js';
 import { PRESETS, type PresetName } from '../ppg-gpt/config.js';
 import { PpgGpt } from '../ppg-gpt/model.js';
 import { l1PerSample } from '../train/losses.js';
@@ -35,6 +40,7 @@ const steps = Number(arg('steps', '10'));
 const warmup = Number(arg('warmup', '2'));
 const rounds = Number(arg('rounds', '1'));
 const profile = process.argv.includes('--profile');
+const gemmAb = process.argv.includes('--gemm-ab');
 if (process.argv.includes('--no-fused')) setFusedKernelsEnabled(false);
 
 interface Row {
@@ -42,6 +48,8 @@ interface Row {
   preset: string;
   backend: string;
   msPerStep: number;
+  /** Median process CPU time (user + system) per step, ms. */
+  cpuMsPerStep: number;
   samplesPerSecond: number;
   params: number;
 }
@@ -70,10 +78,14 @@ async function benchTfjs(preset: PresetName, backend: string): Promise<Row> {
   };
   for (let i = 0; i < warmup; i++) step(i);
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < steps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     step(warmup + i);
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
   if (profile && preset === presets[0]) {
     // Three profiled steps, aggregated per kernel name and per (name, input shapes).
@@ -107,8 +119,10 @@ async function benchTfjs(preset: PresetName, backend: string): Promise<Row> {
     show(byShape, 20);
   }
   times.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
   const ms = times[Math.floor(times.length / 2)]!;
-  const row = { preset, backend: tf.getBackend(), msPerStep: ms, samplesPerSecond: (1000 * batch) / ms, params: model.parameterCount };
+  const name = tf.getBackend() === 'wasm' && wasmGemmEnabled() ? 'wasm+gemm' : tf.getBackend();
+  const row = { preset, backend: name, msPerStep: ms, cpuMsPerStep: cpu[Math.floor(cpu.length / 2)]!, samplesPerSecond: (1000 * batch) / ms, params: model.parameterCount };
   tf.dispose([x, y]);
   opt.dispose();
   model.dispose();
@@ -122,7 +136,7 @@ function benchTorch(preset: PresetName, threads: number): Row | string {
   const r = spawnSync('/usr/bin/python3', [script, '--d', `${c.dModel}`, '--heads', `${c.nHeads}`, '--layers', `${c.nLayers}`, '--length', `${c.windowLength}`, '--patch', `${c.patchSize}`, '--batch', `${batch}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', `${threads}`], { encoding: 'utf8' });
   if (r.status !== 0) return (r.stderr || r.stdout).trim().split('\n').pop() ?? 'python failed';
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; params: number };
-  return { preset, backend: `torch ${threads} thr`, msPerStep: out.ms, samplesPerSecond: (1000 * batch) / out.ms, params: out.params };
+  return { preset, backend: `torch ${threads} thr`, msPerStep: out.ms, cpuMsPerStep: Number.NaN, samplesPerSecond: (1000 * batch) / out.ms, params: out.params };
 }
 
 async function availableBackends(): Promise<string[]> {
@@ -142,14 +156,21 @@ async function availableBackends(): Promise<string[]> {
 }
 
 const backends = await availableBackends();
+const engineDetail = backends.includes('wasm') ? (await initEngine('wasm')).detail : tf.getBackend();
 const rows: Row[] = [];
 const load0 = loadavg()[0]!;
 for (let round = 0; round < rounds; round++) {
   for (const preset of presets) {
     for (const b of backends) {
       if (b === 'cpu' && preset !== 'tiny' && !arg('backends', '')) continue;
-      rows.push({ ...(await benchTfjs(preset, b)), round });
-      console.log(JSON.stringify(rows[rows.length - 1]));
+      // --gemm-ab: off then on in even rounds, on then off in odd ones (drifting load cancels).
+      const settings = gemmAb && b === 'wasm' ? (round % 2 ? [true, false] : [false, true]) : [undefined];
+      for (const gemm of settings) {
+        if (gemm !== undefined) setWasmGemmEnabled(gemm);
+        rows.push({ ...(await benchTfjs(preset, b)), round });
+        console.log(JSON.stringify(rows[rows.length - 1]));
+      }
+      if (gemmAb) setWasmGemmEnabled(false);
     }
     if (!process.argv.includes('--no-torch')) {
       for (const threads of [1, 2]) {
@@ -170,7 +191,8 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 console.log(`\nPPG-GPT training step, batch ${batch}, window ${PRESETS.tiny.windowLength} (median of ${steps} steps after ${warmup} warm-up${rounds > 1 ? `; median over ${rounds} rounds` : ''}); load average ${load0.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`);
-console.log('preset  backend         params     ms/step   samples/s   ratio vs best torch' + (rounds > 1 ? '   (per round)' : ''));
+console.log(`engine: ${engineDetail}`);
+console.log('preset  backend         params     ms/step  CPU ms/step   samples/s   ratio vs best torch' + (rounds > 1 ? '   (per round ms/step; CPU)' : ''));
 for (const preset of presets) {
   const names = [...new Set(rows.filter((r) => r.preset === preset).map((r) => r.backend))];
   const ms = new Map(names.map((n) => [n, median(rows.filter((r) => r.preset === preset && r.backend === n).map((r) => r.msPerStep))]));
@@ -191,7 +213,10 @@ for (const preset of presets) {
     const params = rows.find((r) => r.preset === preset && r.backend === n)!.params;
     const ratios = perRound(n);
     const ratio = ratios.length ? `${median(ratios).toFixed(2)}x` : '-';
+    const mine = rows.filter((r) => r.preset === preset && r.backend === n);
+    const cpuMs = median(mine.map((r) => r.cpuMsPerStep));
+    const perRoundMs = rounds > 1 ? `   (${mine.map((r) => `${r.msPerStep.toFixed(0)}; ${Number.isNaN(r.cpuMsPerStep) ? '-' : r.cpuMsPerStep.toFixed(0)}`).join(' | ')})` : '';
     const detail = rounds > 1 && ratios.length ? `   (${ratios.map((x) => x.toFixed(2)).join(', ')})` : '';
-    console.log(`${preset.padEnd(7)} ${n.padEnd(14)} ${String(params).padStart(8)} ${m.toFixed(1).padStart(10)} ${((1000 * batch) / m).toFixed(1).padStart(11)}   ${ratio}${detail}`);
+    console.log(`${preset.padEnd(7)} ${n.padEnd(14)} ${String(params).padStart(8)} ${m.toFixed(1).padStart(10)} ${(Number.isNaN(cpuMs) ? '-' : cpuMs.toFixed(1)).padStart(12)} ${((1000 * batch) / m).toFixed(1).padStart(11)}   ${ratio}${detail}${perRoundMs}`);
   }
 }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
 import { installFusedKernels } from './fused-kernels.js';
 import { prepareWasmThreads, requestedWasmThreads, unrefWasmThreads } from './wasm-threads.js';
+import { requestedWasmGemm, setWasmGemmEnabled } from './wasm-gemm-kernels.js';
 
 import { BACKEND_REQUESTS, type BackendRequest } from './backend-names.js';
 export { BACKEND_REQUESTS, type BackendRequest };
@@ -92,6 +93,8 @@ async function tryWasm(skipped: string[]): Promise<EngineInfo | undefined> {
   // Paths must be set before the backend initialises; the trailing separator matters.
   wasm.setWasmPaths(path.join(pkgDir, 'dist') + path.sep);
   const threads = requestedWasmThreads();
+  // Read (and a bad value refused) before the backend starts, like the thread count.
+  const gemm = requestedWasmGemm();
   let restore = (): void => {};
   if (threads > 1) {
     // Threaded-SIMD build (wasm-threads.ts); tfjs turns it off in Node by default.
@@ -112,9 +115,11 @@ async function tryWasm(skipped: string[]): Promise<EngineInfo | undefined> {
   if (threads > 1) unrefWasmThreads(tf.backend());
   installWasmTrainingKernels();
   installFusedKernels();
+  // Only ever turned on here: the default leaves tfjs's matmul kernels unwrapped.
+  if (gemm) setWasmGemmEnabled(true);
   const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
   const n = wasm.getThreadsCount();
-  return { backend: 'wasm', detail: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${n} thread${n === 1 ? '' : 's'})`, skipped };
+  return { backend: 'wasm', detail: `wasm (${simd ? 'SIMD' : 'no SIMD'}, ${n} thread${n === 1 ? '' : 's'}${gemm ? ', FairTune GEMM' : ''})`, skipped };
 }
 
 async function tryWebgpu(skipped: string[]): Promise<EngineInfo | undefined> {

@@ -2,10 +2,13 @@
  * Dense-layer and normalisation building blocks shared by the models. `linear` runs the fused
  * matmul+bias(+ReLU) kernel (one XNNPACK call on wasm) and gets a registered gradient whose
  * pieces are lazy: the tape only evaluates the input gradients it needs, so frozen (PEFT)
- * weights cost no weight-gradient product, and every product is an untransposed 2-D matmul.
+ * weights cost no weight-gradient product, and every product is an untransposed 2-D matmul
+ * (XNNPACK's only path in tfjs-wasm), except where FAIRTUNE_WASM_GEMM's GEMM takes transposed
+ * operands itself (wasm-gemm-kernels.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { swapLastTwo } from './wasm-kernels.js';
+import { matMulT, swapLastTwo } from './wasm-kernels.js';
+import { wasmGemmTakes } from './wasm-gemm-kernels.js';
 import { columnSum, rmsNormKernel } from './fused-kernels.js';
 
 const FUSED = '_FusedMatMul';
@@ -30,11 +33,17 @@ function installFusedGradient(): void {
       // dW = xᵀ·g. XNNPACK packs the right operand and streams it once per block of rows, so
       // when g is the wider matrix (N > K) the cheaper product is (gᵀ·x)ᵀ: the packed operand
       // x is smaller and stays in cache (measured 14 → 20 GFLOP/s for 1984×128 · 1984×512).
+      // With FAIRTUNE_WASM_GEMM's GEMM taking the product, xᵀ·g directly: the GEMM packs both
+      // operands anyway and reads xᵀ in place, so neither trick nor Transpose kernel is needed.
       const k = a.shape[2];
       const n = g.shape[2];
+      const dW = (): tf.Tensor => {
+        if (wasmGemmTakes(n)) return tf.matMul(a, g, true, false);
+        return n > k ? swapLastTwo(tf.matMul(swapLastTwo(g) as tf.Tensor3D, a)) : tf.matMul(swapLastTwo(a) as tf.Tensor3D, g);
+      };
       return {
-        a: () => tf.matMul(g, swapLastTwo(b) as tf.Tensor3D),
-        b: () => (n > k ? swapLastTwo(tf.matMul(swapLastTwo(g) as tf.Tensor3D, a)) : tf.matMul(swapLastTwo(a) as tf.Tensor3D, g)),
+        a: () => matMulT(g, b, false, true),
+        b: dW,
         bias: () => columnSum(tf.reshape(g, [g.shape[1], n]) as tf.Tensor2D),
       };
     },

@@ -1,13 +1,15 @@
 /**
- * Correctness of the generated GEMM that bench/gemm-bench.ts measures against XNNPACK (it is not
- * used in training). Small blockings make every path run on small shapes: several k blocks (the
- * C += pass), M and N blocks, edge tiles cut in rows and columns, the k remainder after unrolling,
- * and a guard zone around C that must stay untouched.
+ * Correctness of the generated GEMM (engine/wasm-gemm.ts; bench/gemm-bench.ts measures it against
+ * XNNPACK, FAIRTUNE_WASM_GEMM=1 trains with it). Small blockings make every path run on small
+ * shapes: several k blocks (the C += pass), M and N blocks, edge tiles cut in rows and columns,
+ * the k remainder after unrolling, a guard zone around C that must stay untouched, transposed
+ * operands (packed through other paths: strided gathers, and vector copies for Aᵀ when mr is a
+ * multiple of 4) and the epilogue.
  */
 import * as tf from '@tensorflow/tfjs';
 import v8 from 'node:v8';
 import { initEngine } from './backend.js';
-import { DEFAULT_PLANS, heapOffset, relaxedSimdSupported, WasmGemm, type GemmPlan, type GemmVariant, type WasmHeapBackend } from '../bench/gemm-bench.js';
+import { DEFAULT_PLANS, heapOffset, relaxedSimdSupported, WasmGemm, type GemmPlan, type GemmVariant, type WasmHeapBackend } from './wasm-gemm.js';
 
 let backend: WasmHeapBackend;
 
@@ -19,15 +21,29 @@ beforeAll(async () => {
 const GUARD = 64;
 const SENTINEL = 12345.5;
 
-/** Runs the GEMM on random A [m, k], B [k, n]; returns max |C − tf.matMul| / max |tf.matMul| and whether the guards held. */
-function check(gemm: WasmGemm, m: number, n: number, k: number): { rel: number; guardsIntact: boolean } {
-  const a = tf.randomNormal([m, k], 0, 1, 'float32', m * 31 + k) as tf.Tensor2D;
-  const b = tf.randomNormal([k, n], 0, 1, 'float32', n * 17 + k) as tf.Tensor2D;
-  const ref = tf.matMul(a, b).dataSync();
+type Orientation = readonly [transposeA: boolean, transposeB: boolean];
+type Act = 'none' | 'bias' | 'biasRelu' | 'relu';
+
+/**
+ * Runs the GEMM on random op(A) [m, k], op(B) [k, n] (A stored [k, m] when transposeA, B [n, k]
+ * when transposeB), with an epilogue; returns max |C − tfjs| / max |tfjs| (tfjs: tf.matMul, plus
+ * the bias and ReLU as separate ops) and whether the guards around C held.
+ */
+function check(gemm: WasmGemm, m: number, n: number, k: number, [ta, tb]: Orientation = [false, false], act: Act = 'none'): { rel: number; guardsIntact: boolean } {
+  const a = tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, 'float32', m * 31 + k) as tf.Tensor2D;
+  const b = tf.randomNormal(tb ? [n, k] : [k, n], 0, 1, 'float32', n * 17 + k) as tf.Tensor2D;
+  const bias = tf.randomNormal([n], 0, 1, 'float32', n + 5) as tf.Tensor1D;
+  const ref = tf.tidy(() => {
+    let y: tf.Tensor = tf.matMul(a, b, ta, tb);
+    if (act === 'bias' || act === 'biasRelu') y = tf.add(y, bias);
+    if (act === 'relu' || act === 'biasRelu') y = tf.relu(y);
+    return y.dataSync();
+  });
   const raw = backend.wasm._malloc((m * n + 2 * GUARD) * 4);
   const c = raw + GUARD * 4;
   backend.wasm.HEAPF32.fill(SENTINEL, raw / 4, raw / 4 + m * n + 2 * GUARD);
-  gemm.run(heapOffset(backend, a), heapOffset(backend, b), c, m, n, k);
+  const epilogue = act === 'none' ? undefined : { ...(act === 'relu' ? {} : { bias: heapOffset(backend, bias) }), relu: act !== 'bias' };
+  gemm.run(heapOffset(backend, a), heapOffset(backend, b), c, m, n, k, ta, tb, epilogue);
   const heap = backend.wasm.HEAPF32;
   let maxAbs = 0;
   let maxRef = 0;
@@ -39,9 +55,16 @@ function check(gemm: WasmGemm, m: number, n: number, k: number): { rel: number; 
   let guardsIntact = true;
   for (let i = 0; i < GUARD; i++) guardsIntact &&= heap[raw / 4 + i] === SENTINEL && heap[c / 4 + m * n + i] === SENTINEL;
   backend.wasm._free(raw);
-  tf.dispose([a, b]);
+  tf.dispose([a, b, bias]);
   return { rel: maxAbs / maxRef, guardsIntact };
 }
+
+const ORIENTATIONS: Orientation[] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
 
 // (M, N, K): 1×1×1; below one tile; M, N, K all off the block sizes (several k blocks, remainders);
 // K a multiple of kc; N a multiple of nr but not of nc.
@@ -69,22 +92,36 @@ const PLANS: GemmPlan[] = [
 if (!relaxedSimdSupported()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 const VARIANTS: GemmVariant[] = relaxedSimdSupported() ? ['muladd', 'relaxed'] : ['muladd'];
 
-describe('generated SIMD GEMM (bench/gemm-bench.ts)', () => {
-  it.each(VARIANTS.flatMap((v) => PLANS.map((p) => [v, p] as const)))('%s %o matches tf.matMul on odd shapes and writes only C', (variant, plan) => {
+describe('generated SIMD GEMM (engine/wasm-gemm.ts)', () => {
+  it.each(VARIANTS.flatMap((v) => PLANS.map((p) => [v, p] as const)))('%s %o matches tf.matMul on odd shapes in every orientation and writes only C', (variant, plan) => {
     const gemm = new WasmGemm(backend, variant, plan);
-    for (const [m, n, k] of SHAPES) {
-      const { rel, guardsIntact } = check(gemm, m, n, k);
-      expect([m, n, k, rel < 1e-5]).toEqual([m, n, k, true]);
+    for (const orientation of ORIENTATIONS) {
+      for (const [m, n, k] of SHAPES) {
+        const { rel, guardsIntact } = check(gemm, m, n, k, orientation);
+        expect([m, n, k, orientation, rel < 1e-5]).toEqual([m, n, k, orientation, true]);
+        expect(guardsIntact).toBe(true);
+      }
+    }
+    gemm.free();
+  });
+
+  it.each(VARIANTS)('%s matches tf.matMul with the benchmark plan on a shape off every block size, in every orientation', (variant) => {
+    const gemm = new WasmGemm(backend, variant, DEFAULT_PLANS[variant]);
+    for (const orientation of ORIENTATIONS) {
+      const { rel, guardsIntact } = check(gemm, 131, 45, 300, orientation);
+      expect([orientation, rel < 1e-5]).toEqual([orientation, true]);
       expect(guardsIntact).toBe(true);
     }
     gemm.free();
   });
 
-  it.each(VARIANTS)('%s matches tf.matMul with the benchmark plan on a shape off every block size', (variant) => {
-    const gemm = new WasmGemm(backend, variant, DEFAULT_PLANS[variant]);
-    const { rel, guardsIntact } = check(gemm, 131, 45, 300);
-    expect(rel).toBeLessThan(1e-5);
-    expect(guardsIntact).toBe(true);
+  it.each(['bias', 'biasRelu', 'relu'] as const)('the %s epilogue matches tf.matMul + tf.add(bias) / tf.relu, n not a multiple of 4', (act) => {
+    const gemm = new WasmGemm(backend, 'muladd', PLANS[0]!);
+    for (const [m, n, k] of [[13, 21, 37], [9, 3, 5], [33, 40, 32]] as const) {
+      const { rel, guardsIntact } = check(gemm, m, n, k, [false, false], act);
+      expect([m, n, k, rel < 1e-5]).toEqual([m, n, k, true]);
+      expect(guardsIntact).toBe(true);
+    }
     gemm.free();
   });
 });

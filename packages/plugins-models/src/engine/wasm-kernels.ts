@@ -8,6 +8,7 @@
  * (no conv, gather or einsum gradients); tests run the full forward/backward on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
+import { wasmGemmTakes } from './wasm-gemm-kernels.js';
 
 let installed = false;
 
@@ -20,8 +21,15 @@ export function swapLastTwo(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
-function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
+/**
+ * op(x)·op(y) for gradients. By default explicit Transpose kernels and an untransposed product
+ * (tfjs-wasm's only XNNPACK path). When FAIRTUNE_WASM_GEMM's GEMM takes the product, the
+ * transposes are left to its packing: no Transpose kernels, and the same sums in the same order.
+ */
+export function matMulT(x: tf.Tensor, y: tf.Tensor, transposeX: boolean, transposeY: boolean): tf.Tensor {
+  const n = transposeY ? y.shape[y.rank - 2]! : y.shape[y.rank - 1]!;
+  if (wasmGemmTakes(n)) return tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, transposeX, transposeY);
+  return tf.matMul((transposeX ? swapLastTwo(x) : x) as tf.Tensor3D, (transposeY ? swapLastTwo(y) : y) as tf.Tensor3D);
 }
 
 /** Sums a gradient over broadcast batch dims so it matches the input's shape. */
@@ -66,21 +74,22 @@ export function installWasmTrainingKernels(): void {
       const [a, b] = saved as [tf.Tensor, tf.Tensor];
       const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
       const g = dy as tf.Tensor;
-      // Mathematically the same cases as tfjs-core's BatchMatMul_grad, written without transposed products.
+      // Mathematically the same cases as tfjs-core's BatchMatMul_grad, with the transposes done
+      // by explicit kernels unless the GEMM takes them (matMulT).
       let da: () => tf.Tensor;
       let db: () => tf.Tensor;
       if (!transposeA && !transposeB) {
-        da = () => mm(g, swapLastTwo(b));
-        db = () => mm(swapLastTwo(a), g);
+        da = () => matMulT(g, b, false, true);
+        db = () => matMulT(a, g, true, false);
       } else if (!transposeA && transposeB) {
-        da = () => mm(g, b);
-        db = () => mm(swapLastTwo(g), a);
+        da = () => matMulT(g, b, false, false);
+        db = () => matMulT(g, a, true, false);
       } else if (transposeA && !transposeB) {
-        da = () => mm(b, swapLastTwo(g));
-        db = () => mm(a, g);
+        da = () => matMulT(b, g, false, true);
+        db = () => matMulT(a, g, false, false);
       } else {
-        da = () => mm(swapLastTwo(b), swapLastTwo(g));
-        db = () => mm(swapLastTwo(g), swapLastTwo(a));
+        da = () => matMulT(b, g, true, true);
+        db = () => matMulT(g, a, true, true);
       }
       return { a: () => reduceToShape(da(), a.shape), b: () => reduceToShape(db(), b.shape) };
     },

@@ -1,13 +1,15 @@
 /**
- * Run in a child process by wasm-threads.spec.ts (the thread count is read when the engine
- * starts, once per process): starts the wasm engine, trains a small two-layer network for 5 seeded
- * steps and takes the fused attention kernel's gradient, then prints the engine's detail and a
- * hash of every result as one JSON line. It must exit by itself (the pool threads are unref'd).
+ * Run in a child process by wasm-threads.spec.ts and wasm-gemm-kernels.spec.ts (the thread count
+ * and FAIRTUNE_WASM_GEMM are read when the engine starts, once per process): starts the wasm
+ * engine, trains a small two-layer network for 5 seeded steps and takes the fused attention
+ * kernel's gradient, then prints the engine's detail, a hash of every result and the number of
+ * products the GEMM ran as one JSON line. It must exit by itself (the pool threads are unref'd).
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../backend.js';
 import { attention } from '../fused-kernels.js';
+import { wasmGemmCounts } from '../wasm-gemm-kernels.js';
 
 const info = await initEngine('wasm');
 const x = tf.randomNormal([248, 128], 0, 1, 'float32', 1);
@@ -27,4 +29,4 @@ const hash = createHash('sha256').update(new Float64Array(losses)).update(w1.dat
 const qkv = tf.randomNormal([2 * 16, 3 * 64], 0, 1, 'float32', 7);
 const grad = tf.grad((q: tf.Tensor) => tf.sum(attention(q as tf.Tensor2D, { batch: 2, seq: 16, heads: 4, ropeTheta: 10000, causal: true, dropout: 0.1, seed: 3 })))(qkv);
 hash.update(grad.dataSync());
-console.log(JSON.stringify({ detail: info.detail, hash: hash.digest('hex') }));
+console.log(JSON.stringify({ detail: info.detail, hash: hash.digest('hex'), gemm: wasmGemmCounts().gemm }));
