@@ -283,7 +283,7 @@ export async function runPipeline(opened: OpenedPipeline, options: RunOptions = 
   const unwatch = role ? watchParent(role.parent) : undefined;
   try {
     await lastValueFrom(
-      executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: options.force, signal: options.signal, fingerprints, trialWorkers }).pipe(tap(record)),
+      executePipeline(pipeline, { cache, runDir: recorder.runDir, concurrency: options.concurrency, force: role ? workerForce(role) : options.force, signal: options.signal, fingerprints, trialWorkers }).pipe(tap(record)),
     );
   } catch (err) {
     // The executor broke off (the cache cannot hold the run's lease, …): the record ends failed, never "running".
@@ -310,6 +310,11 @@ function workerRole(pipeline: ResolvedPipeline, env: NodeJS.ProcessEnv): WorkerR
     throw new RunSetupError(`${TRIAL_WORKER_ENV} names stage "${role.stage}" of pipeline "${role.pipeline}", but this is pipeline "${pipeline.spec.name}"${runsTrials ? '' : ' and no stage of that id runs trials here'}`);
   }
   return role;
+}
+
+/** What a worker recomputes: the trial stages its parent recomputes (the rest the parent has already recomputed and cached). */
+function workerForce(role: WorkerRoleSpec): ReadonlySet<string> | undefined {
+  return role.force.length ? new Set(role.force) : undefined;
 }
 
 /** A worker's pipeline: its optimiser stage and the stages it reads, directly or not (its dependents do not run in a worker). */

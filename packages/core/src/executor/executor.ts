@@ -11,6 +11,7 @@ import type { Artifact } from '../contracts/artifact.js';
 import type { StageEvent } from '../contracts/stage-plugin.js';
 import type { ArtifactCache } from '../cache/artifact-cache.js';
 import type { ResolvedPipeline, ResolvedStage } from '../pipeline/validate.js';
+import type { Subgraph } from '../pipeline/subgraphs.js';
 import { runStage as runStageWith, type StageRun, type StageRunContext } from './stage-runner.js';
 import { computeStageKeys } from './stage-keys.js';
 import { createTrialRunner, Slots, type TrialDeps } from './trial-runner.js';
@@ -135,7 +136,9 @@ export function executePipeline(pipeline: ResolvedPipeline, options: ExecuteOpti
     // Concurrency slots, shared by the pipeline's stages and its trials' stages. A stage that runs
     // trials takes none: it only waits on them, so `--concurrency 1` cannot deadlock.
     const slots = new Slots(Math.max(1, options.concurrency ?? 2));
-    const runners = trialRunners(pipeline, { concurrency: Math.max(1, options.concurrency ?? 2), workers: options.trialWorkers }, {
+    // A worker recomputes the trial stages the parent recomputes (contracts/trials.ts, TrialWorkerRole).
+    const forcedTemplates = (sg: Subgraph) => sg.resolvedDefaults.filter((s) => options.force === true || forced.has(s.id) || s.dependsOn.some((d) => forced.has(d))).map((s) => s.id);
+    const runners = trialRunners(pipeline, { concurrency: Math.max(1, options.concurrency ?? 2), workers: options.trialWorkers, forcedTemplates }, {
       keyOf: (id) => keys.get(id)!,
       run: (s, key, signal, why, load, saved, more) => runStage({ stage: s, key, signal, why, load, saved, trial: true, ...more }),
       forced: (template, reads) => options.force === true || forced.has(template) || reads.some((id) => forced.has(id)),
@@ -278,7 +281,7 @@ function forcedStages(pipeline: ResolvedPipeline, force: ExecuteOptions['force']
  */
 function trialRunners(
   pipeline: ResolvedPipeline,
-  run: { concurrency: number; workers?: TrialWorkerSetup },
+  run: { concurrency: number; workers?: TrialWorkerSetup; forcedTemplates: (sg: Subgraph) => string[] },
   deps: Omit<TrialDeps, 'nextNumber' | 'log'> & { log: (user: string, message: string) => void },
 ): Map<string, TrialRunner> {
   const runners = new Map<string, TrialRunner>();
@@ -290,7 +293,7 @@ function trialRunners(
       const worker = role?.stage === user ? { index: role.index, data: role.data } : undefined;
       // A worker starts no workers of its own: its parent's pool is the one that counts them.
       const startWorkers: TrialRunner['startWorkers'] =
-        launch && !role ? (count, options) => startTrialWorkers(launch, { pipeline: pipeline.spec.name, stage: user, cwd: cwd!, env: env! }, count, options) : undefined;
+        launch && !role ? (count, options) => startTrialWorkers(launch, { pipeline: pipeline.spec.name, stage: user, force: run.forcedTemplates(sg), cwd: cwd!, env: env! }, count, options) : undefined;
       runners.set(user, { ...runner, concurrency: run.concurrency, ...(worker ? { worker } : {}), ...(startWorkers ? { startWorkers } : {}) });
     }
   }

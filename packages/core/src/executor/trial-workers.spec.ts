@@ -69,7 +69,7 @@ export const containerModule = { id: 7731, load: (o) => { for (const p of [step,
 type Line = { pid: number; step?: string; x?: number; role?: { index: number; data: Record<string, unknown> }; after?: Record<string, unknown> };
 
 function setup(searchParams: Record<string, unknown> = {}) {
-  const dir = tempDir('fairtune-trial-workers-');
+  const dir = tempDir('trial-workers-spec-');
   writeFileSync(join(dir, 'plugin.mjs'), PLUGIN);
   const log = join(dir, 'log.jsonl');
   const file = writePipeline(dir, {
@@ -109,6 +109,19 @@ describe('trial workers', () => {
     expect(lines.filter((l) => l.after).map((l) => l.pid)).toEqual([steps.find((l) => l.x === 0)!.pid]);
   }, 120_000);
 
+  it('--force reaches the workers: their trials are recomputed, not taken from the cache', async () => {
+    const s = setup();
+    expect((await spawnTs(cli, s.args)).code).toBe(0);
+    const before = s.lines().filter((l) => l.step).length;
+    for (const force of [['--force'], ['--force', 'step']]) {
+      const r = await spawnTs(cli, [...s.args, ...force]);
+      expect({ force, code: r.code }).toEqual({ force, code: 0 });
+    }
+    // Each forced run recomputes all three trials, in three processes (a worker used to replay its two from the cache).
+    const steps = s.lines().filter((l) => l.step).slice(before);
+    expect(steps.map((l) => l.x).sort((a, b) => a! - b!)).toEqual([0, 0, 11, 11, 12, 12]);
+  }, 180_000);
+
   it('a worker that crashes is reported as not finished, with its exit code', async () => {
     const s = setup({ crash: 1 });
     const r = await spawnTs(cli, s.args);
@@ -129,7 +142,7 @@ describe('trial workers', () => {
     const bad = await runCli(s.args, { cwd: s.dir, env: { FAIRTUNE_TRIAL_WORKER: '{' } });
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/FAIRTUNE_TRIAL_WORKER is not JSON.*\[FT_RUN_SETUP/);
-    const other = await runCli(s.args, { cwd: s.dir, env: { FAIRTUNE_TRIAL_WORKER: JSON.stringify({ pipeline: 'workers', stage: 'after', index: 1, parent: process.pid, data: {} }) } });
+    const other = await runCli(s.args, { cwd: s.dir, env: { FAIRTUNE_TRIAL_WORKER: JSON.stringify({ pipeline: 'workers', stage: 'after', index: 1, parent: process.pid, data: {}, force: [] }) } });
     expect(other.code).toBe(2);
     expect(other.err).toMatch(/names stage "after" of pipeline "workers".*no stage of that id runs trials/);
   });

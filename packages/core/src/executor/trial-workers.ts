@@ -31,6 +31,12 @@ export interface WorkerRoleSpec {
   /** The starting process's pid: a worker whose parent is gone stops (SIGKILL leaves no chance to kill it). */
   readonly parent: number;
   readonly data: JsonObject;
+  /**
+   * The trial group's stages (ids in the file) the parent recomputes in every trial (`--force` of
+   * them, of a stage they read, or of everything): a worker recomputes them too, rather than
+   * taking the trials it runs from the cache.
+   */
+  readonly force: readonly string[];
 }
 
 /** The role in `env`, or undefined when this process is not a trial worker. A malformed value is a setup error. */
@@ -44,8 +50,9 @@ export function trialWorkerRole(env: NodeJS.ProcessEnv): WorkerRoleSpec | undefi
     throw new FairtuneError('FT_RUN_SETUP', `${TRIAL_WORKER_ENV} is not JSON (${(e as Error).message}); it is set by a run that starts trial workers, not by hand`, {});
   }
   const s = spec as Partial<WorkerRoleSpec> | null;
-  const ok = !!s && typeof s === 'object' && typeof s.pipeline === 'string' && typeof s.stage === 'string' && Number.isInteger(s.index) && Number.isInteger(s.parent) && !!s.data && typeof s.data === 'object';
-  if (!ok) throw new FairtuneError('FT_RUN_SETUP', `${TRIAL_WORKER_ENV} must be {pipeline, stage, index, parent, data}; got ${raw.slice(0, 200)}`, {});
+  const ok =
+    !!s && typeof s === 'object' && typeof s.pipeline === 'string' && typeof s.stage === 'string' && Number.isInteger(s.index) && Number.isInteger(s.parent) && !!s.data && typeof s.data === 'object' && Array.isArray(s.force) && s.force.every((x) => typeof x === 'string');
+  if (!ok) throw new FairtuneError('FT_RUN_SETUP', `${TRIAL_WORKER_ENV} must be {pipeline, stage, index, parent, data, force}; got ${raw.slice(0, 200)}`, {});
   return s as WorkerRoleSpec;
 }
 
@@ -69,7 +76,16 @@ interface Child {
  * folder of its own that `close` removes (their trials are recorded in the parent's study and
  * cache; the record of a worker's run says nothing the parent's does not).
  */
-export function startTrialWorkers(launch: WorkerLaunch, target: { pipeline: string; stage: string; cwd: string; env: NodeJS.ProcessEnv }, count: number, options: TrialWorkerOptions = {}): TrialWorkers {
+/** Which stage of which pipeline the workers serve, where, and what they must recompute. */
+export interface WorkerTarget {
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly force: readonly string[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export function startTrialWorkers(launch: WorkerLaunch, target: WorkerTarget, count: number, options: TrialWorkerOptions = {}): TrialWorkers {
   const dir = mkdtempSync(join(tmpdir(), 'fairtune-trial-workers-'));
   const children: Child[] = [];
   const kill = (signal: NodeJS.Signals) => {
@@ -97,8 +113,8 @@ export function startTrialWorkers(launch: WorkerLaunch, target: { pipeline: stri
   };
 }
 
-function startOne(launch: WorkerLaunch, target: { pipeline: string; stage: string; cwd: string; env: NodeJS.ProcessEnv }, index: number, runsDir: string, options: TrialWorkerOptions): Child {
-  const role: WorkerRoleSpec = { pipeline: target.pipeline, stage: target.stage, index, parent: process.pid, data: options.data ?? {} };
+function startOne(launch: WorkerLaunch, target: WorkerTarget, index: number, runsDir: string, options: TrialWorkerOptions): Child {
+  const role: WorkerRoleSpec = { pipeline: target.pipeline, stage: target.stage, index, parent: process.pid, data: options.data ?? {}, force: [...target.force] };
   const child = spawn(launch.command, [...launch.args], {
     cwd: target.cwd,
     env: { ...target.env, [TRIAL_WORKER_ENV]: JSON.stringify(role), FAIRTUNE_RUNS_DIR: runsDir },

@@ -14,7 +14,9 @@
  *
  * Default off: the GEMM's sums are ordered differently from XNNPACK's (results differ by ~1e-6
  * relative where K is not a multiple of 512), so cached results and published figures would not
- * be reproduced bit for bit. It is single-threaded: with FAIRTUNE_WASM_THREADS > 1 the products it
+ * be reproduced bit for bit. (With a bias and a batched or transposed operand, tfjs-wasm 4.22's
+ * own _FusedMatMul is wrong by ~14 % against matMul + add; the GEMM is not. FairTune's linear()
+ * never makes such a product.) It is single-threaded: with FAIRTUNE_WASM_THREADS > 1 the products it
  * takes run on one thread while XNNPACK's would have used the pool (docs/models.md).
  */
 import * as tf from '@tensorflow/tfjs';

@@ -259,9 +259,11 @@ function workerParallel(data: Readonly<Record<string, unknown>>): number {
  */
 function startWorkers(ctx: StageContext<SearchParams>, emit: StageEmitter, store: StudyStore, trials: TrialRunner, parallel: number): { wait(): Promise<unknown>; close(): Promise<void> } {
   const failTrials = (pid: number, why: string) => failWorkerTrials(store, pid, why);
+  let closing = false;
   const onExit = (e: TrialWorkerExit) => {
-    // On an abort the workers were killed and their trials failed when the signal fired (below).
-    if (e.finished || ctx.signal.aborted) return;
+    // On an abort the workers were killed and their trials failed when the signal fired (below);
+    // once this stage closes the pool (its own error), their SIGTERM is not news.
+    if (e.finished || ctx.signal.aborted || closing) return;
     const how = e.signal ? `was killed (${e.signal})` : `exited with code ${e.code}`;
     try {
       const failed = failTrials(e.pid, `its worker process ${e.pid} ${how}`);
@@ -290,6 +292,7 @@ function startWorkers(ctx: StageContext<SearchParams>, emit: StageEmitter, store
     wait: () => pool.wait(),
     close: async () => {
       ctx.signal.removeEventListener('abort', onAbort);
+      closing = true;
       await pool.close();
     },
   };

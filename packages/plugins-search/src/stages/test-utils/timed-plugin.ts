@@ -47,7 +47,7 @@ const timed: StagePlugin<Params> = {
       const p = ctx.params;
       const start = Date.now();
       appendFileSync(p.log, JSON.stringify({ event: 'start', pid: process.pid, x: p.x, t: start }) + '\n');
-      if (p.crash && process.env['FAIRTUNE_TRIAL_WORKER'] && claim(p.crash)) process.kill(process.pid, 'SIGKILL');
+      if (p.crash && isTrialWorker() && claim(p.crash)) process.kill(process.pid, 'SIGKILL');
       const waitUntil = start + 60_000;
       while (processesStarted(p.log) < p.awaitProcesses && Date.now() < waitUntil) await sleep(50, undefined, { signal });
       const value = (p.x - 3) ** 2;
@@ -60,10 +60,27 @@ const timed: StagePlugin<Params> = {
     }),
 };
 
+/**
+ * Whether this process is a trial worker: workers run at `--concurrency 1` (core's workerLaunch),
+ * the tests' parent runs at 4. (Core removes FAIRTUNE_TRIAL_WORKER from a worker's environment
+ * once read, so stages cannot look there.)
+ */
+function isTrialWorker(): boolean {
+  const i = process.argv.lastIndexOf('--concurrency');
+  return i >= 0 && process.argv[i + 1] === '1';
+}
+
 /** How many distinct processes logged a trial start. */
 function processesStarted(log: string): number {
   const pids = new Set<number>();
-  for (const line of readFileSync(log, 'utf8').split('\n')) if (line) pids.add((JSON.parse(line) as { pid: number }).pid);
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    // Other processes append to the log: its last line may be caught half-written.
+    try {
+      if (line) pids.add((JSON.parse(line) as { pid: number }).pid);
+    } catch {
+      continue;
+    }
+  }
   return pids.size;
 }
 
