@@ -5,8 +5,8 @@
  * one a user's run gives.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { runCli } from '../testing.js';
 import { repoRoot, spawnTs, tempDir, writePipeline } from '../test-utils/fixtures.js';
 import { workerLaunch } from '../cli-main.js';
@@ -39,7 +39,7 @@ const workers = {
   run: (ctx) => observable(async () => {
     const trials = ctx.trials;
     if (trials.worker) {
-      note(ctx.params.log, { role: trials.worker });
+      note(ctx.params.log, { role: trials.worker, runsDir: process.env.FAIRTUNE_RUNS_DIR });
       if (trials.worker.index === ctx.params.crash) process.exit(3);
       await trials.run({ x: 10 + trials.worker.index });
       return [];
@@ -48,8 +48,8 @@ const workers = {
     const exits = [];
     const pool = trials.startWorkers(ctx.params.workers, { data: { tag: 'from-parent' }, onExit: (e) => exits.push(e) });
     await trials.run({ x: 0 });
+    // wait() alone: the workers' folder must go once they have exited, close() or not.
     await pool.wait();
-    await pool.close();
     exits.sort((a, b) => a.index - b.index);
     return [{ type: 'artifact', port: 'result', artifact: metrics({ started: true, concurrency: trials.concurrency, pids: pool.pids, exits: exits.map(({ index, code, finished }) => ({ index, code, finished })) }) }];
   }),
@@ -66,7 +66,7 @@ const after = {
 export const containerModule = { id: 7731, load: (o) => { for (const p of [step, workers, after]) o.bind(Symbol.for('@fairtune/core:StagePlugin')).toConstantValue(p); } };
 `;
 
-type Line = { pid: number; step?: string; x?: number; role?: { index: number; data: Record<string, unknown> }; after?: Record<string, unknown> };
+type Line = { pid: number; step?: string; x?: number; role?: { index: number; data: Record<string, unknown> }; runsDir?: string; after?: Record<string, unknown> };
 
 function setup(searchParams: Record<string, unknown> = {}) {
   const dir = tempDir('trial-workers-spec-');
@@ -105,6 +105,10 @@ describe('trial workers', () => {
     expect(new Set(steps.map((l) => l.pid)).size).toBe(3);
     const workerPids = (parent.after!['pids'] as number[]).sort();
     expect(steps.filter((l) => l.x! > 0).map((l) => l.pid).sort()).toEqual(workerPids);
+    // Each worker had a runs folder of its own, under one folder removed once they had exited.
+    const runsDirs = lines.filter((l) => l.role).map((l) => l.runsDir!);
+    expect(new Set(runsDirs).size).toBe(2);
+    for (const d of runsDirs) expect(existsSync(dirname(d))).toBe(false);
     // `after` (the optimiser's dependent) ran once, in the parent: a worker runs nothing downstream.
     expect(lines.filter((l) => l.after).map((l) => l.pid)).toEqual([steps.find((l) => l.x === 0)!.pid]);
   }, 120_000);

@@ -94,20 +94,29 @@ export function startTrialWorkers(launch: WorkerLaunch, target: WorkerTarget, co
   const onProcessExit = () => kill('SIGKILL');
   process.on('exit', onProcessExit);
   for (let index = 1; index <= count; index++) children.push(startOne(launch, target, index, join(dir, `runs-${index}`), options));
-  const wait = () => Promise.all(children.map((c) => c.exited));
+  const exited = Promise.all(children.map((c) => c.exited));
+  // Once every worker has exited, their folder and the exit hook go, whether or not `close` is called.
+  const cleanUp = () => {
+    process.off('exit', onProcessExit);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const cleaned = exited.then(cleanUp);
   return {
     pids: children.map((c) => c.child.pid).filter((p): p is number => p !== undefined),
-    wait,
+    wait: async () => {
+      const exits = await exited;
+      await cleaned;
+      return exits;
+    },
     kill: () => kill('SIGKILL'),
     close: async (graceMs = 2000) => {
       kill('SIGTERM');
       const timer = setTimeout(() => kill('SIGKILL'), graceMs);
       try {
-        await wait();
+        await exited;
+        await cleaned;
       } finally {
         clearTimeout(timer);
-        process.off('exit', onProcessExit);
-        rmSync(dir, { recursive: true, force: true });
       }
     },
   };
