@@ -279,7 +279,8 @@ export async function runPipeline(opened: OpenedPipeline, options: RunOptions = 
     endRun(failures[0]!.message, new Map(failures.map((f) => [f.stageId, f.message])), failures[0]!.stageId);
     return { runDir: recorder.runDir, status: 'failed', summary: recorder.summary };
   }
-  const trialWorkers = { ...(options.launch && !role ? { launch: options.launch } : {}), ...(role ? { role } : {}), cwd, env };
+  // The executor offers `startWorkers` only where there is a launch and no role (a worker starts none).
+  const trialWorkers = { ...(options.launch ? { launch: options.launch } : {}), ...(role ? { role } : {}), cwd, env };
   const unwatch = role ? watchParent(role.parent) : undefined;
   try {
     await lastValueFrom(
@@ -306,9 +307,9 @@ function workerRole(pipeline: ResolvedPipeline, env: NodeJS.ProcessEnv): WorkerR
   }
   if (!role) return undefined;
   const runsTrials = [...(pipeline.subgraphs?.values() ?? [])].some((sg) => sg.users.includes(role.stage));
-  if (role.pipeline !== pipeline.spec.name || !runsTrials) {
-    throw new RunSetupError(`${TRIAL_WORKER_ENV} names stage "${role.stage}" of pipeline "${role.pipeline}", but this is pipeline "${pipeline.spec.name}"${runsTrials ? '' : ' and no stage of that id runs trials here'}`);
-  }
+  const named = `${TRIAL_WORKER_ENV} names stage "${role.stage}" of pipeline "${role.pipeline}"`;
+  if (role.pipeline !== pipeline.spec.name) throw new RunSetupError(`${named}, but this is pipeline "${pipeline.spec.name}"`);
+  if (!runsTrials) throw new RunSetupError(`${named}, and no stage of that id runs trials here`);
   return role;
 }
 

@@ -71,11 +71,6 @@ interface Child {
   readonly exited: Promise<TrialWorkerExit>;
 }
 
-/**
- * Starts `count` workers of stage `stage` of pipeline `pipeline`. Each writes its run record into a
- * folder of its own that `close` removes (their trials are recorded in the parent's study and
- * cache; the record of a worker's run says nothing the parent's does not).
- */
 /** Which stage of which pipeline the workers serve, where, and what they must recompute. */
 export interface WorkerTarget {
   readonly pipeline: string;
@@ -85,6 +80,11 @@ export interface WorkerTarget {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/**
+ * Starts `count` workers of `target.stage`. Each writes its run record into a folder of its own,
+ * removed once every worker has exited (their trials are recorded in the parent's study and cache;
+ * the record of a worker's run says nothing the parent's does not).
+ */
 export function startTrialWorkers(launch: WorkerLaunch, target: WorkerTarget, count: number, options: TrialWorkerOptions = {}): TrialWorkers {
   const dir = mkdtempSync(join(tmpdir(), 'fairtune-trial-workers-'));
   const children: Child[] = [];
@@ -94,27 +94,21 @@ export function startTrialWorkers(launch: WorkerLaunch, target: WorkerTarget, co
   const onProcessExit = () => kill('SIGKILL');
   process.on('exit', onProcessExit);
   for (let index = 1; index <= count; index++) children.push(startOne(launch, target, index, join(dir, `runs-${index}`), options));
-  const exited = Promise.all(children.map((c) => c.exited));
   // Once every worker has exited, their folder and the exit hook go, whether or not `close` is called.
-  const cleanUp = () => {
+  const done = Promise.all(children.map((c) => c.exited)).then((exits) => {
     process.off('exit', onProcessExit);
     rmSync(dir, { recursive: true, force: true });
-  };
-  const cleaned = exited.then(cleanUp);
+    return exits;
+  });
   return {
     pids: children.map((c) => c.child.pid).filter((p): p is number => p !== undefined),
-    wait: async () => {
-      const exits = await exited;
-      await cleaned;
-      return exits;
-    },
+    wait: () => done,
     kill: () => kill('SIGKILL'),
     close: async (graceMs = 2000) => {
       kill('SIGTERM');
       const timer = setTimeout(() => kill('SIGKILL'), graceMs);
       try {
-        await exited;
-        await cleaned;
+        await done;
       } finally {
         clearTimeout(timer);
       }
